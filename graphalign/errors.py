@@ -1,0 +1,78 @@
+"""The library's own error types.
+
+Every mistake a user can make with their data or arguments is reported with one of
+these, so that callers (and the CLI) can catch :class:`GraphAlignError` and show a
+single clear line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GraphAlignError",
+    "DataFormatError",
+    "GraphValidationError",
+    "EncoderError",
+    "CheckpointError",
+    "RegistryError",
+]
+
+
+class GraphAlignError(Exception):
+    """Base class of every error graphalign raises on purpose."""
+
+
+class DataFormatError(GraphAlignError):
+    """A dataset file is malformed.
+
+    The message names the file and line, e.g. ``nodes.jsonl:12: invalid JSON``.
+
+    Args:
+        message: What is wrong.
+        path: The offending file, if any.
+        line: 1-based line number in ``path``, if any.
+    """
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.reason = message
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(f"{where}{message}")
+
+
+class GraphValidationError(GraphAlignError):
+    """The graph content is invalid (unknown id, duplicate id, empty text, ...).
+
+    Args:
+        problems: One human-readable line per problem; the message shows them all
+            (up to a limit).
+    """
+
+    MAX_SHOWN = 20
+
+    def __init__(self, problems: list[str] | str) -> None:
+        if isinstance(problems, str):
+            problems = [problems]
+        self.problems = list(problems)
+        shown = self.problems[: self.MAX_SHOWN]
+        text = shown[0] if len(shown) == 1 else f"{len(self.problems)} problems:\n  " + "\n  ".join(shown)
+        if len(self.problems) > self.MAX_SHOWN:
+            text += f"\n  ... and {len(self.problems) - self.MAX_SHOWN} more"
+        super().__init__(text)
+
+
+class EncoderError(GraphAlignError):
+    """An encoder could not be loaded or could not encode an input."""
+
+
+class CheckpointError(GraphAlignError):
+    """A run folder, checkpoint or built graph folder is missing or invalid."""
+
+
+class RegistryError(GraphAlignError, KeyError):
+    """An unknown component name was requested from a registry."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
+        return str(self.args[0]) if self.args else ""
