@@ -21,27 +21,6 @@ class GraphAlignError(Exception):
     """Base class of every error graphalign raises on purpose."""
 
 
-class DataFormatError(GraphAlignError):
-    """A dataset file is malformed.
-
-    The message names the file and line, e.g. ``nodes.jsonl:12: invalid JSON``.
-
-    Args:
-        message: What is wrong.
-        path: The offending file, if any.
-        line: 1-based line number in ``path``, if any.
-    """
-
-    def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
-        self.path = path
-        self.line = line
-        self.reason = message
-        where = ""
-        if path is not None:
-            where = f"{path}:{line}: " if line is not None else f"{path}: "
-        super().__init__(f"{where}{message}")
-
-
 class GraphValidationError(GraphAlignError):
     """The graph content is invalid (unknown id, duplicate id, empty text, ...).
 
@@ -61,6 +40,23 @@ class GraphValidationError(GraphAlignError):
         if len(self.problems) > self.MAX_SHOWN:
             text += f"\n  ... and {len(self.problems) - self.MAX_SHOWN} more"
         super().__init__(text)
+
+
+class DataFormatError(GraphValidationError):
+    """A dataset file is malformed or holds invalid records.
+
+    Each problem names the file and line, e.g. ``data/nodes.jsonl:12: invalid JSON``.
+
+    Args:
+        problems: One ``FILE:LINE: what`` string per problem.
+        path: The file of the first problem.
+        line: The 1-based line of the first problem.
+    """
+
+    def __init__(self, problems: list[str] | str, path: str | None = None, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        super().__init__(problems)
 
 
 class EncoderError(GraphAlignError):

@@ -1,0 +1,7 @@
+"""``python -m graphalign`` runs the command-line interface."""
+
+import sys
+
+from graphalign.cli import main
+
+sys.exit(main())

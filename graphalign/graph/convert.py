@@ -1,0 +1,203 @@
+"""Conversions between :class:`KnowledgeGraph`, PyG ``HeteroData`` and networkx."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from graphalign.errors import GraphValidationError
+from graphalign.graph.knowledge_graph import KnowledgeGraph
+from graphalign.graph.schema import NODE_CLASSES
+from graphalign.typing import NODE_TYPES, EdgeType, NodeType
+
+if TYPE_CHECKING:
+    import networkx as nx
+    from torch_geometric.data import HeteroData
+
+__all__ = ["NodeIndex", "REVERSE_PREFIX", "reverse_edge_type", "to_hetero_data", "to_networkx", "from_networkx"]
+
+REVERSE_PREFIX = "rev_"
+
+
+def reverse_edge_type(edge_type: EdgeType) -> EdgeType:
+    """``(src, rel, dst)`` → ``(dst, rev_rel, src)`` (and back)."""
+    src, rel, dst = edge_type
+    rev = rel[len(REVERSE_PREFIX) :] if rel.startswith(REVERSE_PREFIX) else REVERSE_PREFIX + rel
+    return (dst, rev, src)
+
+
+class NodeIndex:
+    """The id ↔ (node type, row index) mapping of a graph, both ways.
+
+    Row ``i`` of node type ``t`` in ``HeteroData`` and in feature matrices is the
+    ``i``-th node of type ``t`` in insertion order.
+
+    Example:
+        >>> index = NodeIndex({"concept": ["a", "b"], "image": ["x"]})
+        >>> index.locate("b"), index.id("image", 0)
+        (('concept', 1), 'x')
+
+    Args:
+        ids: Node ids per node type, in row order.
+    """
+
+    def __init__(self, ids: dict[NodeType, list[str]]) -> None:
+        self.ids = {t: list(v) for t, v in ids.items()}
+        self._position: dict[str, tuple[NodeType, int]] = {}
+        for node_type, type_ids in self.ids.items():
+            for row, node_id in enumerate(type_ids):
+                self._position[node_id] = (node_type, row)
+
+    @classmethod
+    def from_graph(cls, graph: KnowledgeGraph) -> NodeIndex:
+        return cls({t: graph.node_ids(t) for t in NODE_TYPES})
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._position
+
+    def locate(self, node_id: str) -> tuple[NodeType, int]:
+        """``(node type, row)`` of a node id.
+
+        Raises:
+            GraphValidationError: If the id is unknown.
+        """
+        try:
+            return self._position[node_id]
+        except KeyError:
+            raise GraphValidationError(f"unknown node id {node_id!r}") from None
+
+    def id(self, node_type: NodeType, row: int) -> str:
+        return self.ids[node_type][row]
+
+    def num_nodes(self, node_type: NodeType) -> int:
+        return len(self.ids.get(node_type, []))
+
+
+def edge_index_dict(graph: KnowledgeGraph, index: NodeIndex | None = None) -> dict[EdgeType, torch.Tensor]:
+    """Edges grouped by edge type as ``(2, E)`` long tensors of row indices."""
+    index = index or NodeIndex.from_graph(graph)
+    grouped: dict[EdgeType, list[tuple[int, int]]] = defaultdict(list)
+    for edge in graph.edges:
+        head_type, head_row = index.locate(edge.head)
+        tail_type, tail_row = index.locate(edge.tail)
+        grouped[(head_type, edge.relation, tail_type)].append((head_row, tail_row))
+    return {et: torch.tensor(pairs, dtype=torch.long).t().contiguous() for et, pairs in grouped.items()}
+
+
+def to_hetero_data(
+    graph: KnowledgeGraph,
+    features: dict[NodeType, torch.Tensor] | None = None,
+    add_reverse: bool = True,
+) -> HeteroData:
+    """Converts a graph into PyG ``HeteroData``.
+
+    Node types with at least one node appear (``concept``, ``text``, ``image``),
+    with ``x`` from ``features`` when given. There is one edge type per
+    ``(source type, relation, target type)``, plus a reverse edge type
+    ``(target type, rev_relation, source type)`` for message passing when
+    ``add_reverse`` is on.
+
+    Args:
+        graph: The knowledge graph.
+        features: Optional node features per type, rows in :class:`NodeIndex` order.
+        add_reverse: Add reverse edge types.
+
+    Raises:
+        GraphValidationError: If a feature matrix has the wrong number of rows or
+            holds NaN/infinite values.
+    """
+    from torch_geometric.data import HeteroData
+
+    index = NodeIndex.from_graph(graph)
+    data = HeteroData()
+    for node_type in NODE_TYPES:
+        count = index.num_nodes(node_type)
+        if count == 0:
+            continue
+        data[node_type].num_nodes = count
+        if features is not None and node_type in features:
+            x = features[node_type]
+            if x.dim() != 2 or x.size(0) != count:
+                raise GraphValidationError(
+                    f"features for {node_type!r} have shape {tuple(x.shape)}, expected ({count}, dim)"
+                )
+            if not torch.isfinite(x).all():
+                bad = (~torch.isfinite(x)).any(dim=1).nonzero().flatten()[:5].tolist()
+                raise GraphValidationError(
+                    f"features for {node_type!r} contain NaN or infinite values (nodes "
+                    f"{', '.join(repr(index.id(node_type, r)) for r in bad)})"
+                )
+            data[node_type].x = x
+    for edge_type, edge_index in edge_index_dict(graph, index).items():
+        data[edge_type].edge_index = edge_index
+        if add_reverse:
+            data[reverse_edge_type(edge_type)].edge_index = edge_index.flip(0)
+    return data
+
+
+def to_networkx(graph: KnowledgeGraph) -> nx.MultiDiGraph:
+    """Exports to a networkx ``MultiDiGraph``.
+
+    Nodes carry ``type``, their format fields (``name``, ``text``, ``path``, ...)
+    and ``attributes``; edges are keyed by relation and carry ``relation``.
+    """
+    import networkx as nx
+
+    g = nx.MultiDiGraph()
+    for node in graph.nodes():
+        attrs = node.to_json()
+        attrs.pop("id")
+        attrs.setdefault("attributes", {})
+        if getattr(node, "image", None) is not None:
+            attrs["image"] = node.image  # type: ignore[attr-defined]
+        g.add_node(node.id, **attrs)
+    for edge in graph.edges:
+        g.add_edge(edge.head, edge.tail, key=edge.relation, relation=edge.relation)
+    return g
+
+
+def from_networkx(
+    g: nx.Graph,
+    root: str | os.PathLike[str] | None = None,
+    *,
+    allow_self_loops: bool = False,
+    allow_outside_root: bool = False,
+) -> KnowledgeGraph:
+    """Imports a networkx graph (any kind; directed edges are head → tail).
+
+    Every node needs a ``type`` attribute. Format fields (``name``,
+    ``description``, ``text``, ``language``, ``path``, ``image``) are read by
+    name; an ``attributes`` dict is kept; any other node attribute goes into
+    ``attributes``. The relation of an edge is its ``relation`` attribute, else
+    its key in a multigraph.
+
+    Raises:
+        GraphValidationError: Naming the node or edge at fault.
+    """
+    graph = KnowledgeGraph(root, allow_self_loops=allow_self_loops, allow_outside_root=allow_outside_root)
+    for node_id, attrs in g.nodes(data=True):
+        attrs = dict(attrs)
+        node_type = attrs.pop("type", None)
+        cls = NODE_CLASSES.get(node_type) if isinstance(node_type, str) else None
+        if cls is None:
+            raise GraphValidationError(
+                f"networkx node {node_id!r}: missing or unknown 'type' {node_type!r} (expected one of: {', '.join(NODE_CLASSES)})"
+            )
+        field_names = cls.fields + (("image",) if node_type == "image" else ())
+        kwargs: dict[str, Any] = {name: attrs.pop(name) for name in field_names if name in attrs}
+        attributes = attrs.pop("attributes", None)
+        attributes = dict(attributes) if isinstance(attributes, dict) else {}
+        attributes.update(attrs)
+        graph.add_node(cls(node_id, attributes=attributes, **kwargs))
+    triples = []
+    for edge in g.edges(keys=True, data=True) if g.is_multigraph() else g.edges(data=True):
+        head, tail, data = edge[0], edge[1], edge[-1]
+        relation = data.get("relation", edge[2] if g.is_multigraph() else None)
+        if relation is None:
+            raise GraphValidationError(f"networkx edge ({head!r}, {tail!r}): no 'relation' attribute")
+        triples.append((head, relation, tail))
+    graph.add_edges(triples)
+    return graph

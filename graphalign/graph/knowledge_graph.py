@@ -1,0 +1,269 @@
+"""The in-memory multimodal knowledge graph and its builder API."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from graphalign.errors import GraphValidationError
+from graphalign.graph.schema import ConceptNode, Edge, ImageNode, Node, TextNode, check_relation
+from graphalign.typing import NODE_TYPES, EdgeType, NodeType
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["KnowledgeGraph"]
+
+
+class KnowledgeGraph:
+    """A heterogeneous graph of concept, text and image nodes with typed relations.
+
+    Every mutation is validated first and applied only if valid, so a failed call
+    leaves the graph as it was.
+
+    Example:
+        >>> kg = KnowledgeGraph()
+        >>> kg.add_concept("animal", name="animal")
+        >>> kg.add_concept("dog", name="dog", description="a domesticated canid")
+        >>> kg.add_text("t1", text="A dog in the park.")
+        >>> kg.add_edge("dog", "is_a", "animal")
+        >>> kg.add_edge("t1", "describes", "dog")
+        >>> kg.num_nodes, kg.num_edges
+        (3, 2)
+
+    Args:
+        root: Dataset folder that relative image paths are resolved against
+            (default: the current directory).
+        allow_self_loops: Whether an edge may connect a node to itself.
+        allow_outside_root: Whether image paths may point outside ``root``
+            (through ``..``, an absolute path or a symlink).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        allow_self_loops: bool = False,
+        allow_outside_root: bool = False,
+    ) -> None:
+        self.root = Path(root) if root is not None else None
+        self.allow_self_loops = allow_self_loops
+        self.allow_outside_root = allow_outside_root
+        self._nodes: dict[str, Node] = {}
+        self._edges: list[Edge] = []
+        self._edge_set: set[Edge] = set()
+
+    # ------------------------------------------------------------------ building
+    def add_node(self, node: Node) -> None:
+        """Adds a node record.
+
+        Raises:
+            GraphValidationError: If the record is invalid or its id exists.
+        """
+        problems = node.problems()
+        if not problems and node.id in self._nodes:
+            problems = [f"duplicate node id {node.id!r}"]
+        if problems:
+            raise GraphValidationError([f"node {node.id!r}: {p}" if not p.startswith("duplicate") else p for p in problems])
+        self._nodes[node.id] = node
+
+    def add_concept(self, id: str, name: str, description: str | None = None, attributes: dict[str, Any] | None = None) -> None:
+        """Adds a concept node (a named entity)."""
+        self.add_node(ConceptNode(id, name=name, description=description, attributes=dict(attributes or {})))
+
+    def add_text(self, id: str, text: str, language: str | None = None, attributes: dict[str, Any] | None = None) -> None:
+        """Adds a text node (description, caption, ...)."""
+        self.add_node(TextNode(id, text=text, language=language, attributes=dict(attributes or {})))
+
+    def add_image(
+        self, id: str, path: str | os.PathLike[str] | None = None, image: Any = None, attributes: dict[str, Any] | None = None
+    ) -> None:
+        """Adds an image node from a file path (relative to :attr:`root`) or a PIL image."""
+        path_str = os.fspath(path) if path is not None else None
+        self.add_node(ImageNode(id, path=path_str, image=image, attributes=dict(attributes or {})))
+
+    def edge_problem(self, head: str, relation: str, tail: str) -> str | None:
+        """What would be wrong with adding this edge (``None`` if it is fine)."""
+        if problem := check_relation(relation):
+            return problem
+        for role, node_id in (("head", head), ("tail", tail)):
+            if node_id not in self._nodes:
+                return f"edge ({head!r}, {relation!r}, {tail!r}): unknown {role} id {node_id!r}"
+        if head == tail and not self.allow_self_loops:
+            return f"edge ({head!r}, {relation!r}, {tail!r}): self-loop not allowed (allow_self_loops=False)"
+        if Edge(head, relation, tail) in self._edge_set:
+            return f"duplicate edge ({head!r}, {relation!r}, {tail!r})"
+        return None
+
+    def add_edge(self, head: str, relation: str, tail: str) -> None:
+        """Adds the relation ``head --relation--> tail`` between two existing nodes.
+
+        Raises:
+            GraphValidationError: On an unknown id, a bad relation name, a duplicate
+                edge or a disallowed self-loop.
+        """
+        if problem := self.edge_problem(head, relation, tail):
+            raise GraphValidationError(problem)
+        edge = Edge(head, relation, tail)
+        self._edges.append(edge)
+        self._edge_set.add(edge)
+
+    def add_edges(self, triples: Iterable[tuple[str, str, str]]) -> None:
+        """Adds many edges; all or none (checked before anything is added)."""
+        triples = list(triples)
+        trial = set(self._edge_set)
+        problems = []
+        for head, relation, tail in triples:
+            problem = self.edge_problem(head, relation, tail)
+            if problem is None and Edge(head, relation, tail) in trial:
+                problem = f"duplicate edge ({head!r}, {relation!r}, {tail!r})"
+            if problem:
+                problems.append(problem)
+            trial.add(Edge(head, relation, tail))
+        if problems:
+            raise GraphValidationError(problems)
+        for triple in triples:
+            self.add_edge(*triple)
+
+    # ------------------------------------------------------------------ reading
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._nodes
+
+    def __getitem__(self, node_id: str) -> Node:
+        try:
+            return self._nodes[node_id]
+        except KeyError:
+            raise GraphValidationError(f"unknown node id {node_id!r}") from None
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, KnowledgeGraph):
+            return NotImplemented
+        return list(self._nodes.values()) == list(other._nodes.values()) and self._edges == other._edges
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self._nodes)
+
+    @property
+    def num_edges(self) -> int:
+        return len(self._edges)
+
+    def nodes(self, type: NodeType | None = None) -> Iterator[Node]:
+        """Iterates over nodes in insertion order, optionally of one type."""
+        return (n for n in self._nodes.values() if type is None or n.type == type)
+
+    @property
+    def edges(self) -> list[Edge]:
+        """All edges in insertion order (a copy)."""
+        return list(self._edges)
+
+    def node_type(self, node_id: str) -> NodeType:
+        return self[node_id].type
+
+    def node_ids(self, type: NodeType) -> list[str]:
+        """Ids of one node type, in insertion order (= row order of its features)."""
+        return [n.id for n in self.nodes(type)]
+
+    def edge_type(self, edge: Edge) -> EdgeType:
+        """The PyG edge type ``(head type, relation, tail type)`` of an edge."""
+        return (self._nodes[edge.head].type, edge.relation, self._nodes[edge.tail].type)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Node counts by type and edge counts by edge type (``"src|rel|dst"``)."""
+        nodes = Counter(n.type for n in self._nodes.values())
+        edges = Counter("|".join(self.edge_type(e)) for e in self._edges)
+        return {
+            "nodes": {t: nodes.get(t, 0) for t in NODE_TYPES},
+            "edges": dict(sorted(edges.items())),
+        }
+
+    def display_name(self, node_id: str) -> str:
+        """A short human-readable label: concept name, text, or image path."""
+        node = self[node_id]
+        if isinstance(node, ConceptNode):
+            return node.name
+        if isinstance(node, TextNode):
+            return node.text if len(node.text) <= 80 else node.text[:77] + "..."
+        assert isinstance(node, ImageNode)
+        return node.path or "<in-memory image>"
+
+    # ------------------------------------------------------------------ images
+    def resolve_image_path(self, node: ImageNode) -> Path:
+        """The image file of ``node``, resolved against :attr:`root`.
+
+        Raises:
+            GraphValidationError: If the path escapes the dataset folder (via
+                ``..``, an absolute path or a symlink) and ``allow_outside_root``
+                is off.
+        """
+        assert node.path is not None
+        root = (self.root or Path.cwd()).resolve()
+        raw = Path(node.path)
+        resolved = (raw if raw.is_absolute() else root / raw).resolve()
+        if not self.allow_outside_root and not resolved.is_relative_to(root):
+            raise GraphValidationError(
+                f"image {node.id!r}: path {node.path!r} points outside the dataset folder {str(root)!r} "
+                "(pass allow_outside_root=True / --allow-outside-root to permit it)"
+            )
+        return resolved
+
+    def image_problems(self, check_pixels: bool = False) -> list[str]:
+        """Problems with image files: missing, not a file, outside the folder, unreadable.
+
+        Args:
+            check_pixels: Also decode every image fully (slower; catches truncated
+                files). Otherwise only the header is read.
+        """
+        from PIL import Image, UnidentifiedImageError
+
+        from graphalign.encoders.image_io import check_image_file
+
+        problems = []
+        for node in self.nodes("image"):
+            assert isinstance(node, ImageNode)
+            if node.path is None:
+                continue
+            try:
+                path = self.resolve_image_path(node)
+            except GraphValidationError as error:
+                problems.append(str(error))
+                continue
+            if not path.exists():
+                problems.append(f"image {node.id!r}: file not found: {path}")
+            elif not path.is_file():
+                problems.append(f"image {node.id!r}: not a file: {path}")
+            elif check_pixels:
+                if problem := check_image_file(path):
+                    problems.append(f"image {node.id!r}: {problem}")
+            else:
+                try:
+                    with Image.open(path) as image:
+                        image.size  # noqa: B018 - header parse only
+                except (UnidentifiedImageError, OSError) as error:
+                    problems.append(f"image {node.id!r}: cannot read image {path}: {error}")
+        return problems
+
+    def validate(self, check_images: bool = True, check_pixels: bool = False) -> None:
+        """Checks the whole graph; raises one error listing every problem found.
+
+        Raises:
+            GraphValidationError: If anything is wrong.
+        """
+        problems = []
+        if not self._nodes:
+            problems.append("the graph has no nodes")
+        if check_images:
+            problems.extend(self.image_problems(check_pixels=check_pixels))
+        if problems:
+            raise GraphValidationError(problems)
+
+    def __repr__(self) -> str:
+        counts = self.counts()["nodes"]
+        inner = ", ".join(f"{t}={c}" for t, c in counts.items())
+        return f"KnowledgeGraph({inner}, edges={self.num_edges})"

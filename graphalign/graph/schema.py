@@ -1,0 +1,216 @@
+"""Node and edge records of a multimodal knowledge graph.
+
+Three node kinds exist: :class:`ConceptNode` (a named entity, e.g. a WordNet
+synset), :class:`TextNode` (a description or caption) and :class:`ImageNode` (a
+picture, by file path or as a PIL image). :class:`Edge` is a typed relation
+``(head, relation, tail)``; any relation name works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from graphalign.typing import NodeType
+
+__all__ = ["Node", "ConceptNode", "TextNode", "ImageNode", "Edge", "NODE_CLASSES", "check_id", "check_relation"]
+
+
+def check_id(node_id: Any) -> str | None:
+    """Returns a problem with ``node_id`` as a string, or ``None`` if it is valid."""
+    if not isinstance(node_id, str):
+        return f"node id must be a string, got {type(node_id).__name__} {node_id!r}"
+    if not node_id.strip():
+        return "node id is empty"
+    if node_id != node_id.strip():
+        return f"node id {node_id!r} has leading or trailing whitespace"
+    if any(ch in node_id for ch in "\t\n\r"):
+        return f"node id {node_id!r} contains a tab or line break"
+    return None
+
+
+def check_relation(relation: Any) -> str | None:
+    """Returns a problem with a relation name, or ``None`` if it is valid.
+
+    Relation names may be any non-empty text (unicode included) without tabs or
+    line breaks, which the TSV format cannot hold, and must not start with
+    ``rev_``, which graphalign reserves for reverse message-passing edges.
+    """
+    if not isinstance(relation, str) or not relation.strip():
+        return f"relation must be a non-empty string, got {relation!r}"
+    if any(ch in relation for ch in "\t\n\r"):
+        return f"relation {relation!r} contains a tab or line break"
+    if relation != relation.strip():
+        return f"relation {relation!r} has leading or trailing whitespace"
+    if relation.startswith("rev_"):
+        return f"relation {relation!r}: the prefix 'rev_' is reserved for reverse edges"
+    return None
+
+
+def _check_text_field(value: Any, what: str) -> str | None:
+    if not isinstance(value, str):
+        return f"{what} must be a string, got {type(value).__name__}"
+    if not value.strip():
+        return f"{what} is empty"
+    return None
+
+
+def _check_attributes(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return f"attributes must be a JSON object, got {type(value).__name__}"
+    return None
+
+
+@dataclass
+class Node:
+    """Base class of the node records. ``type`` is fixed per subclass."""
+
+    id: str
+    attributes: dict[str, Any] = field(default_factory=dict, kw_only=True)
+
+    type: ClassVar[NodeType] = ""
+    fields: ClassVar[tuple[str, ...]] = ()
+    """Format fields of this node type besides ``id``, ``type`` and ``attributes``."""
+
+    def problems(self) -> list[str]:
+        """Everything wrong with this record (empty list if valid)."""
+        found = [p for p in (check_id(self.id), _check_attributes(self.attributes)) if p]
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as a ``nodes.jsonl`` object (key order is stable)."""
+        obj: dict[str, Any] = {"id": self.id, "type": self.type}
+        for name in self.fields:
+            value = getattr(self, name)
+            if value is not None:
+                obj[name] = value
+        if self.attributes:
+            obj["attributes"] = self.attributes
+        return obj
+
+    def content_key(self) -> str:
+        """The text that an encoder sees for this node (see subclasses)."""
+        raise NotImplementedError
+
+
+@dataclass
+class ConceptNode(Node):
+    """A named entity of the knowledge graph.
+
+    Example:
+        >>> ConceptNode("wn:dog", name="dog", description="a domesticated canid")
+        ConceptNode(id='wn:dog', attributes={}, name='dog', description='a domesticated canid')
+
+    Args:
+        id: Unique node id.
+        name: Display name.
+        description: Optional gloss; encoded together with the name.
+        attributes: Extra JSON-serialisable information.
+    """
+
+    name: str = ""
+    description: str | None = None
+
+    type: ClassVar[NodeType] = "concept"
+    fields: ClassVar[tuple[str, ...]] = ("name", "description")
+
+    def problems(self) -> list[str]:
+        found = super().problems()
+        if problem := _check_text_field(self.name, "concept name"):
+            found.append(problem)
+        if self.description is not None and not isinstance(self.description, str):
+            found.append(f"description must be a string, got {type(self.description).__name__}")
+        return found
+
+
+@dataclass
+class TextNode(Node):
+    """A piece of text: a description, a caption, a translation.
+
+    Example:
+        >>> TextNode("t1", text="A red kangaroo.", language="en").language
+        'en'
+
+    Args:
+        id: Unique node id.
+        text: The text; must not be empty or whitespace.
+        language: Optional language code (``"en"``, ``"fr"``, ...).
+        attributes: Extra JSON-serialisable information.
+    """
+
+    text: str = ""
+    language: str | None = None
+
+    type: ClassVar[NodeType] = "text"
+    fields: ClassVar[tuple[str, ...]] = ("text", "language")
+
+    def problems(self) -> list[str]:
+        found = super().problems()
+        if problem := _check_text_field(self.text, "text"):
+            found.append(problem)
+        if self.language is not None and not isinstance(self.language, str):
+            found.append(f"language must be a string, got {type(self.language).__name__}")
+        return found
+
+
+@dataclass
+class ImageNode(Node):
+    """A picture, given by a file path (relative to the dataset folder) or in memory.
+
+    Example:
+        >>> ImageNode("img:cat", path="images/cat.png").path
+        'images/cat.png'
+
+    Args:
+        id: Unique node id.
+        path: Image file path, relative to the dataset folder (or absolute).
+        image: An in-memory PIL image instead of a path (written to ``images/``
+            when the dataset is saved).
+        attributes: Extra JSON-serialisable information.
+    """
+
+    path: str | None = None
+    image: Any = field(default=None, repr=False, compare=False)
+
+    type: ClassVar[NodeType] = "image"
+    fields: ClassVar[tuple[str, ...]] = ("path",)
+
+    def problems(self) -> list[str]:
+        found = super().problems()
+        if self.path is None and self.image is None:
+            found.append("image node needs a 'path' (or an in-memory image)")
+        elif self.path is not None and (not isinstance(self.path, str) or not self.path.strip()):
+            found.append(f"image path must be a non-empty string, got {self.path!r}")
+        if self.image is not None:
+            from PIL import Image
+
+            if not isinstance(self.image, Image.Image):
+                found.append(f"image must be a PIL image, got {type(self.image).__name__}")
+        return found
+
+    def pixel_hash(self) -> str:
+        """Content hash of an in-memory image (mode, size and pixels)."""
+        digest = hashlib.sha256(f"{self.image.mode}:{self.image.size}".encode())
+        buffer = io.BytesIO()
+        self.image.save(buffer, format="PNG")
+        digest.update(buffer.getvalue())
+        return digest.hexdigest()
+
+
+NODE_CLASSES: dict[NodeType, type[Node]] = {cls.type: cls for cls in (ConceptNode, TextNode, ImageNode)}
+"""Node type name → record class."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A typed relation ``head --relation--> tail`` between two node ids."""
+
+    head: str
+    relation: str
+    tail: str
+
+    def as_tuple(self) -> tuple[str, str, str]:
+        return (self.head, self.relation, self.tail)
+
