@@ -6,7 +6,8 @@ Encoders are chosen by name through :data:`ENCODERS`:
 * ``transformers``: any transformers text model by hub id or local folder;
 * ``clip-text`` / ``clip-image``: the two towers of a CLIP model;
 * ``efficientnet-lite0`` (default image): ImageNet EfficientNet-Lite0;
-* ``torchvision``: any torchvision backbone by name, weights from a local file.
+* ``torchvision``: any torchvision backbone by name, weights from a local file;
+* ``hashing-text`` / ``color-histogram``: dependency-free baselines (and test encoders).
 """
 
 from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
@@ -14,6 +15,7 @@ from graphalign.encoders.cache import FeatureCache, default_cache_dir
 from graphalign.encoders.clip import CLIPImageEncoder, CLIPTextEncoder
 from graphalign.encoders.efficientnet_lite import EfficientNetLite0, EfficientNetLite0Encoder
 from graphalign.encoders.featurize import FeatureStats, GraphConfig, featurize
+from graphalign.encoders.hashing import ColorHistogramEncoder, HashingTextEncoder
 from graphalign.encoders.image_io import open_image_rgb
 from graphalign.encoders.text import MiniLMTextEncoder, TransformersTextEncoder
 from graphalign.encoders.torchvision_backbone import TorchvisionEncoder
@@ -35,4 +37,6 @@ __all__ = [
     "EfficientNetLite0",
     "EfficientNetLite0Encoder",
     "TorchvisionEncoder",
+    "HashingTextEncoder",
+    "ColorHistogramEncoder",
 ]

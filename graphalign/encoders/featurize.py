@@ -175,17 +175,16 @@ def featurize(graph: KnowledgeGraph, config: GraphConfig | None = None) -> tuple
     """
     config = config or GraphConfig()
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+    node_types = [t for t in ("image", "concept", "text") if any(True for _ in graph.nodes(t))]
+    # Build every encoder first, so a wrong name or argument fails before any work.
     encoders: dict[str, Encoder] = {}
+    for modality in dict.fromkeys(MODALITY_OF[t] for t in node_types):
+        encoders[modality] = config.build_encoder(modality)
     features: dict[NodeType, torch.Tensor] = {}
     stats = FeatureStats()
-    for node_type in ("image", "concept", "text"):
+    for node_type in node_types:
         nodes = list(graph.nodes(node_type))
-        if not nodes:
-            continue
-        modality = MODALITY_OF[node_type]
-        if modality not in encoders:
-            encoders[modality] = config.build_encoder(modality)
-        encoder = encoders[modality]
+        encoder = encoders[MODALITY_OF[node_type]]
         pairs = [_item_and_key(graph, node, config.concept_template) for node in nodes]
         items, keys = [p[0] for p in pairs], [p[1] for p in pairs]
         cache = FeatureCache(cache_root, encoder.identity) if config.use_cache else None

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from graphalign.errors import DataFormatError
+from graphalign.graph import KnowledgeGraph, load_dataset, save_dataset
+
+
+def write(folder, nodes: list[str] | str, edges: str = "") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    text = nodes if isinstance(nodes, str) else "\n".join(nodes) + "\n"
+    (folder / "nodes.jsonl").write_text(text, encoding="utf-8")
+    (folder / "edges.tsv").write_text(edges, encoding="utf-8")
+
+
+GOOD = [
+    '{"id": "dog", "type": "concept", "name": "dog", "description": "a canid"}',
+    '{"id": "animal", "type": "concept", "name": "animal"}',
+    '{"id": "t1", "type": "text", "text": "A dog.", "language": "en", "attributes": {"source": "x"}}',
+    '{"id": "img1", "type": "image", "path": "images/dog.png"}',
+]
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    folder = tmp_path / "data"
+    write(folder, GOOD, "# comment\ndog\tis_a\tanimal\n\nt1\tdescribes\timg1\nimg1\tdepicts\tdog\n")
+    (folder / "images").mkdir()
+    Image.new("RGB", (8, 8), "red").save(folder / "images" / "dog.png")
+    return folder
+
+
+def test_load_reads_everything(dataset):
+    kg = load_dataset(dataset)
+    assert kg.num_nodes == 4 and kg.num_edges == 3
+    assert kg["t1"].attributes == {"source": "x"}
+    assert kg["dog"].description == "a canid"
+    assert kg.root == dataset
+
+
+def test_round_trip_is_exact(dataset, tmp_path):
+    kg = load_dataset(dataset)
+    out = tmp_path / "copy"
+    save_dataset(kg, out)
+    (out / "images").mkdir()
+    Image.new("RGB", (8, 8), "red").save(out / "images" / "dog.png")
+    again = load_dataset(out)
+    assert again == kg
+    # Saving the reloaded graph gives byte-identical files.
+    out2 = tmp_path / "copy2"
+    save_dataset(again, out2)
+    for name in ("nodes.jsonl", "edges.tsv"):
+        assert (out / name).read_bytes() == (out2 / name).read_bytes()
+    assert (out / "nodes.jsonl").read_text().splitlines()[0] == GOOD[0]
+
+
+def test_in_memory_images_are_saved_as_png(tmp_path):
+    kg = KnowledgeGraph()
+    kg.add_image("img:a/b", image=Image.new("RGBA", (5, 5), (0, 255, 0, 128)))
+    save_dataset(kg, tmp_path / "out")
+    loaded = load_dataset(tmp_path / "out")
+    assert loaded["img:a/b"].path == "images/img_a_b.png"
+    assert (tmp_path / "out" / "images" / "img_a_b.png").is_file()
+
+
+def test_bom_and_windows_line_endings_are_accepted(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    nodes = "\ufeff" + "\r\n".join(GOOD[:3]) + "\r\n"
+    (folder / "nodes.jsonl").write_bytes(nodes.encode("utf-8"))
+    (folder / "edges.tsv").write_bytes("\ufeffdog\tis_a\tanimal\r\nt1\tdescribes\tdog\r\n".encode("utf-8"))
+    kg = load_dataset(folder)
+    assert kg.num_edges == 2 and kg.edges[0].tail == "animal"
+
+
+@pytest.mark.parametrize(
+    ("nodes", "edges", "expected"),
+    [
+        (GOOD[:2] + ["{not json"], "", "nodes.jsonl:3: invalid JSON"),
+        (GOOD[:2] + ['["a list"]'], "", "nodes.jsonl:3: expected a JSON object"),
+        (GOOD[:2] + ['{"type": "concept", "name": "x"}'], "", "nodes.jsonl:3: missing field 'id'"),
+        (GOOD[:2] + ['{"id": "x", "name": "x"}'], "", "nodes.jsonl:3: node 'x': missing field 'type'"),
+        (GOOD[:2] + ['{"id": "x", "type": "video", "path": "a.mp4"}'], "", "nodes.jsonl:3: node 'x': unknown node type 'video'"),
+        (GOOD[:2] + ['{"id": "x", "type": "text"}'], "", "nodes.jsonl:3: node 'x': missing field 'text'"),
+        (GOOD[:2] + ['{"id": "x", "type": "text", "text": "  "}'], "", "nodes.jsonl:3: node 'x': text is empty"),
+        (GOOD[:2] + ['{"id": "x", "type": "text", "text": 5}'], "", "nodes.jsonl:3: node 'x': text must be a string"),
+        (GOOD[:2] + ['{"id": 7, "type": "concept", "name": "n"}'], "", "nodes.jsonl:3: node 7: node id must be a string"),
+        (GOOD[:2] + ['{"id": "x", "type": "text", "txt": "hi", "text": "hi"}'], "", "nodes.jsonl:3: node 'x': unexpected field(s) 'txt'"),
+        (GOOD[:2] + ['{"id": "x", "type": "concept", "name": "x", "attributes": [1]}'], "", "nodes.jsonl:3: node 'x': attributes must be a JSON object"),
+        (GOOD[:2] + ['{"id": "dog", "type": "concept", "name": "dog"}'], "", "nodes.jsonl:3: duplicate node id 'dog' (first defined on line 1)"),
+        (GOOD[:2], "dog\tis_a\n", "edges.tsv:1: expected 3 tab-separated fields"),
+        (GOOD[:2], "dog is_a animal\n", "edges.tsv:1: expected 3 tab-separated fields (head, relation, tail), got 1 (fields must be separated by tabs)"),
+        (GOOD[:2], "dog\tis_a\tanimal\tx\n", "edges.tsv:1: expected 3 tab-separated fields (head, relation, tail), got 4"),
+        (GOOD[:2], "# c\ndog\tis_a\tcat\n", "edges.tsv:2: edge ('dog', 'is_a', 'cat'): unknown tail id 'cat'"),
+        (GOOD[:2], "dog\tis_a\tanimal\ndog\tis_a\tanimal\n", "edges.tsv:2: duplicate edge ('dog', 'is_a', 'animal')"),
+        (GOOD[:2], "dog\tis_a\tdog\n", "edges.tsv:1: edge ('dog', 'is_a', 'dog'): self-loop not allowed"),
+        (GOOD[:2], "dog\t\tanimal\n", "edges.tsv:1: empty field"),
+    ],
+)
+def test_malformed_input_names_file_and_line(tmp_path, nodes, edges, expected):
+    folder = tmp_path / "bad"
+    write(folder, nodes, edges)
+    with pytest.raises(DataFormatError) as info:
+        load_dataset(folder)
+    message = str(info.value)
+    assert expected in message, message
+    assert str(folder) in message
+
+
+def test_every_bad_line_is_reported(tmp_path):
+    folder = tmp_path / "bad"
+    write(folder, GOOD[:2] + ["{oops", '{"id": "dog", "type": "concept", "name": "d"}'])
+    with pytest.raises(DataFormatError) as info:
+        load_dataset(folder)
+    assert len(info.value.problems) == 2
+    assert info.value.line == 3 and info.value.path.endswith("nodes.jsonl")
+
+
+def test_missing_files_and_folder(tmp_path):
+    with pytest.raises(DataFormatError, match="dataset folder not found"):
+        load_dataset(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataFormatError, match="nodes.jsonl: file not found"):
+        load_dataset(tmp_path / "empty")
+
+
+def test_invalid_utf8_names_the_line(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "nodes.jsonl").write_bytes(GOOD[1].encode() + b"\n" + b'{"id": "\xff"}\n')
+    with pytest.raises(DataFormatError, match=r"nodes.jsonl:2: not valid UTF-8"):
+        load_dataset(folder)
+
+
+def test_missing_image_file_is_reported(dataset):
+    (dataset / "images" / "dog.png").unlink()
+    with pytest.raises(DataFormatError.__mro__[1], match="image 'img1': file not found"):
+        load_dataset(dataset)
+
+
+def test_empty_dataset_is_an_error(tmp_path):
+    write(tmp_path / "e", "")
+    with pytest.raises(Exception, match="the graph has no nodes"):
+        load_dataset(tmp_path / "e")
+
+
+def test_nodes_file_is_valid_jsonl(dataset, tmp_path):
+    save_dataset(load_dataset(dataset), tmp_path / "o")
+    for line in (tmp_path / "o" / "nodes.jsonl").read_text().splitlines():
+        assert isinstance(json.loads(line), dict)
