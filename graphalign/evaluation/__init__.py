@@ -1,0 +1,7 @@
+"""Evaluation: ranking metrics for retrieval between node types."""
+
+from __future__ import annotations
+
+from graphalign.evaluation.ranking import PRIMARY_METRIC, evaluate_ranking, filtered_ranks, ranking_metrics
+
+__all__ = ["PRIMARY_METRIC", "evaluate_ranking", "filtered_ranks", "ranking_metrics"]

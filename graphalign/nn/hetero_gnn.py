@@ -1,0 +1,313 @@
+"""The heterogeneous GNN that maps concepts, texts and images into one shared space.
+
+:class:`HeteroAligner` = per-type input projection → ``num_layers`` residual
+message-passing layers from :data:`~graphalign.nn.convs.CONVS` → projection head →
+L2 normalisation. Its hyper-parameters live in :class:`ModelConfig`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+from torch_geometric.nn.module_dict import ModuleDict
+
+from graphalign.errors import GraphValidationError
+from graphalign.nn.convs import CONVS
+from graphalign.registry import Registry
+from graphalign.typing import EdgeType, NodeType
+
+__all__ = ["ModelConfig", "HeteroAligner", "NORMS", "ACTIVATIONS"]
+
+ACTIVATIONS: Registry[nn.Module] = Registry("activation")
+"""Activation modules by name (``gelu``, ``relu``, ``silu``, ``elu``, ``tanh``)."""
+ACTIVATIONS.register("gelu")(nn.GELU)
+ACTIVATIONS.register("relu")(nn.ReLU)
+ACTIVATIONS.register("silu")(nn.SiLU)
+ACTIVATIONS.register("elu")(nn.ELU)
+ACTIVATIONS.register("tanh")(nn.Tanh)
+
+NORMS: Registry[nn.Module] = Registry("norm")
+"""Normalisation layers by name, built as ``NORMS.build(name, {"num_features": h})``."""
+
+
+@NORMS.register("layer")
+class _LayerNorm(nn.LayerNorm):
+    def __init__(self, num_features: int) -> None:
+        super().__init__(num_features)
+
+
+@NORMS.register("batch")
+class _BatchNorm(nn.BatchNorm1d):
+    """BatchNorm that falls back to running statistics for batches of < 2 rows."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training and x.size(0) < 2:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        return super().forward(x)
+
+
+@NORMS.register("none")
+class _NoNorm(nn.Identity):
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+
+
+@dataclass
+class ModelConfig:
+    """Hyper-parameters of :class:`HeteroAligner`; JSON-friendly via :meth:`to_dict`.
+
+    Example:
+        >>> cfg = ModelConfig(hidden_dim=64, conv="rgcn", conv_kwargs={"num_bases": 2})
+        >>> ModelConfig.from_dict(cfg.to_dict()) == cfg
+        True
+
+    Args:
+        hidden_dim: Width of the message-passing layers.
+        out_dim: Size of the shared, L2-normalised embedding space.
+        num_layers: Number of message-passing layers (0 gives a per-type MLP).
+        conv: Name of a layer in :data:`~graphalign.nn.convs.CONVS`.
+        conv_kwargs: Extra keyword arguments of that layer (e.g. ``heads``).
+        dropout: Dropout after each layer's activation.
+        norm: ``"layer"``, ``"batch"`` or ``"none"`` (per node type, after each conv).
+        residual: ``h = h + update`` instead of ``h = update``.
+        input_dropout: Dropout on the raw input features.
+        edge_dropout: Probability of dropping each message-passing edge during
+            training (one draw per forward pass, shared by all layers).
+        skip_input: Add the input projection ``h0`` to the last hidden state before
+            the head, so the encoder signal reaches the head directly.
+        act: Activation name from :data:`ACTIVATIONS`, used everywhere.
+        shared_head: One projection head for all node types (default) or one per type.
+    """
+
+    hidden_dim: int = 256
+    out_dim: int = 128
+    num_layers: int = 2
+    conv: str = "gatv2"
+    conv_kwargs: dict[str, Any] = field(default_factory=dict)
+    dropout: float = 0.1
+    norm: str = "layer"
+    residual: bool = True
+    input_dropout: float = 0.0
+    edge_dropout: float = 0.0
+    skip_input: bool = True
+    act: str = "gelu"
+    shared_head: bool = True
+
+    def __post_init__(self) -> None:
+        if self.hidden_dim <= 0 or self.out_dim <= 0:
+            raise ValueError(f"hidden_dim and out_dim must be positive, got {self.hidden_dim}, {self.out_dim}")
+        if self.num_layers < 0:
+            raise ValueError(f"num_layers must be >= 0, got {self.num_layers}")
+        for name in ("dropout", "input_dropout", "edge_dropout"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {value}")
+        CONVS.get(self.conv)  # raise early, listing valid names
+        NORMS.get(self.norm)
+        ACTIVATIONS.get(self.act)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable copy."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError: On keys that are not fields of :class:`ModelConfig`.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown ModelConfig keys {unknown}; valid keys: {sorted(known)}")
+        return cls(**{key: (dict(value) if key == "conv_kwargs" else value) for key, value in data.items()})
+
+
+class _ProjectionHead(nn.Sequential):
+    """``Linear(hidden, hidden) → act → Linear(hidden, out_dim)``."""
+
+    def __init__(self, hidden_dim: int, out_dim: int, act: str) -> None:
+        super().__init__(nn.Linear(hidden_dim, hidden_dim), ACTIVATIONS.build(act), nn.Linear(hidden_dim, out_dim))
+
+
+class HeteroAligner(nn.Module):
+    r"""Heterogeneous GNN embedding every node into one L2-normalised space.
+
+    .. math::
+        \mathbf{h}^{(0)}_i &= \sigma(\mathbf{W}_{\tau(i)} \mathbf{x}_i + \mathbf{b}_{\tau(i)}) \\
+        \mathbf{h}^{(l+1)}_i &= \mathbf{h}^{(l)}_i + \mathrm{Dropout}(\sigma(\mathrm{Norm}_{\tau(i)}(
+            \mathrm{Conv}_l(\mathbf{h}^{(l)})_i))) \\
+        \mathbf{z}_i &= \mathrm{normalize}(\mathrm{Head}(\mathbf{h}^{(L)}_i + \mathbf{h}^{(0)}_i))
+
+    (the ``+ h0`` only with ``skip_input``, the ``h^{(l)} +`` only with ``residual``).
+    Every layer gives nodes without incoming messages a defined output from their
+    own features (see :meth:`~graphalign.nn.convs.HeteroLayer.forward_isolated`), so isolated nodes and
+    node types that receive no edge type get meaningful embeddings, and
+    :meth:`encode_features` embeds brand-new nodes the same way.
+
+    Works on full graphs and on mini-batches of ``NeighborLoader`` /
+    ``LinkNeighborLoader`` (any subset of the node and edge types).
+
+    Example:
+        >>> in_dims = {"concept": 16, "image": 32}
+        >>> edge_types = [("image", "depicts", "concept"), ("concept", "rev_depicts", "image")]
+        >>> model = HeteroAligner(in_dims, edge_types, ModelConfig(hidden_dim=8, out_dim=4, conv="sage"))
+        >>> z = model({"concept": torch.randn(3, 16), "image": torch.randn(2, 32)},
+        ...           {("image", "depicts", "concept"): torch.tensor([[0, 1], [2, 2]])})
+        >>> z["image"].shape, bool(torch.allclose(z["image"].norm(dim=-1), torch.ones(2)))
+        (torch.Size([2, 4]), True)
+
+    Args:
+        in_dims: Raw input feature size per node type.
+        edge_types: Message-passing edge types ``(src, rel, dst)`` (reverse edges included).
+        config: Hyper-parameters; defaults to :class:`ModelConfig()`.
+    """
+
+    def __init__(
+        self,
+        in_dims: Mapping[NodeType, int],
+        edge_types: Sequence[EdgeType],
+        config: ModelConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config = config or ModelConfig()
+        self.in_dims: dict[NodeType, int] = dict(in_dims)
+        self.edge_types: list[EdgeType] = [tuple(edge_type) for edge_type in edge_types]  # type: ignore[misc]
+        node_types = list(self.in_dims)
+        h = config.hidden_dim
+
+        self.input_dropout = nn.Dropout(config.input_dropout)
+        self.input_proj = ModuleDict(
+            {t: nn.Sequential(nn.Linear(dim, h), ACTIVATIONS.build(config.act)) for t, dim in self.in_dims.items()}
+        )
+        conv_kwargs = {"metadata": (node_types, self.edge_types), "hidden_dim": h, **config.conv_kwargs}
+        self.convs = nn.ModuleList([CONVS.build(config.conv, conv_kwargs) for _ in range(config.num_layers)])
+        self.norms = nn.ModuleList(
+            [ModuleDict({t: NORMS.build(config.norm, {"num_features": h}) for t in node_types}) for _ in self.convs]
+        )
+        self.act = ACTIVATIONS.build(config.act)
+        self.dropout = nn.Dropout(config.dropout)
+        if config.shared_head:
+            self.head: nn.Module | None = _ProjectionHead(h, config.out_dim, config.act)
+            self.heads: ModuleDict | None = None
+        else:
+            self.head = None
+            self.heads = ModuleDict({t: _ProjectionHead(h, config.out_dim, config.act) for t in node_types})
+
+    @classmethod
+    def from_data(cls, data: HeteroData, config: ModelConfig | None = None) -> HeteroAligner:
+        """Builds a model for ``data``'s node types (sizes of ``x``) and edge types.
+
+        Example:
+            >>> data = HeteroData()
+            >>> data["text"].x = torch.randn(2, 6)
+            >>> HeteroAligner.from_data(data, ModelConfig(hidden_dim=8, out_dim=4)).in_dims
+            {'text': 6}
+        """
+        in_dims = {t: int(data[t].x.size(-1)) for t in data.node_types if "x" in data[t]}
+        return cls(in_dims, data.edge_types, config)
+
+    @property
+    def node_types(self) -> list[NodeType]:
+        """Node types the model embeds."""
+        return list(self.in_dims)
+
+    @property
+    def out_dim(self) -> int:
+        """Size of the shared embedding space."""
+        return self.config.out_dim
+
+    def _check_input(self, node_type: NodeType, x: Tensor) -> None:
+        if node_type not in self.in_dims:
+            raise GraphValidationError(f"unknown node type {node_type!r}; the model knows {self.node_types}")
+        if x.dim() != 2 or x.size(-1) != self.in_dims[node_type]:
+            raise GraphValidationError(
+                f"{node_type!r} features must have shape (num_nodes, {self.in_dims[node_type]}), got {tuple(x.shape)}"
+            )
+
+    def _embed_input(self, node_type: NodeType, x: Tensor) -> Tensor:
+        self._check_input(node_type, x)
+        return self.input_proj[node_type](self.input_dropout(x))  # (num_nodes, hidden)
+
+    def _update(self, layer: int, node_type: NodeType, h: Tensor, conv_out: Tensor) -> Tensor:
+        update = self.dropout(self.act(self.norms[layer][node_type](conv_out)))  # (num_nodes, hidden)
+        return h + update if self.config.residual else update
+
+    def _output(self, node_type: NodeType, h: Tensor, h0: Tensor) -> Tensor:
+        if self.config.skip_input:
+            h = h + h0
+        head = self.head if self.head is not None else self.heads[node_type]  # type: ignore[index]
+        return F.normalize(head(h), dim=-1)  # (num_nodes, out_dim)
+
+    def _drop_edges(self, edge_index_dict: Mapping[EdgeType, Tensor]) -> Mapping[EdgeType, Tensor]:
+        p = self.config.edge_dropout
+        if not self.training or p == 0.0:
+            return edge_index_dict
+        return {
+            edge_type: edge_index[:, torch.rand(edge_index.size(1), device=edge_index.device) >= p]
+            for edge_type, edge_index in edge_index_dict.items()
+        }
+
+    def forward(
+        self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor]
+    ) -> dict[NodeType, Tensor]:
+        """Embeds every node of a (sub)graph.
+
+        Args:
+            x_dict: Raw input features per node type (any subset of the model's types).
+            edge_index_dict: Edge indices per edge type (any subset of the model's types).
+
+        Returns:
+            Unit-norm embeddings for every node type in ``x_dict``.
+
+        Shapes:
+            - x_dict[t]: ``(num_nodes_t, in_dims[t])``
+            - edge_index_dict[(s, r, t)]: ``(2, num_edges)``
+            - output[t]: ``(num_nodes_t, out_dim)``
+        """
+        edges = self._drop_edges(edge_index_dict)
+        h0 = {t: self._embed_input(t, x) for t, x in x_dict.items()}  # (N_t, hidden)
+        h = h0
+        for layer, conv in enumerate(self.convs):
+            conv_out = conv(h, edges)  # (N_t, hidden) for every t in h
+            h = {t: self._update(layer, t, h[t], conv_out[t]) for t in h}
+        return {t: self._output(t, h[t], h0[t]) for t in h}
+
+    def encode_features(self, node_type: NodeType, x: Tensor) -> Tensor:
+        """Embeds new nodes (not in the graph) from their raw features alone.
+
+        Follows exactly the path of a node with no edges: input projection, each
+        layer's no-message output, head. In eval mode the result equals
+        :meth:`forward`'s output for isolated nodes with the same features; call
+        ``model.eval()`` first (dropout is active in training mode).
+
+        Example:
+            >>> model = HeteroAligner({"text": 6}, [], ModelConfig(hidden_dim=8, out_dim=4)).eval()
+            >>> model.encode_features("text", torch.randn(3, 6)).shape
+            torch.Size([3, 4])
+
+        Shapes:
+            - x: ``(num_nodes, in_dims[node_type])``
+            - output: ``(num_nodes, out_dim)``
+        """
+        h0 = self._embed_input(node_type, x)  # (num_nodes, hidden)
+        h = h0
+        for layer, conv in enumerate(self.convs):
+            h = self._update(layer, node_type, h, conv.forward_isolated(node_type, h))
+        return self._output(node_type, h, h0)
+
+    def __repr__(self) -> str:
+        cfg = self.config
+        return (
+            f"{self.__class__.__name__}(conv={cfg.conv!r}, num_layers={cfg.num_layers}, "
+            f"hidden_dim={cfg.hidden_dim}, out_dim={cfg.out_dim}, norm={cfg.norm!r}, "
+            f"residual={cfg.residual}, node_types={self.node_types}, num_edge_types={len(self.edge_types)})"
+        )
+

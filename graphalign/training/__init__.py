@@ -1,0 +1,1 @@
+"""Training: splits, the fit loop, checkpoints."""

@@ -1,0 +1,185 @@
+"""Run folders: configs as JSON, weights and training state as safetensors.
+
+A run folder written by :func:`~graphalign.training.trainer.fit` holds::
+
+    run.json              model / train / split configs, model input dims and edge types
+    graph/                the built graph the run was trained on (see BuiltGraph)
+    split.safetensors     the edge split (message passing, supervision, val, test)
+    model.safetensors     the best weights (by validation MRR)
+    checkpoint.safetensors  the last epoch: weights, optimizer, RNG states, and
+                          the training state (JSON in the metadata), for resuming
+    metrics.json          final validation and test metrics, and the history
+
+Everything is written atomically, and nothing is ever unpickled: tensors come
+from safetensors, everything else from JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from graphalign.atomic import atomic_save_safetensors, atomic_write_json
+from graphalign.errors import CheckpointError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "RUN_FILE",
+    "write_run_config",
+    "read_run_config",
+    "save_weights",
+    "load_weights",
+    "save_training_checkpoint",
+    "load_training_checkpoint",
+    "TrainingCheckpoint",
+]
+
+RUN_FILE = "run.json"
+MODEL_FILE = "model.safetensors"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+SPLIT_FILE = "split.safetensors"
+METRICS_FILE = "metrics.json"
+GRAPH_SUBDIR = "graph"
+RUN_FORMAT_VERSION = 1
+
+
+def write_run_config(run_dir: Path, config: dict[str, Any]) -> None:
+    atomic_write_json(run_dir / RUN_FILE, {"format": "graphalign-run", "version": RUN_FORMAT_VERSION, **config})
+
+
+def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Reads ``run.json``.
+
+    Raises:
+        CheckpointError: If the folder is not a run folder or the file is invalid.
+    """
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir}: not a graphalign run folder (no {RUN_FILE}); train one with `graphalign train`")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{path}: invalid JSON ({error})") from error
+    if config.get("format") != "graphalign-run" or config.get("version") != RUN_FORMAT_VERSION:
+        raise CheckpointError(f"{path}: unsupported run format {config.get('format')!r} v{config.get('version')}")
+    return config
+
+
+def _prefixed(prefix: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {f"{prefix}{key}": value.detach().cpu() for key, value in state.items()}
+
+
+def _unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {key[len(prefix) :]: value for key, value in tensors.items() if key.startswith(prefix)}
+
+
+def save_weights(path: Path, modules: dict[str, nn.Module], metadata: dict[str, str] | None = None) -> None:
+    """Saves several modules' state dicts into one safetensors file (``name.`` prefixes)."""
+    tensors: dict[str, torch.Tensor] = {}
+    for name, module in modules.items():
+        tensors.update(_prefixed(f"{name}.", module.state_dict()))
+    atomic_save_safetensors(path, tensors, metadata=metadata)
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise CheckpointError(f"{path}: file not found")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return {key: handle.get_tensor(key) for key in handle.keys()}, dict(handle.metadata() or {})
+    except Exception as error:
+        raise CheckpointError(f"{path}: cannot read safetensors file ({error})") from error
+
+
+def load_weights(path: Path, modules: dict[str, nn.Module]) -> dict[str, str]:
+    """Loads weights saved by :func:`save_weights` (strict); returns the metadata.
+
+    Raises:
+        CheckpointError: If the file is missing, corrupt or does not fit the modules.
+    """
+    tensors, metadata = _read_safetensors(path)
+    for name, module in modules.items():
+        try:
+            module.load_state_dict(_unprefixed(f"{name}.", tensors), strict=True)
+        except RuntimeError as error:
+            raise CheckpointError(f"{path}: weights do not fit the {name}: {error}") from error
+    return metadata
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
+    state = optimizer.state_dict()
+    tensors = {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            tensor = value if isinstance(value, torch.Tensor) else torch.tensor(value)
+            tensors[f"optim.{index}.{key}"] = tensor.detach().cpu()
+    return tensors, state["param_groups"]
+
+
+def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], param_groups: list[dict[str, Any]]) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in _unprefixed("optim.", tensors).items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+
+
+@dataclass
+class TrainingCheckpoint:
+    """What :func:`load_training_checkpoint` restores besides the modules."""
+
+    state: dict[str, Any]
+    rng: dict[str, torch.Tensor]
+
+
+def save_training_checkpoint(
+    path: Path,
+    modules: dict[str, nn.Module],
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+    rng: dict[str, torch.Tensor],
+) -> None:
+    """Saves weights, optimizer state, RNG states and a JSON training state in ONE
+    atomically written file, so the pieces can never disagree after a crash."""
+    tensors: dict[str, torch.Tensor] = {}
+    for name, module in modules.items():
+        tensors.update(_prefixed(f"{name}.", module.state_dict()))
+    optim_tensors, param_groups = _optimizer_tensors(optimizer)
+    tensors.update(optim_tensors)
+    tensors.update({f"rng.{key}": value for key, value in rng.items()})
+    metadata = {"state": json.dumps(state), "param_groups": json.dumps(param_groups)}
+    atomic_save_safetensors(path, tensors, metadata=metadata)
+
+
+def load_training_checkpoint(path: Path, modules: dict[str, nn.Module], optimizer: torch.optim.Optimizer) -> TrainingCheckpoint:
+    """Restores modules and optimizer from :func:`save_training_checkpoint`.
+
+    Raises:
+        CheckpointError: If the file is missing, corrupt or does not fit.
+    """
+    tensors, metadata = _read_safetensors(path)
+    try:
+        state = json.loads(metadata["state"])
+        param_groups = json.loads(metadata["param_groups"])
+    except (KeyError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path}: checkpoint metadata is missing or invalid ({error})") from error
+    for name, module in modules.items():
+        try:
+            module.load_state_dict(_unprefixed(f"{name}.", tensors), strict=True)
+        except RuntimeError as error:
+            raise CheckpointError(f"{path}: weights do not fit the {name}: {error}") from error
+    try:
+        _restore_optimizer(optimizer, tensors, param_groups)
+    except (ValueError, KeyError) as error:
+        raise CheckpointError(f"{path}: optimizer state does not fit: {error}") from error
+    return TrainingCheckpoint(state=state, rng=_unprefixed("rng.", tensors))

@@ -1,0 +1,244 @@
+"""Splitting aligned edges without leakage.
+
+Aligned edges (the pairs the contrastive loss pulls together) are split into
+
+* **message-passing** edges: visible to the GNN;
+* **supervision** edges: positives of the training loss (a ``supervision_only``
+  fraction of them is hidden from message passing, so that the model learns to
+  place nodes whose links it cannot see);
+* **validation** and **test** edges: never visible to message passing and never
+  positives or in-batch pairs in training.
+
+Held-out *nodes* (a fraction of images and texts, stratified by the concept they
+are linked to) lose every edge at evaluation time: all their aligned edges
+become validation/test edges, and their other edges are dropped from message
+passing too (``isolate_heldout``), so a held-out image is ranked from its own
+pixels alone, never from a label edge. Concept–concept aligned relations
+(``is_a``, ``part_of``, ...) are split edge by edge (link prediction).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from graphalign.errors import GraphValidationError
+from graphalign.graph.convert import NodeIndex, edge_index_dict, reverse_edge_type
+from graphalign.graph.knowledge_graph import KnowledgeGraph
+from graphalign.typing import EdgeType, NodeType
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SplitConfig", "EdgeSplit", "split_graph", "is_aligned"]
+
+PARTS = ("message_passing", "supervision", "val", "test")
+
+
+@dataclass
+class SplitConfig:
+    """How aligned edges and held-out nodes are chosen.
+
+    Example:
+        >>> SplitConfig(val_fraction=0.1, test_fraction=0.2).heldout_node_types
+        ('image', 'text')
+
+    Args:
+        val_fraction: Fraction of held-out-type nodes (and of concept–concept
+            aligned edges) used for validation.
+        test_fraction: Same, for the test set.
+        heldout_node_types: Node types whose nodes are held out whole.
+        supervision_only: Fraction of training aligned edges that are loss
+            positives but hidden from message passing.
+        align_relations: Relations to align. ``None``: every edge between
+            different node types, and every concept–concept relation.
+        isolate_heldout: Also drop non-aligned edges of held-out nodes from
+            message passing.
+    """
+
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    heldout_node_types: tuple[NodeType, ...] = ("image", "text")
+    supervision_only: float = 0.3
+    align_relations: list[str] | None = None
+    isolate_heldout: bool = True
+
+    def __post_init__(self) -> None:
+        self.heldout_node_types = tuple(self.heldout_node_types)
+        for name in ("val_fraction", "test_fraction", "supervision_only"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise GraphValidationError(f"SplitConfig.{name} must be in [0, 1), got {value}")
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise GraphValidationError("SplitConfig: val_fraction + test_fraction must be below 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SplitConfig:
+        return cls(**data)
+
+
+def is_aligned(edge_type: EdgeType, align_relations: list[str] | None) -> bool:
+    """Whether edges of ``edge_type`` are aligned (contrastive positives)."""
+    src, rel, dst = edge_type
+    if align_relations is not None:
+        return rel in align_relations
+    return src != dst or src == "concept"
+
+
+@dataclass
+class EdgeSplit:
+    """The result of :func:`split_graph`: edge tensors per part and edge type.
+
+    Attributes:
+        edges: ``part → edge type → (2, E)`` row indices, for parts
+            ``message_passing`` (aligned and non-aligned edges visible to the
+            GNN, forward direction only), ``supervision``, ``val``, ``test``.
+        heldout: ``"val"``/``"test"`` → node type → held-out row indices.
+        aligned_edge_types: The aligned edge types.
+    """
+
+    edges: dict[str, dict[EdgeType, torch.Tensor]]
+    heldout: dict[str, dict[NodeType, torch.Tensor]] = field(default_factory=dict)
+    aligned_edge_types: list[EdgeType] = field(default_factory=list)
+
+    def message_passing_edges(self, add_reverse: bool = True) -> dict[EdgeType, torch.Tensor]:
+        """Message-passing edges with reverse edge types added."""
+        out = dict(self.edges["message_passing"])
+        if add_reverse:
+            for edge_type, edge_index in self.edges["message_passing"].items():
+                out[reverse_edge_type(edge_type)] = edge_index.flip(0)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        return {part: sum(int(e.size(1)) for e in self.edges[part].values()) for part in PARTS}
+
+    def to_tensors(self) -> dict[str, torch.Tensor]:
+        """Flat dict for safetensors."""
+        flat = {}
+        for part, by_type in self.edges.items():
+            for edge_type, edge_index in by_type.items():
+                flat[f"edges/{part}/{'|'.join(edge_type)}"] = edge_index.contiguous()
+        for part, by_type in self.heldout.items():
+            for node_type, rows in by_type.items():
+                flat[f"heldout/{part}/{node_type}"] = rows.contiguous()
+        return flat
+
+    @classmethod
+    def from_tensors(cls, flat: dict[str, torch.Tensor], aligned_edge_types: list[EdgeType]) -> EdgeSplit:
+        edges: dict[str, dict[EdgeType, torch.Tensor]] = {part: {} for part in PARTS}
+        heldout: dict[str, dict[NodeType, torch.Tensor]] = defaultdict(dict)
+        for key, value in flat.items():
+            kind, part, name = key.split("/", 2)
+            if kind == "edges":
+                edges[part][tuple(name.split("|"))] = value  # type: ignore[index]
+            else:
+                heldout[part][name] = value
+        return cls(edges=edges, heldout=dict(heldout), aligned_edge_types=[tuple(e) for e in aligned_edge_types])  # type: ignore[misc]
+
+
+def _choose_heldout_nodes(
+    graph: KnowledgeGraph, index: NodeIndex, node_type: NodeType, config: SplitConfig, generator: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """Held-out rows of one node type, stratified by their first linked concept."""
+    strata: dict[str, list[int]] = defaultdict(list)
+    first_concept: dict[str, str] = {}
+    for edge in graph.edges:
+        for here, there in ((edge.head, edge.tail), (edge.tail, edge.head)):
+            if here not in first_concept and graph[here].type == node_type and graph[there].type == "concept":
+                first_concept[here] = there
+    for row, node_id in enumerate(index.ids.get(node_type, [])):
+        strata[first_concept.get(node_id, "")].append(row)
+    val, test = [], []
+    carry_val = carry_test = 0.0
+    for key in sorted(strata):
+        rows = torch.tensor(strata[key])[torch.randperm(len(strata[key]), generator=generator)].tolist()
+        # Randomised rounding keeps the overall fractions right across many small strata.
+        carry_test += config.test_fraction * len(rows)
+        carry_val += config.val_fraction * len(rows)
+        n_test, n_val = int(carry_test), int(carry_val)
+        n_test = min(n_test, len(rows))
+        n_val = min(n_val, len(rows) - n_test)
+        carry_test -= n_test
+        carry_val -= n_val
+        test.extend(rows[:n_test])
+        val.extend(rows[n_test : n_test + n_val])
+    return {"val": torch.tensor(sorted(val), dtype=torch.long), "test": torch.tensor(sorted(test), dtype=torch.long)}
+
+
+def split_graph(graph: KnowledgeGraph, config: SplitConfig | None = None, seed: int = 0) -> EdgeSplit:
+    """Splits a graph's edges into message-passing, supervision, val and test parts.
+
+    Args:
+        graph: The knowledge graph.
+        config: The split settings.
+        seed: Random seed; the same seed gives the same split.
+
+    Raises:
+        GraphValidationError: If no edge type is aligned.
+    """
+    config = config or SplitConfig()
+    generator = torch.Generator().manual_seed(seed)
+    index = NodeIndex.from_graph(graph)
+    all_edges = edge_index_dict(graph, index)
+    aligned = [et for et in all_edges if is_aligned(et, config.align_relations)]
+    if not aligned:
+        raise GraphValidationError(
+            f"no aligned edge type among {sorted('|'.join(e) for e in all_edges)} (align_relations={config.align_relations})"
+        )
+    heldout: dict[str, dict[NodeType, torch.Tensor]] = {"val": {}, "test": {}}
+    masks: dict[str, dict[NodeType, torch.Tensor]] = {"val": {}, "test": {}}
+    for node_type in config.heldout_node_types:
+        count = index.num_nodes(node_type)
+        if count == 0:
+            continue
+        chosen = _choose_heldout_nodes(graph, index, node_type, config, generator)
+        for part in ("val", "test"):
+            heldout[part][node_type] = chosen[part]
+            mask = torch.zeros(count, dtype=torch.bool)
+            mask[chosen[part]] = True
+            masks[part][node_type] = mask
+
+    def touches(part: str, edge_type: EdgeType, edge_index: torch.Tensor) -> torch.Tensor:
+        src, _, dst = edge_type
+        hit = torch.zeros(edge_index.size(1), dtype=torch.bool)
+        if src in masks[part]:
+            hit |= masks[part][src][edge_index[0]]
+        if dst in masks[part]:
+            hit |= masks[part][dst][edge_index[1]]
+        return hit
+
+    edges: dict[str, dict[EdgeType, torch.Tensor]] = {part: {} for part in PARTS}
+    for edge_type, edge_index in all_edges.items():
+        test_hit = touches("test", edge_type, edge_index)
+        val_hit = touches("val", edge_type, edge_index) & ~test_hit
+        train = ~(test_hit | val_hit)
+        if edge_type not in aligned:
+            keep = train if config.isolate_heldout else torch.ones_like(train)
+            edges["message_passing"][edge_type] = edge_index[:, keep]
+            continue
+        src, _, dst = edge_type
+        if src not in masks["test"] and dst not in masks["test"]:
+            # Link-level split (e.g. concept–concept): random edges held out.
+            order = torch.randperm(edge_index.size(1), generator=generator)
+            n_test = int(round(config.test_fraction * len(order)))
+            n_val = int(round(config.val_fraction * len(order)))
+            test_hit = torch.zeros_like(train)
+            val_hit = torch.zeros_like(train)
+            test_hit[order[:n_test]] = True
+            val_hit[order[n_test : n_test + n_val]] = True
+            train = ~(test_hit | val_hit)
+        edges["test"][edge_type] = edge_index[:, test_hit]
+        edges["val"][edge_type] = edge_index[:, val_hit]
+        train_edges = edge_index[:, train]
+        edges["supervision"][edge_type] = train_edges
+        hidden = torch.rand(train_edges.size(1), generator=generator) < config.supervision_only
+        edges["message_passing"][edge_type] = train_edges[:, ~hidden]
+    split = EdgeSplit(edges=edges, heldout=heldout, aligned_edge_types=aligned)
+    logger.info("split (seed %d): %s", seed, split.counts())
+    return split
