@@ -39,7 +39,7 @@ def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cache-dir", default=None, help="feature cache folder (default: $GRAPHALIGN_CACHE or ~/.cache/graphalign)")
     group.add_argument("--no-cache", action="store_true", help="encode everything, do not read or write the cache")
     group.add_argument("--device", default="auto", help="cpu, cuda or auto")
-    group.add_argument("--batch-size", type=int, default=None, help="encoder batch size")
+    group.add_argument("--encode-batch-size", dest="batch_size", type=int, default=None, help="encoder batch size")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,9 +59,67 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("graph_dir", type=Path, help="a graph folder written by `graphalign build`")
     info.add_argument("--json", action="store_true", help="print JSON")
 
+    train = commands.add_parser("train", help="train the aligner on a graph folder; writes a run folder")
+    train.add_argument("graph_dir", type=Path, help="a graph folder written by `graphalign build`")
+    train.add_argument("-o", "--output", type=Path, required=True, help="run folder to write")
+    _add_training_options(train)
+    train.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+
+    evaluate = commands.add_parser("eval", help="evaluate a trained run on its held-out links (metrics table)")
+    evaluate.add_argument("run_dir", type=Path)
+    evaluate.add_argument("--part", choices=["test", "val"], default="test")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+
+    query = commands.add_parser("query", help="nearest neighbours of a node, a new text or a new image")
+    query.add_argument("run_dir", type=Path)
+    what = query.add_mutually_exclusive_group(required=True)
+    what.add_argument("--node", help="a node id of the graph")
+    what.add_argument("--text", help="a new text (not in the graph)")
+    what.add_argument("--image", type=Path, help="a new image file (not in the graph)")
+    query.add_argument("--type", choices=["concept", "text", "image"], default=None,
+                       help="rank only nodes of this type (default: concept for --text/--image, all for --node)")
+    query.add_argument("-k", type=int, default=10, help="how many results")
+    query.add_argument("--graph-hops", type=int, default=0, help="with --node: also list graph neighbours within N hops")
+    query.add_argument("--index", default="exact", help="index backend: exact or faiss")
+    query.add_argument("--json", action="store_true", help="print JSON")
+
+    demo = commands.add_parser("demo", help="the main job on the bundled dataset: build, train, evaluate, query")
+    demo.add_argument("--data", type=Path, default=Path("datasets/tuxpaint_small"), help="dataset folder")
+    demo.add_argument("--work-dir", type=Path, default=Path("runs/demo"), help="where the graph and run folders go")
+    _add_training_options(demo, epochs=DEMO_EPOCHS)
+    _add_encoder_options(demo)
+
     ls = commands.add_parser("ls", help="list the registered components")
-    ls.add_argument("family", nargs="?", default=None, choices=["encoders"], help="which family (default: all)")
+    ls.add_argument("family", nargs="?", default=None, choices=sorted(_registries()), help="which family (default: all)")
     return parser
+
+
+DEMO_EPOCHS = 40
+
+
+def _add_training_options(parser: argparse.ArgumentParser, epochs: int = 50) -> None:
+    model = parser.add_argument_group("model")
+    model.add_argument("--conv", default="gatv2", help="message-passing layer (see `graphalign ls convs`)")
+    model.add_argument("--conv-kwargs", type=_json_dict, default={}, metavar="JSON")
+    model.add_argument("--layers", type=int, default=2, help="message-passing layers")
+    model.add_argument("--hidden-dim", type=int, default=256)
+    model.add_argument("--out-dim", type=int, default=128, help="size of the shared space")
+    model.add_argument("--dropout", type=float, default=0.1)
+    model.add_argument("--edge-dropout", type=float, default=0.0)
+    opt = parser.add_argument_group("training")
+    opt.add_argument("--loss", default="infonce", help="contrastive loss (see `graphalign ls losses`)")
+    opt.add_argument("--loss-kwargs", type=_json_dict, default={}, metavar="JSON")
+    opt.add_argument("--epochs", type=int, default=epochs)
+    opt.add_argument("--batch-size", dest="train_batch_size", type=int, default=256, help="supervision pairs per edge type and step")
+    opt.add_argument("--lr", type=float, default=2e-3)
+    opt.add_argument("--mode", choices=["full", "minibatch"], default="full")
+    opt.add_argument("--num-neighbors", type=int, nargs="+", default=[15, 10], help="mini-batch fan-out per hop")
+    opt.add_argument("--negatives", type=int, default=0, help="extra negatives per step (-1: all nodes of the target type)")
+    opt.add_argument("--patience", type=int, default=10)
+    opt.add_argument("--seed", type=int, default=0)
+    opt.add_argument("--val-fraction", type=float, default=0.1)
+    opt.add_argument("--test-fraction", type=float, default=0.2)
+    opt.add_argument("--train-device", default="auto", help="cpu, cuda or auto")
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -69,11 +127,10 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
-def _cmd_build(args: argparse.Namespace) -> int:
+def _graph_config(args: argparse.Namespace) -> Any:
     from graphalign.encoders.featurize import GraphConfig
-    from graphalign.graph.store import build_graph
 
-    config = GraphConfig(
+    return GraphConfig(
         text_encoder=args.text_encoder,
         text_encoder_kwargs=args.text_encoder_kwargs,
         image_encoder=args.image_encoder,
@@ -84,6 +141,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         progress=not args.quiet,
     )
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from graphalign.graph.store import build_graph
+
+    config = _graph_config(args)
     start = time.perf_counter()
     built, stats = build_graph(
         args.data_dir, config, allow_outside_root=args.allow_outside_root, allow_self_loops=args.allow_self_loops
@@ -122,8 +185,131 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _registries() -> dict[str, Any]:
     from graphalign.encoders import ENCODERS
+    from graphalign.losses import LOSSES
+    from graphalign.nn.convs import CONVS
+    from graphalign.query.index import INDEXES
 
-    return {"encoders": ENCODERS}
+    return {"encoders": ENCODERS, "convs": CONVS, "losses": LOSSES, "indexes": INDEXES}
+
+
+def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    from graphalign.nn.hetero_gnn import ModelConfig
+    from graphalign.training.split import SplitConfig
+    from graphalign.training.trainer import TrainConfig
+
+    model = ModelConfig(
+        conv=args.conv, conv_kwargs=args.conv_kwargs, num_layers=args.layers, hidden_dim=args.hidden_dim,
+        out_dim=args.out_dim, dropout=args.dropout, edge_dropout=args.edge_dropout,
+    )
+    train = TrainConfig(
+        loss=args.loss, loss_kwargs=args.loss_kwargs, epochs=args.epochs, batch_size=args.train_batch_size, lr=args.lr,
+        mode=args.mode, num_neighbors=args.num_neighbors, negatives=args.negatives, patience=args.patience,
+        seed=args.seed, device=args.train_device, progress=not args.quiet,
+    )
+    split = SplitConfig(val_fraction=args.val_fraction, test_fraction=args.test_fraction)
+    return model, train, split
+
+
+METRIC_COLUMNS = ("mrr", "hits@1", "hits@3", "hits@10", "mean_rank", "count")
+
+
+def _print_metrics(metrics: dict[str, float], title: str) -> None:
+    directions = sorted({key.rsplit("/", 1)[0] for key in metrics if "/" in key})
+    rows = []
+    for direction in directions:
+        values = [metrics.get(f"{direction}/{m}") for m in METRIC_COLUMNS]
+        rows.append((direction, *(("-" if v is None else (f"{int(v)}" if m == "count" else f"{v:.3f}")) for v, m in zip(values, METRIC_COLUMNS))))
+    print(title)
+    _print_table(rows, ("direction", *METRIC_COLUMNS))
+    if "mrr" in metrics:
+        print(f"mean MRR over directions: {metrics['mrr']:.3f}")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from graphalign.graph.store import BuiltGraph
+    from graphalign.training.trainer import fit
+
+    model, train, split = _configs(args)
+    built = BuiltGraph.load(args.graph_dir)
+    result = fit(built, model, train, split, run_dir=args.output, resume=args.resume)
+    print(f"trained {result.model!r}")
+    print(f"best epoch {result.best_epoch} of {len(result.history)}; run saved to {args.output}")
+    _print_metrics(result.test_metrics, "test metrics (filtered ranking, held-out links):")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from graphalign.evaluation.evaluator import LinkEvaluator
+    from graphalign.graph.convert import edge_index_dict
+    from graphalign.training.run import TrainedRun
+
+    run = TrainedRun.load(args.run_dir)
+    evaluator = LinkEvaluator(edge_index_dict(run.built.graph, run.built.index), run.split)
+    metrics = evaluator.evaluate(run.embeddings(), part=args.part)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        _print_metrics(metrics, f"{args.part} metrics of {args.run_dir} (filtered ranking):")
+    return 0
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from graphalign.query.aligner import Aligner
+
+    aligner = Aligner.load(args.run_dir, index=args.index)
+    if args.node is not None:
+        results = aligner.neighbors(args.node, k=args.k, type=args.type)
+        header = f"nearest to {args.node} ({aligner.graph.display_name(args.node)})"
+    else:
+        node_type = args.type or "concept"
+        results = aligner.search(text=args.text, image=args.image, k=args.k, type=node_type)
+        header = f"nearest {node_type} nodes to the new {'text ' + repr(args.text) if args.text else 'image ' + str(args.image)}"
+    graph = aligner.graph_neighbors(args.node, hops=args.graph_hops) if args.node and args.graph_hops else []
+    if args.json:
+        from dataclasses import asdict
+
+        print(json.dumps({"neighbors": [asdict(r) for r in results], "graph_neighbors": [asdict(g) for g in graph]}, indent=2))
+        return 0
+    print(header)
+    _print_table([(str(i + 1), f"{r.score:.3f}", r.type, r.id, r.label) for i, r in enumerate(results)], ("#", "score", "type", "id", "label"))
+    if graph:
+        print(f"\ngraph neighbours within {args.graph_hops} hop(s):")
+        _print_table([(str(g.hops), g.relation if g.direction == "out" else f"<-{g.relation}", g.type, g.id, g.label) for g in graph],
+                     ("hops", "relation", "type", "id", "label"))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from graphalign.demo import run_demo
+    from graphalign.errors import GraphAlignError
+
+    if not args.data.is_dir():
+        raise GraphAlignError(f"{args.data}: dataset folder not found (run the demo from the repository root, or pass --data)")
+    images = sorted(Path("examples/queries").glob("*.png")) if Path("examples/queries").is_dir() else []
+    model, train, split = _configs(args)
+    report = run_demo(args.data, args.work_dir, _graph_config(args), model, train, split, example_images=images)
+    nodes = report.counts["nodes"]
+    print(f"graph: {nodes['concept']} concepts, {nodes['image']} images, {nodes['text']} texts, "
+          f"{sum(report.counts['edges'].values())} edges ({args.data})")
+    print(f"build: {report.build_seconds:.1f}s ({report.items_encoded} items encoded, {report.items_cached} from cache)")
+    print(f"train: {report.train_seconds:.1f}s, best epoch {report.best_epoch} of {report.epochs_run} ({args.conv}, {args.loss})")
+    print()
+    _print_metrics(report.test_metrics, "held-out test links (filtered ranking against all nodes of the target type):")
+    print()
+    for direction, chance in report.chance.items():
+        mrr = report.test_metrics.get(f"{direction}/mrr")
+        if mrr is not None:
+            print(f"{direction}: MRR {mrr:.3f} vs. {chance:.3f} for a random ranking ({mrr / chance:.1f}x)")
+    print()
+    for example in report.examples:
+        print(example.query)
+        if example.expected:
+            print(f"  true: {'; '.join(example.expected)}")
+        for rank, answer in enumerate(example.answers, start=1):
+            print(f"  {rank}. {answer.score:.3f}  {answer.label} ({answer.id})")
+    print(f"\ngraph: {report.graph_dir}  run: {report.run_dir}")
+    print(f'try: graphalign query {report.run_dir} --text "a red kangaroo" --type image')
+    return 0
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
@@ -133,13 +319,24 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"build": _cmd_build, "info": _cmd_info, "ls": _cmd_ls}
+COMMANDS = {
+    "build": _cmd_build,
+    "info": _cmd_info,
+    "train": _cmd_train,
+    "eval": _cmd_eval,
+    "query": _cmd_query,
+    "demo": _cmd_demo,
+    "ls": _cmd_ls,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the CLI; returns the exit status (callable from tests)."""
     from graphalign.errors import GraphAlignError
 
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*is deprecated", category=FutureWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

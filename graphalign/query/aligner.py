@@ -1,0 +1,196 @@
+"""Queries on a trained run: nearest neighbours, graph neighbours, zero-shot search."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from graphalign.encoders.base import Encoder
+from graphalign.errors import GraphAlignError, GraphValidationError
+from graphalign.query.index import VectorIndex, build_index
+from graphalign.training.run import TrainedRun
+from graphalign.typing import NODE_TYPES, NodeType
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Aligner", "Neighbor", "GraphNeighbor"]
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    """A search result: a node of the graph and its cosine similarity to the query."""
+
+    id: str
+    type: NodeType
+    score: float
+    label: str
+
+
+@dataclass(frozen=True)
+class GraphNeighbor:
+    """A node reached through graph edges."""
+
+    id: str
+    type: NodeType
+    relation: str
+    direction: str  # "out" (query --relation--> id) or "in" (id --relation--> query)
+    hops: int
+    label: str
+
+
+class Aligner:
+    """Nearest-neighbour queries in the shared space of a trained run.
+
+    Example:
+        >>> aligner = Aligner.load("runs/demo")  # doctest: +SKIP
+        >>> aligner.neighbors("img:animals/cat", k=3, type="concept")  # doctest: +SKIP
+        [Neighbor(id='wn:02121620-n', type='concept', score=0.83, label='cat'), ...]
+        >>> aligner.search(text="a fire engine", type="image", k=5)  # doctest: +SKIP
+
+    Args:
+        run: A loaded :class:`TrainedRun`.
+        index: Index backend name (``exact``, ``faiss``) or class.
+        index_kwargs: Its arguments.
+    """
+
+    def __init__(self, run: TrainedRun, index: str | type[VectorIndex] = "exact", index_kwargs: dict[str, Any] | None = None) -> None:
+        self.run = run
+        self.graph = run.built.graph
+        self.node_index = run.built.index
+        self.embeddings = run.embeddings()
+        self._index_spec, self._index_kwargs = index, dict(index_kwargs or {})
+        self._indexes: dict[NodeType, VectorIndex] = {}
+        self._encoders: dict[str, Encoder] = {}
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike[str], index: str = "exact", index_kwargs: dict[str, Any] | None = None,
+             device: str | None = "cpu") -> Aligner:
+        """Loads a run folder written by ``graphalign train`` / :func:`~graphalign.training.fit`."""
+        return cls(TrainedRun.load(run_dir, device=device), index=index, index_kwargs=index_kwargs)
+
+    # ------------------------------------------------------------------ helpers
+    def _types(self, type: NodeType | list[NodeType] | None) -> list[NodeType]:
+        if type is None:
+            return [t for t in NODE_TYPES if t in self.embeddings]
+        types = [type] if isinstance(type, str) else list(type)
+        for t in types:
+            if t not in self.embeddings:
+                raise GraphValidationError(f"unknown or empty node type {t!r}; this graph has {sorted(self.embeddings)}")
+        return types
+
+    def index(self, node_type: NodeType) -> VectorIndex:
+        """The (lazily built) vector index of one node type."""
+        if node_type not in self._indexes:
+            index = build_index(self._index_spec, self._index_kwargs)
+            index.add(self.embeddings[node_type])
+            self._indexes[node_type] = index
+        return self._indexes[node_type]
+
+    def _rank(self, query: torch.Tensor, types: list[NodeType], k: int, exclude: str | None = None) -> list[Neighbor]:
+        results: list[Neighbor] = []
+        for node_type in types:
+            scores, rows = self.index(node_type).search(query.unsqueeze(0), k + (1 if exclude else 0))
+            for score, row in zip(scores[0].tolist(), rows[0].tolist()):
+                if row < 0:
+                    continue
+                node_id = self.node_index.id(node_type, row)
+                if node_id != exclude:
+                    results.append(Neighbor(node_id, node_type, float(score), self.graph.display_name(node_id)))
+        results.sort(key=lambda n: -n.score)
+        return results[:k]
+
+    def embedding(self, node_id: str) -> torch.Tensor:
+        """The shared-space vector of a node of the graph."""
+        node_type, row = self.node_index.locate(node_id)
+        return self.embeddings[node_type][row]
+
+    # ------------------------------------------------------------------ queries
+    def neighbors(self, node_id: str, k: int = 10, type: NodeType | list[NodeType] | None = None) -> list[Neighbor]:
+        """The ``k`` nearest nodes to ``node_id`` in the shared space (itself excluded).
+
+        Args:
+            node_id: A node of the graph.
+            k: How many results.
+            type: Only nodes of this type (or these types); default all.
+
+        Raises:
+            GraphValidationError: If the id or type is unknown.
+        """
+        return self._rank(self.embedding(node_id), self._types(type), k, exclude=node_id)
+
+    def graph_neighbors(self, node_id: str, hops: int = 1) -> list[GraphNeighbor]:
+        """Nodes within ``hops`` edges of ``node_id`` in the knowledge graph (both directions).
+
+        Each node is reported once, at its smallest distance, with the relation of
+        the edge it was first reached through.
+        """
+        self.node_index.locate(node_id)  # raises on an unknown id
+        if not hasattr(self, "_adjacency"):
+            adjacency: dict[str, list[tuple[str, str, str]]] = {}
+            for edge in self.graph.edges:
+                adjacency.setdefault(edge.head, []).append((edge.tail, edge.relation, "out"))
+                adjacency.setdefault(edge.tail, []).append((edge.head, edge.relation, "in"))
+            self._adjacency = adjacency
+        seen = {node_id}
+        found: list[GraphNeighbor] = []
+        frontier = deque([(node_id, 0)])
+        while frontier:
+            current, depth = frontier.popleft()
+            if depth == hops:
+                continue
+            for other, relation, direction in self._adjacency.get(current, []):
+                if other in seen:
+                    continue
+                seen.add(other)
+                found.append(GraphNeighbor(other, self.graph.node_type(other), relation, direction, depth + 1,
+                                           self.graph.display_name(other)))
+                frontier.append((other, depth + 1))
+        return found
+
+    def _encoder(self, modality: str) -> Encoder:
+        if modality not in self._encoders:
+            config = self.run.built.graph_config()
+            config.progress = False
+            encoder = config.build_encoder(modality)
+            expected = self.run.built.encoders.get(modality)
+            if expected and encoder.identity != expected:
+                logger.warning("the %s encoder now has identity %s, the graph was built with %s", modality, encoder.identity, expected)
+            self._encoders[modality] = encoder
+        return self._encoders[modality]
+
+    @torch.no_grad()
+    def embed_new(self, text: str | None = None, image: Any = None) -> torch.Tensor:
+        """Maps a new text or image (not in the graph) into the shared space.
+
+        It is encoded with the run's encoder and passed through the model's path
+        for its node type as a node without edges.
+        """
+        if (text is None) == (image is None):
+            raise GraphAlignError("give exactly one of text= or image=")
+        if text is not None:
+            if not isinstance(text, str) or not text.strip():
+                raise GraphValidationError("the query text is empty")
+            features, node_type = self._encoder("text").encode([text]), "text"
+        else:
+            features, node_type = self._encoder("image").encode([image]), "image"
+        if node_type not in self.run.model.in_dims:
+            raise GraphAlignError(f"the model has no {node_type} nodes, so it cannot place a new {node_type}")
+        model = self.run.model
+        return model.encode_features(node_type, features.to(self.run.device))[0].cpu()
+
+    def search(self, text: str | None = None, image: Any = None, k: int = 10,
+               type: NodeType | list[NodeType] | None = "concept") -> list[Neighbor]:
+        """Zero-shot search with a new text or image (a path or a PIL image).
+
+        Args:
+            text: A query text.
+            image: A query image (file path or PIL image).
+            k: How many results.
+            type: Which node type(s) to rank (default concepts; ``None``: all).
+        """
+        return self._rank(self.embed_new(text=text, image=image), self._types(type), k)
