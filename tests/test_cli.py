@@ -61,3 +61,65 @@ def test_ls_lists_encoders(capsys):
 def test_python_dash_m_works():
     result = subprocess.run([sys.executable, "-m", "graphalign", "ls"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "minilm" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def built_graph_dir(tmp_path_factory):
+    from graphalign.testing import make_toy_dataset
+
+    root = tmp_path_factory.mktemp("cli-flow")
+    data = make_toy_dataset(root / "data", images_per_concept=5)
+    assert main(["-q", "build", str(data), "-o", str(root / "graph"), *FAST, "--cache-dir", str(root / "cache")]) == 0
+    return root / "graph"
+
+
+@pytest.mark.parametrize(("conv", "loss"), [("gat", "infonce"), ("rgcn", "triplet"), ("gatv2", "triplet"), ("rgcn", "infonce")])
+def test_train_eval_query_flow(built_graph_dir, tmp_path, capsys, conv, loss):
+    run = tmp_path / "run"
+    argv = ["-q", "train", str(built_graph_dir), "-o", str(run), "--conv", conv, "--loss", loss, "--epochs", "8",
+            "--batch-size", "16", "--seed", "1", "--hidden-dim", "32", "--out-dim", "16"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"conv='{conv}'" in out and "image->concept" in out
+    assert main(["eval", str(run), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    saved = json.loads((run / "metrics.json").read_text())["test"]
+    assert metrics == pytest.approx(saved)
+    assert main(["eval", str(run)]) == 0
+    assert "mean MRR over directions" in capsys.readouterr().out
+
+    assert main(["query", str(run), "--node", "i:cat:0", "--type", "concept", "-k", "3", "--graph-hops", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "nearest to i:cat:0" in out and "graph neighbours within 1 hop" in out and "depicts" in out
+    assert main(["query", str(run), "--text", "a picture of a zebra", "--type", "image", "-k", "2", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert len(answer["neighbors"]) == 2 and all(n["type"] == "image" for n in answer["neighbors"])
+    from PIL import Image
+
+    image = tmp_path / "new.png"
+    Image.new("RGB", (12, 12), (30, 30, 30)).save(image)
+    assert main(["query", str(run), "--image", str(image), "-k", "2"]) == 0
+    assert "nearest concept nodes to the new image" in capsys.readouterr().out
+
+
+def test_train_resume_and_bad_run_dir(built_graph_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    base = ["-q", "train", str(built_graph_dir), "-o", str(run), "--hidden-dim", "16", "--out-dim", "8"]
+    assert main([*base, "--epochs", "2"]) == 0
+    assert main([*base, "--epochs", "4", "--resume"]) == 0
+    assert [h["epoch"] for h in json.loads((run / "metrics.json").read_text())["history"]] == [1, 2, 3, 4]
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "not a graphalign run folder" in capsys.readouterr().err
+    assert main(["query", str(run), "--node", "nope"]) == 2
+    assert "unknown node id 'nope'" in capsys.readouterr().err
+
+
+def test_demo_in_process(toy_dataset, tmp_path, capsys):
+    argv = ["-q", "demo", "--data", str(toy_dataset), "--work-dir", str(tmp_path / "w"), "--epochs", "3", "--hidden-dim", "16",
+            "--out-dim", "8", *FAST]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "held-out test links" in out and "image->concept: MRR" in out and "for a random ranking" in out
+    assert "new text 'a big red fire engine' -> concept" in out
+    assert (tmp_path / "w" / "run" / "model.safetensors").is_file()

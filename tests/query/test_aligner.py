@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from graphalign.encoders.featurize import GraphConfig
+from graphalign.errors import GraphAlignError, GraphValidationError
+from graphalign.graph.store import build_graph
+from graphalign.nn import ModelConfig
+from graphalign.query import Aligner
+from graphalign.testing import TOY_CONCEPTS, make_toy_graph
+from graphalign.training.trainer import TrainConfig, fit
+
+
+@pytest.fixture(scope="module")
+def aligner(tmp_path_factory):
+    root = tmp_path_factory.mktemp("q")
+    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 64}, image_encoder="color-histogram",
+                         progress=False, cache_dir=str(root / "cache"))
+    built, _ = build_graph(make_toy_graph(root / "data", images_per_concept=6), config)
+    model = ModelConfig(hidden_dim=32, out_dim=16, conv="sage", dropout=0.0)
+    fit(built, model, TrainConfig(epochs=40, batch_size=32, progress=False, patience=100), run_dir=root / "run")
+    return Aligner.load(root / "run")
+
+
+def test_neighbors_filtered_by_type_with_scores(aligner):
+    results = aligner.neighbors("i:cat:0", k=3, type="concept")
+    assert len(results) == 3 and all(r.type == "concept" for r in results)
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+    assert results[0].id == "c:cat"
+    everything = aligner.neighbors("i:cat:0", k=5)
+    assert "i:cat:0" not in [r.id for r in everything]
+    assert {r.type for r in aligner.neighbors("c:dog", k=40, type=["image", "text"])} == {"image", "text"}
+
+
+def test_neighbors_scores_are_cosines(aligner):
+    (best,) = aligner.neighbors("i:dog:1", k=1, type="concept")
+    expected = float(aligner.embedding("i:dog:1") @ aligner.embedding(best.id))
+    assert best.score == pytest.approx(expected, abs=1e-5)
+
+
+def test_graph_neighbors(aligner):
+    one = aligner.graph_neighbors("c:cat", hops=1)
+    assert {(n.id, n.relation, n.direction) for n in one if n.type == "concept"} == {("c:animal", "is_a", "out")}
+    assert sum(n.type == "image" for n in one) == 6
+    two = aligner.graph_neighbors("c:cat", hops=2)
+    assert {n.id for n in two if n.hops == 2} >= {"c:entity", "c:dog", "t:cat:0:0"}
+    assert all(n.id != "c:cat" for n in two)
+
+
+def test_search_with_new_text_and_image(aligner, tmp_path):
+    # A new image in the colour of 'dog' images: not in the graph.
+    colour = TOY_CONCEPTS["animal"]["dog"]
+    path = tmp_path / "new_dog.png"
+    Image.new("RGB", (20, 20), colour).save(path)
+    by_path = aligner.search(image=path, k=3, type="concept")
+    by_pil = aligner.search(image=Image.new("RGB", (20, 20), colour), k=3, type="concept")
+    assert [r.id for r in by_path] == [r.id for r in by_pil]
+    assert "c:dog" in [r.id for r in by_path]
+    texts = aligner.search(text="this is a horse", k=5, type="text")
+    assert texts and all(r.type == "text" for r in texts)
+    assert aligner.embed_new(text="a new caption").shape == (16,)
+
+
+def test_query_errors(aligner):
+    with pytest.raises(GraphValidationError, match="unknown node id 'nope'"):
+        aligner.neighbors("nope")
+    with pytest.raises(GraphValidationError, match="unknown or empty node type 'video'"):
+        aligner.neighbors("c:cat", type="video")
+    with pytest.raises(GraphAlignError, match="exactly one of"):
+        aligner.search()
+    with pytest.raises(GraphValidationError, match="query text is empty"):
+        aligner.search(text="  ")

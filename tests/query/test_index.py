@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from graphalign.errors import GraphAlignError
+from graphalign.query.index import INDEXES, ExactIndex, build_index
+
+
+def brute_force(queries, vectors, k):
+    scores = torch.nn.functional.normalize(queries, dim=-1) @ torch.nn.functional.normalize(vectors, dim=-1).T
+    return torch.topk(scores, k, dim=1)
+
+
+@pytest.mark.parametrize("block_size", [7, 1000])
+def test_exact_index_matches_brute_force_across_blocks(block_size):
+    g = torch.Generator().manual_seed(0)
+    vectors, queries = torch.randn(300, 16, generator=g), torch.randn(20, 16, generator=g)
+    index = ExactIndex(block_size=block_size, query_batch=6)
+    index.add(vectors[:100])
+    index.add(vectors[100:])
+    scores, indices = index.search(queries, k=10)
+    expected = brute_force(queries, vectors, 10)
+    assert torch.equal(indices, expected.indices)
+    assert torch.allclose(scores, expected.values, atol=1e-6)
+    assert len(index) == 300
+
+
+def test_k_larger_than_collection():
+    index = ExactIndex()
+    index.add(torch.eye(3))
+    scores, indices = index.search(torch.ones(1, 3), k=10)
+    assert indices.shape == (1, 3)
+
+
+def test_registry_and_faiss_extra_message():
+    assert set(INDEXES.names()) >= {"exact", "faiss"}
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        with pytest.raises(GraphAlignError, match=r"pip install 'graphalign\[faiss\]'"):
+            build_index("faiss")
+    else:
+        index = build_index("faiss", {"kind": "flat"})
+        index.add(torch.eye(4))
+        assert index.search(torch.eye(4)[:1], 2)[1][0, 0].item() == 0

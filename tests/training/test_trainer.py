@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from graphalign.graph import KnowledgeGraph
+from graphalign.graph.store import BuiltGraph
+from graphalign.nn import ModelConfig
+from graphalign.training.split import SplitConfig
+from graphalign.training.trainer import TrainConfig, fit
+
+SMALL_MODEL = ModelConfig(hidden_dim=32, out_dim=16, num_layers=2, conv="sage", dropout=0.0)
+
+
+def noise_graph(num_concepts: int = 20, images_per_concept: int = 3, seed: int = 0) -> BuiltGraph:
+    """Images with identical (all-zero) features: only a graph edge can tell their concept.
+
+    Every image ``depicts`` its concept and is also ``tagged`` with it (a
+    non-aligned relation, like the category folders of the Tux Paint data).
+    """
+    g = torch.Generator().manual_seed(seed)
+    kg = KnowledgeGraph()
+    pixel = Image.new("RGB", (2, 2))
+    for c in range(num_concepts):
+        kg.add_concept(f"c{c}", name=f"concept {c}")
+    for c in range(num_concepts):
+        for k in range(images_per_concept):
+            kg.add_image(f"i{c}_{k}", image=pixel)
+            kg.add_edge(f"i{c}_{k}", "depicts", f"c{c}")
+            kg.add_edge(f"i{c}_{k}", "tagged", f"c{c}")
+    features = {
+        "concept": torch.randn(num_concepts, 24, generator=g),
+        "image": torch.zeros(num_concepts * images_per_concept, 24),
+    }
+    return BuiltGraph(graph=kg, features=features)
+
+
+def train_noise(isolate_heldout: bool, seed: int = 0) -> dict[str, float]:
+    built = noise_graph()
+    split = SplitConfig(val_fraction=0.1, test_fraction=0.3, align_relations=["depicts"], isolate_heldout=isolate_heldout)
+    result = fit(built, SMALL_MODEL, TrainConfig(epochs=60, batch_size=32, patience=100, seed=seed, progress=False), split)
+    return result.test_metrics
+
+
+def test_no_leakage_where_leaking_would_give_a_perfect_score():
+    honest = train_noise(isolate_heldout=True)
+    leaky = train_noise(isolate_heldout=False)
+    chance = sum(1 / r for r in range(1, 21)) / 20  # 0.18 for 20 concepts
+    # Control: when the held-out images keep their 'tagged' edge, the model reads
+    # the label from the graph and is (near) perfect: the test can detect a leak.
+    assert leaky["image->concept/mrr"] > 0.9
+    # The real split hides every edge of held-out images: noise features, so ~chance.
+    assert honest["image->concept/mrr"] < chance + 0.2
+    assert honest["image->concept/count"] == leaky["image->concept/count"] >= 15
+
+
+def test_isolated_nodes_get_finite_distinct_embeddings(toy_built):
+    result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=2, progress=False))
+    model = result.model.eval()
+    held = result.split.heldout["test"]["image"]
+    data = toy_built.hetero_data
+    with torch.no_grad():
+        from graphalign.training.trainer import message_passing_data
+
+        mp = message_passing_data(toy_built, result.split)
+        z = model(mp.x_dict, mp.edge_index_dict)["image"][held]
+        direct = model.encode_features("image", data["image"].x[held])
+    assert torch.isfinite(z).all() and torch.allclose(z.norm(dim=1), torch.ones(len(held)), atol=1e-5)
+    assert torch.allclose(z, direct, atol=1e-5)  # an isolated node = a brand-new node
+    assert torch.cdist(z, z).triu(1)[torch.ones(len(held), len(held)).triu(1).bool()].min() > 1e-4
+
+
+def test_same_seed_same_metrics_twice(toy_built):
+    config = TrainConfig(epochs=4, seed=7, progress=False)
+    a = fit(toy_built, SMALL_MODEL, config).test_metrics
+    b = fit(toy_built, SMALL_MODEL, config).test_metrics
+    c = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=4, seed=8, progress=False)).test_metrics
+    assert a == b
+    assert a != c
+
+
+@pytest.mark.parametrize("conv", ["gat", "gatv2", "rgcn", "sage", "hgt"])
+@pytest.mark.parametrize("loss", ["infonce", "triplet"])
+def test_training_learns_above_chance(toy_built, conv, loss):
+    model = ModelConfig(hidden_dim=32, out_dim=16, num_layers=2, conv=conv, dropout=0.0)
+    result = fit(toy_built, model, TrainConfig(epochs=25, batch_size=32, loss=loss, progress=False, patience=100))
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+    chance = sum(1 / r for r in range(1, 12)) / 11  # 0.27 for 11 concepts
+    assert result.test_metrics["image->concept/mrr"] > chance + 0.05
+    if loss == "infonce":
+        assert result.test_metrics["image->concept/mrr"] > 1.6 * chance
+
+
+def test_checkpoint_resume_gives_the_same_result(toy_built, tmp_path):
+    config = TrainConfig(epochs=6, seed=3, progress=False, patience=100)
+    straight = fit(toy_built, SMALL_MODEL, config, run_dir=tmp_path / "straight")
+    # Train 3 epochs, then resume to 6 from the checkpoint.
+    fit(toy_built, SMALL_MODEL, TrainConfig(epochs=3, seed=3, progress=False, patience=100), run_dir=tmp_path / "resumed")
+    resumed = fit(toy_built, None, TrainConfig(epochs=6, progress=False), run_dir=tmp_path / "resumed", resume=True)
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4, 5, 6]
+    assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-5)
+    assert resumed.test_metrics == pytest.approx(straight.test_metrics, rel=1e-5)
+    files = sorted(p.name for p in (tmp_path / "resumed").iterdir())
+    assert files == ["checkpoint.safetensors", "graph", "metrics.json", "model.safetensors", "run.json", "split.safetensors"]
+
+
+def test_early_stopping(toy_built):
+    result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=200, lr=0.05, patience=2, progress=False))
+    assert len(result.history) < 200
+    best = max(h["val_mrr"] for h in result.history)
+    assert result.best_epoch == next(h["epoch"] for h in result.history if h["val_mrr"] == best)
