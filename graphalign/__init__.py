@@ -37,6 +37,10 @@ from graphalign.graph import (
     to_networkx,
 )
 from graphalign.graph.store import BuiltGraph, build_graph
+from graphalign.losses import LOSSES, InfoNCELoss, TripletMarginLoss, build_loss
+from graphalign.nn import CONVS, HeteroAligner, ModelConfig
+from graphalign.query import INDEXES, Aligner, Neighbor
+from graphalign.training import EdgeSplit, SplitConfig, TrainConfig, TrainedRun, TrainResult, fit, split_graph
 
 __version__ = "0.1.0"
 
@@ -60,6 +64,23 @@ __all__ = [
     "Encoder",
     "build_encoder",
     "FeatureCache",
+    "ModelConfig",
+    "HeteroAligner",
+    "CONVS",
+    "LOSSES",
+    "InfoNCELoss",
+    "TripletMarginLoss",
+    "build_loss",
+    "TrainConfig",
+    "SplitConfig",
+    "EdgeSplit",
+    "split_graph",
+    "fit",
+    "TrainResult",
+    "TrainedRun",
+    "Aligner",
+    "Neighbor",
+    "INDEXES",
     "GraphAlignError",
     "GraphValidationError",
     "DataFormatError",

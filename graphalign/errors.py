@@ -14,6 +14,7 @@ __all__ = [
     "EncoderError",
     "CheckpointError",
     "RegistryError",
+    "ConfigError",
 ]
 
 
@@ -72,3 +73,7 @@ class RegistryError(GraphAlignError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
         return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(GraphAlignError, ValueError):
+    """A configuration value is out of range or inconsistent (e.g. ``dropout=1.5``)."""

@@ -18,6 +18,8 @@ import math
 from typing import Any
 
 import torch
+
+from graphalign.errors import ConfigError
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -31,10 +33,10 @@ LOSSES: Registry[nn.Module] = Registry("loss")
 
 def _check_pairs(anchor: Tensor, positive: Tensor, anchor_ids: Tensor | None, positive_ids: Tensor | None) -> None:
     if anchor.dim() != 2 or anchor.shape != positive.shape:
-        raise ValueError(f"anchor and positive must both be (N, d); got {tuple(anchor.shape)}, {tuple(positive.shape)}")
+        raise ConfigError(f"anchor and positive must both be (N, d); got {tuple(anchor.shape)}, {tuple(positive.shape)}")
     for name, ids in (("anchor_ids", anchor_ids), ("positive_ids", positive_ids)):
         if ids is not None and ids.shape != (anchor.size(0),):
-            raise ValueError(f"{name} must have shape ({anchor.size(0)},), got {tuple(ids.shape)}")
+            raise ConfigError(f"{name} must have shape ({anchor.size(0)},), got {tuple(ids.shape)}")
 
 
 def _in_batch_false_negatives(n: int, anchor_ids: Tensor | None, positive_ids: Tensor | None, device: torch.device) -> Tensor:
@@ -58,7 +60,7 @@ def _extra_negative_mask(negative_ids: Tensor | None, positive_ids: Tensor | Non
     if negative_ids is None:
         return torch.zeros(shape, dtype=torch.bool, device=device)
     if positive_ids is None:
-        raise ValueError("negative_ids needs positive_ids to know which negatives to mask")
+        raise ConfigError("negative_ids needs positive_ids to know which negatives to mask")
     negative_ids, positive_ids = negative_ids.to(device), positive_ids.to(device)
     if negative_ids.dim() == 1:  # shared candidates (M,)
         return positive_ids[:, None] == negative_ids[None, :]
@@ -112,7 +114,7 @@ class InfoNCELoss(nn.Module):
     ) -> None:
         super().__init__()
         if temperature <= 0 or max_logit_scale <= 0:
-            raise ValueError(f"temperature and max_logit_scale must be positive, got {temperature}, {max_logit_scale}")
+            raise ConfigError(f"temperature and max_logit_scale must be positive, got {temperature}, {max_logit_scale}")
         self.initial_temperature = temperature
         self.learnable_temperature = learnable_temperature
         self.max_logit_scale = max_logit_scale
@@ -174,7 +176,7 @@ class InfoNCELoss(nn.Module):
         forward_logits = logits
         if negatives is not None:
             if negatives.dim() != 2 or negatives.size(-1) != anchor.size(-1):
-                raise ValueError(f"negatives must be (M, {anchor.size(-1)}), got {tuple(negatives.shape)}")
+                raise ConfigError(f"negatives must be (M, {anchor.size(-1)}), got {tuple(negatives.shape)}")
             extra = scale * anchor @ negatives.T  # (N, M)
             extra = extra.masked_fill(_extra_negative_mask(negative_ids, positive_ids, extra.shape, device), float("-inf"))
             forward_logits = torch.cat([logits, extra], dim=1)  # (N, N + M)
@@ -252,9 +254,9 @@ class TripletMarginLoss(nn.Module):
     def __init__(self, margin: float = 0.2, distance: str = "cosine", mining: str = "random", seed: int | None = None) -> None:
         super().__init__()
         if distance not in _DISTANCES:
-            raise ValueError(f"unknown distance {distance!r}; choose one of: {', '.join(_DISTANCES)}")
+            raise ConfigError(f"unknown distance {distance!r}; choose one of: {', '.join(_DISTANCES)}")
         if mining not in _MININGS:
-            raise ValueError(f"unknown mining {mining!r}; choose one of: {', '.join(_MININGS)}")
+            raise ConfigError(f"unknown mining {mining!r}; choose one of: {', '.join(_MININGS)}")
         self.margin = margin
         self.distance = distance
         self.mining = mining
@@ -301,9 +303,9 @@ class TripletMarginLoss(nn.Module):
             invalid |= torch.eye(n, dtype=torch.bool, device=device)
         else:
             if negatives.dim() not in (2, 3) or negatives.size(-1) != anchor.size(-1):
-                raise ValueError(f"negatives must be (M, d) or (N, K, d), got {tuple(negatives.shape)}")
+                raise ConfigError(f"negatives must be (M, d) or (N, K, d), got {tuple(negatives.shape)}")
             if negatives.dim() == 3 and negatives.size(0) != n:
-                raise ValueError(f"per-anchor negatives must have {n} rows, got {negatives.size(0)}")
+                raise ConfigError(f"per-anchor negatives must have {n} rows, got {negatives.size(0)}")
             d_cand = distance(anchor, negatives)  # (N, M) or (N, K)
             invalid = _extra_negative_mask(negative_ids, positive_ids, d_cand.shape, device)
         valid = ~invalid  # (N, C)

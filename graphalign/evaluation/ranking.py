@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+
+from graphalign.errors import ConfigError
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -48,14 +50,14 @@ def filtered_ranks(scores: Tensor, targets: Tensor, filter_mask: Tensor | None =
         - output: ``(Q,)``
     """
     if scores.dim() != 2 or targets.shape != (scores.size(0),):
-        raise ValueError(f"scores must be (Q, C) and targets (Q,); got {tuple(scores.shape)}, {tuple(targets.shape)}")
+        raise ConfigError(f"scores must be (Q, C) and targets (Q,); got {tuple(scores.shape)}, {tuple(targets.shape)}")
     rows = torch.arange(scores.size(0), device=scores.device)
     targets = targets.to(scores.device)
     target_scores = scores[rows, targets][:, None]  # (Q, 1)
     keep = torch.ones_like(scores, dtype=torch.bool)
     if filter_mask is not None:
         if filter_mask.shape != scores.shape:
-            raise ValueError(f"filter_mask must have shape {tuple(scores.shape)}, got {tuple(filter_mask.shape)}")
+            raise ConfigError(f"filter_mask must have shape {tuple(scores.shape)}, got {tuple(filter_mask.shape)}")
         keep = ~filter_mask.to(device=scores.device, dtype=torch.bool)
     keep[rows, targets] = False  # the target is neither higher nor a tie with itself
     higher = ((scores > target_scores) & keep).sum(dim=1)  # (Q,)
@@ -94,7 +96,7 @@ def _known_csr(known_pairs: Tensor | None, num_queries: int, num_candidates: int
         return torch.zeros(num_queries + 1, dtype=torch.long), torch.zeros(0, dtype=torch.long)
     known_pairs = known_pairs.long().cpu()
     if known_pairs.dim() != 2 or known_pairs.size(1) != 2:
-        raise ValueError(f"known_pairs must be (K, 2), got {tuple(known_pairs.shape)}")
+        raise ConfigError(f"known_pairs must be (K, 2), got {tuple(known_pairs.shape)}")
     _check_range(known_pairs[:, 0], num_queries, "known_pairs[:, 0]")
     _check_range(known_pairs[:, 1], num_candidates, "known_pairs[:, 1]")
     order = torch.argsort(known_pairs[:, 0], stable=True)
@@ -106,7 +108,7 @@ def _known_csr(known_pairs: Tensor | None, num_queries: int, num_candidates: int
 
 def _check_range(index: Tensor, size: int, name: str) -> None:
     if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
-        raise ValueError(f"{name} must lie in [0, {size}), got values in [{int(index.min())}, {int(index.max())}]")
+        raise ConfigError(f"{name} must lie in [0, {size}), got values in [{int(index.min())}, {int(index.max())}]")
 
 
 @torch.no_grad()
@@ -151,11 +153,11 @@ def evaluate_ranking(
         - query_index, target_index: ``(P,)``; known_pairs: ``(K, 2)``
     """
     if similarity not in _SIMILARITIES:
-        raise ValueError(f"unknown similarity {similarity!r}; choose one of: {', '.join(_SIMILARITIES)}")
+        raise ConfigError(f"unknown similarity {similarity!r}; choose one of: {', '.join(_SIMILARITIES)}")
     if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+        raise ConfigError(f"batch_size must be positive, got {batch_size}")
     if query_index.shape != target_index.shape or query_index.dim() != 1:
-        raise ValueError(f"query_index and target_index must both be (P,), got {tuple(query_index.shape)}, {tuple(target_index.shape)}")
+        raise ConfigError(f"query_index and target_index must both be (P,), got {tuple(query_index.shape)}, {tuple(target_index.shape)}")
     num_queries, num_candidates = query_emb.size(0), cand_emb.size(0)
     query_index, target_index = query_index.long().cpu(), target_index.long().cpu()
     _check_range(query_index, num_queries, "query_index")

@@ -38,7 +38,7 @@ from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.nn.module_dict import ModuleDict
 from torch_geometric.utils import scatter
 
-from graphalign.errors import GraphValidationError
+from graphalign.errors import ConfigError, GraphValidationError
 from graphalign.registry import Registry
 from graphalign.typing import EdgeType, NodeType
 
@@ -84,7 +84,7 @@ class HeteroLayer(nn.Module):
         self.node_types: list[NodeType] = list(node_types)
         self.edge_types: list[EdgeType] = [tuple(edge_type) for edge_type in edge_types]  # type: ignore[misc]
         if hidden_dim <= 0:
-            raise ValueError(f"hidden_dim must be positive, got {hidden_dim}")
+            raise ConfigError(f"hidden_dim must be positive, got {hidden_dim}")
         self.hidden_dim = hidden_dim
         unknown = sorted({t for src, _, dst in self.edge_types for t in (src, dst)} - set(self.node_types))
         if unknown:
@@ -247,9 +247,9 @@ class GATLayer(_HeteroConvLayer):
         negative_slope: float = 0.2,
     ) -> None:
         if heads <= 0:
-            raise ValueError(f"heads must be positive, got {heads}")
+            raise ConfigError(f"heads must be positive, got {heads}")
         if concat and hidden_dim % heads != 0:
-            raise ValueError(f"hidden_dim ({hidden_dim}) must be divisible by heads ({heads}) when concat=True")
+            raise ConfigError(f"hidden_dim ({hidden_dim}) must be divisible by heads ({heads}) when concat=True")
         self.heads = heads
         self.concat = concat
         self.dropout = dropout
@@ -347,7 +347,7 @@ class RGCNLayer(_RootMessageLayer):
     def __init__(self, metadata: Metadata, hidden_dim: int, num_bases: int | None = None) -> None:
         super().__init__(metadata, hidden_dim)
         if num_bases is not None and num_bases <= 0:
-            raise ValueError(f"num_bases must be positive or None, got {num_bases}")
+            raise ConfigError(f"num_bases must be positive or None, got {num_bases}")
         self.num_bases = num_bases
         self._relation_index = {edge_type: i for i, edge_type in enumerate(self.edge_types)}
         num_relations, h = len(self.edge_types), hidden_dim
@@ -417,7 +417,7 @@ class HGTLayer(HeteroLayer):
     def __init__(self, metadata: Metadata, hidden_dim: int, heads: int = 4) -> None:
         super().__init__(metadata, hidden_dim)
         if heads <= 0 or hidden_dim % heads != 0:
-            raise ValueError(f"hidden_dim ({hidden_dim}) must be divisible by a positive heads ({heads})")
+            raise ConfigError(f"hidden_dim ({hidden_dim}) must be divisible by a positive heads ({heads})")
         self.heads = heads
         self.conv = HGTConv(hidden_dim, hidden_dim, (self.node_types, self.edge_types), heads=heads)
 

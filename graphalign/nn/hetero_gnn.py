@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.nn.module_dict import ModuleDict
 
-from graphalign.errors import GraphValidationError
+from graphalign.errors import ConfigError, GraphValidationError
 from graphalign.nn.convs import CONVS
 from graphalign.registry import Registry
 from graphalign.typing import EdgeType, NodeType
@@ -101,13 +101,13 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.hidden_dim <= 0 or self.out_dim <= 0:
-            raise ValueError(f"hidden_dim and out_dim must be positive, got {self.hidden_dim}, {self.out_dim}")
+            raise ConfigError(f"hidden_dim and out_dim must be positive, got {self.hidden_dim}, {self.out_dim}")
         if self.num_layers < 0:
-            raise ValueError(f"num_layers must be >= 0, got {self.num_layers}")
+            raise ConfigError(f"num_layers must be >= 0, got {self.num_layers}")
         for name in ("dropout", "input_dropout", "edge_dropout"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {value}")
+                raise ConfigError(f"{name} must be in [0, 1), got {value}")
         CONVS.get(self.conv)  # raise early, listing valid names
         NORMS.get(self.norm)
         ACTIVATIONS.get(self.act)
@@ -126,7 +126,7 @@ class ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown ModelConfig keys {unknown}; valid keys: {sorted(known)}")
+            raise ConfigError(f"unknown ModelConfig keys {unknown}; valid keys: {sorted(known)}")
         return cls(**{key: (dict(value) if key == "conv_kwargs" else value) for key, value in data.items()})
 
 
