@@ -98,7 +98,7 @@ def run_demo(
     }
     examples: list[ExampleQuery] = []
     test_edges = result.split.edges["test"]
-    for (src, rel, dst), edges in sorted(test_edges.items()):
+    for (src, _, dst), edges in sorted(test_edges.items()):
         if (src, dst) not in (("image", "concept"), ("text", "image")) or edges.size(1) == 0:
             continue
         seen: set[int] = set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import torch
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from PIL import Image
 
 from graphalign.encoders.featurize import GraphConfig

@@ -110,3 +110,21 @@ def test_early_stopping(toy_built):
     assert len(result.history) < 200
     best = max(h["val_mrr"] for h in result.history)
     assert result.best_epoch == next(h["epoch"] for h in result.history if h["val_mrr"] == best)
+
+
+def test_full_batch_and_mini_batch_reach_similar_metrics(toy_built):
+    model = ModelConfig(hidden_dim=32, out_dim=16, num_layers=2, conv="sage", dropout=0.0)
+    runs = {}
+    for mode in ("full", "minibatch"):
+        config = TrainConfig(epochs=30, batch_size=32, mode=mode, num_neighbors=[-1, -1], patience=100, progress=False)
+        runs[mode] = fit(toy_built, model, config).test_metrics
+    chance = sum(1 / r for r in range(1, 12)) / 11
+    for mode, metrics in runs.items():
+        assert metrics["image->concept/mrr"] > 1.5 * chance, mode
+    assert abs(runs["full"]["mrr"] - runs["minibatch"]["mrr"]) < 0.1
+
+
+def test_mini_batch_with_small_fan_out_trains(toy_built):
+    config = TrainConfig(epochs=3, batch_size=16, mode="minibatch", num_neighbors=[3, 2], negatives=-1, progress=False)
+    result = fit(toy_built, SMALL_MODEL, config)
+    assert len(result.history) == 3 and all(torch.isfinite(torch.tensor(h["loss"])) for h in result.history)
