@@ -83,6 +83,8 @@ class ModelConfig:
             the head, so the encoder signal reaches the head directly.
         act: Activation name from :data:`ACTIVATIONS`, used everywhere.
         shared_head: One projection head for all node types (default) or one per type.
+        tie_inputs: Node types whose features come from the same encoder share one
+            input projection (:func:`~graphalign.training.fit` groups them by encoder).
     """
 
     hidden_dim: int = 256
@@ -98,6 +100,7 @@ class ModelConfig:
     skip_input: bool = True
     act: str = "gelu"
     shared_head: bool = True
+    tie_inputs: bool = True
 
     def __post_init__(self) -> None:
         if self.hidden_dim <= 0 or self.out_dim <= 0:
@@ -166,6 +169,8 @@ class HeteroAligner(nn.Module):
 
     Args:
         in_dims: Raw input feature size per node type.
+        input_groups: Node type → group name; types of one group share their input
+            projection (default: none shared).
         edge_types: Message-passing edge types ``(src, rel, dst)`` (reverse edges included).
         config: Hyper-parameters; defaults to :class:`ModelConfig()`.
     """
@@ -175,6 +180,7 @@ class HeteroAligner(nn.Module):
         in_dims: Mapping[NodeType, int],
         edge_types: Sequence[EdgeType],
         config: ModelConfig | None = None,
+        input_groups: Mapping[NodeType, str] | None = None,
     ) -> None:
         super().__init__()
         self.config = config = config or ModelConfig()
@@ -184,8 +190,17 @@ class HeteroAligner(nn.Module):
         h = config.hidden_dim
 
         self.input_dropout = nn.Dropout(config.input_dropout)
+        # Node types in one input group (features from the same encoder, e.g. concepts
+        # and texts both encoded by MiniLM) share one input projection, so that the
+        # pretrained space they share stays shared.
+        self.input_groups: dict[NodeType, str] = {t: t for t in node_types}
+        self.input_groups.update({t: g for t, g in (input_groups or {}).items() if t in self.in_dims})
+        group_dims: dict[str, int] = {}
+        for t, group in self.input_groups.items():
+            if group_dims.setdefault(group, self.in_dims[t]) != self.in_dims[t]:
+                raise ConfigError(f"input group {group!r} mixes feature sizes {group_dims[group]} and {self.in_dims[t]}")
         self.input_proj = ModuleDict(
-            {t: nn.Sequential(nn.Linear(dim, h), ACTIVATIONS.build(config.act)) for t, dim in self.in_dims.items()}
+            {g: nn.Sequential(nn.Linear(dim, h), ACTIVATIONS.build(config.act)) for g, dim in group_dims.items()}
         )
         conv_kwargs = {"metadata": (node_types, self.edge_types), "hidden_dim": h, **config.conv_kwargs}
         self.convs = nn.ModuleList([CONVS.build(config.conv, conv_kwargs) for _ in range(config.num_layers)])
@@ -234,7 +249,7 @@ class HeteroAligner(nn.Module):
 
     def _embed_input(self, node_type: NodeType, x: Tensor) -> Tensor:
         self._check_input(node_type, x)
-        return self.input_proj[node_type](self.input_dropout(x))  # (num_nodes, hidden)
+        return self.input_proj[self.input_groups[node_type]](self.input_dropout(x))  # (num_nodes, hidden)
 
     def _update(self, layer: int, node_type: NodeType, h: Tensor, conv_out: Tensor) -> Tensor:
         update = self.dropout(self.act(self.norms[layer][node_type](conv_out)))  # (num_nodes, hidden)

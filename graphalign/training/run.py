@@ -64,7 +64,9 @@ class TrainedRun:
         built = BuiltGraph.load(run_dir / ckpt.GRAPH_SUBDIR)
         split = _load_split(run_dir, config)
         edge_types = [tuple(e) for e in config["edge_types"]]
-        model = HeteroAligner(config["in_dims"], edge_types, ModelConfig.from_dict(config["model"]))  # type: ignore[arg-type]
+        model = HeteroAligner(
+            config["in_dims"], edge_types, ModelConfig.from_dict(config["model"]), input_groups=config.get("input_groups")  # type: ignore[arg-type]
+        )
         train = TrainConfig.from_dict(config["train"])
         loss = build_loss(train.loss, train.loss_kwargs)
         ckpt.load_weights(run_dir / ckpt.MODEL_FILE, {"model": model, "loss": loss})

@@ -118,6 +118,15 @@ def model_edge_types(built: BuiltGraph) -> list[EdgeType]:
     return types
 
 
+def input_groups(built: BuiltGraph, model_config: ModelConfig) -> dict[NodeType, str]:
+    """Node types whose features come from one encoder (by identity) form one group."""
+    from graphalign.encoders.featurize import MODALITY_OF
+
+    if not model_config.tie_inputs:
+        return {}
+    return {t: built.encoders.get(MODALITY_OF.get(t, t), t) for t in built.features}
+
+
 def message_passing_data(built: BuiltGraph, split: EdgeSplit) -> Any:
     """``HeteroData`` with all node features and only the message-passing edges."""
     from torch_geometric.data import HeteroData
@@ -162,7 +171,9 @@ class _Trainer:
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.data = message_passing_data(built, split).to(self.device)
-        self.model = HeteroAligner(built.feature_dims, model_edge_types(built), model_config).to(self.device)
+        self.model = HeteroAligner(
+            built.feature_dims, model_edge_types(built), model_config, input_groups=input_groups(built, model_config)
+        ).to(self.device)
         self.loss_fn = build_loss(config.loss, config.loss_kwargs).to(self.device)
         params = list(self.model.parameters()) + list(self.loss_fn.parameters())
         self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -282,6 +293,7 @@ def fit(
     split_config: SplitConfig | None = None,
     run_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    split: EdgeSplit | None = None,
 ) -> TrainResult:
     """Trains a :class:`HeteroAligner` on a built graph and evaluates it.
 
@@ -305,6 +317,8 @@ def fit(
         run_dir: Where to save the run (optional).
         resume: Continue from ``run_dir``'s last checkpoint, if there is one; the
             configs and split are then read from the run folder.
+        split: A ready-made :class:`EdgeSplit` (e.g. a benchmark protocol) to use
+            instead of splitting with ``split_config``.
 
     Returns:
         The trained model (best validation epoch), split, history and metrics.
@@ -324,7 +338,7 @@ def fit(
         model_config = model_config or ModelConfig()
         train_config = train_config or TrainConfig()
         split_config = split_config or SplitConfig()
-        split = split_graph(built.graph, split_config, seed=train_config.seed)
+        split = split if split is not None else split_graph(built.graph, split_config, seed=train_config.seed)
     trainer = _Trainer(built, split, model_config, train_config)
     if resuming:
         assert checkpoint_path is not None
@@ -421,6 +435,7 @@ def _start_run(
             "train": train_config.to_dict(),
             "split": split_config.to_dict(),
             "in_dims": model.in_dims,
+            "input_groups": model.input_groups,
             "edge_types": [list(e) for e in model.edge_types],
             "aligned_edge_types": [list(e) for e in split.aligned_edge_types],
         },
