@@ -13,6 +13,7 @@ Encoders are chosen by name through :data:`ENCODERS`:
 from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
 from graphalign.encoders.cache import FeatureCache, default_cache_dir
 from graphalign.encoders.clip import CLIPImageEncoder, CLIPTextEncoder
+from graphalign.encoders.conse import ConSEImageEncoder
 from graphalign.encoders.efficientnet_lite import EfficientNetLite0, EfficientNetLite0Encoder
 from graphalign.encoders.featurize import FeatureStats, GraphConfig, featurize
 from graphalign.encoders.hashing import ColorHistogramEncoder, HashingTextEncoder
@@ -34,6 +35,7 @@ __all__ = [
     "MiniLMTextEncoder",
     "CLIPTextEncoder",
     "CLIPImageEncoder",
+    "ConSEImageEncoder",
     "EfficientNetLite0",
     "EfficientNetLite0Encoder",
     "TorchvisionEncoder",

@@ -47,6 +47,16 @@ class Encoder(abc.ABC):
         """
 
     @property
+    def feature_space(self) -> str:
+        """Name of the vector space the outputs live in (default: :attr:`identity`).
+
+        Two encoders with the same feature space give comparable vectors (e.g. a
+        ConSE image encoder maps images into its text encoder's space); node types
+        in one space share their input projection in the model.
+        """
+        return self.identity
+
+    @property
     @abc.abstractmethod
     def dim(self) -> int:
         """Size of the vectors :meth:`encode` returns (may load the config only)."""

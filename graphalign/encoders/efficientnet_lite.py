@@ -459,8 +459,16 @@ class EfficientNetLite0Encoder(BatchedImageEncoder):
         Raises:
             EncoderError: If an image cannot be read; the message names it.
         """
-        features = self.encode(items)  # (N, 1280); dropout is the identity in eval mode
-        with torch.no_grad():
+        return self.proba_from_features(self.encode(items))
+
+    def proba_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """ImageNet-1k probabilities from pooled features (e.g. cached ones).
+
+        Shapes:
+            - features: ``(N, 1280)``, as returned by :meth:`encode`
+            - output: ``(N, 1000)``
+        """
+        with torch.no_grad():  # dropout is the identity in eval mode
             logits = self.model._fc(features.to(self.device))  # (N, 1000)
         return logits.softmax(dim=-1).float().cpu()
 

@@ -168,7 +168,9 @@ def featurize(graph: KnowledgeGraph, config: GraphConfig | None = None) -> tuple
     nothing and loads no model.
 
     Returns:
-        ``(features per node type, stats, encoder identity per modality)``.
+        ``(features per node type, stats, encoders)`` where ``encoders`` maps each
+        modality to its encoder identity and ``"space:<node type>"`` to the feature
+        space of that node type's vectors.
 
     Raises:
         EncoderError: Naming the node whose item cannot be encoded.
@@ -198,5 +200,6 @@ def featurize(graph: KnowledgeGraph, config: GraphConfig | None = None) -> tuple
         stats.cached[node_type] = len(nodes) - encoded
         logger.info("%s: %d from cache, %d encoded with %s", node_type, len(nodes) - encoded, encoded, encoder.identity)
     identities = {modality: encoder.identity for modality, encoder in encoders.items()}
+    identities.update({f"space:{t}": encoders[MODALITY_OF[t]].feature_space for t in node_types})
     return features, stats, identities
 

@@ -119,12 +119,10 @@ def model_edge_types(built: BuiltGraph) -> list[EdgeType]:
 
 
 def input_groups(built: BuiltGraph, model_config: ModelConfig) -> dict[NodeType, str]:
-    """Node types whose features come from one encoder (by identity) form one group."""
-    from graphalign.encoders.featurize import MODALITY_OF
-
+    """Node types whose features live in one feature space (same encoder) form one group."""
     if not model_config.tie_inputs:
         return {}
-    return {t: built.encoders.get(MODALITY_OF.get(t, t), t) for t in built.features}
+    return {t: built.encoders.get(f"space:{t}", t) for t in built.features}
 
 
 def message_passing_data(built: BuiltGraph, split: EdgeSplit) -> Any:

@@ -77,7 +77,8 @@ def test_features_match_direct_encoding(toy_dataset, fast_config):
     encoder = fast_config.build_encoder("text")
     texts = [n.text for n in kg.nodes("text")]
     assert torch.allclose(features["text"], encoder.encode(texts))
-    assert identities == {"image": "color-histogram:bins=4:size=32:v1", "text": "hashing-text:dim=64:ngram=3:v1"}
+    image, text = "color-histogram:bins=4:size=32:v1", "hashing-text:dim=64:ngram=3:v1"
+    assert identities == {"image": image, "text": text, "space:image": image, "space:concept": text, "space:text": text}
 
 
 def test_concept_text_uses_name_and_description():
