@@ -7,6 +7,8 @@ L2 normalisation. Its hyper-parameters live in :class:`ModelConfig`.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -85,6 +87,13 @@ class ModelConfig:
         shared_head: One projection head for all node types (default) or one per type.
         tie_inputs: Node types whose features come from the same encoder share one
             input projection (:func:`~graphalign.training.fit` groups them by encoder).
+        prior_residual: Keep the pretrained space as a prior: the output is
+            ``normalize(P x + s * head(h))`` with ``P`` a linear map per input group,
+            initialised to pass the last ``out_dim`` input features through (the
+            text-space part of ``conse`` image features, or text features when
+            ``out_dim`` equals their size), and ``s`` a learned scale starting at
+            ``prior_scale``. Training then starts from the pretrained alignment.
+        prior_scale: Initial weight of the GNN term against the prior.
     """
 
     hidden_dim: int = 256
@@ -101,6 +110,8 @@ class ModelConfig:
     act: str = "gelu"
     shared_head: bool = True
     tie_inputs: bool = True
+    prior_residual: bool = False
+    prior_scale: float = 0.5
 
     def __post_init__(self) -> None:
         if self.hidden_dim <= 0 or self.out_dim <= 0:
@@ -131,6 +142,16 @@ class ModelConfig:
         if unknown:
             raise ConfigError(f"unknown ModelConfig keys {unknown}; valid keys: {sorted(known)}")
         return cls(**{key: (dict(value) if key == "conv_kwargs" else value) for key, value in data.items()})
+
+
+def _pass_through(in_dim: int, out_dim: int) -> nn.Linear:
+    """A linear map initialised to copy the last ``min(in_dim, out_dim)`` inputs."""
+    linear = nn.Linear(in_dim, out_dim, bias=False)
+    with torch.no_grad():
+        linear.weight.zero_()
+        n = min(in_dim, out_dim)
+        linear.weight[:n, in_dim - n :] = torch.eye(n)
+    return linear
 
 
 class _ProjectionHead(nn.Sequential):
@@ -209,6 +230,10 @@ class HeteroAligner(nn.Module):
         )
         self.act = ACTIVATIONS.build(config.act)
         self.dropout = nn.Dropout(config.dropout)
+        self.prior: ModuleDict | None = None
+        if config.prior_residual:
+            self.prior = ModuleDict({g: _pass_through(dim, config.out_dim) for g, dim in group_dims.items()})
+            self.prior_log_scale = nn.Parameter(torch.tensor(math.log(config.prior_scale)))
         if config.shared_head:
             self.head: nn.Module | None = _ProjectionHead(h, config.out_dim, config.act)
             self.heads: ModuleDict | None = None
@@ -255,11 +280,15 @@ class HeteroAligner(nn.Module):
         update = self.dropout(self.act(self.norms[layer][node_type](conv_out)))  # (num_nodes, hidden)
         return h + update if self.config.residual else update
 
-    def _output(self, node_type: NodeType, h: Tensor, h0: Tensor) -> Tensor:
+    def _output(self, node_type: NodeType, h: Tensor, h0: Tensor, x: Tensor) -> Tensor:
         if self.config.skip_input:
             h = h + h0
         head = self.head if self.head is not None else self.heads[node_type]  # type: ignore[index]
-        return F.normalize(head(h), dim=-1)  # (num_nodes, out_dim)
+        z = head(h)  # (num_nodes, out_dim)
+        if self.prior is not None:
+            prior = F.normalize(self.prior[self.input_groups[node_type]](x), dim=-1)  # (num_nodes, out_dim)
+            z = prior + self.prior_log_scale.exp() * F.normalize(z, dim=-1)
+        return F.normalize(z, dim=-1)  # (num_nodes, out_dim)
 
     def _drop_edges(self, edge_index_dict: Mapping[EdgeType, Tensor]) -> Mapping[EdgeType, Tensor]:
         p = self.config.edge_dropout
@@ -293,7 +322,7 @@ class HeteroAligner(nn.Module):
         for layer, conv in enumerate(self.convs):
             conv_out = conv(h, edges)  # (N_t, hidden) for every t in h
             h = {t: self._update(layer, t, h[t], conv_out[t]) for t in h}
-        return {t: self._output(t, h[t], h0[t]) for t in h}
+        return {t: self._output(t, h[t], h0[t], x_dict[t]) for t in h}
 
     def encode_features(self, node_type: NodeType, x: Tensor) -> Tensor:
         """Embeds new nodes (not in the graph) from their raw features alone.
@@ -316,7 +345,7 @@ class HeteroAligner(nn.Module):
         h = h0
         for layer, conv in enumerate(self.convs):
             h = self._update(layer, node_type, h, conv.forward_isolated(node_type, h))
-        return self._output(node_type, h, h0)
+        return self._output(node_type, h, h0, x)
 
     def __repr__(self) -> str:
         cfg = self.config

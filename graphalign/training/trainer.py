@@ -322,7 +322,7 @@ def fit(
         The trained model (best validation epoch), split, history and metrics.
     """
     run_path = Path(run_dir) if run_dir is not None else None
-    start_epoch, history, best = 0, [], {"epoch": 0, "mrr": -1.0, "bad": 0}
+    start_epoch, history, best = 0, [], {"epoch": -1, "mrr": -1.0, "bad": 0}
     checkpoint_path = run_path / ckpt.CHECKPOINT_FILE if run_path else None
     resuming = bool(resume and checkpoint_path and checkpoint_path.is_file())
     if resuming:
@@ -348,6 +348,20 @@ def fit(
         _start_run(run_path, built, split, model_config, train_config, split_config, trainer.model)
 
     has_val = _has_edges(split, "val")
+    best_state: dict[str, torch.Tensor] | None = None
+
+    def keep_best(epoch: int) -> None:
+        nonlocal best_state
+        if run_path is not None:
+            ckpt.save_weights(run_path / ckpt.MODEL_FILE, trainer.modules(), {"epoch": str(epoch)})
+        else:
+            best_state = {f"{name}.{k}": v.detach().clone() for name, module in trainer.modules().items()
+                          for k, v in module.state_dict().items()}
+
+    if has_val and start_epoch == 0 and not resuming:
+        # Epoch 0: the untrained model is a candidate too (with a pretrained prior it can be strong).
+        best = {"epoch": 0, "mrr": trainer.evaluate("val")["mrr"], "bad": 0}
+        keep_best(0)
     stopped = best["bad"] >= train_config.patience and has_val
     epochs = tqdm(range(start_epoch, train_config.epochs), desc="epochs", unit="epoch", disable=not train_config.progress,
                   initial=start_epoch, total=train_config.epochs)
@@ -365,10 +379,7 @@ def fit(
             record["val_mrr"] = val["mrr"]
             if val["mrr"] > best["mrr"]:
                 best = {"epoch": epoch + 1, "mrr": val["mrr"], "bad": 0}
-                if run_path is not None:
-                    ckpt.save_weights(run_path / ckpt.MODEL_FILE, trainer.modules(), {"epoch": str(epoch + 1)})
-                else:
-                    best_state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+                keep_best(epoch + 1)
             else:
                 best["bad"] += 1
         record["seconds"] = time.perf_counter() - started
@@ -387,11 +398,12 @@ def fit(
     epochs.close()
 
     # Back to the best weights (by validation MRR); the last ones if nothing was validated.
-    if has_val and best["epoch"] > 0:
+    if has_val and best["epoch"] >= 0:
         if run_path is not None:
             ckpt.load_weights(run_path / ckpt.MODEL_FILE, trainer.modules())
-        elif "best_state" in locals():
-            trainer.model.load_state_dict(best_state)
+        elif best_state is not None:
+            for name, module in trainer.modules().items():
+                module.load_state_dict({k[len(name) + 1 :]: v for k, v in best_state.items() if k.startswith(name + ".")})
     elif run_path is not None:
         ckpt.save_weights(run_path / ckpt.MODEL_FILE, trainer.modules(), {"epoch": str(len(history))})
     val_metrics = trainer.evaluate("val") if has_val else {}

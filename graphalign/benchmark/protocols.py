@@ -1,0 +1,255 @@
+"""Evaluation protocols of the quality benchmark, all drawn in one split per seed.
+
+One seed gives one :class:`ProtocolSplit` that holds out, at the same time:
+
+(a) ``heldout_images``: 20% of images (stratified by concept), after grouping
+    identical and near-identical images so that a group never straddles the
+    split; (c) ``zero_shot``: all images of ~15% of the depicted concepts;
+(b) ``descriptions``: 20% of the English descriptions of training images;
+(e) ``cross_language``: 20% of the other-language descriptions of training images;
+(d) ``links``: 10% of the concept–concept relations (``is_a``, ``part_of``).
+
+Held-out images lose every edge (their descriptions too: a description names
+the concept, so it would leak the label). Category folders are not edges of
+the graph at all (they only steer the word-sense choice of the recipe), so they
+cannot leak.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from graphalign.graph.convert import edge_index_dict
+from graphalign.graph.store import BuiltGraph
+from graphalign.training.split import EdgeSplit, is_aligned
+from graphalign.typing import EdgeType
+
+__all__ = ["ProtocolSplit", "Query", "make_protocol_split", "is_letter_stamp"]
+
+DEPICTS = ("image", "depicts", "concept")
+DESCRIBES = ("text", "describes", "image")
+
+
+def is_letter_stamp(attributes: dict) -> bool:
+    """Letters and sign-language stamps (``symbols/alphabets/...``)."""
+    return str(attributes.get("category", "")).startswith("symbols/alphabets")
+
+
+@dataclass
+class Query:
+    """One evaluated direction: rank ``cand_type`` nodes for each ``(query, target)`` pair."""
+
+    query_type: str
+    cand_type: str
+    pairs: torch.Tensor  # (2, P): query rows, target rows
+    known: torch.Tensor  # (2, K): all true (query, candidate) pairs, for filtering
+    groups: dict[str, torch.Tensor] = field(default_factory=dict)  # subset name -> bool mask over pairs
+
+
+@dataclass
+class ProtocolSplit:
+    """An :class:`EdgeSplit` for training plus the queries of each protocol."""
+
+    split: EdgeSplit
+    queries: dict[str, Query]
+    counts: dict[str, int]
+
+
+def _stem(name: str) -> str:
+    name = name.lower()
+    name = re.sub(r"(cartoon|outline[d]?|filled|upper|lower(case)?)", "", name)
+    name = re.sub(r"[-_ ]*(\d+[a-z]?|[a-z])$", "", name)
+    return re.sub(r"[-_ ]+", "", name) or name
+
+
+def _image_groups(built: BuiltGraph, concept_of: dict[int, int], threshold: float) -> list[list[int]]:
+    """Union of identical files, same concept + same name stem, same concept + near-identical features."""
+    images = list(built.graph.nodes("image"))
+    parent = list(range(len(images)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i: int, j: int) -> None:
+        parent[find(i)] = find(j)
+
+    by_key: dict[tuple, int] = {}
+    for row, node in enumerate(images):
+        keys = [("sha", node.attributes.get("sha256") or node.id)]
+        stamp = node.attributes.get("stamp") or node.id.rsplit("/", 1)[-1]
+        keys.append(("stem", concept_of.get(row, -1), _stem(stamp)))
+        for key in keys:
+            if key in by_key:
+                union(row, by_key[key])
+            else:
+                by_key[key] = row
+    x = F.normalize(built.features["image"], dim=-1)
+    by_concept: dict[int, list[int]] = defaultdict(list)
+    for row, concept in concept_of.items():
+        by_concept[concept].append(row)
+    for rows in by_concept.values():
+        if len(rows) > 1:
+            sims = x[rows] @ x[rows].T
+            for a, b in (sims > threshold).triu(1).nonzero().tolist():
+                union(rows[a], rows[b])
+    groups: dict[int, list[int]] = defaultdict(list)
+    for row in range(len(images)):
+        groups[find(row)].append(row)
+    return list(groups.values())
+
+
+def _pick(items: list, fraction: float, generator: torch.Generator, carry: list[float]) -> tuple[list, list]:
+    order = [items[i] for i in torch.randperm(len(items), generator=generator).tolist()]
+    carry[0] += fraction * len(items)
+    n = min(int(carry[0]), len(order))
+    carry[0] -= n
+    return order[:n], order[n:]
+
+
+def make_protocol_split(
+    built: BuiltGraph,
+    seed: int,
+    image_test: float = 0.2,
+    image_val: float = 0.1,
+    zero_shot: float = 0.15,
+    text_test: float = 0.2,
+    text_val: float = 0.05,
+    link_test: float = 0.1,
+    link_val: float = 0.05,
+    supervision_only: float = 0.3,
+    near_duplicate: float = 0.92,
+) -> ProtocolSplit:
+    """Draws every protocol's held-out set for one seed (see the module docstring)."""
+    g = torch.Generator().manual_seed(seed)
+    edges = edge_index_dict(built.graph, built.index)
+    depicts = edges[DEPICTS]
+    concept_of = dict(zip(depicts[0].tolist(), depicts[1].tolist()))
+    n_images = built.index.num_nodes("image")
+
+    # (c) zero-shot concepts: all images of ~15% of the depicted concepts.
+    depicted = sorted(set(concept_of.values()))
+    zs_concepts, _ = _pick(depicted, zero_shot, g, [0.0])
+    zs_set = set(zs_concepts)
+    zs_images = {i for i, c in concept_of.items() if c in zs_set}
+    # (a) held-out images: groups of near-duplicates, stratified by concept.
+    groups = [grp for grp in _image_groups(built, concept_of, near_duplicate) if not zs_images & set(grp)]
+    by_concept: dict[int, list[list[int]]] = defaultdict(list)
+    for grp in groups:
+        by_concept[concept_of.get(grp[0], -1)].append(grp)
+    test_images, val_images = set(), set()
+    carry_test, carry_val = [0.0], [0.0]
+    for concept in sorted(by_concept):
+        picked, rest = _pick(by_concept[concept], image_test, g, carry_test)
+        val_picked, _ = _pick(rest, image_val / max(1e-9, 1 - image_test), g, carry_val)
+        test_images.update(i for grp in picked for i in grp)
+        val_images.update(i for grp in val_picked for i in grp)
+    heldout_images = test_images | val_images | zs_images
+    train_images = set(range(n_images)) - heldout_images
+    seen_concepts = {concept_of[i] for i in train_images if i in concept_of}
+
+    # (b)/(e) held-out descriptions of training images.
+    texts = list(built.graph.nodes("text"))
+    describes = edges.get(DESCRIBES, torch.empty(2, 0, dtype=torch.long))
+    text_image = dict(zip(describes[0].tolist(), describes[1].tolist()))
+    english = [t for t, i in text_image.items() if i in train_images and (texts[t].language or "en") == "en"]
+    other = [t for t, i in text_image.items() if i in train_images and (texts[t].language or "en") != "en"]
+    en_test, en_rest = _pick(english, text_test, g, [0.0])
+    en_val, _ = _pick(en_rest, text_val / (1 - text_test), g, [0.0])
+    xl_test, _ = _pick(other, text_test, g, [0.0])
+    heldout_texts = set(en_test) | set(en_val) | set(xl_test)
+
+    parts: dict[str, dict[EdgeType, torch.Tensor]] = {p: {} for p in ("message_passing", "supervision", "val", "test")}
+    link_held: dict[EdgeType, tuple[torch.Tensor, torch.Tensor]] = {}
+    for edge_type, edge_index in edges.items():
+        src, _, dst = edge_type
+        n = edge_index.size(1)
+        test = torch.zeros(n, dtype=torch.bool)
+        val = torch.zeros(n, dtype=torch.bool)
+        dropped = torch.zeros(n, dtype=torch.bool)  # neither trained nor evaluated
+        if edge_type == DEPICTS:
+            rows = edge_index[0].tolist()
+            test = torch.tensor([r in test_images or r in zs_images for r in rows])
+            val = torch.tensor([r in val_images for r in rows])
+        elif edge_type == DESCRIBES:
+            heads, tails = edge_index[0].tolist(), edge_index[1].tolist()
+            test = torch.tensor([h in en_test or h in xl_test for h in heads]) if n else test
+            val = torch.tensor([h in en_val for h in heads]) if n else val
+            dropped = torch.tensor([t in heldout_images for t in tails]) if n else dropped
+            test, val = test & ~dropped, val & ~dropped
+        elif src == dst == "concept":
+            order = torch.randperm(n, generator=g)
+            n_test, n_val = round(link_test * n), round(link_val * n)
+            test[order[:n_test]] = True
+            val[order[n_test : n_test + n_val]] = True
+            link_held[edge_type] = (edge_index[:, test], edge_index[:, val])
+        else:  # any other relation: drop edges touching held-out nodes
+            for side, node_type in ((0, src), (1, dst)):
+                held = heldout_images if node_type == "image" else heldout_texts if node_type == "text" else set()
+                if held:
+                    dropped |= torch.tensor([r in held for r in edge_index[side].tolist()])
+        train = ~(test | val | dropped)
+        aligned = is_aligned(edge_type, None)
+        if aligned:
+            parts["test"][edge_type] = edge_index[:, test]
+            parts["val"][edge_type] = edge_index[:, val]
+            sup = edge_index[:, train]
+            parts["supervision"][edge_type] = sup
+            hidden = torch.rand(sup.size(1), generator=g) < supervision_only
+            parts["message_passing"][edge_type] = sup[:, ~hidden]
+        else:
+            parts["message_passing"][edge_type] = edge_index[:, train]
+    aligned_types = [et for et in edges if is_aligned(et, None)]
+    heldout = {
+        "test": {"image": torch.tensor(sorted(test_images | zs_images)), "text": torch.tensor(sorted(set(en_test) | set(xl_test)))},
+        "val": {"image": torch.tensor(sorted(val_images)), "text": torch.tensor(sorted(en_val))},
+    }
+    split = EdgeSplit(edges=parts, heldout=heldout, aligned_edge_types=aligned_types)
+
+    # The queries of each protocol.
+    known_ic = depicts
+    letters = torch.tensor([is_letter_stamp(n.attributes) for n in built.graph.nodes("image")])
+
+    def image_query(images: set[int]) -> Query:
+        rows = sorted(images)
+        pairs = torch.tensor([rows, [concept_of[r] for r in rows]], dtype=torch.long).reshape(2, -1)
+        seen = torch.tensor([concept_of[r] in seen_concepts for r in rows], dtype=torch.bool)
+        no_letters = ~letters[pairs[0]] if rows else torch.zeros(0, dtype=torch.bool)
+        return Query("image", "concept", pairs, known_ic, {"seen": seen, "unseen": ~seen, "no_letters": no_letters})
+
+    def text_query(selected: list[int]) -> Query:
+        rows = sorted(selected)
+        pairs = torch.tensor([rows, [text_image[r] for r in rows]], dtype=torch.long).reshape(2, -1)
+        no_letters = ~letters[pairs[1]] if rows else torch.zeros(0, dtype=torch.bool)
+        return Query("text", "image", pairs, describes, {"no_letters": no_letters})
+
+    queries = {
+        "a:image->concept": image_query(test_images),
+        "c:zero-shot image->concept": image_query(zs_images),
+        "b:text->image": text_query(en_test),
+        "e:cross-language text->image": text_query(xl_test),
+        "val:image->concept": image_query(val_images),
+    }
+    a = queries["a:image->concept"]
+    queries["a:concept->image"] = Query("concept", "image", a.pairs.flip(0), known_ic.flip(0), {"no_letters": a.groups["no_letters"]})
+    # Trap 1: descriptions name their concept; reported, not counted as proof.
+    b = queries["b:text->image"]
+    desc_concepts = torch.tensor([concept_of.get(int(i), -1) for i in b.pairs[1]], dtype=torch.long)
+    keep = desc_concepts >= 0
+    text_concept_known = torch.tensor(
+        [[t, concept_of[i]] for t, i in text_image.items() if i in concept_of], dtype=torch.long
+    ).t().reshape(2, -1)
+    queries["b':text->concept (name matching)"] = Query("text", "concept", torch.stack([b.pairs[0][keep], desc_concepts[keep]]), text_concept_known)
+    for edge_type, (held_test, _) in link_held.items():
+        if held_test.size(1):
+            queries[f"d:{edge_type[1]} (link prediction)"] = Query("concept", "concept", held_test, edges[edge_type])
+    counts = {name: int(q.pairs.size(1)) for name, q in queries.items()}
+    counts.update(zero_shot_concepts=len(zs_set), image_groups=len(groups))
+    return ProtocolSplit(split=split, queries=queries, counts=counts)

@@ -1,0 +1,216 @@
+"""The quality benchmark: graphalign against non-graph baselines on the same splits.
+
+Methods (all produce one embedding per node, compared by cosine):
+
+* ``no training (ConSE)``: pretrained encoders as they are; an image is the
+  probability-weighted mean of the text embeddings of its top-10 ImageNet class
+  names, concepts and texts are their text embeddings;
+* ``1-NN label transfer``: an image takes the concept of its most similar
+  training image (cosine on image features); as a ranking, each concept scores
+  the similarity of its most similar training image;
+* ``two towers``: one MLP per node type on the same features, trained on the
+  same training pairs with the same loss (graphalign's model with 0 layers);
+* ``graphalign``: the heterogeneous GNN (GAT / R-GCN, InfoNCE / triplet).
+
+Every method sees the same :class:`ProtocolSplit` per seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from graphalign.benchmark.protocols import ProtocolSplit, Query, make_protocol_split
+from graphalign.evaluation.ranking import evaluate_ranking
+from graphalign.graph.store import BuiltGraph
+from graphalign.nn.hetero_gnn import ModelConfig
+from graphalign.training.trainer import TrainConfig, fit, message_passing_data
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Method", "default_methods", "run_benchmark", "BenchmarkResult", "format_table"]
+
+Embedder = Callable[[BuiltGraph, ProtocolSplit, int], dict[str, torch.Tensor]]
+
+
+@dataclass
+class Method:
+    """A named way of embedding every node (trained or not)."""
+
+    name: str
+    embed: Embedder
+    uses_graph: bool = False
+
+
+def conse_embeddings(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> dict[str, torch.Tensor]:
+    """Pretrained encoders as they are (ConSE for images)."""
+    from graphalign.encoders.conse import ConSEImageEncoder
+
+    config = built.graph_config()
+    encoder = ConSEImageEncoder(text_encoder=config.text_encoder, text_encoder_kwargs=config.text_encoder_kwargs, progress=False)
+    return {
+        "image": encoder.from_features(built.features["image"]),
+        "concept": F.normalize(built.features["concept"], dim=-1),
+        "text": F.normalize(built.features["text"], dim=-1),
+    }
+
+
+def trained_method(name: str, model: ModelConfig, train: TrainConfig) -> Method:
+    def embed(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> dict[str, torch.Tensor]:
+        config = TrainConfig(**{**train.to_dict(), "seed": seed, "progress": False})
+        result = fit(built, model, config, split=protocol.split)
+        result.model.eval()
+        data = message_passing_data(built, protocol.split)
+        with torch.no_grad():
+            return result.model(data.x_dict, data.edge_index_dict)
+
+    return Method(name, embed, uses_graph=model.num_layers > 0)
+
+
+def default_methods(epochs: int = 40, batch_size: int = 256) -> list[Method]:
+    """The methods of the benchmark table."""
+    base = dict(hidden_dim=256, out_dim=128, dropout=0.1)
+    methods = [Method("no training (ConSE)", conse_embeddings), Method("1-NN label transfer", lambda b, p, s: {})]
+    for loss in ("infonce", "triplet"):
+        train = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, patience=8)
+        methods.append(trained_method(f"two towers ({loss})", ModelConfig(num_layers=0, **base), train))
+        for conv in ("gatv2", "rgcn"):
+            methods.append(trained_method(f"graphalign {conv} ({loss})", ModelConfig(conv=conv, num_layers=2, **base), train))
+    return methods
+
+
+def _nearest_neighbour_scores(built: BuiltGraph, protocol: ProtocolSplit, query: Query) -> torch.Tensor | None:
+    """1-NN label transfer as scores: concept c scores max cosine to c's training images."""
+    if (query.query_type, query.cand_type) not in (("image", "concept"), ("concept", "image")):
+        return None
+    x = F.normalize(built.features["image"], dim=-1)
+    train = protocol.split.edges["supervision"].get(("image", "depicts", "concept"))
+    if train is None or train.size(1) == 0:
+        return None
+    n_concepts = built.index.num_nodes("concept")
+    sims = x @ x[train[0]].T  # (images, train pairs)
+    scores = torch.full((x.size(0), n_concepts), -2.0)
+    scores.scatter_reduce_(1, train[1].expand(x.size(0), -1), sims, reduce="amax")
+    return scores if query.query_type == "image" else scores.T
+
+
+def _evaluate(query: Query, embeddings: dict[str, torch.Tensor] | None, scores: torch.Tensor | None) -> dict[str, dict[str, float]]:
+    results = {}
+    subsets = {"all": torch.ones(query.pairs.size(1), dtype=torch.bool), **query.groups}
+    for subset, mask in subsets.items():
+        if int(mask.sum()) == 0:
+            continue
+        pairs = query.pairs[:, mask]
+        if scores is not None:  # a method that scores directly
+            q, c = scores, torch.eye(scores.size(1))
+            metrics = evaluate_ranking(q, c, pairs[0], pairs[1], known_pairs=query.known.t(), similarity="dot")
+        else:
+            assert embeddings is not None
+            metrics = evaluate_ranking(embeddings[query.query_type], embeddings[query.cand_type], pairs[0], pairs[1],
+                                       known_pairs=query.known.t())
+        results[subset] = metrics
+    return results
+
+
+@dataclass
+class BenchmarkResult:
+    """``rows[(method, protocol, subset)] = list of metric dicts, one per seed``."""
+
+    rows: dict[tuple[str, str, str], list[dict[str, float]]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    counts: list[dict[str, int]] = field(default_factory=list)
+
+    def summary(self, metric: str) -> dict[tuple[str, str, str], tuple[float, float]]:
+        out = {}
+        for key, runs in self.rows.items():
+            values = [r[metric] for r in runs]
+            mean = sum(values) / len(values)
+            std = math.sqrt(sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1)) if len(values) > 1 else 0.0
+            out[key] = (mean, std)
+        return out
+
+
+def run_benchmark(
+    built: BuiltGraph,
+    methods: list[Method] | None = None,
+    seeds: tuple[int, ...] = (0, 1, 2),
+    progress: Callable[[str], None] | None = None,
+) -> BenchmarkResult:
+    """Runs every method on every seed's protocol split."""
+    methods = methods or default_methods()
+    result = BenchmarkResult()
+    for seed in seeds:
+        protocol = make_protocol_split(built, seed)
+        result.counts.append(protocol.counts)
+        for method in methods:
+            started = time.perf_counter()
+            embeddings = None if method.name.startswith("1-NN") else method.embed(built, protocol, seed)
+            for name, query in protocol.queries.items():
+                if name.startswith("val:"):
+                    continue
+                scores = _nearest_neighbour_scores(built, protocol, query) if embeddings is None else None
+                if embeddings is None and scores is None:
+                    continue
+                for subset, metrics in _evaluate(query, embeddings, scores).items():
+                    result.rows.setdefault((method.name, name, subset), []).append(metrics)
+            elapsed = time.perf_counter() - started
+            result.seconds[method.name] = result.seconds.get(method.name, 0.0) + elapsed
+            if progress:
+                progress(f"seed {seed}: {method.name} ({elapsed:.1f}s)")
+    return result
+
+
+def format_table(result: BenchmarkResult, metrics: tuple[str, ...] = ("mrr", "hits@1", "hits@10"), subset: str = "all") -> str:
+    """A markdown table: one row per method, one column group per protocol."""
+    protocols = sorted({p for (_, p, s) in result.rows if s == subset})
+    methods = list(dict.fromkeys(m for (m, _, _) in result.rows))
+    summaries = {metric: result.summary(metric) for metric in metrics}
+    header = "| method | " + " | ".join(f"{p} {m}" for p in protocols for m in metrics) + " |"
+    lines = [header, "|---|" + "---:|" * (len(protocols) * len(metrics))]
+    for method in methods:
+        cells = []
+        for protocol in protocols:
+            for metric in metrics:
+                value = summaries[metric].get((method, protocol, subset))
+                cells.append("-" if value is None else f"{value[0]:.3f} ± {value[1]:.3f}")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_csv(result: BenchmarkResult, path: Path) -> None:
+    """One row per (method, protocol, subset, seed) with every metric."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["method", "protocol", "subset", "seed_index", "mrr", "hits@1", "hits@3", "hits@10", "mean_rank", "count"])
+        for (method, protocol, subset), runs in result.rows.items():
+            for index, metrics in enumerate(runs):
+                writer.writerow([method, protocol, subset, index, *(f"{metrics[k]:.6f}" for k in ("mrr", "hits@1", "hits@3", "hits@10", "mean_rank")), int(metrics["count"])])
+
+
+def best_comparison(result: BenchmarkResult, protocols: list[str], subset: str = "all") -> list[dict[str, Any]]:
+    """Per protocol: the best graph method vs. the best non-graph method (mean MRR)."""
+    summary = result.summary("mrr")
+    rows = []
+    for protocol in protocols:
+        entries = {(m): v for (m, p, s), v in summary.items() if p == protocol and s == subset}
+        if not entries:
+            continue
+        graph = {m: v for m, v in entries.items() if m.startswith("graphalign")}
+        other = {m: v for m, v in entries.items() if not m.startswith("graphalign")}
+        if not graph or not other:
+            continue
+        bg = max(graph, key=lambda m: graph[m][0])
+        bo = max(other, key=lambda m: other[m][0])
+        rows.append({"protocol": protocol, "graph": bg, "graph_mrr": graph[bg], "baseline": bo, "baseline_mrr": other[bo],
+                     "relative": graph[bg][0] / max(other[bo][0], 1e-9) - 1})
+    return rows
