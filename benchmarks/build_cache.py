@@ -52,7 +52,7 @@ def main() -> None:
         ("cold build (empty cache)", f"{cold:.2f}", cold_line),
         (f"warm build (median of {args.repeat})", f"{warm:.2f}", warm_runs[0][1]),
     ]
-    print(f"| step | seconds | graphalign says |\n|---|---:|---|")
+    print("| step | seconds | graphalign says |\n|---|---:|---|")
     for row in rows:
         print(f"| {' | '.join(row)} |")
     print(f"\ncold / warm = {cold / warm:.1f}x; warm build minus start-up = {warm - startup:.2f}s ({args.data})")

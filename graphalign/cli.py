@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -30,11 +31,11 @@ def _json_dict(text: str) -> dict[str, Any]:
     return value
 
 
-def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
+def _add_encoder_options(parser: argparse.ArgumentParser, image_encoder: str = "efficientnet-lite0") -> None:
     group = parser.add_argument_group("encoders")
     group.add_argument("--text-encoder", default="minilm", help="encoder for concepts and texts (see `graphalign ls encoders`)")
     group.add_argument("--text-encoder-kwargs", type=_json_dict, default={}, metavar="JSON", help="its arguments as JSON")
-    group.add_argument("--image-encoder", default="efficientnet-lite0", help="encoder for images")
+    group.add_argument("--image-encoder", default=image_encoder, help="encoder for images")
     group.add_argument("--image-encoder-kwargs", type=_json_dict, default={}, metavar="JSON", help="its arguments as JSON")
     group.add_argument("--cache-dir", default=None, help="feature cache folder (default: $GRAPHALIGN_CACHE or ~/.cache/graphalign)")
     group.add_argument("--no-cache", action="store_true", help="encode everything, do not read or write the cache")
@@ -86,8 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the main job on the bundled dataset: build, train, evaluate, query")
     demo.add_argument("--data", type=Path, default=Path("datasets/tuxpaint_small"), help="dataset folder")
     demo.add_argument("--work-dir", type=Path, default=Path("runs/demo"), help="where the graph and run folders go")
-    _add_training_options(demo, epochs=DEMO_EPOCHS)
-    _add_encoder_options(demo)
+    _add_training_options(demo, epochs=DEMO_EPOCHS, prior=True)
+    _add_encoder_options(demo, image_encoder="conse")
+
+    bench = commands.add_parser("bench", help="quality benchmark: graphalign vs. non-graph baselines on the same splits")
+    bench.add_argument("data_dir", type=Path, help="dataset folder (e.g. the full Tux Paint + WordNet build)")
+    bench.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    bench.add_argument("--epochs", type=int, default=40)
+    bench.add_argument("--out", type=Path, default=Path("docs/results"), help="folder for the markdown table and CSV")
+    bench.add_argument("--cache-dir", default=None, help="feature cache folder")
 
     ls = commands.add_parser("ls", help="list the registered components")
     ls.add_argument("family", nargs="?", default=None, choices=sorted(_registries()), help="which family (default: all)")
@@ -97,13 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
 DEMO_EPOCHS = 40
 
 
-def _add_training_options(parser: argparse.ArgumentParser, epochs: int = 50) -> None:
+def _add_training_options(parser: argparse.ArgumentParser, epochs: int = 50, prior: bool = False) -> None:
     model = parser.add_argument_group("model")
     model.add_argument("--conv", default="gatv2", help="message-passing layer (see `graphalign ls convs`)")
     model.add_argument("--conv-kwargs", type=_json_dict, default={}, metavar="JSON")
     model.add_argument("--layers", type=int, default=2, help="message-passing layers")
     model.add_argument("--hidden-dim", type=int, default=256)
-    model.add_argument("--out-dim", type=int, default=128, help="size of the shared space")
+    model.add_argument("--out-dim", type=int, default=384 if prior else 128, help="size of the shared space")
+    model.add_argument("--prior-residual", action=argparse.BooleanOptionalAction, default=prior,
+                       help="keep the pretrained text space as a prior: output = normalize(P x + s * GNN)")
+    model.add_argument("--prior-scale", type=float, default=0.2, help="initial weight of the GNN term against the prior")
     model.add_argument("--dropout", type=float, default=0.1)
     model.add_argument("--edge-dropout", type=float, default=0.0)
     opt = parser.add_argument_group("training")
@@ -114,7 +125,8 @@ def _add_training_options(parser: argparse.ArgumentParser, epochs: int = 50) -> 
     opt.add_argument("--lr", type=float, default=2e-3)
     opt.add_argument("--mode", choices=["full", "minibatch"], default="full")
     opt.add_argument("--num-neighbors", type=int, nargs="+", default=[15, 10], help="mini-batch fan-out per hop")
-    opt.add_argument("--negatives", type=int, default=0, help="extra negatives per step (-1: all nodes of the target type)")
+    opt.add_argument("--negatives", type=int, default=-1 if prior else 0,
+                     help="extra negatives per step (-1: all nodes of the target type)")
     opt.add_argument("--patience", type=int, default=10)
     opt.add_argument("--seed", type=int, default=0)
     opt.add_argument("--val-fraction", type=float, default=0.1)
@@ -201,6 +213,7 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     model = ModelConfig(
         conv=args.conv, conv_kwargs=args.conv_kwargs, num_layers=args.layers, hidden_dim=args.hidden_dim,
         out_dim=args.out_dim, dropout=args.dropout, edge_dropout=args.edge_dropout,
+        prior_residual=args.prior_residual, prior_scale=args.prior_scale,
     )
     train = TrainConfig(
         loss=args.loss, loss_kwargs=args.loss_kwargs, epochs=args.epochs, batch_size=args.train_batch_size, lr=args.lr,
@@ -313,6 +326,57 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import datetime
+    import platform
+
+    from graphalign.benchmark.quality import (
+        HEADLINE_PROTOCOLS,
+        benchmark_graphs,
+        best_comparison,
+        default_methods,
+        format_table,
+        run_benchmark,
+        write_csv,
+    )
+    from graphalign.encoders.featurize import GraphConfig
+
+    started = time.perf_counter()
+    graphs = benchmark_graphs(args.data_dir, GraphConfig(cache_dir=args.cache_dir, progress=not args.quiet))
+    report = (lambda line: print(line, file=sys.stderr)) if not args.quiet else None
+    result = run_benchmark(graphs, default_methods(epochs=args.epochs), seeds=tuple(args.seeds), progress=report)
+    name = args.data_dir.resolve().name
+    lines = [
+        f"# Quality benchmark on `{name}`",
+        "",
+        f"`graphalign bench {args.data_dir} --seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs}` "
+        f"on {datetime.date.today()}, {platform.machine()} with {os.cpu_count()} CPU cores, "
+        f"{time.perf_counter() - started:.0f}s in all. Filtered MRR / Hits@k against all nodes of the target type, "
+        f"mean ± std over {len(args.seeds)} seeds.",
+        "",
+        "## Headline protocols (MRR)",
+        "",
+    ]
+    counts = result.counts[0]
+    lines.append("held-out pairs (seed 0): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    lines += ["", format_table(result, metrics=("mrr",)), ""]
+    lines += ["## Best graph method vs. best non-graph method", "", "| protocol | best graph | MRR | best non-graph | MRR | relative |", "|---|---|---:|---|---:|---:|"]
+    for row in best_comparison(result, HEADLINE_PROTOCOLS):
+        lines.append(f"| {row['protocol']} | {row['graph']} | {row['graph_mrr'][0]:.3f} ± {row['graph_mrr'][1]:.3f} | "
+                     f"{row['baseline']} | {row['baseline_mrr'][0]:.3f} ± {row['baseline_mrr'][1]:.3f} | {row['relative']:+.1%} |")
+    for subset, title in (("seen", "image->concept, concepts with training images"), ("unseen", "image->concept, concepts without training images"),
+                          ("no_letters", "without letter / sign-language stamps")):
+        lines += ["", f"## {title} (MRR)", "", format_table(result, metrics=("mrr",), subset=subset)]
+    lines += ["", "## All metrics", "", format_table(result, metrics=("mrr", "hits@1", "hits@10")), ""]
+    text = "\n".join(lines)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"quality-{name}.md").write_text(text + "\n", encoding="utf-8")
+    write_csv(result, args.out / f"quality-{name}.csv")
+    print(text)
+    print(f"\nwrote {args.out / f'quality-{name}.md'} and .csv")
+    return 0
+
+
 def _cmd_ls(args: argparse.Namespace) -> int:
     for family, registry in _registries().items():
         if args.family in (None, family):
@@ -327,6 +391,7 @@ COMMANDS = {
     "eval": _cmd_eval,
     "query": _cmd_query,
     "demo": _cmd_demo,
+    "bench": _cmd_bench,
     "ls": _cmd_ls,
 }
 

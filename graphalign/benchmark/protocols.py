@@ -61,10 +61,10 @@ class ProtocolSplit:
 
 
 def _stem(name: str) -> str:
-    name = name.lower()
-    name = re.sub(r"(cartoon|outline[d]?|filled|upper|lower(case)?)", "", name)
-    name = re.sub(r"[-_ ]*(\d+[a-z]?|[a-z])$", "", name)
-    return re.sub(r"[-_ ]+", "", name) or name
+    original = name.lower()
+    name = re.sub(r"(cartoon|outline[d]?|filled|upper(case)?|lower(case)?)", "", original).strip("-_ ")
+    name = re.sub(r"([-_ ]+[a-z]|[-_ ]*\d+[a-z]?)$", "", name)
+    return re.sub(r"[-_ ]+", "", name) or original
 
 
 def _image_groups(built: BuiltGraph, concept_of: dict[int, int], threshold: float) -> list[list[int]]:
@@ -126,6 +126,7 @@ def make_protocol_split(
     link_val: float = 0.05,
     supervision_only: float = 0.3,
     near_duplicate: float = 0.92,
+    label_free: tuple[str, ...] = ("similar_to",),
 ) -> ProtocolSplit:
     """Draws every protocol's held-out set for one seed (see the module docstring)."""
     g = torch.Generator().manual_seed(seed)
@@ -190,6 +191,8 @@ def make_protocol_split(
             test[order[:n_test]] = True
             val[order[n_test : n_test + n_val]] = True
             link_held[edge_type] = (edge_index[:, test], edge_index[:, val])
+        elif edge_type[1] in label_free:
+            pass  # feature-similarity edges use no labels: kept for held-out nodes too
         else:  # any other relation: drop edges touching held-out nodes
             for side, node_type in ((0, src), (1, dst)):
                 held = heldout_images if node_type == "image" else heldout_texts if node_type == "text" else set()

@@ -37,18 +37,23 @@ from graphalign.training.trainer import TrainConfig, fit, message_passing_data
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Method", "default_methods", "run_benchmark", "BenchmarkResult", "format_table"]
+__all__ = ["Method", "default_methods", "run_benchmark", "BenchmarkResult", "format_table", "write_csv", "best_comparison", "benchmark_graphs", "HEADLINE_PROTOCOLS"]
 
 Embedder = Callable[[BuiltGraph, ProtocolSplit, int], dict[str, torch.Tensor]]
 
 
 @dataclass
 class Method:
-    """A named way of embedding every node (trained or not)."""
+    """A named way of embedding every node (trained or not).
+
+    ``features`` names the node features it runs on: ``"base"`` (the default
+    encoders) or ``"conse"`` (images as ConSE vectors in the text space).
+    """
 
     name: str
     embed: Embedder
     uses_graph: bool = False
+    features: str = "base"
 
 
 def conse_embeddings(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> dict[str, torch.Tensor]:
@@ -64,7 +69,7 @@ def conse_embeddings(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> d
     }
 
 
-def trained_method(name: str, model: ModelConfig, train: TrainConfig) -> Method:
+def trained_method(name: str, model: ModelConfig, train: TrainConfig, features: str = "base") -> Method:
     def embed(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> dict[str, torch.Tensor]:
         config = TrainConfig(**{**train.to_dict(), "seed": seed, "progress": False})
         result = fit(built, model, config, split=protocol.split)
@@ -73,18 +78,22 @@ def trained_method(name: str, model: ModelConfig, train: TrainConfig) -> Method:
         with torch.no_grad():
             return result.model(data.x_dict, data.edge_index_dict)
 
-    return Method(name, embed, uses_graph=model.num_layers > 0)
+    return Method(name, embed, uses_graph=model.num_layers > 0, features=features)
 
 
 def default_methods(epochs: int = 40, batch_size: int = 256) -> list[Method]:
     """The methods of the benchmark table."""
-    base = dict(hidden_dim=256, out_dim=128, dropout=0.1)
+    plain = dict(hidden_dim=256, out_dim=128, dropout=0.1)
+    prior = dict(hidden_dim=256, out_dim=384, dropout=0.1, prior_residual=True, prior_scale=0.2)
     methods = [Method("no training (ConSE)", conse_embeddings), Method("1-NN label transfer", lambda b, p, s: {})]
     for loss in ("infonce", "triplet"):
-        train = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, patience=8)
-        methods.append(trained_method(f"two towers ({loss})", ModelConfig(num_layers=0, **base), train))
+        train = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, patience=8, negatives=-1)
+        methods.append(trained_method(f"two towers ({loss})", ModelConfig(num_layers=0, **plain), train))
+        methods.append(trained_method(f"two towers + prior ({loss})", ModelConfig(num_layers=0, **prior), train, "conse"))
         for conv in ("gatv2", "rgcn"):
-            methods.append(trained_method(f"graphalign {conv} ({loss})", ModelConfig(conv=conv, num_layers=2, **base), train))
+            methods.append(trained_method(f"graphalign {conv} ({loss})", ModelConfig(conv=conv, num_layers=2, **plain), train))
+            methods.append(trained_method(f"graphalign {conv} + prior ({loss})", ModelConfig(conv=conv, num_layers=2, **prior),
+                                          train, "conse"))
     return methods
 
 
@@ -140,20 +149,30 @@ class BenchmarkResult:
 
 
 def run_benchmark(
-    built: BuiltGraph,
+    graphs: dict[str, BuiltGraph],
     methods: list[Method] | None = None,
     seeds: tuple[int, ...] = (0, 1, 2),
     progress: Callable[[str], None] | None = None,
 ) -> BenchmarkResult:
-    """Runs every method on every seed's protocol split."""
+    """Runs every method on every seed's protocol split.
+
+    Args:
+        graphs: The same graph with different node features, by name (``"base"``
+            is required; the split is drawn on it).
+        methods: The methods (default :func:`default_methods`).
+        seeds: One protocol split and one training seed each.
+        progress: Called with one line per finished method.
+    """
     methods = methods or default_methods()
+    built = graphs["base"]
     result = BenchmarkResult()
     for seed in seeds:
         protocol = make_protocol_split(built, seed)
         result.counts.append(protocol.counts)
         for method in methods:
             started = time.perf_counter()
-            embeddings = None if method.name.startswith("1-NN") else method.embed(built, protocol, seed)
+            graph = graphs[method.features]
+            embeddings = None if method.name.startswith("1-NN") else method.embed(graph, protocol, seed)
             for name, query in protocol.queries.items():
                 if name.startswith("val:"):
                     continue
@@ -214,3 +233,21 @@ def best_comparison(result: BenchmarkResult, protocols: list[str], subset: str =
         rows.append({"protocol": protocol, "graph": bg, "graph_mrr": graph[bg], "baseline": bo, "baseline_mrr": other[bo],
                      "relative": graph[bg][0] / max(other[bo][0], 1e-9) - 1})
     return rows
+
+
+HEADLINE_PROTOCOLS = ["a:image->concept", "c:zero-shot image->concept", "b:text->image"]
+"""The protocols on which graphalign must beat the best non-graph method."""
+
+
+def benchmark_graphs(data_dir: str | Path, config: Any = None) -> dict[str, BuiltGraph]:
+    """Builds the dataset twice: default encoders, and ConSE image features."""
+    from graphalign.encoders.featurize import GraphConfig
+    from graphalign.graph.store import build_graph
+
+    config = config or GraphConfig(progress=False)
+    base, _ = build_graph(data_dir, config)
+    conse_config = GraphConfig(**{**config.to_dict(), "image_encoder": "conse",
+                                  "image_encoder_kwargs": {"text_encoder": config.text_encoder,
+                                                           "text_encoder_kwargs": config.text_encoder_kwargs}})
+    conse, _ = build_graph(data_dir, conse_config)
+    return {"base": base, "conse": conse}

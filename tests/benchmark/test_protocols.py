@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+
+from graphalign.benchmark.protocols import _stem, make_protocol_split
+from graphalign.benchmark.quality import Method, best_comparison, conse_embeddings, format_table, run_benchmark, trained_method
+from graphalign.graph.knn import add_knn_edges
+from graphalign.graph.store import build_graph
+from graphalign.nn import ModelConfig
+from graphalign.training import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    from graphalign.encoders.featurize import GraphConfig
+    from graphalign.testing import make_toy_dataset
+
+    root = tmp_path_factory.mktemp("bench")
+    data = make_toy_dataset(root / "data", images_per_concept=6)
+    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 64}, image_encoder="color-histogram",
+                         progress=False, cache_dir=str(root / "cache"))
+    return add_knn_edges(build_graph(data, config)[0], "image", k=2)
+
+
+def test_heldout_images_keep_only_label_free_edges(toy):
+    protocol = make_protocol_split(toy, seed=0)
+    held = set(protocol.split.heldout["test"]["image"].tolist()) | set(protocol.split.heldout["val"]["image"].tolist())
+    assert held
+    for (src, rel, dst), edges in protocol.split.edges["message_passing"].items():
+        for side, node_type in ((0, src), (1, dst)):
+            if node_type == "image" and rel != "similar_to":
+                assert not held & set(edges[side].tolist()), (src, rel, dst)
+            if node_type == "image" and rel == "similar_to":
+                assert held & set(edges[side].tolist())  # feature edges stay for held-out images
+    for part in ("supervision",):
+        depicts = protocol.split.edges[part][("image", "depicts", "concept")]
+        assert not held & set(depicts[0].tolist())
+
+
+def test_zero_shot_concepts_have_no_training_image(toy):
+    protocol = make_protocol_split(toy, seed=1)
+    zs = protocol.queries["c:zero-shot image->concept"]
+    train = protocol.split.edges["supervision"][("image", "depicts", "concept")]
+    assert zs.pairs.size(1) > 0
+    assert not set(zs.pairs[1].tolist()) & set(train[1].tolist())
+    assert not zs.groups["seen"].any()
+
+
+def test_protocol_split_is_seeded(toy):
+    a, b = make_protocol_split(toy, 3), make_protocol_split(toy, 3)
+    assert all((a.queries[k].pairs == b.queries[k].pairs).all() for k in a.queries)
+
+
+def test_stem_groups_variants():
+    assert _stem("rabbit-2") == _stem("rabbit") == "rabbit"
+    assert _stem("fireman240a") == "fireman"
+
+
+def test_benchmark_runs_every_method_on_toy(toy):
+    graphs = {"base": toy, "conse": toy}
+    methods = [
+        Method("1-NN label transfer", lambda b, p, s: {}),
+        trained_method("two towers (infonce)", ModelConfig(num_layers=0, hidden_dim=16, out_dim=8), TrainConfig(epochs=2)),
+        trained_method("graphalign sage (infonce)", ModelConfig(conv="sage", hidden_dim=16, out_dim=8), TrainConfig(epochs=2)),
+    ]
+    result = run_benchmark(graphs, methods, seeds=(0, 1))
+    assert len(result.rows[("graphalign sage (infonce)", "a:image->concept", "all")]) == 2
+    table = format_table(result)
+    assert "| 1-NN label transfer |" in table and "a:image->concept mrr" in table
+    rows = best_comparison(result, ["a:image->concept"])
+    assert rows and rows[0]["graph"] == "graphalign sage (infonce)"
+    assert conse_embeddings is not None

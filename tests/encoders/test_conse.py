@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+import torch
+
+from graphalign.encoders.conse import conse_vectors
+
+
+def test_conse_is_probability_weighted_mean_of_top_k():
+    probs = torch.tensor([[0.6, 0.3, 0.1, 0.0]])
+    classes = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [5.0, 5.0]])
+    out = conse_vectors(probs, classes, top_k=2)
+    expected = torch.nn.functional.normalize(torch.tensor([[0.6 / 0.9, 0.3 / 0.9]]), dim=-1)
+    assert torch.allclose(out, expected)
+    assert conse_vectors(probs, classes, top_k=3).shape == (1, 2)
