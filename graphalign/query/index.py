@@ -146,7 +146,7 @@ class FaissIndex(VectorIndex):
         index = faiss.IndexIVFFlat(quantizer, dim, min(self.nlist, max(1, train.size(0) // 39)), faiss.METRIC_INNER_PRODUCT)
         index.train(train.numpy())
         index.nprobe = self.nprobe
-        index._quantizer = quantizer  # keep it alive
+        self._quantizer = quantizer  # the IVF index does not own it: keep it alive
         return index
 
     def add(self, vectors: torch.Tensor) -> None:

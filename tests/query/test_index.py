@@ -44,3 +44,19 @@ def test_registry_and_faiss_extra_message():
         index = build_index("faiss", {"kind": "flat"})
         index.add(torch.eye(4))
         assert index.search(torch.eye(4)[:1], 2)[1][0, 0].item() == 0
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+def test_faiss_backends_agree_with_exact(kind):
+    pytest.importorskip("faiss", reason="faiss-cpu is in the dev extras; install graphalign[faiss]")
+    g = torch.Generator().manual_seed(1)
+    vectors, queries = torch.randn(2000, 32, generator=g), torch.randn(50, 32, generator=g)
+    exact = ExactIndex()
+    exact.add(vectors)
+    approx = build_index("faiss", {"kind": kind, "nlist": 16, "nprobe": 16})
+    approx.add(vectors)
+    _, want = exact.search(queries, 10)
+    scores, got = approx.search(queries, 10)
+    recall = sum(len(set(a.tolist()) & set(b.tolist())) for a, b in zip(want, got)) / want.numel()
+    assert recall >= (0.999 if kind == "flat" else 0.9)
+    assert (scores[:, :-1] >= scores[:, 1:] - 1e-6).all()  # best first
