@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_open", "atomic_write_text", "atomic_write_json", "atomic_save_safetensors"]
+__all__ = ["atomic_open", "atomic_write_text", "atomic_write_json", "atomic_save_safetensors", "read_versioned_json"]
 
 
 @contextlib.contextmanager
@@ -54,3 +54,25 @@ def atomic_save_safetensors(path: str | os.PathLike[str], tensors: dict[str, Any
     payload = save({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata)
     with atomic_open(path, "wb") as handle:
         handle.write(payload)
+
+
+def read_versioned_json(path: str | os.PathLike[str], kind: str, version: int, missing_hint: str) -> dict[str, Any]:
+    """Reads a ``{"format": kind, "version": version, ...}`` JSON file written by graphalign.
+
+    Raises:
+        CheckpointError: If the file is missing (with ``missing_hint``), is not
+            valid JSON, or has another format or version.
+    """
+    from graphalign.errors import CheckpointError
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path.parent}: {missing_hint}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path}: invalid JSON ({error})") from error
+    if not isinstance(data, dict) or data.get("format") != kind or data.get("version") != version:
+        found = (data.get("format"), data.get("version")) if isinstance(data, dict) else (type(data).__name__, None)
+        raise CheckpointError(f"{path}: unsupported format {found[0]!r} v{found[1]} (expected {kind!r} v{version})")
+    return data

@@ -99,6 +99,8 @@ class CLIPTextEncoder(TransformersTextEncoder):
         512
     """
 
+    model_class = "CLIPModel"
+
     def __init__(self, model: str = DEFAULT_CLIP, max_length: int = 77, **kwargs: Any) -> None:
         super().__init__(model, max_length=max_length, normalize=True, **kwargs)
 
@@ -110,16 +112,6 @@ class CLIPTextEncoder(TransformersTextEncoder):
     @cached_property
     def dim(self) -> int:
         return _projection_dim(self.model_name, self.revision, self.trust_remote_code)
-
-    def _load(self) -> None:
-        if self._model is not None:
-            return
-        from transformers import AutoTokenizer, CLIPModel
-
-        logger.info("loading CLIP text tower %s", self.model_name)
-        kwargs = dict(revision=self.revision, trust_remote_code=self.trust_remote_code)
-        self._tokenizer = load_pretrained(AutoTokenizer, self.model_name, **kwargs)
-        self._model = load_pretrained(CLIPModel, self.model_name, **kwargs).to(self.device).eval()
 
     def _forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         batch = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask")}

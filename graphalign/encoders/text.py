@@ -88,15 +88,19 @@ class TransformersTextEncoder(Encoder):
         config = load_pretrained(AutoConfig, self.model_name, revision=self.revision, trust_remote_code=self.trust_remote_code)
         return int(getattr(config, "hidden_size", None) or config.d_model)
 
+    model_class = "AutoModel"
+    """The transformers class that loads the model (subclasses change it)."""
+
     def _load(self) -> None:
         if self._model is not None:
             return
-        from transformers import AutoModel, AutoTokenizer
+        import transformers
 
-        logger.info("loading text model %s", self.model_name)
+        logger.info("loading %s %s", self.model_class, self.model_name)
         kwargs = dict(revision=self.revision, trust_remote_code=self.trust_remote_code)
-        self._tokenizer = load_pretrained(AutoTokenizer, self.model_name, **kwargs)
-        self._model = load_pretrained(AutoModel, self.model_name, **kwargs).to(self.device).eval()
+        self._tokenizer = load_pretrained(transformers.AutoTokenizer, self.model_name, **kwargs)
+        factory = getattr(transformers, self.model_class)
+        self._model = load_pretrained(factory, self.model_name, **kwargs).to(self.device).eval()
 
     def _forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         output = self._model(**batch)

@@ -9,7 +9,6 @@ build never leaves a half-written graph.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from graphalign.atomic import atomic_save_safetensors, atomic_write_json
+from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_versioned_json
 from graphalign.errors import CheckpointError, GraphAlignError
 from graphalign.graph.convert import NodeIndex, to_hetero_data
 from graphalign.graph.io import load_dataset, save_dataset
@@ -120,15 +119,10 @@ class BuiltGraph:
         from safetensors.torch import load_file
 
         folder = Path(folder)
-        meta_path = folder / GRAPH_META
-        if not meta_path.is_file():
-            raise CheckpointError(f"{folder}: not a graphalign graph folder (no {GRAPH_META}); build one with `graphalign build`")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise CheckpointError(f"{meta_path}: invalid JSON ({error})") from error
-        if meta.get("format") != "graphalign-graph" or meta.get("version") != GRAPH_FORMAT_VERSION:
-            raise CheckpointError(f"{meta_path}: unsupported graph format {meta.get('format')!r} v{meta.get('version')}")
+        meta = read_versioned_json(
+            folder / GRAPH_META, "graphalign-graph", GRAPH_FORMAT_VERSION,
+            f"not a graphalign graph folder (no {GRAPH_META}); build one with `graphalign build`",
+        )
         source = meta.get("source")
         root = Path(source) if source and Path(source).is_dir() else folder
         graph = load_dataset(folder, check_images=False)

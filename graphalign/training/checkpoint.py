@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from graphalign.atomic import atomic_save_safetensors, atomic_write_json
+from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_versioned_json
 from graphalign.errors import CheckpointError
 
 logger = logging.getLogger(__name__)
@@ -61,16 +61,10 @@ def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     Raises:
         CheckpointError: If the folder is not a run folder or the file is invalid.
     """
-    path = Path(run_dir) / RUN_FILE
-    if not path.is_file():
-        raise CheckpointError(f"{run_dir}: not a graphalign run folder (no {RUN_FILE}); train one with `graphalign train`")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise CheckpointError(f"{path}: invalid JSON ({error})") from error
-    if config.get("format") != "graphalign-run" or config.get("version") != RUN_FORMAT_VERSION:
-        raise CheckpointError(f"{path}: unsupported run format {config.get('format')!r} v{config.get('version')}")
-    return config
+    return read_versioned_json(
+        Path(run_dir) / RUN_FILE, "graphalign-run", RUN_FORMAT_VERSION,
+        f"not a graphalign run folder (no {RUN_FILE}); train one with `graphalign train`",
+    )
 
 
 def _prefixed(prefix: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
