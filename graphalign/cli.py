@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--epochs", type=int, default=40)
     bench.add_argument("--out", type=Path, default=Path("docs/results"), help="folder for the markdown table and CSV")
     bench.add_argument("--cache-dir", default=None, help="feature cache folder")
+    bench.add_argument("--plots", action="store_true", help="also draw t-SNE maps before/after alignment and training curves")
 
     ls = commands.add_parser("ls", help="list the registered components")
     ls.add_argument("family", nargs="?", default=None, choices=sorted(_registries()), help="which family (default: all)")
@@ -368,6 +369,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                           ("no_letters", "without letter / sign-language stamps")):
         lines += ["", f"## {title} (MRR)", "", format_table(result, metrics=("mrr",), subset=subset)]
     lines += ["", "## All metrics", "", format_table(result, metrics=("mrr", "hits@1", "hits@10")), ""]
+    if args.plots:
+        from graphalign.benchmark.quality import make_plots
+
+        paths = make_plots(graphs, args.out, name, epochs=args.epochs)
+        lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in paths] + [""]
     text = "\n".join(lines)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"quality-{name}.md").write_text(text + "\n", encoding="utf-8")

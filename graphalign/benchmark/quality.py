@@ -251,3 +251,28 @@ def benchmark_graphs(data_dir: str | Path, config: Any = None) -> dict[str, Buil
                                                            "text_encoder_kwargs": config.text_encoder_kwargs}})
     conse, _ = build_graph(data_dir, conse_config)
     return {"base": base, "conse": conse}
+
+
+def make_plots(graphs: dict[str, BuiltGraph], out: Path, name: str, epochs: int = 40, seed: int = 0) -> list[Path]:
+    """The 2-D map before (pretrained, ConSE) and after alignment, and training curves."""
+    from graphalign.benchmark.plots import plot_space_map, plot_training_curves
+
+    protocol = make_protocol_split(graphs["base"], seed)
+    before = conse_embeddings(graphs["base"], protocol, seed)
+    histories = {}
+    after = None
+    for label, conv in (("gatv2 + prior", "gatv2"), ("rgcn + prior", "rgcn")):
+        model = ModelConfig(conv=conv, hidden_dim=256, out_dim=384, dropout=0.1, prior_residual=True, prior_scale=0.2)
+        result = fit(graphs["conse"], model, TrainConfig(epochs=epochs, patience=epochs, negatives=-1, seed=seed, progress=False),
+                     split=protocol.split)
+        histories[label] = result.history
+        if after is None:
+            result.model.eval()
+            data = message_passing_data(graphs["conse"], protocol.split)
+            with torch.no_grad():
+                after = result.model(data.x_dict, data.edge_index_dict)
+    return [
+        plot_space_map(graphs["base"], before, out / f"map-{name}-before.png", "images before alignment (ConSE, pretrained)", seed),
+        plot_space_map(graphs["base"], after, out / f"map-{name}-after.png", "images after alignment (graphalign gatv2 + prior)", seed),
+        plot_training_curves(histories, out / f"curves-{name}.png"),
+    ]

@@ -70,3 +70,16 @@ def test_benchmark_runs_every_method_on_toy(toy):
     rows = best_comparison(result, ["a:image->concept"])
     assert rows and rows[0]["graph"] == "graphalign sage (infonce)"
     assert conse_embeddings is not None
+
+
+def test_plots_are_written(toy, tmp_path):
+    pytest.importorskip("sklearn", reason="maps need scikit-learn (graphalign[plot])")
+    pytest.importorskip("matplotlib", reason="plots need matplotlib (graphalign[plot])")
+    from graphalign.benchmark.plots import plot_space_map, plot_training_curves
+
+    embeddings = {"image": toy.features["image"]}
+    path = plot_space_map(toy, embeddings, tmp_path / "map.png", "toy")
+    curves = plot_training_curves({"a": [{"epoch": 1, "loss": 2.0, "val_mrr": 0.1}, {"epoch": 2, "loss": 1.0, "val_mrr": 0.2}]},
+                                  tmp_path / "curves.png")
+    assert path.stat().st_size > 1000 and curves.stat().st_size > 1000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
