@@ -127,6 +127,7 @@ def make_protocol_split(
     supervision_only: float = 0.3,
     near_duplicate: float = 0.92,
     label_free: tuple[str, ...] = ("similar_to",),
+    hide_concepts: float = 0.0,
 ) -> ProtocolSplit:
     """Draws every protocol's held-out set for one seed (see the module docstring)."""
     g = torch.Generator().manual_seed(seed)
@@ -206,6 +207,10 @@ def make_protocol_split(
             sup = edge_index[:, train]
             parts["supervision"][edge_type] = sup
             hidden = torch.rand(sup.size(1), generator=g) < supervision_only
+            if edge_type == DEPICTS and hide_concepts > 0:
+                # Train for zero-shot concepts: some concepts see none of their images.
+                hide = torch.rand(built.index.num_nodes("concept"), generator=g) < hide_concepts
+                hidden |= hide[sup[1]]
             parts["message_passing"][edge_type] = sup[:, ~hidden]
         else:
             parts["message_passing"][edge_type] = edge_index[:, train]
