@@ -145,6 +145,13 @@ class _EdgeTypeCycler:
         self._order = torch.empty(0, dtype=torch.long)
         self._position = 0
 
+    def state(self) -> torch.Tensor:
+        """The permutation in use, with the position appended (for checkpoints)."""
+        return torch.cat([self._order, torch.tensor([self._position])])
+
+    def set_state(self, state: torch.Tensor) -> None:
+        self._order, self._position = state[:-1].clone(), int(state[-1])
+
     def next(self) -> torch.Tensor:
         if self._position >= self._order.numel():
             self._order = torch.randperm(self.edges.size(1), generator=self.generator)
@@ -194,6 +201,8 @@ class _Trainer:
 
     def rng_state(self) -> dict[str, torch.Tensor]:
         state = {"torch": torch.get_rng_state(), "shuffle": self.generator.get_state()}
+        for index, cycler in enumerate(self.cyclers.values()):
+            state[f"cycler{index}"] = cycler.state()
         sampler_generator = getattr(self.sampler, "generator", None)
         if isinstance(sampler_generator, torch.Generator):
             state["sampler"] = sampler_generator.get_state()
@@ -202,6 +211,9 @@ class _Trainer:
     def set_rng_state(self, state: dict[str, torch.Tensor]) -> None:
         torch.set_rng_state(state["torch"])
         self.generator.set_state(state["shuffle"])
+        for index, cycler in enumerate(self.cyclers.values()):
+            if f"cycler{index}" in state:
+                cycler.set_state(state[f"cycler{index}"])
         sampler_generator = getattr(self.sampler, "generator", None)
         if "sampler" in state and isinstance(sampler_generator, torch.Generator):
             sampler_generator.set_state(state["sampler"])
