@@ -142,7 +142,8 @@ def to_networkx(graph: KnowledgeGraph) -> nx.MultiDiGraph:
     """Exports to a networkx ``MultiDiGraph``.
 
     Nodes carry ``type``, their format fields (``name``, ``text``, ``path``, ...)
-    and ``attributes``; edges are keyed by relation and carry ``relation``.
+    and ``attributes``; edges are keyed by relation and carry ``relation`` (and
+    ``order``, their position in the graph, so that importing keeps it).
     """
     import networkx as nx
 
@@ -154,8 +155,8 @@ def to_networkx(graph: KnowledgeGraph) -> nx.MultiDiGraph:
         if getattr(node, "image", None) is not None:
             attrs["image"] = node.image  # type: ignore[attr-defined]
         g.add_node(node.id, **attrs)
-    for edge in graph.edges:
-        g.add_edge(edge.head, edge.tail, key=edge.relation, relation=edge.relation)
+    for order, edge in enumerate(graph.edges):
+        g.add_edge(edge.head, edge.tail, key=edge.relation, relation=edge.relation, order=order)
     return g
 
 
@@ -193,11 +194,12 @@ def from_networkx(
         attributes.update(attrs)
         graph.add_node(cls(node_id, attributes=attributes, **kwargs))
     triples = []
-    for edge in g.edges(keys=True, data=True) if g.is_multigraph() else g.edges(data=True):
+    for position, edge in enumerate(g.edges(keys=True, data=True) if g.is_multigraph() else g.edges(data=True)):
         head, tail, data = edge[0], edge[1], edge[-1]
         relation = data.get("relation", edge[2] if g.is_multigraph() else None)
         if relation is None:
             raise GraphValidationError(f"networkx edge ({head!r}, {tail!r}): no 'relation' attribute")
-        triples.append((head, relation, tail))
-    graph.add_edges(triples)
+        order = data.get("order", position)
+        triples.append((order if isinstance(order, int) else position, position, (head, relation, tail)))
+    graph.add_edges([triple for _, _, triple in sorted(triples)])  # keep the order of to_networkx
     return graph

@@ -83,7 +83,12 @@ def _read_lines(path: Path) -> list[str]:
     except UnicodeDecodeError as error:
         line = path.read_bytes()[: error.start].count(b"\n") + 1
         raise DataFormatError(f"{path}:{line}: not valid UTF-8 ({error.reason})", path=str(path), line=line) from None
-    return text.splitlines()
+    # Split on "\n" only (with "\r\n" accepted): str.splitlines() would also split
+    # inside JSON strings at characters such as U+2028 or U+0085.
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def read_nodes(path: str | os.PathLike[str]) -> list[Node]:
