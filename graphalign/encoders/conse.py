@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
 from graphalign.encoders.efficientnet_lite import EfficientNetLite0Encoder
-from graphalign.encoders.imagenet import IMAGENET_CLASSES
+from graphalign.encoders.imagenet import imagenet_classes
 from graphalign.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class ConSEImageEncoder(Encoder):
     def class_embeddings(self) -> torch.Tensor:
         """Text embeddings of the 1000 ImageNet class names. Shapes: ``(1000, d)``."""
         if self._class_embeddings is None:
-            self._class_embeddings = self.text_encoder.encode(list(IMAGENET_CLASSES))
+            self._class_embeddings = self.text_encoder.encode(imagenet_classes())
         return self._class_embeddings
 
     def from_features(self, features: torch.Tensor) -> torch.Tensor:

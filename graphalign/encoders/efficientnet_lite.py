@@ -28,8 +28,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import nn
-from torchvision import transforms
-from torchvision.ops import stochastic_depth
 
 from graphalign.encoders.base import ENCODERS, fingerprint_files
 from graphalign.encoders.torchvision_backbone import load_state_dict_file
@@ -214,6 +212,8 @@ class MBConvBlock(nn.Module):
         h = self._bn2(self._project_conv(h))  # (N, out_channels, H', W'), linear bottleneck
         if self.has_skip:
             if self.drop_connect_rate > 0:
+                from torchvision.ops import stochastic_depth
+
                 h = stochastic_depth(h, self.drop_connect_rate, "row", self.training)
             h = h + x
         return h
@@ -310,6 +310,8 @@ def efficientnet_lite0_transform() -> Callable[[Image.Image], torch.Tensor]:
     """
     mean = PREPROCESSING["mean"] / 255.0
     std = PREPROCESSING["std"] / 255.0
+    from torchvision import transforms
+
     return transforms.Compose(
         [
             transforms.Resize(PREPROCESSING["resize"], interpolation=transforms.InterpolationMode.BILINEAR),

@@ -5,23 +5,36 @@ from __future__ import annotations
 import logging
 
 import torch
-from torchvision.models import ResNet18_Weights
+import functools
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["IMAGENET_CLASSES", "top_classes"]
+__all__ = ["IMAGENET_CLASSES", "imagenet_classes", "top_classes"]
 
-IMAGENET_CLASSES: list[str] = list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
-"""The 1000 ImageNet-1k class names, index ``i`` is logit ``i`` (torchvision's list).
+@functools.lru_cache(maxsize=1)
+def imagenet_classes() -> list[str]:
+    """The 1000 ImageNet-1k class names; index ``i`` is logit ``i`` (torchvision's list).
 
-Read offline from torchvision's weight metadata (no download). Google's TF
-EfficientNet checkpoints use the same order (1000 classes, no background class).
-Two names occur twice in this list, as in torchvision: ``"crane"`` (the bird, 134,
-and the machine, 517) and ``"maillot"`` (638, 639).
-"""
+    Read offline from torchvision's weight metadata (no download), on first use
+    (importing torchvision takes about a second). Google's TF EfficientNet
+    checkpoints use the same order (1000 classes, no background class). Two names
+    occur twice, as in torchvision: ``"crane"`` (the bird, 134, and the machine,
+    517) and ``"maillot"`` (638, 639).
+    """
+    from torchvision.models import ResNet18_Weights
 
-if len(IMAGENET_CLASSES) != 1000:  # pragma: no cover - guards a torchvision change
-    raise RuntimeError(f"expected 1000 ImageNet classes from torchvision, got {len(IMAGENET_CLASSES)}")
+    classes = list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+    if len(classes) != 1000:  # pragma: no cover - guards a torchvision change
+        raise RuntimeError(f"expected 1000 ImageNet classes from torchvision, got {len(classes)}")
+    return classes
+
+
+def __getattr__(name: str) -> Any:
+    """``IMAGENET_CLASSES`` is computed on first access (see :func:`imagenet_classes`)."""
+    if name == "IMAGENET_CLASSES":
+        return imagenet_classes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def top_classes(probs: torch.Tensor, k: int = 5) -> list[tuple[str, float]] | list[list[tuple[str, float]]]:
@@ -44,14 +57,14 @@ def top_classes(probs: torch.Tensor, k: int = 5) -> list[tuple[str, float]] | li
     Raises:
         ValueError: If the last dimension is not 1000 or ``k`` is out of range.
     """
-    if probs.dim() not in (1, 2) or probs.shape[-1] != len(IMAGENET_CLASSES):
+    if probs.dim() not in (1, 2) or probs.shape[-1] != len(imagenet_classes()):
         raise ValueError(f"expected probabilities of shape (1000,) or (N, 1000), got {tuple(probs.shape)}")
-    if not 1 <= k <= len(IMAGENET_CLASSES):
-        raise ValueError(f"k must be in [1, {len(IMAGENET_CLASSES)}], got {k}")
+    if not 1 <= k <= len(imagenet_classes()):
+        raise ValueError(f"k must be in [1, {len(imagenet_classes())}], got {k}")
     values, indices = probs.detach().float().cpu().topk(k, dim=-1)
     if probs.dim() == 1:
-        return [(IMAGENET_CLASSES[i], float(p)) for p, i in zip(values.tolist(), indices.tolist())]
+        return [(imagenet_classes()[i], float(p)) for p, i in zip(values.tolist(), indices.tolist())]
     return [
-        [(IMAGENET_CLASSES[i], float(p)) for p, i in zip(row_values, row_indices)]
+        [(imagenet_classes()[i], float(p)) for p, i in zip(row_values, row_indices)]
         for row_values, row_indices in zip(values.tolist(), indices.tolist())
     ]
