@@ -47,13 +47,16 @@ class Method:
     """A named way of embedding every node (trained or not).
 
     ``features`` names the node features it runs on: ``"base"`` (the default
-    encoders) or ``"conse"`` (images as ConSE vectors in the text space).
+    encoders) or ``"conse"`` (images as ConSE vectors in the text space). A
+    method with ``nearest_neighbour`` scores image↔concept pairs by label
+    transfer instead of embedding nodes (``embed`` is then unused).
     """
 
     name: str
     embed: Embedder
     uses_graph: bool = False
     features: str = "base"
+    nearest_neighbour: bool = False
 
 
 def conse_embeddings(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> dict[str, torch.Tensor]:
@@ -85,7 +88,7 @@ def default_methods(epochs: int = 40, batch_size: int = 256) -> list[Method]:
     """The methods of the benchmark table."""
     plain = dict(hidden_dim=256, out_dim=128, dropout=0.1)
     prior = dict(hidden_dim=256, out_dim=384, dropout=0.1, prior_residual=True, prior_scale=0.2)
-    methods = [Method("no training (ConSE)", conse_embeddings), Method("1-NN label transfer", lambda b, p, s: {})]
+    methods = [Method("no training (ConSE)", conse_embeddings), Method("1-NN label transfer", lambda b, p, s: {}, nearest_neighbour=True)]
     for loss in ("infonce", "triplet"):
         train = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, patience=8, negatives=-1)
         methods.append(trained_method(f"two towers ({loss})", ModelConfig(num_layers=0, **plain), train))
@@ -135,6 +138,7 @@ class BenchmarkResult:
     """``rows[(method, protocol, subset)] = list of metric dicts, one per seed``."""
 
     rows: dict[tuple[str, str, str], list[dict[str, float]]] = field(default_factory=dict)
+    graph_methods: set[str] = field(default_factory=set)
     seconds: dict[str, float] = field(default_factory=dict)
     counts: list[dict[str, int]] = field(default_factory=list)
 
@@ -165,14 +169,14 @@ def run_benchmark(
     """
     methods = methods or default_methods()
     built = graphs["base"]
-    result = BenchmarkResult()
+    result = BenchmarkResult(graph_methods={m.name for m in methods if m.uses_graph})
     for seed in seeds:
         protocol = make_protocol_split(built, seed)
         result.counts.append(protocol.counts)
         for method in methods:
             started = time.perf_counter()
             graph = graphs[method.features]
-            embeddings = None if method.name.startswith("1-NN") else method.embed(graph, protocol, seed)
+            embeddings = None if method.nearest_neighbour else method.embed(graph, protocol, seed)
             for name, query in protocol.queries.items():
                 if name.startswith("val:"):
                     continue
@@ -224,8 +228,8 @@ def best_comparison(result: BenchmarkResult, protocols: list[str], subset: str =
         entries = {(m): v for (m, p, s), v in summary.items() if p == protocol and s == subset}
         if not entries:
             continue
-        graph = {m: v for m, v in entries.items() if m.startswith("graphalign")}
-        other = {m: v for m, v in entries.items() if not m.startswith("graphalign")}
+        graph = {m: v for m, v in entries.items() if m in result.graph_methods}
+        other = {m: v for m, v in entries.items() if m not in result.graph_methods}
         if not graph or not other:
             continue
         bg = max(graph, key=lambda m: graph[m][0])

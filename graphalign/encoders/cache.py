@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import uuid
@@ -195,11 +194,3 @@ class FeatureCache:
                 path.unlink()
         logger.info("merged %d cache shards into one (%d entries)", len(old), len(rows))
 
-
-def describe_cache(root: str | os.PathLike[str]) -> list[dict[str, object]]:
-    """One entry per encoder folder in a cache: identity, dim, shard count."""
-    result = []
-    for info in sorted(Path(root).glob("*/identity.json")):
-        meta = json.loads(info.read_text())
-        result.append({**meta, "shards": len(list(info.parent.glob("shard-*.safetensors")))})
-    return result

@@ -10,7 +10,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["IMAGENET_CLASSES", "imagenet_classes", "top_classes"]
+__all__ = ["IMAGENET_CLASSES", "imagenet_classes", "top_classes"]  # noqa: F822 - IMAGENET_CLASSES is lazy (__getattr__)
 
 @functools.lru_cache(maxsize=1)
 def imagenet_classes() -> list[str]:

@@ -59,7 +59,7 @@ def test_stem_groups_variants():
 def test_benchmark_runs_every_method_on_toy(toy):
     graphs = {"base": toy, "conse": toy}
     methods = [
-        Method("1-NN label transfer", lambda b, p, s: {}),
+        Method("1-NN label transfer", lambda b, p, s: {}, nearest_neighbour=True),
         trained_method("two towers (infonce)", ModelConfig(num_layers=0, hidden_dim=16, out_dim=8), TrainConfig(epochs=2)),
         trained_method("graphalign sage (infonce)", ModelConfig(conv="sage", hidden_dim=16, out_dim=8), TrainConfig(epochs=2)),
     ]
