@@ -219,17 +219,21 @@ class _Trainer:
             sampler_generator.set_state(state["sampler"])
 
     # ------------------------------------------------------------------ steps
-    def _pair_loss(self, edge_type: EdgeType, z_src: torch.Tensor, z_dst: torch.Tensor, pairs_local: torch.Tensor,
-                   ids: torch.Tensor) -> torch.Tensor:
-        """Loss of one edge type's batch. ``pairs_local`` index ``z_*``; ``ids`` are global rows."""
+    def _pair_loss(self, z_src: torch.Tensor, z_dst: torch.Tensor, pairs_local: torch.Tensor, ids: torch.Tensor,
+                   dst_ids: torch.Tensor) -> torch.Tensor:
+        """Loss of one edge type's batch.
+
+        ``pairs_local`` index ``z_src``/``z_dst``; ``ids`` are the pairs' global rows
+        and ``dst_ids`` the global row of every ``z_dst`` entry (for masking).
+        """
         anchor, positive = z_src[pairs_local[0]], z_dst[pairs_local[1]]  # (B, d) each
         negatives = negative_ids = None
         k = self.config.negatives
         if k == -1:
-            negatives, negative_ids = z_dst, self._dst_ids
+            negatives, negative_ids = z_dst, dst_ids
         elif k > 0:
             pick = torch.randint(z_dst.size(0), (k,), generator=self.generator).to(z_dst.device)
-            negatives, negative_ids = z_dst[pick], self._dst_ids[pick]
+            negatives, negative_ids = z_dst[pick], dst_ids[pick]
         return self.loss_fn(anchor, positive, negatives, anchor_ids=ids[0], positive_ids=ids[1], negative_ids=negative_ids)
 
     def _full_step(self) -> torch.Tensor:
@@ -238,8 +242,8 @@ class _Trainer:
         for edge_type, cycler in self.cyclers.items():
             pairs = cycler.next().to(self.device)  # (2, B) global rows
             src, _, dst = edge_type
-            self._dst_ids = torch.arange(z[dst].size(0), device=self.device)
-            losses.append(self._pair_loss(edge_type, z[src], z[dst], pairs, pairs))
+            dst_ids = torch.arange(z[dst].size(0), device=self.device)
+            losses.append(self._pair_loss(z[src], z[dst], pairs, pairs, dst_ids))
         return torch.stack(losses).mean()
 
     def _minibatch_step(self) -> torch.Tensor:
@@ -261,8 +265,7 @@ class _Trainer:
             src, _, dst = edge_type
             local = batch[edge_type].edge_label_index  # (2, B) local rows
             ids = torch.stack([batch[src].n_id[local[0]], batch[dst].n_id[local[1]]])
-            self._dst_ids = batch[dst].n_id
-            losses.append(self._pair_loss(edge_type, z[src], z[dst], local, ids))
+            losses.append(self._pair_loss(z[src], z[dst], local, ids, batch[dst].n_id))
         return torch.stack(losses).mean()
 
     def train_epoch(self, epoch: int) -> float:
