@@ -128,6 +128,8 @@ def _add_training_options(parser: argparse.ArgumentParser, epochs: int = 50, pri
     opt.add_argument("--num-neighbors", type=int, nargs="+", default=[15, 10], help="mini-batch fan-out per hop")
     opt.add_argument("--negatives", type=int, default=-1 if prior else 0,
                      help="extra negatives per step (-1: all nodes of the target type)")
+    opt.add_argument("--isolate-nodes", type=float, default=0.0,
+                     help="fraction of images/texts cut off from message passing at each step (trains for new nodes)")
     opt.add_argument("--patience", type=int, default=10)
     opt.add_argument("--seed", type=int, default=0)
     opt.add_argument("--val-fraction", type=float, default=0.1)
@@ -218,7 +220,8 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     )
     train = TrainConfig(
         loss=args.loss, loss_kwargs=args.loss_kwargs, epochs=args.epochs, batch_size=args.train_batch_size, lr=args.lr,
-        mode=args.mode, num_neighbors=args.num_neighbors, negatives=args.negatives, patience=args.patience,
+        mode=args.mode, num_neighbors=args.num_neighbors, negatives=args.negatives, isolate_nodes=args.isolate_nodes,
+        patience=args.patience,
         seed=args.seed, device=args.train_device, progress=not args.quiet,
     )
     split = SplitConfig(val_fraction=args.val_fraction, test_fraction=args.test_fraction)

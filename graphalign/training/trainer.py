@@ -57,6 +57,11 @@ class TrainConfig:
         negatives: Extra negatives per step on top of the in-batch ones: ``0``
             none, ``k > 0`` that many random nodes of the target type, ``-1`` all
             nodes of the target type (full mode) or of the sampled subgraph.
+        isolate_nodes: At every step, cut this fraction of the nodes of
+            ``isolate_types`` off from message passing (all their edges), so the
+            model learns to place nodes that have no edges, as held-out and new
+            images and texts are at test time.
+        isolate_types: Node types that :attr:`isolate_nodes` applies to.
         patience: Stop after this many evaluations without a better validation MRR.
         eval_every: Evaluate every this many epochs.
         grad_clip: Clip the gradient norm (``None``: off).
@@ -74,6 +79,8 @@ class TrainConfig:
     mode: str = "full"
     num_neighbors: list[int] = field(default_factory=lambda: [15, 10])
     negatives: int = 0
+    isolate_nodes: float = 0.0
+    isolate_types: tuple[str, ...] = ("image", "text")
     patience: int = 10
     eval_every: int = 1
     grad_clip: float | None = 1.0
@@ -87,6 +94,9 @@ class TrainConfig:
         if self.epochs < 0 or self.batch_size < 1 or self.eval_every < 1:
             raise GraphValidationError("TrainConfig: epochs >= 0, batch_size >= 1 and eval_every >= 1 are required")
         self.num_neighbors = list(self.num_neighbors)
+        self.isolate_types = tuple(self.isolate_types)
+        if not 0.0 <= self.isolate_nodes < 1.0:
+            raise GraphValidationError(f"TrainConfig.isolate_nodes must be in [0, 1), got {self.isolate_nodes}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -236,8 +246,29 @@ class _Trainer:
             negatives, negative_ids = z_dst[pick], dst_ids[pick]
         return self.loss_fn(anchor, positive, negatives, anchor_ids=ids[0], positive_ids=ids[1], negative_ids=negative_ids)
 
+    def _isolate(self, edge_index_dict: dict[EdgeType, torch.Tensor], n_id: dict[NodeType, torch.Tensor] | None = None
+                 ) -> dict[EdgeType, torch.Tensor]:
+        """Drops every edge of a random ``isolate_nodes`` fraction of nodes (by global row)."""
+        p = self.config.isolate_nodes
+        if p == 0.0:
+            return edge_index_dict
+        cut: dict[NodeType, torch.Tensor] = {}
+        for node_type in self.config.isolate_types:
+            if node_type in self.built.features:
+                count = self.built.features[node_type].size(0)
+                cut[node_type] = (torch.rand(count, generator=self.generator) < p).to(self.device)
+        out = {}
+        for edge_type, edge_index in edge_index_dict.items():
+            keep = torch.ones(edge_index.size(1), dtype=torch.bool, device=edge_index.device)
+            for side, node_type in ((0, edge_type[0]), (1, edge_type[2])):
+                if node_type in cut:
+                    rows = edge_index[side] if n_id is None else n_id[node_type][edge_index[side]]
+                    keep &= ~cut[node_type][rows]
+            out[edge_type] = edge_index[:, keep]
+        return out
+
     def _full_step(self) -> torch.Tensor:
-        z = self.model(self.data.x_dict, self.data.edge_index_dict)
+        z = self.model(self.data.x_dict, self._isolate(self.data.edge_index_dict))
         losses = []
         for edge_type, cycler in self.cyclers.items():
             pairs = cycler.next().to(self.device)  # (2, B) global rows
@@ -261,7 +292,7 @@ class _Trainer:
                 neighbor_sampler=self.sampler,
             )
             batch = next(iter(loader)).to(self.device)
-            z = self.model(batch.x_dict, batch.edge_index_dict)
+            z = self.model(batch.x_dict, self._isolate(batch.edge_index_dict, batch.n_id_dict))
             src, _, dst = edge_type
             local = batch[edge_type].edge_label_index  # (2, B) local rows
             ids = torch.stack([batch[src].n_id[local[0]], batch[dst].n_id[local[1]]])

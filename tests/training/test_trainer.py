@@ -130,3 +130,25 @@ def test_mini_batch_with_small_fan_out_trains(toy_built):
     config = TrainConfig(epochs=3, batch_size=16, mode="minibatch", num_neighbors=[3, 2], negatives=-1, progress=False)
     result = fit(toy_built, SMALL_MODEL, config)
     assert len(result.history) == 3 and all(torch.isfinite(torch.tensor(h["loss"])) for h in result.history)
+
+
+def test_isolate_nodes_cuts_all_edges_of_chosen_nodes(toy_built):
+    from graphalign.training.split import split_graph
+    from graphalign.training.trainer import _Trainer
+
+    split = split_graph(toy_built.graph, seed=0)
+    trainer = _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(isolate_nodes=0.5, progress=False))
+    edges = trainer.data.edge_index_dict
+    generator_state = trainer.generator.get_state()
+    cut = trainer._isolate(edges)
+    trainer.generator.set_state(generator_state)  # replay the same draw to know which nodes were cut
+    chosen = {t: torch.rand(toy_built.features[t].size(0), generator=trainer.generator) < 0.5 for t in ("image", "text")}
+    for edge_type, edge_index in cut.items():
+        for side, node_type in ((0, edge_type[0]), (1, edge_type[2])):
+            if node_type in chosen:
+                assert not chosen[node_type][edge_index[side]].any()
+    assert sum(e.size(1) for e in cut.values()) < sum(e.size(1) for e in edges.values())
+    # Concept-concept edges are untouched (only image and text nodes are isolated).
+    assert torch.equal(cut[("concept", "is_a", "concept")], edges[("concept", "is_a", "concept")])
+    result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=2, isolate_nodes=0.3, progress=False))
+    assert len(result.history) == 2
