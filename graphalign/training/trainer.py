@@ -57,6 +57,9 @@ class TrainConfig:
         negatives: Extra negatives per step on top of the in-batch ones: ``0``
             none, ``k > 0`` that many random nodes of the target type, ``-1`` all
             nodes of the target type (full mode) or of the sampled subgraph.
+        steps_per_epoch: Optimiser steps per epoch; ``None``: one pass over the
+            largest aligned edge type. Cap it on graphs where one edge type dwarfs
+            the others (e.g. tens of thousands of translations).
         isolate_nodes: At every step, cut this fraction of the nodes of
             ``isolate_types`` off from message passing (all their edges), so the
             model learns to place nodes that have no edges, as held-out and new
@@ -79,6 +82,7 @@ class TrainConfig:
     mode: str = "full"
     num_neighbors: list[int] = field(default_factory=lambda: [15, 10])
     negatives: int = 0
+    steps_per_epoch: int | None = None
     isolate_nodes: float = 0.0
     isolate_types: tuple[str, ...] = ("image", "text")
     patience: int = 10
@@ -198,6 +202,8 @@ class _Trainer:
             raise GraphValidationError("no supervision edges: every aligned edge was held out")
         largest = max(e.size(1) for e in self.supervised.values())
         self.steps_per_epoch = math.ceil(largest / config.batch_size)
+        if config.steps_per_epoch is not None:
+            self.steps_per_epoch = max(1, min(self.steps_per_epoch, config.steps_per_epoch))
         self.cyclers = {et: _EdgeTypeCycler(e, config.batch_size, self.generator) for et, e in self.supervised.items()}
         self.sampler = None
         if config.mode == "minibatch":

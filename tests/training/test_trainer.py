@@ -152,3 +152,12 @@ def test_isolate_nodes_cuts_all_edges_of_chosen_nodes(toy_built):
     assert torch.equal(cut[("concept", "is_a", "concept")], edges[("concept", "is_a", "concept")])
     result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=2, isolate_nodes=0.3, progress=False))
     assert len(result.history) == 2
+
+
+def test_steps_per_epoch_cap(toy_built):
+    from graphalign.training.split import split_graph
+    from graphalign.training.trainer import _Trainer
+
+    split = split_graph(toy_built.graph, seed=0)
+    assert _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(batch_size=4, progress=False)).steps_per_epoch > 2
+    assert _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(batch_size=4, steps_per_epoch=2, progress=False)).steps_per_epoch == 2
