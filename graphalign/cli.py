@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("data_dir", type=Path, help="dataset folder (e.g. the full Tux Paint + WordNet build)")
     bench.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     bench.add_argument("--epochs", type=int, default=40)
+    bench.add_argument("--batch-size", type=int, default=256, help="supervision pairs per edge type and step")
+    bench.add_argument("--mode", choices=["full", "minibatch"], default="full", help="full-batch or neighbour-sampled training")
+    bench.add_argument("--steps-per-epoch", type=int, default=None, help="cap on optimiser steps per epoch (large graphs)")
     bench.add_argument("--out", type=Path, default=Path("docs/results"), help="folder for the markdown table and CSV")
     bench.add_argument("--cache-dir", default=None, help="feature cache folder")
     bench.add_argument("--plots", action="store_true", help="also draw t-SNE maps before/after alignment and training curves")
@@ -128,6 +131,7 @@ def _add_training_options(parser: argparse.ArgumentParser, epochs: int = 50, pri
     opt.add_argument("--num-neighbors", type=int, nargs="+", default=[15, 10], help="mini-batch fan-out per hop")
     opt.add_argument("--negatives", type=int, default=-1 if prior else 0,
                      help="extra negatives per step (-1: all nodes of the target type)")
+    opt.add_argument("--steps-per-epoch", type=int, default=None, help="cap on optimiser steps per epoch")
     opt.add_argument("--isolate-nodes", type=float, default=0.0,
                      help="fraction of images/texts cut off from message passing at each step (trains for new nodes)")
     opt.add_argument("--patience", type=int, default=10)
@@ -221,7 +225,7 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     train = TrainConfig(
         loss=args.loss, loss_kwargs=args.loss_kwargs, epochs=args.epochs, batch_size=args.train_batch_size, lr=args.lr,
         mode=args.mode, num_neighbors=args.num_neighbors, negatives=args.negatives, isolate_nodes=args.isolate_nodes,
-        patience=args.patience,
+        steps_per_epoch=args.steps_per_epoch, patience=args.patience,
         seed=args.seed, device=args.train_device, progress=not args.quiet,
     )
     split = SplitConfig(val_fraction=args.val_fraction, test_fraction=args.test_fraction)
@@ -348,12 +352,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     graphs = benchmark_graphs(args.data_dir, GraphConfig(cache_dir=args.cache_dir, progress=not args.quiet))
     report = (lambda line: print(line, file=sys.stderr)) if not args.quiet else None
-    result = run_benchmark(graphs, default_methods(epochs=args.epochs), seeds=tuple(args.seeds), progress=report)
+    methods = default_methods(epochs=args.epochs, batch_size=args.batch_size, mode=args.mode, steps_per_epoch=args.steps_per_epoch)
+    result = run_benchmark(graphs, methods, seeds=tuple(args.seeds), progress=report)
     name = args.data_dir.resolve().name
     lines = [
         f"# Quality benchmark on `{name}`",
         "",
-        f"`graphalign bench {args.data_dir} --seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs}` "
+        f"`graphalign bench {args.data_dir} --seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs} "
+        f"--batch-size {args.batch_size} --mode {args.mode}"
+        f"{'' if args.steps_per_epoch is None else f' --steps-per-epoch {args.steps_per_epoch}'}` "
         f"on {datetime.date.today()}, {platform.machine()} with {os.cpu_count()} CPU cores, "
         f"{time.perf_counter() - started:.0f}s in all. Filtered MRR / Hits@k against all nodes of the target type, "
         f"mean ± std over {len(args.seeds)} seeds.",

@@ -123,3 +123,16 @@ def test_demo_in_process(toy_dataset, tmp_path, capsys):
     assert "held-out test links" in out and "image->concept: MRR" in out and "for a random ranking" in out
     assert "new text 'a big red fire engine' -> concept" in out
     assert (tmp_path / "w" / "run" / "model.safetensors").is_file()
+
+
+@pytest.mark.offline_model
+def test_bench_writes_table_and_csv(toy_dataset, tmp_path, capsys):
+    out = tmp_path / "results"
+    argv = ["-q", "bench", str(toy_dataset), "--seeds", "0", "--epochs", "1", "--out", str(out), "--cache-dir", str(tmp_path / "c")]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    name = toy_dataset.resolve().name
+    assert "## Best graph method vs. best non-graph method" in text and "| no training (ConSE) |" in text
+    assert (out / f"quality-{name}.md").read_text().startswith(f"# Quality benchmark on `{name}`")
+    rows = (out / f"quality-{name}.csv").read_text().splitlines()
+    assert rows[0].startswith("method,protocol,subset,seed_index,mrr") and len(rows) > 20

@@ -84,15 +84,16 @@ def trained_method(name: str, model: ModelConfig, train: TrainConfig, features: 
     return Method(name, embed, uses_graph=model.num_layers > 0, features=features)
 
 
-def default_methods(epochs: int = 40, batch_size: int = 256) -> list[Method]:
-    """The methods of the benchmark table."""
+def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full", steps_per_epoch: int | None = None) -> list[Method]:
+    """The methods of the benchmark table (training settings shared by all trained ones)."""
     plain = dict(hidden_dim=256, out_dim=128, dropout=0.1)
     prior = dict(hidden_dim=256, out_dim=384, dropout=0.1, prior_residual=True, prior_scale=0.2)
     methods = [Method("no training (ConSE)", conse_embeddings), Method("1-NN label transfer", lambda b, p, s: {}, nearest_neighbour=True)]
     for loss in ("infonce", "triplet"):
         # isolate_nodes: held-out images and texts have no edges at test time, so
         # training cuts 30% of them off at every step (no effect on the towers).
-        train = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, patience=8, negatives=-1, isolate_nodes=0.3)
+        train = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, patience=8, negatives=-1, isolate_nodes=0.3,
+                            mode=mode, steps_per_epoch=steps_per_epoch)
         methods.append(trained_method(f"two towers ({loss})", ModelConfig(num_layers=0, **plain), train))
         methods.append(trained_method(f"two towers + prior ({loss})", ModelConfig(num_layers=0, **prior), train, "conse"))
         for conv in ("gatv2", "rgcn"):
