@@ -198,8 +198,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     _print_table([(et, str(n)) for et, n in summary["edges"].items()], ("edge type (src|relation|dst)", "edges"))
     print()
     for modality, identity in summary["encoders"].items():
-        if not modality.startswith("space:"):
-            print(f"{modality} encoder: {identity}")
+        print(f"{modality} encoder: {identity}")
     return 0
 
 

@@ -86,10 +86,12 @@ class GraphConfig:
 
 @dataclass
 class FeatureStats:
-    """How many items of each node type came from the cache and how many were encoded."""
+    """How many items of each node type came from the cache and how many were encoded,
+    and the feature space each node type's vectors live in (see :attr:`Encoder.feature_space`)."""
 
     cached: dict[NodeType, int] = field(default_factory=dict)
     encoded: dict[NodeType, int] = field(default_factory=dict)
+    spaces: dict[NodeType, str] = field(default_factory=dict)
 
     @property
     def total_encoded(self) -> int:
@@ -168,9 +170,7 @@ def featurize(graph: KnowledgeGraph, config: GraphConfig | None = None) -> tuple
     nothing and loads no model.
 
     Returns:
-        ``(features per node type, stats, encoders)`` where ``encoders`` maps each
-        modality to its encoder identity and ``"space:<node type>"`` to the feature
-        space of that node type's vectors.
+        ``(features per node type, stats, encoder identity per modality)``.
 
     Raises:
         EncoderError: Naming the node whose item cannot be encoded.
@@ -199,7 +199,7 @@ def featurize(graph: KnowledgeGraph, config: GraphConfig | None = None) -> tuple
         stats.encoded[node_type] = encoded
         stats.cached[node_type] = len(nodes) - encoded
         logger.info("%s: %d from cache, %d encoded with %s", node_type, len(nodes) - encoded, encoded, encoder.identity)
+    stats.spaces = {t: encoders[MODALITY_OF[t]].feature_space for t in node_types}
     identities = {modality: encoder.identity for modality, encoder in encoders.items()}
-    identities.update({f"space:{t}": encoders[MODALITY_OF[t]].feature_space for t in node_types})
     return features, stats, identities
 

@@ -7,6 +7,7 @@ images that look like it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import torch
@@ -71,4 +72,4 @@ def add_knn_edges(built: BuiltGraph, node_type: NodeType = "image", k: int = 5, 
             seen.add((head, tail))
             graph.add_edge(ids[head], relation, ids[tail])
     logger.info("added %d %s edges between %s nodes (k=%d)", len(seen), relation, node_type, k)
-    return BuiltGraph(graph=graph, features=built.features, config=built.config, encoders=built.encoders)
+    return dataclasses.replace(built, graph=graph)

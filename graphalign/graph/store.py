@@ -55,12 +55,15 @@ class BuiltGraph:
         features: ``(num nodes of type, dim)`` float32 features per node type.
         config: The :class:`GraphConfig` (as a dict) used to encode.
         encoders: Encoder identity per modality (``"text"``, ``"image"``).
+        spaces: Feature space per node type; node types in one space share the
+            model's input projection (default: every type its own space).
     """
 
     graph: KnowledgeGraph
     features: dict[NodeType, torch.Tensor]
     config: dict[str, Any] = field(default_factory=dict)
     encoders: dict[str, str] = field(default_factory=dict)
+    spaces: dict[NodeType, str] = field(default_factory=dict)
 
     @cached_property
     def index(self) -> NodeIndex:
@@ -100,6 +103,7 @@ class BuiltGraph:
                 "source": str(self.graph.root.resolve()) if self.graph.root else None,
                 "config": self.config,
                 "encoders": self.encoders,
+                "spaces": self.spaces,
                 **self.summary(),
             }
             atomic_write_json(staging / GRAPH_META, meta)
@@ -132,7 +136,8 @@ class BuiltGraph:
         except Exception as error:
             raise CheckpointError(f"{folder / FEATURES_FILE}: cannot load features ({error})") from error
         features = {key.split(".", 1)[1]: value for key, value in tensors.items()}
-        built = cls(graph=graph, features=features, config=meta.get("config", {}), encoders=meta.get("encoders", {}))
+        built = cls(graph=graph, features=features, config=meta.get("config", {}), encoders=meta.get("encoders", {}),
+                    spaces=meta.get("spaces", {}))
         for node_type, x in features.items():
             if x.size(0) != built.index.num_nodes(node_type):
                 raise CheckpointError(f"{folder}: {node_type} features have {x.size(0)} rows for {built.index.num_nodes(node_type)} nodes")
@@ -183,6 +188,6 @@ def build_graph(
     else:
         graph = load_dataset(source, allow_outside_root=allow_outside_root, allow_self_loops=allow_self_loops)
     features, stats, identities = featurize(graph, config)
-    built = BuiltGraph(graph=graph, features=features, config=config.to_dict(), encoders=identities)
+    built = BuiltGraph(graph=graph, features=features, config=config.to_dict(), encoders=identities, spaces=stats.spaces)
     built.hetero_data  # noqa: B018 - validates shapes and finiteness now, not later
     return built, stats

@@ -136,7 +136,7 @@ def input_groups(built: BuiltGraph, model_config: ModelConfig) -> dict[NodeType,
     """Node types whose features live in one feature space (same encoder) form one group."""
     if not model_config.tie_inputs:
         return {}
-    return {t: built.encoders.get(f"space:{t}", t) for t in built.features}
+    return {t: built.spaces.get(t, t) for t in built.features}
 
 
 def message_passing_data(built: BuiltGraph, split: EdgeSplit) -> Any:

@@ -73,12 +73,13 @@ def test_changed_text_and_image_are_reencoded_alone(toy_dataset, tmp_path, count
 
 def test_features_match_direct_encoding(toy_dataset, fast_config):
     kg = load_dataset(toy_dataset)
-    features, _, identities = featurize(kg, fast_config)
+    features, stats, identities = featurize(kg, fast_config)
     encoder = fast_config.build_encoder("text")
     texts = [n.text for n in kg.nodes("text")]
     assert torch.allclose(features["text"], encoder.encode(texts))
     image, text = "color-histogram:bins=4:size=32:v1", "hashing-text:dim=64:ngram=3:v1"
-    assert identities == {"image": image, "text": text, "space:image": image, "space:concept": text, "space:text": text}
+    assert identities == {"image": image, "text": text}
+    assert stats.spaces == {"image": image, "concept": text, "text": text}
 
 
 def test_concept_text_uses_name_and_description():
@@ -127,6 +128,8 @@ def test_build_save_load_round_trip(toy_dataset, tmp_path, fast_config):
         assert torch.equal(loaded.features[t], built.features[t])
     assert loaded.hetero_data["image"].x.shape == (32, 64)
     assert loaded.graph_config() == fast_config
+    assert loaded.spaces == built.spaces == {"image": built.encoders["image"], "concept": built.encoders["text"],
+                                            "text": built.encoders["text"]}
     assert loaded.summary()["feature_dims"] == {"image": 64, "concept": 64, "text": 64}
     # Overwriting an existing graph folder works and leaves no staging folders.
     built.save(out)
