@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
+from graphalign.encoders.cache import FeatureCache, content_digest, default_cache_dir
 from graphalign.encoders.efficientnet_lite import EfficientNetLite0Encoder
 from graphalign.encoders.imagenet import imagenet_classes
 from graphalign.errors import ConfigError
@@ -57,6 +58,9 @@ class ConSEImageEncoder(Encoder):
             its feature space with texts and concepts); ``"concat"``: the
             1280-d visual features followed by the text-space vector.
         weights: EfficientNet-Lite0 weights file (default: the packaged one).
+        cache_dir: Feature cache for the class-name embeddings (default:
+            :func:`~graphalign.encoders.cache.default_cache_dir`).
+        use_cache: Read and write that cache.
     """
 
     modality = "image"
@@ -68,6 +72,8 @@ class ConSEImageEncoder(Encoder):
         top_k: int = 10,
         mode: str = "conse",
         weights: str | None = None,
+        cache_dir: str | None = None,
+        use_cache: bool = True,
         batch_size: int = 32,
         device: str | torch.device | None = None,
         progress: bool = True,
@@ -76,6 +82,7 @@ class ConSEImageEncoder(Encoder):
         if mode not in ("conse", "concat"):
             raise ConfigError(f"ConSE mode must be 'conse' or 'concat', got {mode!r}")
         self.mode, self.top_k = mode, int(top_k)
+        self.cache_dir, self.use_cache = cache_dir, use_cache
         self.image_encoder = EfficientNetLite0Encoder(weights=weights, batch_size=batch_size, device=device, progress=progress)
         kwargs = {"device": device, "progress": False, **(text_encoder_kwargs or {})}
         self.text_encoder = build_encoder(text_encoder, kwargs)
@@ -94,9 +101,14 @@ class ConSEImageEncoder(Encoder):
         return self.text_encoder.dim + (self.image_encoder.dim if self.mode == "concat" else 0)
 
     def class_embeddings(self) -> torch.Tensor:
-        """Text embeddings of the 1000 ImageNet class names. Shapes: ``(1000, d)``."""
+        """Text embeddings of the 1000 ImageNet class names, through the feature cache
+        of the text encoder (so later runs load no text model). Shapes: ``(1000, d)``."""
         if self._class_embeddings is None:
-            self._class_embeddings = self.text_encoder.encode(imagenet_classes())
+            from graphalign.encoders.featurize import encode_with_cache
+
+            names = imagenet_classes()
+            cache = FeatureCache(self.cache_dir or default_cache_dir(), self.text_encoder.identity) if self.use_cache else None
+            self._class_embeddings, _ = encode_with_cache(self.text_encoder, names, [content_digest(n) for n in names], cache)
         return self._class_embeddings
 
     def from_features(self, features: torch.Tensor) -> torch.Tensor:

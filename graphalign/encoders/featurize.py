@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -10,7 +11,7 @@ from typing import Any
 
 import torch
 
-from graphalign.encoders.base import Encoder, build_encoder
+from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
 from graphalign.encoders.cache import FeatureCache, content_digest, default_cache_dir
 from graphalign.errors import EncoderError, GraphValidationError
 from graphalign.graph.knowledge_graph import KnowledgeGraph
@@ -78,6 +79,10 @@ class GraphConfig:
         kwargs = {"device": self.device, "progress": self.progress, **kwargs}
         if self.batch_size is not None:
             kwargs.setdefault("batch_size", self.batch_size)
+        if isinstance(name, str) and "cache_dir" in inspect.signature(ENCODERS.get(name)).parameters:
+            # Encoders that cache something themselves (ConSE's class names) share the graph's cache.
+            kwargs.setdefault("cache_dir", self.cache_dir)
+            kwargs.setdefault("use_cache", self.use_cache)
         encoder = build_encoder(name, kwargs)
         if encoder.modality != modality:
             raise EncoderError(f"encoder {name!r} encodes {encoder.modality}, but a {modality} encoder is needed")
