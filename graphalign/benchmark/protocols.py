@@ -200,7 +200,7 @@ def make_protocol_split(
                 if held:
                     dropped |= torch.tensor([r in held for r in edge_index[side].tolist()])
         train = ~(test | val | dropped)
-        aligned = is_aligned(edge_type, None)
+        aligned = is_aligned(edge_type, None) and edge_type[1] not in label_free
         if aligned:
             parts["test"][edge_type] = edge_index[:, test]
             parts["val"][edge_type] = edge_index[:, val]
@@ -214,7 +214,7 @@ def make_protocol_split(
             parts["message_passing"][edge_type] = sup[:, ~hidden]
         else:
             parts["message_passing"][edge_type] = edge_index[:, train]
-    aligned_types = [et for et in edges if is_aligned(et, None)]
+    aligned_types = [et for et in edges if is_aligned(et, None) and et[1] not in label_free]
     heldout = {
         "test": {"image": torch.tensor(sorted(test_images | zs_images)), "text": torch.tensor(sorted(set(en_test) | set(xl_test)))},
         "val": {"image": torch.tensor(sorted(val_images)), "text": torch.tensor(sorted(en_val))},

@@ -18,6 +18,7 @@ Every method sees the same :class:`ProtocolSplit` per seed.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import math
 import time
@@ -31,8 +32,10 @@ import torch.nn.functional as F
 
 from graphalign.benchmark.protocols import ProtocolSplit, Query, make_protocol_split
 from graphalign.evaluation.ranking import evaluate_ranking
+from graphalign.graph.convert import edge_index_dict
 from graphalign.graph.store import BuiltGraph
 from graphalign.nn.hetero_gnn import ModelConfig
+from graphalign.training.split import LABEL_FREE_RELATIONS, EdgeSplit
 from graphalign.training.trainer import TrainConfig, fit, message_passing_data
 
 logger = logging.getLogger(__name__)
@@ -72,12 +75,29 @@ def conse_embeddings(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> d
     }
 
 
+def with_label_free_edges(built: BuiltGraph, split: EdgeSplit) -> EdgeSplit:
+    """``split`` plus the graph's label-free (kNN) edges as message passing.
+
+    The protocol split is drawn on the plain graph; kNN edges added to a copy of
+    it (:func:`~graphalign.graph.knn.add_knn_edges`) carry no label, so every one
+    of them, held-out nodes' included, is visible to message passing.
+    """
+    extra = {et: e for et, e in edge_index_dict(built.graph, built.index).items()
+             if et[1] in LABEL_FREE_RELATIONS and et not in split.edges["message_passing"]}
+    if not extra:
+        return split
+    edges = {part: dict(parts) for part, parts in split.edges.items()}
+    edges["message_passing"].update(extra)
+    return dataclasses.replace(split, edges=edges)
+
+
 def trained_method(name: str, model: ModelConfig, train: TrainConfig, features: str = "base") -> Method:
     def embed(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> dict[str, torch.Tensor]:
         config = TrainConfig(**{**train.to_dict(), "seed": seed, "progress": False})
-        result = fit(built, model, config, split=protocol.split)
+        split = with_label_free_edges(built, protocol.split)
+        result = fit(built, model, config, split=split)
         result.model.eval()
-        data = message_passing_data(built, protocol.split)
+        data = message_passing_data(built, split)
         with torch.no_grad():
             return result.model(data.x_dict, data.edge_index_dict)
 

@@ -20,56 +20,106 @@ from graphalign.typing import NodeType
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["KNN_RELATION", "knn_pairs", "add_knn_edges"]
+__all__ = ["KNN_RELATION", "knn_pairs", "knn_edge_index", "add_knn_edges"]
 
 KNN_RELATION = "similar_to"
 
 
-def knn_pairs(x: torch.Tensor, k: int, batch_size: int = 4096) -> torch.Tensor:
-    """Each row's ``k`` most cosine-similar other rows.
+def knn_pairs(x: torch.Tensor, k: int, batch_size: int = 4096, y: torch.Tensor | None = None) -> torch.Tensor:
+    """Each row's ``k`` most cosine-similar other rows (of ``y``, if given).
+
+    Example:
+        >>> knn_pairs(torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]), k=1).tolist()
+        [[0, 1, 2], [1, 0, 1]]
+
+    Args:
+        x: Query rows.
+        k: Neighbours per row.
+        batch_size: Rows of ``x`` compared at once.
+        y: Candidate rows in the same space; ``None``: ``x`` itself, a row never
+            being its own neighbour.
 
     Shapes:
-        - x: ``(N, d)``
-        - output: ``(2, N * min(k, N - 1))``: ``(row, neighbour)`` pairs
+        - x: ``(N, d)``; y: ``(M, d)``
+        - output: ``(2, N * min(k, M'))``: ``(row of x, row of y)`` pairs, with
+          ``M' = N - 1`` without ``y``
     """
     n = x.size(0)
-    k = min(k, n - 1)
+    x = F.normalize(x.float(), dim=-1)
+    if y is None:
+        k, candidates = min(k, n - 1), x
+    else:
+        if y.dim() != 2 or y.size(1) != x.size(1):
+            raise ConfigError(f"kNN candidates must have shape (M, {x.size(1)}), got {tuple(y.shape)}")
+        k, candidates = min(k, y.size(0)), F.normalize(y.float(), dim=-1)
     if k <= 0:
         return torch.empty(2, 0, dtype=torch.long)
-    x = F.normalize(x.float(), dim=-1)
     heads, tails = [], []
     for start in range(0, n, batch_size):
-        sims = x[start : start + batch_size] @ x.T  # (B, N)
+        sims = x[start : start + batch_size] @ candidates.T  # (B, M)
         rows = torch.arange(start, min(start + batch_size, n))
-        sims[torch.arange(rows.numel()), rows] = float("-inf")  # not itself
+        if y is None:
+            sims[torch.arange(rows.numel()), rows] = float("-inf")  # not itself
         top = torch.topk(sims, k, dim=1).indices  # (B, k)
         heads.append(rows.repeat_interleave(k))
         tails.append(top.flatten())
     return torch.stack([torch.cat(heads), torch.cat(tails)])
 
 
-def add_knn_edges(built: BuiltGraph, node_type: NodeType = "image", k: int = 5, relation: str = KNN_RELATION) -> BuiltGraph:
-    """A copy of ``built`` with ``relation`` edges from each node of ``node_type``
-    to its ``k`` nearest nodes of that type by feature cosine.
+def knn_edge_index(built: BuiltGraph, node_type: NodeType = "image", k: int = 5, target_type: NodeType | None = None
+                   ) -> torch.Tensor:
+    """Rows ``(node_type row, target_type row)`` of each node's ``k`` most similar targets.
+
+    Across node types (``target_type`` differs), both types must share a feature
+    space (:attr:`BuiltGraph.spaces`): e.g. images encoded as ConSE vectors in the
+    text encoder's space, against concepts; each image is then linked to the
+    concepts its pretrained encoders find closest, without using any label.
 
     Raises:
-        ConfigError: If the type has no features or the relation exists already.
+        ConfigError: If a type has no features or the two types' spaces differ.
+
+    Shapes:
+        - output: ``(2, N * k)``
     """
-    if node_type not in built.features:
-        raise ConfigError(f"no {node_type!r} features to build kNN edges from")
-    if any(e.relation == relation for e in built.graph.edges):
-        raise ConfigError(f"the graph already has {relation!r} edges")
+    target_type = target_type or node_type
+    for t in {node_type, target_type}:
+        if t not in built.features:
+            raise ConfigError(f"no {t!r} features to build kNN edges from")
+    if target_type == node_type:
+        return knn_pairs(built.features[node_type], k)
+    spaces = (built.spaces.get(node_type), built.spaces.get(target_type))
+    if spaces[0] is None or spaces[0] != spaces[1]:
+        raise ConfigError(
+            f"kNN edges from {node_type!r} to {target_type!r} need features in one space, got {spaces[0]!r} and "
+            f"{spaces[1]!r} (e.g. encode images with image_encoder='conse')"
+        )
+    return knn_pairs(built.features[node_type], k, y=built.features[target_type])
+
+
+def add_knn_edges(built: BuiltGraph, node_type: NodeType = "image", k: int = 5, relation: str = KNN_RELATION,
+                  target_type: NodeType | None = None) -> BuiltGraph:
+    """A copy of ``built`` with ``relation`` edges from each node of ``node_type``
+    to its ``k`` nearest nodes of ``target_type`` (default: the same type) by
+    feature cosine (see :func:`knn_edge_index`).
+
+    Raises:
+        ConfigError: If a type has no features, the spaces differ, or the graph
+            already has ``relation`` edges between these types.
+    """
+    target_type = target_type or node_type
+    if any(built.graph.edge_type(e) == (node_type, relation, target_type) for e in built.graph.edges):
+        raise ConfigError(f"the graph already has {relation!r} edges from {node_type!r} to {target_type!r}")
+    pairs = knn_edge_index(built, node_type, k, target_type)
     graph = KnowledgeGraph(built.graph.root, allow_self_loops=False, allow_outside_root=built.graph.allow_outside_root)
     for node in built.graph.nodes():
         graph.add_node(node)
     for edge in built.graph.edges:
         graph.add_edge(edge.head, edge.relation, edge.tail)
-    ids = built.index.ids[node_type]
-    pairs = knn_pairs(built.features[node_type], k)
+    heads, tails = built.index.ids[node_type], built.index.ids[target_type]
     seen = set()
     for head, tail in pairs.t().tolist():
         if (head, tail) not in seen:
             seen.add((head, tail))
-            graph.add_edge(ids[head], relation, ids[tail])
-    logger.info("added %d %s edges between %s nodes (k=%d)", len(seen), relation, node_type, k)
+            graph.add_edge(heads[head], relation, tails[tail])
+    logger.info("added %d %s edges from %s to %s nodes (k=%d)", len(seen), relation, node_type, target_type, k)
     return dataclasses.replace(built, graph=graph)

@@ -33,7 +33,7 @@ from graphalign.typing import EdgeType, NodeType
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SplitConfig", "EdgeSplit", "split_graph", "is_aligned"]
+__all__ = ["SplitConfig", "EdgeSplit", "split_graph", "is_aligned", "LABEL_FREE_RELATIONS"]
 
 PARTS = ("message_passing", "supervision", "val", "test")
 
@@ -56,7 +56,7 @@ class SplitConfig:
         align_relations: Relations to align. ``None``: every edge between
             different node types, and every concept–concept relation.
         isolate_heldout: Also drop non-aligned edges of held-out nodes from
-            message passing.
+            message passing (label-free kNN edges are kept: they use no label).
     """
 
     val_fraction: float = 0.1
@@ -83,11 +83,22 @@ class SplitConfig:
         return cls(**data)
 
 
+LABEL_FREE_RELATIONS: tuple[str, ...] = ("similar_to",)
+"""Relations computed from features alone (:mod:`graphalign.graph.knn`): never
+supervision, and kept for held-out nodes (they carry no label)."""
+
+
 def is_aligned(edge_type: EdgeType, align_relations: list[str] | None) -> bool:
-    """Whether edges of ``edge_type`` are aligned (contrastive positives)."""
+    """Whether edges of ``edge_type`` are aligned (contrastive positives).
+
+    By default every edge between two node types, and every concept–concept
+    relation, except the label-free :data:`LABEL_FREE_RELATIONS`.
+    """
     src, rel, dst = edge_type
     if align_relations is not None:
         return rel in align_relations
+    if rel in LABEL_FREE_RELATIONS:
+        return False
     return src != dst or src == "concept"
 
 
@@ -219,7 +230,8 @@ def split_graph(graph: KnowledgeGraph, config: SplitConfig | None = None, seed: 
         val_hit = touches("val", edge_type, edge_index) & ~test_hit
         train = ~(test_hit | val_hit)
         if edge_type not in aligned:
-            keep = train if config.isolate_heldout else torch.ones_like(train)
+            label_free = edge_type[1] in LABEL_FREE_RELATIONS
+            keep = train if config.isolate_heldout and not label_free else torch.ones_like(train)
             edges["message_passing"][edge_type] = edge_index[:, keep]
             continue
         src, _, dst = edge_type

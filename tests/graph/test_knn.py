@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -29,3 +31,45 @@ def toy_built_fast(toy_dataset, fast_config):
     from graphalign.graph.store import build_graph
 
     return build_graph(toy_dataset, fast_config)[0]
+
+
+def test_knn_pairs_across_two_sets():
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    y = torch.tensor([[0.0, 2.0], [3.0, 0.1], [1.0, 1.0]])
+    assert knn_pairs(x, k=2, y=y).tolist() == [[0, 0, 1, 1], [1, 2, 0, 2]]
+    with pytest.raises(ConfigError, match=r"shape \(M, 2\)"):
+        knn_pairs(x, k=1, y=torch.zeros(3, 5))
+
+
+def test_cross_type_knn_edges_need_one_feature_space(toy_built_fast):
+    with pytest.raises(ConfigError, match="need features in one space"):
+        add_knn_edges(toy_built_fast, "image", k=2, target_type="concept")
+    # Images as vectors in the concepts' space (as ConSE image features are).
+    concepts = toy_built_fast.features["concept"]
+    images = concepts[torch.arange(toy_built_fast.features["image"].size(0)) % concepts.size(0)]
+    shared = dataclasses.replace(
+        toy_built_fast, features={**toy_built_fast.features, "image": images},
+        spaces={**toy_built_fast.spaces, "image": "shared", "concept": "shared"},
+    )
+    augmented = add_knn_edges(shared, "image", k=1, target_type="concept")
+    added = [e for e in augmented.graph.edges if e.relation == "similar_to"]
+    assert len(added) == images.size(0)
+    ids = shared.index.ids
+    # Each image is linked to the concept whose feature it copies (cosine 1).
+    expected = {(ids["image"][i], ids["concept"][i % concepts.size(0)]) for i in range(images.size(0))}
+    assert {(e.head, e.tail) for e in added} == expected
+    with pytest.raises(ConfigError, match="already has 'similar_to' edges from 'image' to 'concept'"):
+        add_knn_edges(augmented, "image", k=1, target_type="concept")
+    assert add_knn_edges(augmented, "image", k=1).graph.num_edges == augmented.graph.num_edges + images.size(0)
+
+
+def test_knn_edges_are_label_free_in_the_split(toy_built_fast):
+    from graphalign.training.split import SplitConfig, is_aligned, split_graph
+
+    assert not is_aligned(("image", "similar_to", "concept"), None)
+    assert is_aligned(("image", "depicts", "concept"), None)
+    augmented = add_knn_edges(toy_built_fast, "image", k=2)
+    split = split_graph(augmented.graph, SplitConfig(), seed=0)
+    knn = ("image", "similar_to", "image")
+    assert knn not in split.edges["supervision"]
+    assert split.edges["message_passing"][knn].size(1) == 2 * 32  # held-out images keep theirs
