@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from graphalign.benchmark.protocols import _stem, make_protocol_split
 from graphalign.benchmark.quality import Method, best_comparison, conse_embeddings, format_table, run_benchmark, trained_method
@@ -83,3 +84,36 @@ def test_plots_are_written(toy, tmp_path):
                                   tmp_path / "curves.png")
     assert path.stat().st_size > 1000 and curves.stat().st_size > 1000
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_best_comparison_needs_ten_percent_beyond_the_seed_spread():
+    from graphalign.benchmark.quality import BenchmarkResult
+
+    def result(graph_runs, other_runs):
+        r = BenchmarkResult(graph_methods={"g"})
+        r.rows[("g", "p", "all")] = [{"mrr": v} for v in graph_runs]
+        r.rows[("o", "p", "all")] = [{"mrr": v} for v in other_runs]
+        return best_comparison(r, ["p"])[0]
+
+    clear = result([0.50, 0.52, 0.51], [0.40, 0.41, 0.39])
+    assert clear["relative"] == pytest.approx(0.51 / 0.40 - 1) and clear["target_met"]
+    noisy = result([0.70, 0.30, 0.53], [0.40, 0.41, 0.39])  # +28% on average, but within the spread
+    assert noisy["relative"] > 0.10 and not noisy["target_met"]
+    small = result([0.43, 0.43, 0.43], [0.40, 0.40, 0.40])  # beyond the spread, but only +7.5%
+    assert not small["target_met"]
+
+
+def test_knn_method_trains_on_label_free_candidate_edges(toy):
+    import dataclasses
+
+    from graphalign.benchmark.quality import with_label_free_edges
+
+    knn = ("image", "similar_to", "image")
+    protocol = make_protocol_split(toy, seed=0)
+    assert protocol.split.edges["message_passing"][knn].size(1) == 2 * toy.index.num_nodes("image")
+    assert knn not in protocol.split.edges["supervision"] and knn not in protocol.split.aligned_edge_types
+    # A split drawn without the kNN edges (as on the plain graph) gets all of them back.
+    edges = {part: {et: e for et, e in parts.items() if et != knn} for part, parts in protocol.split.edges.items()}
+    split = with_label_free_edges(toy, dataclasses.replace(protocol.split, edges=edges))
+    assert torch.equal(split.edges["message_passing"][knn], protocol.split.edges["message_passing"][knn])
+    assert with_label_free_edges(toy, protocol.split) is protocol.split
