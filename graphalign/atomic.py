@@ -1,16 +1,36 @@
-"""Atomic file writes: a temp file in the same folder, fsync, then rename."""
+"""Atomic file writes: a temp file in the same folder, fsync, then rename.
+
+A process killed at any moment (``kill -9``, power loss after the fsync) leaves
+either the old file or the new one at the target path, never a mix. What it can
+leave is a hidden temporary file ``.<name>.<random>.tmp`` next to the target;
+:func:`remove_temp_files` deletes those, and every reader ignores them.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_open", "atomic_write_text", "atomic_write_json", "atomic_save_safetensors", "read_versioned_json"]
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "atomic_open",
+    "atomic_write_text",
+    "atomic_write_json",
+    "atomic_save_safetensors",
+    "read_versioned_json",
+    "temp_files",
+    "remove_temp_files",
+]
+
+TEMP_SUFFIX = ".tmp"
 
 
 @contextlib.contextmanager
@@ -23,7 +43,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | N
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     binary = "b" in mode
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
             yield handle
@@ -34,6 +54,60 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | N
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Makes a rename in ``folder`` durable (best effort; not possible on every OS)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def temp_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The temporary files that :func:`atomic_open` may have left next to ``path``.
+
+    They are left only by a process killed in the middle of a write.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    return sorted(path.parent.glob(f".{_glob_escape(path.name)}.*{TEMP_SUFFIX}"))
+
+
+def _glob_escape(name: str) -> str:
+    """Escapes the glob special characters ``*?[`` in a file name."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def remove_temp_files(path: str | os.PathLike[str], older_than: float = 0.0) -> int:
+    """Deletes temporary files left next to ``path`` by interrupted atomic writes.
+
+    Args:
+        path: The target file whose leftovers to delete.
+        older_than: Only delete files not modified for this many seconds (use a
+            margin where another process may be writing ``path`` right now).
+
+    Returns:
+        How many files were deleted.
+    """
+    now = time.time()
+    removed = 0
+    for leftover in temp_files(path):
+        with contextlib.suppress(OSError):
+            if now - leftover.stat().st_mtime >= older_than:
+                leftover.unlink()
+                removed += 1
+    if removed:
+        logger.info("removed %d temporary file(s) left by an interrupted write of %s", removed, path)
+    return removed
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -59,6 +133,8 @@ def atomic_save_safetensors(path: str | os.PathLike[str], tensors: dict[str, Any
 def read_versioned_json(path: str | os.PathLike[str], kind: str, version: int, missing_hint: str) -> dict[str, Any]:
     """Reads a ``{"format": kind, "version": version, ...}`` JSON file written by graphalign.
 
+    Only JSON is parsed: nothing in the file can make Python run code.
+
     Raises:
         CheckpointError: If the file is missing (with ``missing_hint``), is not
             valid JSON, or has another format or version.
@@ -69,9 +145,11 @@ def read_versioned_json(path: str | os.PathLike[str], kind: str, version: int, m
     if not path.is_file():
         raise CheckpointError(f"{path.parent}: {missing_hint}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path}: invalid JSON ({error})") from error
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read ({error})") from error
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, huge integers, deep nesting
+        raise CheckpointError(f"{path}: invalid JSON ({type(error).__name__}: {str(error)[:200]})") from error
     if not isinstance(data, dict) or data.get("format") != kind or data.get("version") != version:
         found = (data.get("format"), data.get("version")) if isinstance(data, dict) else (type(data).__name__, None)
         raise CheckpointError(f"{path}: unsupported format {found[0]!r} v{found[1]} (expected {kind!r} v{version})")

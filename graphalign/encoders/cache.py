@@ -9,31 +9,65 @@ Each shard is a safetensors file with ``keys`` (``(n, 32)`` uint8 SHA-256
 digests of the encoded content) and ``vectors`` (``(n, dim)`` float32), plus a
 checksum of both in its metadata. Shards are written atomically (temp file +
 rename) and never modified, so several processes can share one cache: each adds
-its own shards. A shard that fails to load or whose checksum does not match is
-moved aside (``*.corrupt``) and its entries are recomputed.
+its own shards, and a merge writes the merged shard before it deletes the old
+ones. No lock is needed. A process killed while writing leaves at most a hidden
+``.shard-*.tmp`` file, which readers ignore and a later merge deletes. A shard
+that fails to load (a planted pickle included: shards are read with safetensors
+only, never unpickled) or whose checksum does not match is moved aside
+(``*.corrupt``) with a warning and its entries are recomputed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
+import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from graphalign.atomic import atomic_save_safetensors, atomic_write_json
+from graphalign.atomic import TEMP_SUFFIX, atomic_save_safetensors, atomic_write_json
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FeatureCache", "content_digest", "default_cache_dir"]
+__all__ = ["FeatureCache", "CacheReport", "content_digest", "default_cache_dir"]
 
 CACHE_ENV = "GRAPHALIGN_CACHE"
 MAX_SHARDS = 32
 """Above this many shards, :meth:`FeatureCache.put` merges them into one."""
+STALE_TEMP_SECONDS = 3600.0
+"""Temporary files older than this are leftovers of a killed writer (a live one
+finishes a shard in far less), and :meth:`FeatureCache.compact` deletes them."""
+IDENTITY_FILE = "identity.json"
+
+
+@dataclass
+class CacheReport:
+    """What :meth:`FeatureCache.verify` found; :attr:`ok` when no shard is bad.
+
+    Attributes:
+        identity: The encoder identity.
+        shards: Number of shard files.
+        entries: Distinct cached items in the valid shards.
+        problems: ``"<shard file>: <problem>"`` for each bad shard.
+        temp_files: Leftover temporary files of interrupted writes (harmless).
+    """
+
+    identity: str
+    shards: int = 0
+    entries: int = 0
+    problems: list[str] = field(default_factory=list)
+    temp_files: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
 
 
 def default_cache_dir() -> Path:
@@ -84,7 +118,8 @@ class FeatureCache:
     def _shards(self) -> list[Path]:
         return sorted(self.folder.glob("shard-*.safetensors")) if self.folder.is_dir() else []
 
-    def _read_shard(self, path: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def _check_shard(self, path: Path) -> tuple[torch.Tensor, torch.Tensor] | str | None:
+        """Reads one shard: ``(keys, vectors)``, a problem string, or ``None`` if it is gone."""
         from safetensors import safe_open
 
         try:
@@ -94,37 +129,89 @@ class FeatureCache:
         except FileNotFoundError:
             return None  # merged away by another process in the meantime
         except Exception as error:  # safetensors raises several types on bad files
-            self._quarantine(path, f"unreadable ({error})")
-            return None
-        problem = None
+            return f"unreadable ({type(error).__name__}: {str(error)[:200]})"
         if meta.get("identity") != self.identity:
-            problem = "identity mismatch"
-        elif keys.dtype != torch.uint8 or keys.dim() != 2 or keys.size(1) != 32 or vectors.size(0) != keys.size(0):
-            problem = "bad shapes"
-        elif self.dim is not None and vectors.size(1) != self.dim:
-            problem = f"dimension {vectors.size(1)} != {self.dim}"
-        elif meta.get("checksum") != _checksum(keys, vectors):
-            problem = "checksum mismatch"
-        elif not torch.isfinite(vectors).all():
-            problem = "non-finite values"
-        if problem:
-            self._quarantine(path, problem)
-            return None
+            return "identity mismatch"
+        if keys.dtype != torch.uint8 or keys.dim() != 2 or keys.size(1) != 32 or vectors.dim() != 2 or vectors.size(0) != keys.size(0):
+            return "bad shapes"
+        if vectors.dtype != torch.float32:
+            return f"bad dtype {vectors.dtype}"
+        if self.dim is not None and vectors.size(1) != self.dim:
+            return f"dimension {vectors.size(1)} != {self.dim}"
+        if meta.get("checksum") != _checksum(keys, vectors):
+            return "checksum mismatch"
+        if not torch.isfinite(vectors).all():
+            return "non-finite values"
         return keys, vectors
+
+    def _read_shard(self, path: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
+        shard = self._check_shard(path)
+        if isinstance(shard, str):
+            self._quarantine(path, shard)
+            return None
+        return shard
 
     def _quarantine(self, path: Path, reason: str) -> None:
         logger.warning("feature cache shard %s is corrupt (%s); its entries will be recomputed", path, reason)
         with contextlib.suppress(OSError):
             os.replace(path, path.with_suffix(".corrupt"))
 
+    def _temp_files(self) -> list[Path]:
+        return sorted(self.folder.glob(f".*{TEMP_SUFFIX}")) if self.folder.is_dir() else []
+
+    def verify(self) -> CacheReport:
+        """Checks every shard (loadable, checksum, identity, shapes, finite values).
+
+        Changes nothing: a bad shard is reported, not moved aside.
+
+        Example:
+            >>> report = FeatureCache("/tmp/cache", identity="my-encoder:v1").verify()  # doctest: +SKIP
+            >>> report.ok, report.entries  # doctest: +SKIP
+            (True, 75)
+        """
+        report = CacheReport(identity=self.identity, temp_files=len(self._temp_files()))
+        keys_seen: set[bytes] = set()
+        for path in self._shards():
+            shard = self._check_shard(path)
+            if shard is None:
+                continue
+            report.shards += 1
+            if isinstance(shard, str):
+                report.problems.append(f"{path}: {shard}")
+                continue
+            keys_seen.update(key.tobytes() for key in shard[0].numpy())
+        report.entries = len(keys_seen)
+        return report
+
+    @classmethod
+    def all_in(cls, root: str | os.PathLike[str]) -> list[FeatureCache]:
+        """One cache per encoder identity found under ``root`` (read from ``identity.json``)."""
+        caches = []
+        root = Path(root)
+        for folder in sorted(root.iterdir()) if root.is_dir() else []:
+            info = folder / IDENTITY_FILE
+            try:
+                identity = json.loads(info.read_text(encoding="utf-8"))["identity"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            cache = cls(root, identity)
+            if cache.folder == folder:
+                caches.append(cache)
+        return caches
+
     def _load(self) -> dict[bytes, torch.Tensor]:
         if self._rows is None:
             rows: dict[bytes, torch.Tensor] = {}
+            dim = self.dim
             for path in self._shards():
                 shard = self._read_shard(path)
                 if shard is None:
                     continue
                 keys, vectors = shard
+                if dim is not None and vectors.size(1) != dim:  # only a tampered shard can disagree
+                    self._quarantine(path, f"dimension {vectors.size(1)} != {dim} of the other shards")
+                    continue
+                dim = vectors.size(1)
                 for key, vector in zip(keys.numpy(), vectors):
                     rows[key.tobytes()] = vector
             self._rows = rows
@@ -170,7 +257,7 @@ class FeatureCache:
 
     def _write_shard(self, keys: torch.Tensor, vectors: torch.Tensor) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
-        info = self.folder / "identity.json"
+        info = self.folder / IDENTITY_FILE
         if not info.exists():
             atomic_write_json(info, {"identity": self.identity, "dim": int(vectors.size(1))})
         path = self.folder / f"shard-{uuid.uuid4().hex}.safetensors"
@@ -192,5 +279,10 @@ class FeatureCache:
         for path in old:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+        now = time.time()
+        for leftover in self._temp_files():
+            with contextlib.suppress(OSError):
+                if now - leftover.stat().st_mtime > STALE_TEMP_SECONDS:
+                    leftover.unlink()
         logger.info("merged %d cache shards into one (%d entries)", len(old), len(rows))
 

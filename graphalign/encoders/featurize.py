@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
 from collections.abc import Sequence
@@ -10,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
 from graphalign.encoders.cache import FeatureCache, content_digest, default_cache_dir
-from graphalign.errors import EncoderError, GraphValidationError
+from graphalign.errors import ConfigError, EncoderError, GraphValidationError
 from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.graph.schema import ConceptNode, ImageNode, Node, TextNode
 from graphalign.typing import NodeType
@@ -47,6 +49,12 @@ class GraphConfig:
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         batch_size: Override the encoders' batch size.
         progress: Show progress bars.
+        max_text_chars: Texts (and concept name + description) longer than this
+            are cut to this many characters before encoding, with a warning; the
+            graph keeps the full text. Every text model reads far fewer tokens.
+        cache_every: Encoded vectors are stored in the cache after every this
+            many items of a node type, so an interrupted build keeps (and the
+            next run reuses) everything encoded before the interruption.
     """
 
     text_encoder: str = "minilm"
@@ -59,6 +67,14 @@ class GraphConfig:
     device: str = "auto"
     batch_size: int | None = None
     progress: bool = True
+    max_text_chars: int = 20_000
+    cache_every: int = 2048
+
+    def __post_init__(self) -> None:
+        for name in ("max_text_chars", "cache_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"GraphConfig.{name} must be a positive integer, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,30 +126,83 @@ def concept_text(node: ConceptNode, template: str) -> str:
     return node.name
 
 
-def _item_and_key(graph: KnowledgeGraph, node: Node, template: str) -> tuple[Any, bytes]:
-    """What the encoder sees for ``node`` and its content digest."""
-    if isinstance(node, ConceptNode):
-        text = concept_text(node, template)
+def _file_digest(path: Path) -> bytes:
+    """:func:`content_digest` of a file's bytes, read in blocks (large files never sit in memory whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()
+
+
+def _item_and_key(graph: KnowledgeGraph, node: Node, template: str, max_chars: int | None = None) -> tuple[Any, bytes]:
+    """What the encoder sees for ``node`` and its content digest.
+
+    Texts longer than ``max_chars`` are cut (the key is that of the cut text).
+    """
+    if isinstance(node, (ConceptNode, TextNode)):
+        text = concept_text(node, template) if isinstance(node, ConceptNode) else node.text
+        if max_chars is not None and len(text) > max_chars:
+            text = text[:max_chars]
         return text, content_digest(text)
-    if isinstance(node, TextNode):
-        return node.text, content_digest(node.text)
     assert isinstance(node, ImageNode)
     if node.path is None:
         return node.image, content_digest(node.pixel_hash())
     path = graph.resolve_image_path(node)
     try:
-        data = path.read_bytes()
+        if not path.is_file():
+            raise EncoderError(f"image {node.id!r}: {path}: " + ("image file not found" if not path.exists() else "not a regular file"))
+        return path, _file_digest(path)
     except OSError as error:
         raise EncoderError(f"image {node.id!r}: cannot read {path}: {error}") from error
-    return path, content_digest(data)
+
+
+def _locate_bad_images(items: Sequence[Any], labels: Sequence[str]) -> list[str]:
+    """``node 'id': problem`` for every image item that cannot be decoded (on the error path only)."""
+    from graphalign.encoders.image_io import check_image_file
+
+    found = []
+    for item, label in zip(items, labels):
+        if isinstance(item, str):
+            return []  # a text encoder: nothing to locate this way
+        if problem := check_image_file(item):
+            found.append(f"node {label!r}: {problem}")
+    return found
+
+
+def _encode_chunk(encoder: Encoder, items: list[Any], labels: list[str]) -> torch.Tensor:
+    """Encodes one chunk; errors name the node(s) at fault."""
+    try:
+        vectors = encoder.encode(items)
+    except EncoderError as error:
+        culprits = _locate_bad_images(items, labels)
+        if culprits:
+            more = f" (and {len(culprits) - 3} more)" if len(culprits) > 3 else ""
+            raise EncoderError("; ".join(culprits[:3]) + more) from error
+        raise
+    if vectors.dim() != 2 or vectors.size(0) != len(items):
+        raise EncoderError(f"encoder {encoder.identity} returned shape {tuple(vectors.shape)} for {len(items)} items")
+    bad = (~torch.isfinite(vectors)).any(dim=1).nonzero().flatten().tolist()
+    if bad:
+        names = [labels[i] for i in bad[:5]]
+        raise EncoderError(f"encoder {encoder.identity} gave NaN/inf features for: {', '.join(map(repr, names))}")
+    return vectors
 
 
 def encode_with_cache(
-    encoder: Encoder, items: Sequence[Any], keys: list[bytes], cache: FeatureCache | None, labels: Sequence[str] | None = None
+    encoder: Encoder,
+    items: Sequence[Any],
+    keys: list[bytes],
+    cache: FeatureCache | None,
+    labels: Sequence[str] | None = None,
+    *,
+    chunk_size: int | None = None,
 ) -> tuple[torch.Tensor, int]:
     """Encodes ``items``, taking what it can from ``cache`` and storing the rest.
 
-    The model is loaded only if something is missing from the cache.
+    The model is loaded only if something is missing from the cache. Missing
+    items are encoded in chunks of ``chunk_size`` and each chunk is stored as
+    soon as it is done, so an interruption loses at most one chunk of work.
 
     Args:
         encoder: The encoder.
@@ -141,30 +210,66 @@ def encode_with_cache(
         keys: Content digest of each item.
         cache: The cache, or ``None`` to encode everything.
         labels: Node ids, for error messages.
+        chunk_size: Items per encode-and-store step (default: all at once).
 
     Returns:
         ``(vectors (n, dim), number of items encoded now)``.
 
     Raises:
         EncoderError: If an item cannot be encoded or gives NaN/inf, naming it.
+            Chunks finished before the failure stay in the cache.
     """
+    labels = list(labels) if labels is not None else [str(i) for i in range(len(items))]
     hits, misses = cache.get(keys) if cache is not None else ({}, list(range(len(items))))
-    fresh = None
-    if misses:
-        fresh = encoder.encode([items[i] for i in misses])
-        bad = (~torch.isfinite(fresh)).any(dim=1).nonzero().flatten().tolist()
-        if bad:
-            names = [labels[misses[i]] if labels else str(misses[i]) for i in bad[:5]]
-            raise EncoderError(f"encoder {encoder.identity} gave NaN/inf features for: {', '.join(map(repr, names))}")
-        if cache is not None:
-            cache.put([keys[i] for i in misses], fresh)
-    dim = fresh.size(1) if fresh is not None else (next(iter(hits.values())).numel() if hits else 0)
+    size = max(1, chunk_size or len(misses) or 1)
+    chunks = [misses[start : start + size] for start in range(0, len(misses), size)]
+    fresh: list[tuple[list[int], torch.Tensor]] = []
+    show = encoder.progress
+    bar = tqdm(total=len(misses), desc="encoding", unit="item", disable=not show or len(chunks) < 2, leave=False)
+    if len(chunks) > 1:
+        encoder.progress = False  # one bar over the chunks instead of one per chunk
+    try:
+        for chunk in chunks:
+            vectors = _encode_chunk(encoder, [items[i] for i in chunk], [labels[i] for i in chunk])
+            if cache is not None:
+                cache.put([keys[i] for i in chunk], vectors)
+            fresh.append((chunk, vectors))
+            bar.update(len(chunk))
+    except EncoderError as error:
+        done = sum(len(c) for c, _ in fresh)
+        if done and cache is not None:
+            raise EncoderError(f"{error} ({done} item(s) encoded before the failure are saved in the cache)") from error
+        raise
+    finally:
+        encoder.progress = show
+        bar.close()
+    dim = fresh[0][1].size(1) if fresh else (next(iter(hits.values())).numel() if hits else 0)
     out = torch.empty(len(items), dim)
     for position, vector in hits.items():
         out[position] = vector
-    if fresh is not None:
-        out[torch.tensor(misses, dtype=torch.long)] = fresh
+    for chunk, vectors in fresh:
+        out[torch.tensor(chunk, dtype=torch.long)] = vectors
     return out, len(misses)
+
+
+def _warn_truncated(nodes: list[Node], config: GraphConfig) -> None:
+    """Logs one warning for the texts longer than ``config.max_text_chars``."""
+    long = []
+    for node in nodes:
+        if isinstance(node, ConceptNode):
+            text = concept_text(node, config.concept_template)
+        elif isinstance(node, TextNode):
+            text = node.text
+        else:
+            continue
+        if len(text) > config.max_text_chars:
+            long.append((node.id, len(text)))
+    if long:
+        examples = ", ".join(f"{node_id!r} ({length:,} characters)" for node_id, length in long[:3])
+        logger.warning(
+            "%d node(s) have texts longer than max_text_chars=%d, e.g. %s; only the first %d characters are encoded",
+            len(long), config.max_text_chars, examples, config.max_text_chars,
+        )
 
 
 def featurize(graph: KnowledgeGraph, config: GraphConfig | None = None) -> tuple[dict[NodeType, torch.Tensor], FeatureStats, dict[str, str]]:
@@ -192,12 +297,13 @@ def featurize(graph: KnowledgeGraph, config: GraphConfig | None = None) -> tuple
     for node_type in node_types:
         nodes = list(graph.nodes(node_type))
         encoder = encoders[MODALITY_OF[node_type]]
-        pairs = [_item_and_key(graph, node, config.concept_template) for node in nodes]
+        pairs = [_item_and_key(graph, node, config.concept_template, config.max_text_chars) for node in nodes]
         items, keys = [p[0] for p in pairs], [p[1] for p in pairs]
+        _warn_truncated(nodes, config)
         cache = FeatureCache(cache_root, encoder.identity) if config.use_cache else None
         labels = [node.id for node in nodes]
         try:
-            vectors, encoded = encode_with_cache(encoder, items, keys, cache, labels)
+            vectors, encoded = encode_with_cache(encoder, items, keys, cache, labels, chunk_size=config.cache_every)
         except EncoderError as error:
             raise EncoderError(f"encoding {node_type} nodes: {error}") from error
         features[node_type] = vectors

@@ -79,9 +79,13 @@ def _read_lines(path: Path) -> list[str]:
     if not path.is_file():
         raise DataFormatError(f"{path}: not a file", path=str(path))
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        raw = path.read_bytes()
+    except OSError as error:  # permission denied, I/O error
+        raise DataFormatError(f"{path}: cannot read ({error.strerror or error})", path=str(path)) from None
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        line = raw[: error.start].count(b"\n") + 1
         raise DataFormatError(f"{path}:{line}: not valid UTF-8 ({error.reason})", path=str(path), line=line) from None
     # Split on "\n" only (with "\r\n" accepted): str.splitlines() would also split
     # inside JSON strings at characters such as U+2028 or U+0085.
@@ -91,24 +95,29 @@ def _read_lines(path: Path) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def read_nodes(path: str | os.PathLike[str]) -> list[Node]:
-    """Parses a ``nodes.jsonl`` file.
+def _parse_json_line(line: str) -> tuple[Any, str | None]:
+    """Parses one JSON line; returns ``(value, None)`` or ``(None, problem)``."""
+    try:
+        return json.loads(line), None
+    except json.JSONDecodeError as error:
+        return None, f"invalid JSON ({error.msg} at column {error.colno})"
+    except RecursionError:
+        return None, "invalid JSON (nested too deeply)"
+    except ValueError as error:  # e.g. an integer literal with thousands of digits
+        return None, f"invalid JSON ({error})"
 
-    Raises:
-        DataFormatError: Listing every bad line as ``FILE:LINE: problem``
-            (invalid JSON, missing fields, unknown type, duplicate id, ...).
-    """
-    path = Path(path)
-    nodes: list[Node] = []
+
+def _read_numbered_nodes(path: Path) -> list[tuple[int, Node]]:
+    """:func:`read_nodes` with the line number of every node."""
+    nodes: list[tuple[int, Node]] = []
     problems: list[tuple[int, str]] = []
     first_line: dict[str, int] = {}
     for number, line in enumerate(_read_lines(path), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as error:
-            problems.append((number, f"invalid JSON ({error.msg} at column {error.colno})"))
+        obj, problem = _parse_json_line(line)
+        if problem is not None:
+            problems.append((number, problem))
             continue
         try:
             node = node_from_json(obj)
@@ -119,10 +128,20 @@ def read_nodes(path: str | os.PathLike[str]) -> list[Node]:
             problems.append((number, f"duplicate node id {node.id!r} (first defined on line {first_line[node.id]})"))
             continue
         first_line[node.id] = number
-        nodes.append(node)
+        nodes.append((number, node))
     if problems:
         raise DataFormatError([f"{path}:{n}: {p}" for n, p in problems], path=str(path), line=problems[0][0])
     return nodes
+
+
+def read_nodes(path: str | os.PathLike[str]) -> list[Node]:
+    """Parses a ``nodes.jsonl`` file.
+
+    Raises:
+        DataFormatError: Listing every bad line as ``FILE:LINE: problem``
+            (invalid JSON, missing fields, unknown type, duplicate id, ...).
+    """
+    return [node for _, node in _read_numbered_nodes(Path(path))]
 
 
 def read_edges(path: str | os.PathLike[str]) -> list[tuple[int, tuple[str, str, str]]]:
@@ -170,7 +189,8 @@ def load_dataset(
         allow_outside_root: Accept image paths outside ``folder``.
 
     Raises:
-        DataFormatError: Naming the file and line of every problem; nothing is
+        DataFormatError: Naming the file and line of every problem (image file
+            problems are reported on the line of their node); nothing is
             returned unless the whole dataset is valid.
     """
     folder = Path(folder)
@@ -178,7 +198,10 @@ def load_dataset(
         raise DataFormatError(f"{folder}: dataset folder not found", path=str(folder))
     nodes_path, edges_path = folder / NODES_FILE, folder / EDGES_FILE
     graph = KnowledgeGraph(folder, allow_self_loops=allow_self_loops, allow_outside_root=allow_outside_root)
-    for node in read_nodes(nodes_path):
+    numbered = _read_numbered_nodes(nodes_path)
+    if not numbered:
+        raise DataFormatError(f"{nodes_path}: the graph has no nodes (the file holds no node records)", path=str(nodes_path))
+    for _, node in numbered:
         graph.add_node(node)  # ids were checked for duplicates by read_nodes
     triples = read_edges(edges_path) if edges_path.exists() else []
     problems: list[tuple[int, str]] = []
@@ -190,9 +213,15 @@ def load_dataset(
     if problems:
         raise DataFormatError([f"{edges_path}:{n}: {p}" for n, p in problems], path=str(edges_path), line=problems[0][0])
     if check_images:
-        graph.validate(check_images=True)
-    elif graph.num_nodes == 0:
-        graph.validate(check_images=False)
+        image_problems = [
+            (number, problem)
+            for number, node in numbered
+            if isinstance(node, ImageNode) and (problem := graph.image_problem(node))
+        ]
+        if image_problems:
+            raise DataFormatError(
+                [f"{nodes_path}:{n}: {p}" for n, p in image_problems], path=str(nodes_path), line=image_problems[0][0]
+            )
     logger.info("loaded %r from %s", graph, folder)
     return graph
 

@@ -197,21 +197,66 @@ class KnowledgeGraph:
     def resolve_image_path(self, node: ImageNode) -> Path:
         """The image file of ``node``, resolved against :attr:`root`.
 
+        Symlinks are followed before the check, so a link inside the folder that
+        points outside it counts as outside.
+
         Raises:
             GraphValidationError: If the path escapes the dataset folder (via
                 ``..``, an absolute path or a symlink) and ``allow_outside_root``
-                is off.
+                is off, or cannot be resolved (symlink loop, NUL character).
         """
         assert node.path is not None
-        root = (self.root or Path.cwd()).resolve()
-        raw = Path(node.path)
-        resolved = (raw if raw.is_absolute() else root / raw).resolve()
+        try:
+            root = (self.root or Path.cwd()).resolve()
+            raw = Path(node.path)
+            resolved = (raw if raw.is_absolute() else root / raw).resolve()
+            looped = resolved.is_symlink()  # Python >= 3.13 stops at a loop instead of raising
+        except RuntimeError:  # a symlink loop (Python < 3.13)
+            looped = True
+        except (OSError, ValueError) as error:  # a NUL character, a name too long
+            raise GraphValidationError(f"image {node.id!r}: cannot resolve path {node.path!r} ({error})") from None
+        if looped:
+            raise GraphValidationError(f"image {node.id!r}: cannot resolve path {node.path!r} (symlink loop)")
         if not self.allow_outside_root and not resolved.is_relative_to(root):
             raise GraphValidationError(
                 f"image {node.id!r}: path {node.path!r} points outside the dataset folder {str(root)!r} "
                 "(pass allow_outside_root=True / --allow-outside-root to permit it)"
             )
         return resolved
+
+    def image_problem(self, node: ImageNode, check_pixels: bool = False) -> str | None:
+        """What is wrong with the file of one image node (``None`` if nothing).
+
+        Checks that the path stays inside the dataset folder, that it is a
+        regular file (not a folder, FIFO or device) and that its header is a
+        readable image of at least 2x2 pixels and not a decompression bomb.
+
+        Args:
+            node: An image node of this graph.
+            check_pixels: Also decode the image fully (slower; catches truncated
+                files). Otherwise only the header is read.
+        """
+        from graphalign.encoders.image_io import check_image_file, check_image_header
+
+        if node.path is None:
+            return None
+        try:
+            path = self.resolve_image_path(node)
+        except GraphValidationError as error:
+            return str(error)
+        try:
+            exists, is_file = path.exists(), path.is_file()
+        except OSError as error:  # e.g. a file name that is too long
+            return f"image {node.id!r}: cannot access {path}: {error}"
+        if not exists:
+            return f"image {node.id!r}: file not found: {path}"
+        if not is_file:
+            kind = "a directory" if path.is_dir() else "a FIFO, socket or device"
+            return f"image {node.id!r}: not a file ({kind}): {path}"
+        problem = check_image_file(path) if check_pixels else check_image_header(path)
+        if problem is None:
+            return None
+        return f"image {node.id!r}: {problem.removeprefix(f'{path}: ')}: {path}"
 
     def image_problems(self, check_pixels: bool = False) -> list[str]:
         """Problems with image files: missing, not a file, outside the folder, unreadable.
@@ -220,33 +265,11 @@ class KnowledgeGraph:
             check_pixels: Also decode every image fully (slower; catches truncated
                 files). Otherwise only the header is read.
         """
-        from PIL import Image, UnidentifiedImageError
-
-        from graphalign.encoders.image_io import check_image_file
-
         problems = []
         for node in self.nodes("image"):
             assert isinstance(node, ImageNode)
-            if node.path is None:
-                continue
-            try:
-                path = self.resolve_image_path(node)
-            except GraphValidationError as error:
-                problems.append(str(error))
-                continue
-            if not path.exists():
-                problems.append(f"image {node.id!r}: file not found: {path}")
-            elif not path.is_file():
-                problems.append(f"image {node.id!r}: not a file: {path}")
-            elif check_pixels:
-                if problem := check_image_file(path):
-                    problems.append(f"image {node.id!r}: {problem}")
-            else:
-                try:
-                    with Image.open(path) as image:
-                        image.size  # noqa: B018 - header parse only
-                except (UnidentifiedImageError, OSError) as error:
-                    problems.append(f"image {node.id!r}: cannot read image {path}: {error}")
+            if problem := self.image_problem(node, check_pixels=check_pixels):
+                problems.append(problem)
         return problems
 
     def validate(self, check_images: bool = True, check_pixels: bool = False) -> None:

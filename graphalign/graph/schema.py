@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -18,8 +19,24 @@ from graphalign.typing import NodeType
 __all__ = ["Node", "ConceptNode", "TextNode", "ImageNode", "Edge", "NODE_CLASSES", "check_id", "check_relation"]
 
 
+def _unpaired_surrogate(value: str) -> bool:
+    """Whether ``value`` holds a lone UTF-16 surrogate (possible through a JSON
+    ``"\\ud800"`` escape), which cannot be written as UTF-8."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def check_id(node_id: Any) -> str | None:
-    """Returns a problem with ``node_id`` as a string, or ``None`` if it is valid."""
+    """Returns a problem with ``node_id`` as a string, or ``None`` if it is valid.
+
+    An id must be a non-empty string without leading or trailing whitespace, tabs
+    or line breaks (``edges.tsv`` could not hold it), must not start with ``#``
+    (an ``edges.tsv`` line starting with ``#`` is a comment) and must be valid
+    unicode text.
+    """
     if not isinstance(node_id, str):
         return f"node id must be a string, got {type(node_id).__name__} {node_id!r}"
     if not node_id.strip():
@@ -28,6 +45,10 @@ def check_id(node_id: Any) -> str | None:
         return f"node id {node_id!r} has leading or trailing whitespace"
     if any(ch in node_id for ch in "\t\n\r"):
         return f"node id {node_id!r} contains a tab or line break"
+    if node_id.startswith("#"):
+        return f"node id {node_id!r} starts with '#', which marks a comment line in edges.tsv"
+    if _unpaired_surrogate(node_id):
+        return f"node id {node_id!r} contains an unpaired surrogate (not valid unicode text)"
     return None
 
 
@@ -46,20 +67,33 @@ def check_relation(relation: Any) -> str | None:
         return f"relation {relation!r} has leading or trailing whitespace"
     if relation.startswith("rev_"):
         return f"relation {relation!r}: the prefix 'rev_' is reserved for reverse edges"
+    if _unpaired_surrogate(relation):
+        return f"relation {relation!r} contains an unpaired surrogate (not valid unicode text)"
     return None
 
 
-def _check_text_field(value: Any, what: str) -> str | None:
+def _check_text_field(value: Any, what: str, *, required: bool = True) -> str | None:
+    """A problem with a string field (``None`` if fine); optional fields may be ``None``."""
+    if value is None and not required:
+        return None
     if not isinstance(value, str):
         return f"{what} must be a string, got {type(value).__name__}"
-    if not value.strip():
+    if required and not value.strip():
         return f"{what} is empty"
+    if _unpaired_surrogate(value):
+        return f"{what} contains an unpaired surrogate (not valid unicode text)"
     return None
 
 
 def _check_attributes(value: Any) -> str | None:
     if not isinstance(value, dict):
         return f"attributes must be a JSON object, got {type(value).__name__}"
+    if not value:
+        return None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as error:  # a set, an object, a lone surrogate, a cycle
+        return f"attributes cannot be written as JSON ({type(error).__name__}: {str(error)[:100]})"
     return None
 
 
@@ -120,8 +154,8 @@ class ConceptNode(Node):
         found = super().problems()
         if problem := _check_text_field(self.name, "concept name"):
             found.append(problem)
-        if self.description is not None and not isinstance(self.description, str):
-            found.append(f"description must be a string, got {type(self.description).__name__}")
+        if problem := _check_text_field(self.description, "description", required=False):
+            found.append(problem)
         return found
 
 
@@ -150,8 +184,8 @@ class TextNode(Node):
         found = super().problems()
         if problem := _check_text_field(self.text, "text"):
             found.append(problem)
-        if self.language is not None and not isinstance(self.language, str):
-            found.append(f"language must be a string, got {type(self.language).__name__}")
+        if problem := _check_text_field(self.language, "language", required=False):
+            found.append(problem)
         return found
 
 
@@ -183,6 +217,8 @@ class ImageNode(Node):
             found.append("image node needs a 'path' (or an in-memory image)")
         elif self.path is not None and (not isinstance(self.path, str) or not self.path.strip()):
             found.append(f"image path must be a non-empty string, got {self.path!r}")
+        elif self.path is not None and ("\0" in self.path or _unpaired_surrogate(self.path)):
+            found.append(f"image path {self.path!r} contains a NUL character or an unpaired surrogate")
         if self.image is not None:
             from PIL import Image
 

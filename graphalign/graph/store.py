@@ -4,14 +4,21 @@
 config and identities, counts), ``nodes.jsonl`` + ``edges.tsv`` (the graph in the
 interchange format) and ``features.safetensors`` (``x.<node type>``). It is
 written to a temporary folder first and swapped in at the end, so an interrupted
-build never leaves a half-written graph.
+build never leaves a half-written graph: a process killed before the swap leaves
+the old folder (and a hidden ``.GRAPH_DIR.tmp-*`` staging folder, deleted by the
+next save); one killed between the two renames of the swap leaves the old folder
+as ``.GRAPH_DIR.old-*``, which :meth:`BuiltGraph.load` and the next save put back.
+Loading reads JSON and safetensors only, never a pickle.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -39,6 +46,8 @@ __all__ = ["BuiltGraph", "build_graph", "GRAPH_FORMAT_VERSION"]
 GRAPH_FORMAT_VERSION = 1
 GRAPH_META = "graph.json"
 FEATURES_FILE = "features.safetensors"
+STALE_STAGING_SECONDS = 3600.0
+"""A staging folder older than this belongs to a killed build and is deleted by the next save."""
 
 
 @dataclass
@@ -92,6 +101,8 @@ class BuiltGraph:
         """Writes the graph folder atomically (temp folder, then swap)."""
         folder = Path(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
+        _recover_interrupted_swap(folder)
+        _remove_stale_staging(folder)
         staging = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
         staging.mkdir()
         try:
@@ -123,38 +134,110 @@ class BuiltGraph:
         from safetensors.torch import load_file
 
         folder = Path(folder)
+        _recover_interrupted_swap(folder)
         meta = read_versioned_json(
             folder / GRAPH_META, "graphalign-graph", GRAPH_FORMAT_VERSION,
             f"not a graphalign graph folder (no {GRAPH_META}); build one with `graphalign build`",
         )
         source = meta.get("source")
-        root = Path(source) if source and Path(source).is_dir() else folder
+        for key, kind in (("config", dict), ("encoders", dict), ("spaces", dict)):
+            if not isinstance(meta.get(key, {}), kind):
+                raise CheckpointError(f"{folder / GRAPH_META}: field {key!r} must be a JSON object")
+        if source is not None and not isinstance(source, str):
+            raise CheckpointError(f"{folder / GRAPH_META}: field 'source' must be a string or null")
+        try:
+            root = Path(source) if source and Path(source).is_dir() else folder
+        except (OSError, ValueError):
+            root = folder
         graph = load_dataset(folder, check_images=False)
         graph.root = root
         try:
             tensors = load_file(str(folder / FEATURES_FILE))
-        except Exception as error:
-            raise CheckpointError(f"{folder / FEATURES_FILE}: cannot load features ({error})") from error
-        features = {key.split(".", 1)[1]: value for key, value in tensors.items()}
+        except Exception as error:  # safetensors raises several types; a pickle or any other file fails here
+            raise CheckpointError(f"{folder / FEATURES_FILE}: cannot load features ({type(error).__name__}: {error})") from error
+        features: dict[NodeType, torch.Tensor] = {}
+        for key, value in tensors.items():
+            node_type = key.split(".", 1)[1] if key.startswith("x.") else None
+            if node_type is None or value.dim() != 2 or not value.is_floating_point():
+                raise CheckpointError(f"{folder / FEATURES_FILE}: unexpected tensor {key!r} {tuple(value.shape)} {value.dtype}")
+            features[node_type] = value.float()
         built = cls(graph=graph, features=features, config=meta.get("config", {}), encoders=meta.get("encoders", {}),
                     spaces=meta.get("spaces", {}))
         for node_type, x in features.items():
             if x.size(0) != built.index.num_nodes(node_type):
                 raise CheckpointError(f"{folder}: {node_type} features have {x.size(0)} rows for {built.index.num_nodes(node_type)} nodes")
+            if not torch.isfinite(x).all():
+                rows = (~torch.isfinite(x)).any(dim=1).nonzero().flatten()[:5].tolist()
+                ids = ", ".join(repr(built.index.id(node_type, r)) for r in rows)
+                raise CheckpointError(f"{folder / FEATURES_FILE}: {node_type} features hold NaN or infinite values (nodes {ids})")
         return built
 
 
-def _swap_in(staging: Path, folder: Path) -> None:
-    """Replaces ``folder`` by ``staging`` with renames (old content removed last)."""
+def _siblings(folder: Path, tag: str) -> list[Path]:
+    """Hidden siblings ``.<name>.<tag>-*`` of ``folder`` (staging or old copies)."""
+    if not folder.parent.is_dir():
+        return []
+    prefix = f".{folder.name}.{tag}-"
+    return sorted(p for p in folder.parent.iterdir() if p.name.startswith(prefix) and p.is_dir())
+
+
+def _recover_interrupted_swap(folder: Path) -> None:
+    """Puts back the old graph folder if a save was killed between the two renames of the swap."""
     if folder.exists():
-        if not (folder / GRAPH_META).exists() and any(folder.iterdir()):
-            raise GraphAlignError(f"{folder}: exists and is not a graphalign graph folder; refusing to overwrite it")
-        old = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(folder, old)
-        os.replace(staging, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, folder)
+        return
+    for old in _siblings(folder, "old"):
+        if (old / GRAPH_META).is_file():
+            with contextlib.suppress(OSError):  # another process may be finishing its swap right now
+                os.replace(old, folder)
+                logger.warning("%s: restored the previous graph folder left by an interrupted save", folder)
+                return
+
+
+def _remove_stale_staging(folder: Path) -> None:
+    """Deletes staging folders of killed saves (old enough not to be another live save's)."""
+    now = time.time()
+    for staging in _siblings(folder, "tmp"):
+        with contextlib.suppress(OSError):
+            if now - staging.stat().st_mtime > STALE_STAGING_SECONDS:
+                shutil.rmtree(staging, ignore_errors=True)
+    if folder.exists():
+        for old in _siblings(folder, "old"):  # the swap finished; only its clean-up was cut short
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _swap_in(staging: Path, folder: Path, attempts: int = 10) -> None:
+    """Replaces ``folder`` by ``staging`` with renames (old content removed last).
+
+    Another process saving to the same folder at the same time may win the race
+    for a rename; then this one tries again, so the last save wins and the folder
+    is always one complete graph.
+    """
+    for _ in range(attempts):
+        old = None
+        if folder.exists():
+            if not (folder / GRAPH_META).exists() and any(folder.iterdir()):
+                raise GraphAlignError(f"{folder}: exists and is not a graphalign graph folder; refusing to overwrite it")
+            old = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
+            try:
+                os.replace(folder, old)
+            except FileNotFoundError:
+                continue  # another process moved it away first
+            except OSError as error:
+                if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                continue
+        try:
+            os.replace(staging, folder)
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+            continue  # another process swapped its folder in between our renames
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return
+    raise GraphAlignError(f"{folder}: could not replace the folder (other processes keep writing it)")
 
 
 def build_graph(

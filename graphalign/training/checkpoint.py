@@ -11,7 +11,14 @@ A run folder written by :func:`~graphalign.training.trainer.fit` holds::
     metrics.json          final validation and test metrics, and the history
 
 Everything is written atomically, and nothing is ever unpickled: tensors come
-from safetensors, everything else from JSON.
+from safetensors, everything else from JSON. A file of any other kind put in
+their place (a ``torch.save`` pickle, say) is refused with a
+:class:`~graphalign.errors.CheckpointError` before any of it is interpreted.
+
+A process killed at any moment leaves every file either complete (old or new)
+or absent; the only debris is hidden ``.<file>.*.tmp`` files, which the next
+write of that file deletes. Resuming from ``checkpoint.safetensors`` continues
+exactly where the last completed epoch left off.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_versioned_json
+from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_versioned_json, remove_temp_files
 from graphalign.errors import CheckpointError
 
 logger = logging.getLogger(__name__)
@@ -55,16 +62,35 @@ def write_run_config(run_dir: Path, config: dict[str, Any]) -> None:
     atomic_write_json(run_dir / RUN_FILE, {"format": "graphalign-run", "version": RUN_FORMAT_VERSION, **config})
 
 
+RUN_FIELDS: dict[str, type] = {
+    "model": dict,
+    "train": dict,
+    "split": dict,
+    "in_dims": dict,
+    "edge_types": list,
+    "aligned_edge_types": list,
+}
+"""Required fields of ``run.json`` and their JSON types."""
+
+
 def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Reads ``run.json``.
+    """Reads ``run.json`` (JSON only) and checks its fields.
 
     Raises:
         CheckpointError: If the folder is not a run folder or the file is invalid.
     """
-    return read_versioned_json(
-        Path(run_dir) / RUN_FILE, "graphalign-run", RUN_FORMAT_VERSION,
+    path = Path(run_dir) / RUN_FILE
+    config = read_versioned_json(
+        path, "graphalign-run", RUN_FORMAT_VERSION,
         f"not a graphalign run folder (no {RUN_FILE}); train one with `graphalign train`",
     )
+    for name, kind in RUN_FIELDS.items():
+        if not isinstance(config.get(name), kind):
+            raise CheckpointError(f"{path}: field {name!r} is missing or not a JSON {'object' if kind is dict else 'array'}")
+    for name in ("edge_types", "aligned_edge_types"):
+        if not all(isinstance(e, list) and len(e) == 3 and all(isinstance(part, str) for part in e) for e in config[name]):
+            raise CheckpointError(f"{path}: field {name!r} must hold [source, relation, target] string triples")
+    return config
 
 
 def _prefixed(prefix: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -80,6 +106,7 @@ def save_weights(path: Path, modules: dict[str, nn.Module], metadata: dict[str, 
     tensors: dict[str, torch.Tensor] = {}
     for name, module in modules.items():
         tensors.update(_prefixed(f"{name}.", module.state_dict()))
+    remove_temp_files(path)  # debris of a killed earlier write; one trainer writes a run folder at a time
     atomic_save_safetensors(path, tensors, metadata=metadata)
 
 
@@ -91,8 +118,11 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
     try:
         with safe_open(str(path), framework="pt") as handle:
             return {key: handle.get_tensor(key) for key in handle.keys()}, dict(handle.metadata() or {})
-    except Exception as error:
-        raise CheckpointError(f"{path}: cannot read safetensors file ({error})") from error
+    except Exception as error:  # safetensors raises several types; a pickle or any other file fails here
+        raise CheckpointError(
+            f"{path}: cannot read safetensors file ({type(error).__name__}: {error}); "
+            "graphalign only loads safetensors and JSON, never pickles"
+        ) from error
 
 
 def load_weights(path: Path, modules: dict[str, nn.Module]) -> dict[str, str]:
@@ -152,6 +182,7 @@ def save_training_checkpoint(
     tensors.update(optim_tensors)
     tensors.update({f"rng.{key}": value for key, value in rng.items()})
     metadata = {"state": json.dumps(state), "param_groups": json.dumps(param_groups)}
+    remove_temp_files(path)  # debris of a write killed in an earlier run
     atomic_save_safetensors(path, tensors, metadata=metadata)
 
 
@@ -165,8 +196,16 @@ def load_training_checkpoint(path: Path, modules: dict[str, nn.Module], optimize
     try:
         state = json.loads(metadata["state"])
         param_groups = json.loads(metadata["param_groups"])
-    except (KeyError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path}: checkpoint metadata is missing or invalid ({error})") from error
+    except (KeyError, ValueError, RecursionError) as error:
+        raise CheckpointError(f"{path}: checkpoint metadata is missing or invalid ({type(error).__name__}: {error})") from error
+    if not (
+        isinstance(state, dict)
+        and isinstance(state.get("epoch"), int)
+        and isinstance(state.get("history"), list)
+        and isinstance(state.get("best"), dict)
+        and isinstance(param_groups, list)
+    ):
+        raise CheckpointError(f"{path}: checkpoint metadata does not hold a training state (epoch, history, best)")
     for name, module in modules.items():
         try:
             module.load_state_dict(_unprefixed(f"{name}.", tensors), strict=True)
@@ -174,6 +213,6 @@ def load_training_checkpoint(path: Path, modules: dict[str, nn.Module], optimize
             raise CheckpointError(f"{path}: weights do not fit the {name}: {error}") from error
     try:
         _restore_optimizer(optimizer, tensors, param_groups)
-    except (ValueError, KeyError) as error:
+    except (ValueError, KeyError, TypeError, IndexError) as error:
         raise CheckpointError(f"{path}: optimizer state does not fit: {error}") from error
     return TrainingCheckpoint(state=state, rng=_unprefixed("rng.", tensors))
