@@ -127,9 +127,12 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
         train = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, patience=patience, negatives=-1, isolate_nodes=0.3,
                             mode=mode, steps_per_epoch=steps_per_epoch, eval_every=eval_every,
                             num_neighbors=num_neighbors or [15, 10])
+        # The towers pass no messages: full-batch steps are cheap, and every
+        # node of the target type is a negative (mini-batches would only sample).
+        towers = dataclasses.replace(train, mode="full")
         if plain:
-            methods.append(trained_method(f"two towers ({loss})", ModelConfig(num_layers=0, **plain_model), train))
-        methods.append(trained_method(f"two towers + prior ({loss})", ModelConfig(num_layers=0, **prior), train, "conse"))
+            methods.append(trained_method(f"two towers ({loss})", ModelConfig(num_layers=0, **plain_model), towers))
+        methods.append(trained_method(f"two towers + prior ({loss})", ModelConfig(num_layers=0, **prior), towers, "conse"))
         for conv in ("gatv2", "rgcn"):
             if plain:
                 methods.append(trained_method(f"graphalign {conv} ({loss})", ModelConfig(conv=conv, num_layers=2, **plain_model), train))
