@@ -398,6 +398,11 @@ class TorchNeighborSampler(NeighborSampler):
             self._generator.manual_seed(seed)
         self._generator_worker: int | None = None
 
+    @property
+    def generator(self) -> torch.Generator:
+        """The private random generator (its state is what a checkpoint must save)."""
+        return self._generator
+
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(num_neighbors={self.num_neighbors.values}, "
                 f"replace={self.replace}, seed={self.seed})")

@@ -8,10 +8,10 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from graphalign.atomic import atomic_save_safetensors, atomic_write_json
@@ -23,14 +23,56 @@ from graphalign.graph.store import BuiltGraph
 from graphalign.losses import build_loss
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.training import checkpoint as ckpt
+from graphalign.training.distributed import resolve_distributed
 from graphalign.training.split import EdgeSplit, SplitConfig, split_graph
 from graphalign.typing import EdgeType, NodeType
 
+if TYPE_CHECKING:
+    from graphalign.training.distributed import DistributedContext
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "TrainResult", "fit", "model_edge_types", "message_passing_data"]
+__all__ = ["TrainConfig", "TrainResult", "TensorGraph", "fit", "graph_edges", "model_edge_types", "message_passing_data"]
 
 MODES = ("full", "minibatch")
+_RANK_SEED_STRIDE = 1_000_003
+"""Rank ``r`` of a distributed run seeds its neighbour sampler with ``seed + r * stride``."""
+
+
+@runtime_checkable
+class TensorGraph(Protocol):
+    """A graph given directly as tensors, e.g. :class:`~graphalign.benchmark.synthetic.SyntheticGraph`.
+
+    :func:`fit` trains on a :class:`BuiltGraph` or on any object with these
+    members; it never needs per-node Python objects from one.
+
+    Example:
+        >>> from graphalign.benchmark.synthetic import make_synthetic_graph
+        >>> isinstance(make_synthetic_graph(num_nodes=100), TensorGraph)
+        True
+    """
+
+    features: dict[NodeType, Tensor]
+    spaces: dict[NodeType, str]
+
+    @property
+    def feature_dims(self) -> dict[NodeType, int]: ...
+
+    def edge_index_dict(self) -> dict[EdgeType, Tensor]:
+        """Every edge by (forward) edge type, ``(2, E)`` rows."""
+        ...
+
+    def split(self, config: SplitConfig | None = None, seed: int = 0) -> EdgeSplit:
+        """The edge split (as :func:`split_graph`)."""
+        ...
+
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        """Writes a graph folder that :meth:`BuiltGraph.load` reads (for run folders)."""
+        ...
+
+
+GraphLike = BuiltGraph | TensorGraph
+"""What :func:`fit` trains on."""
 
 
 @dataclass
@@ -45,7 +87,8 @@ class TrainConfig:
         epochs: Maximum number of epochs. One epoch passes once over the
             supervision edges of the largest aligned edge type; every step takes
             one batch of each aligned edge type.
-        batch_size: Supervision pairs per edge type and step.
+        batch_size: Supervision pairs per edge type and step (the global batch,
+            over all processes, in distributed training).
         lr: Adam learning rate.
         weight_decay: AdamW weight decay.
         loss: A name from :data:`~graphalign.losses.LOSSES`.
@@ -71,6 +114,11 @@ class TrainConfig:
         seed: Seed of the split, the initialisation, shuffling and sampling.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``.
         progress: Show a progress bar.
+        distributed: Data-parallel training over :mod:`torch.distributed`
+            (see :mod:`graphalign.training.distributed`): every process trains
+            on its shard of each global batch of ``batch_size`` pairs, and the
+            result equals one process training on the same global batches.
+            ``None``: on when launched by ``torchrun`` with more than one process.
     """
 
     epochs: int = 50
@@ -91,6 +139,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     progress: bool = True
+    distributed: bool | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -124,22 +173,36 @@ class TrainResult:
     run_dir: Path | None = None
 
 
-def model_edge_types(built: BuiltGraph) -> list[EdgeType]:
+def graph_edges(built: GraphLike) -> dict[EdgeType, Tensor]:
+    """Every edge of a :class:`BuiltGraph` or :class:`TensorGraph` by (forward) edge type."""
+    if isinstance(built, BuiltGraph):
+        return edge_index_dict(built.graph, built.index)
+    return built.edge_index_dict()
+
+
+def make_split(built: GraphLike, config: SplitConfig, seed: int) -> EdgeSplit:
+    """:func:`split_graph` for a :class:`BuiltGraph`, the graph's own ``split`` for a :class:`TensorGraph`."""
+    if isinstance(built, BuiltGraph):
+        return split_graph(built.graph, config, seed=seed)
+    return built.split(config, seed=seed)
+
+
+def model_edge_types(built: GraphLike) -> list[EdgeType]:
     """Every edge type of the graph and its reverse: the model's message-passing types."""
     types: list[EdgeType] = []
-    for edge_type in edge_index_dict(built.graph, built.index):
+    for edge_type in graph_edges(built):
         types.extend([edge_type, reverse_edge_type(edge_type)])
     return types
 
 
-def input_groups(built: BuiltGraph, model_config: ModelConfig) -> dict[NodeType, str]:
+def input_groups(built: GraphLike, model_config: ModelConfig) -> dict[NodeType, str]:
     """Node types whose features live in one feature space (same encoder) form one group."""
     if not model_config.tie_inputs:
         return {}
     return {t: built.spaces.get(t, t) for t in built.features}
 
 
-def message_passing_data(built: BuiltGraph, split: EdgeSplit) -> Any:
+def message_passing_data(built: GraphLike, split: EdgeSplit) -> Any:
     """``HeteroData`` with all node features and only the message-passing edges."""
     from torch_geometric.data import HeteroData
 
@@ -154,25 +217,30 @@ def message_passing_data(built: BuiltGraph, split: EdgeSplit) -> Any:
 class _EdgeTypeCycler:
     """Endless shuffled batches of one edge type's supervision pairs."""
 
-    def __init__(self, edges: torch.Tensor, batch_size: int, generator: torch.Generator) -> None:
+    def __init__(self, edges: Tensor, batch_size: int, generator: torch.Generator) -> None:
         self.edges, self.batch_size, self.generator = edges, batch_size, generator
         self._order = torch.empty(0, dtype=torch.long)
         self._position = 0
 
-    def state(self) -> torch.Tensor:
+    def state(self) -> Tensor:
         """The permutation in use, with the position appended (for checkpoints)."""
         return torch.cat([self._order, torch.tensor([self._position])])
 
-    def set_state(self, state: torch.Tensor) -> None:
+    def set_state(self, state: Tensor) -> None:
         self._order, self._position = state[:-1].clone(), int(state[-1])
 
-    def next(self) -> torch.Tensor:
+    def next_index(self) -> Tensor:
+        """Positions of the next batch in :attr:`edges` (a new permutation after each pass)."""
         if self._position >= self._order.numel():
             self._order = torch.randperm(self.edges.size(1), generator=self.generator)
             self._position = 0
-        chosen = self._order[self._position : self._position + self.batch_size]
+        chosen = self._order[self._position : self._position + self.batch_size]  # (B,)
         self._position += self.batch_size
-        return self.edges[:, chosen]  # (2, B)
+        return chosen
+
+    def next(self) -> Tensor:
+        """The next batch of pairs, ``(2, B)`` global rows."""
+        return self.edges[:, self.next_index()]
 
 
 class _Trainer:
@@ -180,23 +248,30 @@ class _Trainer:
 
     def __init__(
         self,
-        built: BuiltGraph,
+        built: GraphLike,
         split: EdgeSplit,
         model_config: ModelConfig,
         config: TrainConfig,
+        context: DistributedContext | None = None,
     ) -> None:
-        self.built, self.split, self.config = built, split, config
-        self.device = resolve_device(config.device)
+        self.built, self.split, self.config, self.context = built, split, config, context
+        self.device = context.device if context is not None else resolve_device(config.device)
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.data = message_passing_data(built, split).to(self.device)
+        data = message_passing_data(built, split)
+        if config.mode == "full":  # features stored in half precision are computed in float32
+            for node_type in data.node_types:
+                data[node_type].x = data[node_type].x.float()
+        self.data = data.to(self.device)
         self.model = HeteroAligner(
             built.feature_dims, model_edge_types(built), model_config, input_groups=input_groups(built, model_config)
         ).to(self.device)
         self.loss_fn = build_loss(config.loss, config.loss_kwargs).to(self.device)
+        if context is not None:
+            context.broadcast_parameters([self.model, self.loss_fn])
         params = list(self.model.parameters()) + list(self.loss_fn.parameters())
         self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-        self.evaluator = LinkEvaluator(edge_index_dict(built.graph, built.index), split)
+        self.evaluator = LinkEvaluator(graph_edges(built), split)
         self.supervised = {et: e for et, e in split.edges["supervision"].items() if e.size(1) > 0}
         if not self.supervised:
             raise GraphValidationError("no supervision edges: every aligned edge was held out")
@@ -206,41 +281,67 @@ class _Trainer:
             self.steps_per_epoch = max(1, min(self.steps_per_epoch, config.steps_per_epoch))
         self.cyclers = {et: _EdgeTypeCycler(e, config.batch_size, self.generator) for et, e in self.supervised.items()}
         self.sampler = None
+        self.loaders: dict[EdgeType, Any] = {}
         if config.mode == "minibatch":
-            from graphalign.training.sampling import make_neighbor_sampler
+            self._make_loaders(message_passing_data(built, split) if self.device.type != "cpu" else self.data)
 
-            self.sampler = make_neighbor_sampler(self.data.cpu(), config.num_neighbors, seed=config.seed)
+    def _make_loaders(self, graph: Any) -> None:
+        """One sampler, and one ``LinkNeighborLoader`` per aligned edge type over all its
+        supervision pairs, built once; each step calls a loader with its batch's positions."""
+        from torch_geometric.loader import LinkNeighborLoader
+
+        from graphalign.training.sampling import make_neighbor_sampler
+
+        rank = self.context.rank if self.context is not None else 0
+        self.sampler = make_neighbor_sampler(graph, self.config.num_neighbors, seed=self.config.seed + _RANK_SEED_STRIDE * rank)
+        for edge_type, edges in self.supervised.items():
+            self.loaders[edge_type] = LinkNeighborLoader(
+                graph, num_neighbors=self.config.num_neighbors, edge_label_index=(edge_type, edges),
+                neighbor_sampler=self.sampler, neg_sampling=None, filter_per_worker=False,
+            )
 
     # ------------------------------------------------------------------ state
     def modules(self) -> dict[str, nn.Module]:
         return {"model": self.model, "loss": self.loss_fn}
 
-    def rng_state(self) -> dict[str, torch.Tensor]:
+    def rng_state(self) -> dict[str, Tensor]:
+        """Every random state a resumed run needs (a collective call in distributed mode)."""
         state = {"torch": torch.get_rng_state(), "shuffle": self.generator.get_state()}
         for index, cycler in enumerate(self.cyclers.values()):
             state[f"cycler{index}"] = cycler.state()
         sampler_generator = getattr(self.sampler, "generator", None)
         if isinstance(sampler_generator, torch.Generator):
             state["sampler"] = sampler_generator.get_state()
+        if self.context is not None:  # the per-rank streams: global RNG (dropout) and sampler
+            for key in ("torch", "sampler"):
+                if key in state:
+                    for rank, rank_state in enumerate(self.context.all_gather_states(state[key])):
+                        state[f"{key}.rank{rank}"] = rank_state
         return state
 
-    def set_rng_state(self, state: dict[str, torch.Tensor]) -> None:
-        torch.set_rng_state(state["torch"])
+    def set_rng_state(self, state: dict[str, Tensor]) -> None:
+        rank = self.context.rank if self.context is not None else 0
+        torch.set_rng_state(state.get(f"torch.rank{rank}", state["torch"]))
         self.generator.set_state(state["shuffle"])
         for index, cycler in enumerate(self.cyclers.values()):
             if f"cycler{index}" in state:
                 cycler.set_state(state[f"cycler{index}"])
         sampler_generator = getattr(self.sampler, "generator", None)
-        if "sampler" in state and isinstance(sampler_generator, torch.Generator):
-            sampler_generator.set_state(state["sampler"])
+        sampler_state = state.get(f"sampler.rank{rank}", state.get("sampler"))
+        if sampler_state is not None and isinstance(sampler_generator, torch.Generator):
+            sampler_generator.set_state(sampler_state)
 
     # ------------------------------------------------------------------ steps
-    def _pair_loss(self, z_src: torch.Tensor, z_dst: torch.Tensor, pairs_local: torch.Tensor, ids: torch.Tensor,
-                   dst_ids: torch.Tensor) -> torch.Tensor:
+    def _pair_loss(self, z_src: Tensor, z_dst: Tensor, pairs_local: Tensor, ids: Tensor, dst_ids: Tensor,
+                   shared_graph: bool) -> Tensor:
         """Loss of one edge type's batch.
 
         ``pairs_local`` index ``z_src``/``z_dst``; ``ids`` are the pairs' global rows
-        and ``dst_ids`` the global row of every ``z_dst`` entry (for masking).
+        and ``dst_ids`` the global row of every ``z_dst`` entry (for masking). In
+        distributed training the pairs are this rank's shard: the pairs (and
+        sampled negatives) of all ranks are gathered so that every rank computes
+        the loss of the whole global batch. ``shared_graph``: ``z_dst`` is the
+        same on every rank (full mode), so its negatives are too.
         """
         anchor, positive = z_src[pairs_local[0]], z_dst[pairs_local[1]]  # (B, d) each
         negatives = negative_ids = None
@@ -248,21 +349,44 @@ class _Trainer:
         if k == -1:
             negatives, negative_ids = z_dst, dst_ids
         elif k > 0:
-            pick = torch.randint(z_dst.size(0), (k,), generator=self.generator).to(z_dst.device)
-            negatives, negative_ids = z_dst[pick], dst_ids[pick]
+            # Uniform floats, not randint: the stream advances by k whatever the
+            # number of candidates, so distributed ranks stay in step.
+            draw = torch.rand(k, generator=self.generator)
+            if z_dst.size(0) == 0:
+                negatives, negative_ids = z_dst, dst_ids
+            else:
+                pick = (draw * z_dst.size(0)).long().clamp_(max=z_dst.size(0) - 1).to(z_dst.device)
+                negatives, negative_ids = z_dst[pick], dst_ids[pick]
+        if self.context is not None:
+            d = anchor.size(1)
+            both = self.context.all_gather(torch.cat([anchor, positive], dim=1))  # (B_global, 2d)
+            anchor, positive = both[:, :d], both[:, d:]
+            ids = self.context.all_gather(ids, dim=1)  # (2, B_global)
+            if negatives is not None and shared_graph:
+                negatives = self.context.replicated(negatives)
+            elif negatives is not None:
+                negatives = self.context.all_gather(negatives)
+                negative_ids = self.context.all_gather(negative_ids)
         return self.loss_fn(anchor, positive, negatives, anchor_ids=ids[0], positive_ids=ids[1], negative_ids=negative_ids)
 
-    def _isolate(self, edge_index_dict: dict[EdgeType, torch.Tensor], n_id: dict[NodeType, torch.Tensor] | None = None
-                 ) -> dict[EdgeType, torch.Tensor]:
-        """Drops every edge of a random ``isolate_nodes`` fraction of nodes (by global row)."""
+    def _isolation_draw(self) -> dict[NodeType, Tensor]:
+        """Which nodes (by global row) to cut off at this step, per isolated node type."""
         p = self.config.isolate_nodes
+        cut: dict[NodeType, Tensor] = {}
         if p == 0.0:
-            return edge_index_dict
-        cut: dict[NodeType, torch.Tensor] = {}
+            return cut
         for node_type in self.config.isolate_types:
             if node_type in self.built.features:
                 count = self.built.features[node_type].size(0)
                 cut[node_type] = (torch.rand(count, generator=self.generator) < p).to(self.device)
+        return cut
+
+    def _isolate(self, edge_index_dict: dict[EdgeType, Tensor], n_id: dict[NodeType, Tensor] | None = None,
+                 cut: dict[NodeType, Tensor] | None = None) -> dict[EdgeType, Tensor]:
+        """Drops every edge of a random ``isolate_nodes`` fraction of nodes (by global row)."""
+        if self.config.isolate_nodes == 0.0:
+            return edge_index_dict
+        cut = self._isolation_draw() if cut is None else cut
         out = {}
         for edge_type, edge_index in edge_index_dict.items():
             keep = torch.ones(edge_index.size(1), dtype=torch.bool, device=edge_index.device)
@@ -273,59 +397,68 @@ class _Trainer:
             out[edge_type] = edge_index[:, keep]
         return out
 
-    def _full_step(self) -> torch.Tensor:
+    @staticmethod
+    def _inputs(x_dict: dict[NodeType, Tensor]) -> dict[NodeType, Tensor]:
+        """Features in float32 (storage may be half precision)."""
+        return {t: x.float() for t, x in x_dict.items()}
+
+    def _full_step(self) -> Tensor:
         z = self.model(self.data.x_dict, self._isolate(self.data.edge_index_dict))
         losses = []
         for edge_type, cycler in self.cyclers.items():
             pairs = cycler.next().to(self.device)  # (2, B) global rows
+            if self.context is not None:
+                pairs = self.context.shard(pairs)  # this rank's rows of the global batch
             src, _, dst = edge_type
             dst_ids = torch.arange(z[dst].size(0), device=self.device)
-            losses.append(self._pair_loss(z[src], z[dst], pairs, pairs, dst_ids))
+            losses.append(self._pair_loss(z[src], z[dst], pairs, pairs, dst_ids, shared_graph=True))
         return torch.stack(losses).mean()
 
-    def _minibatch_step(self) -> torch.Tensor:
-        from torch_geometric.loader import LinkNeighborLoader
-
+    def _minibatch_step(self) -> Tensor:
         losses = []
         for edge_type, cycler in self.cyclers.items():
-            pairs = cycler.next()
-            loader = LinkNeighborLoader(
-                self.data.cpu() if self.device.type != "cpu" else self.data,
-                num_neighbors=self.config.num_neighbors,
-                edge_label_index=(edge_type, pairs),
-                batch_size=pairs.size(1),
-                shuffle=False,
-                neighbor_sampler=self.sampler,
-            )
-            batch = next(iter(loader)).to(self.device)
-            z = self.model(batch.x_dict, self._isolate(batch.edge_index_dict, batch.n_id_dict))
+            index = cycler.next_index()  # (B,) positions among the supervision pairs
+            if self.context is not None:
+                index = self.context.shard(index)
+            cut = self._isolation_draw()
             src, _, dst = edge_type
+            if index.numel() == 0:  # a short last batch can leave a rank without pairs
+                empty = torch.zeros(0, self.model.out_dim, device=self.device)
+                no_ids = torch.zeros(2, 0, dtype=torch.long, device=self.device)
+                losses.append(self._pair_loss(empty, empty, no_ids, no_ids, no_ids[0], shared_graph=False))
+                continue
+            batch = self.loaders[edge_type](index).to(self.device)
+            z = self.model(self._inputs(batch.x_dict), self._isolate(batch.edge_index_dict, batch.n_id_dict, cut))
             local = batch[edge_type].edge_label_index  # (2, B) local rows
             ids = torch.stack([batch[src].n_id[local[0]], batch[dst].n_id[local[1]]])
-            losses.append(self._pair_loss(z[src], z[dst], local, ids, batch[dst].n_id))
+            losses.append(self._pair_loss(z[src], z[dst], local, ids, batch[dst].n_id, shared_graph=False))
         return torch.stack(losses).mean()
 
     def train_epoch(self, epoch: int) -> float:
         self.model.train()
         step = self._full_step if self.config.mode == "full" else self._minibatch_step
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
         total = 0.0
         for _ in range(self.steps_per_epoch):
             self.optimizer.zero_grad(set_to_none=True)
             loss = step()
             if not torch.isfinite(loss):
                 raise GraphValidationError(f"epoch {epoch}: the loss became {loss.item()}; lower the learning rate")
-            loss.backward()
+            if loss.requires_grad:  # a rank without pairs and a loss without parameters has nothing to differentiate
+                loss.backward()
+            if self.context is not None:
+                self.context.all_reduce_gradients(self.model.parameters(), self.loss_fn.parameters())
             if self.config.grad_clip:
-                nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], self.config.grad_clip)
+                nn.utils.clip_grad_norm_(params, self.config.grad_clip)
             self.optimizer.step()
             total += float(loss.detach())
         return total / self.steps_per_epoch
 
     @torch.no_grad()
-    def embed(self) -> dict[NodeType, torch.Tensor]:
+    def embed(self) -> dict[NodeType, Tensor]:
         """Embeddings of every node with the message-passing graph, eval mode."""
         self.model.eval()
-        z = self.model(self.data.x_dict, self.data.edge_index_dict)
+        z = self.model(self._inputs(self.data.x_dict), self.data.edge_index_dict)
         return {t: v.cpu() for t, v in z.items()}
 
     def evaluate(self, part: str) -> dict[str, float]:
@@ -337,7 +470,7 @@ def _has_edges(split: EdgeSplit, part: str) -> bool:
 
 
 def fit(
-    built: BuiltGraph,
+    built: GraphLike,
     model_config: ModelConfig | None = None,
     train_config: TrainConfig | None = None,
     split_config: SplitConfig | None = None,
@@ -353,6 +486,13 @@ def fit(
     edges. With ``run_dir``, the run is saved there (configs, graph, split,
     best weights, a checkpoint every epoch, metrics).
 
+    Under ``torchrun`` with several processes (or with
+    ``TrainConfig.distributed=True``) training is data-parallel (see
+    :mod:`graphalign.training.distributed`): every rank must call :func:`fit`
+    with the same arguments; rank 0 alone writes ``run_dir`` and evaluates, and
+    every rank returns the same result. With ``resume``, every rank reads the
+    run folder, so it must be on a file system that all of them see.
+
     Example:
         >>> built, _ = build_graph("datasets/tuxpaint_small")  # doctest: +SKIP
         >>> result = fit(built, ModelConfig(conv="rgcn"), TrainConfig(epochs=20), run_dir="runs/demo")  # doctest: +SKIP
@@ -360,7 +500,8 @@ def fit(
         0.42
 
     Args:
-        built: The graph with initial features.
+        built: The graph with initial features: a :class:`BuiltGraph`, or a
+            :class:`TensorGraph` such as a synthetic graph.
         model_config: Model hyper-parameters.
         train_config: Optimisation settings (seed included).
         split_config: How edges are split.
@@ -388,22 +529,37 @@ def fit(
         model_config = model_config or ModelConfig()
         train_config = train_config or TrainConfig()
         split_config = split_config or SplitConfig()
-        split = split if split is not None else split_graph(built.graph, split_config, seed=train_config.seed)
-    trainer = _Trainer(built, split, model_config, train_config)
+        split = split if split is not None else make_split(built, split_config, train_config.seed)
+    context = None
+    if resolve_distributed(train_config.distributed):
+        from graphalign.training.distributed import setup_distributed
+
+        context = setup_distributed(train_config.device)
+    is_main = context is None or context.is_main
+    writes = run_path is not None and is_main  # only rank 0 writes the run folder
+    trainer = _Trainer(built, split, model_config, train_config, context)
     if resuming:
         assert checkpoint_path is not None
         restored = ckpt.load_training_checkpoint(checkpoint_path, trainer.modules(), trainer.optimizer)
         trainer.set_rng_state(restored.rng)
         start_epoch, history, best = restored.state["epoch"], restored.state["history"], restored.state["best"]
         logger.info("resumed from %s at epoch %d", checkpoint_path, start_epoch)
-    elif run_path is not None:
+    elif writes:
+        assert run_path is not None
         _start_run(run_path, built, split, model_config, train_config, split_config, trainer.model)
 
     has_val = _has_edges(split, "val")
-    best_state: dict[str, torch.Tensor] | None = None
+    best_state: dict[str, Tensor] | None = None
+
+    def evaluate(part: str) -> dict[str, float]:
+        """Rank 0 evaluates; in distributed training the others receive its metrics."""
+        metrics = trainer.evaluate(part) if is_main else {}
+        return context.broadcast_object(metrics) if context is not None else metrics
 
     def keep_best(epoch: int) -> None:
         nonlocal best_state
+        if not is_main:  # rank 0 keeps the best weights and sends them to the others at the end
+            return
         if run_path is not None:
             ckpt.save_weights(run_path / ckpt.MODEL_FILE, trainer.modules(), {"epoch": str(epoch)})
         else:
@@ -412,11 +568,11 @@ def fit(
 
     if has_val and start_epoch == 0 and not resuming:
         # Epoch 0: the untrained model is a candidate too (with a pretrained prior it can be strong).
-        best = {"epoch": 0, "mrr": trainer.evaluate("val")["mrr"], "bad": 0}
+        best = {"epoch": 0, "mrr": evaluate("val")["mrr"], "bad": 0}
         keep_best(0)
     stopped = best["bad"] >= train_config.patience and has_val
-    epochs = tqdm(range(start_epoch, train_config.epochs), desc="epochs", unit="epoch", disable=not train_config.progress,
-                  initial=start_epoch, total=train_config.epochs)
+    epochs = tqdm(range(start_epoch, train_config.epochs), desc="epochs", unit="epoch",
+                  disable=not (train_config.progress and is_main), initial=start_epoch, total=train_config.epochs)
     for epoch in epochs:
         if stopped:
             break
@@ -427,7 +583,7 @@ def fit(
         if isinstance(temperature, float):
             record["temperature"] = temperature
         if has_val and (epoch + 1) % train_config.eval_every == 0:
-            val = trainer.evaluate("val")
+            val = evaluate("val")
             record["val_mrr"] = val["mrr"]
             if val["mrr"] > best["mrr"]:
                 best = {"epoch": epoch + 1, "mrr": val["mrr"], "bad": 0}
@@ -436,32 +592,41 @@ def fit(
                 best["bad"] += 1
         record["seconds"] = time.perf_counter() - started
         history.append(record)
-        logger.info(
-            "epoch %d/%d loss %.4f%s (%.1fs)", epoch + 1, train_config.epochs, loss,
-            f" val mrr {record['val_mrr']:.4f}" if "val_mrr" in record else "", record["seconds"],
-        )
+        if is_main:
+            logger.info(
+                "epoch %d/%d loss %.4f%s (%.1fs)", epoch + 1, train_config.epochs, loss,
+                f" val mrr {record['val_mrr']:.4f}" if "val_mrr" in record else "", record["seconds"],
+            )
         epochs.set_postfix(loss=f"{loss:.3f}", val_mrr=f"{record.get('val_mrr', float('nan')):.3f}")
         stopped = has_val and best["bad"] >= train_config.patience
         if run_path is not None:
             state = {"epoch": epoch + 1, "history": history, "best": best, "finished": False}
-            ckpt.save_training_checkpoint(checkpoint_path, trainer.modules(), trainer.optimizer, state, trainer.rng_state())
-        if stopped:
+            rng = trainer.rng_state()  # every rank: gathers the per-rank streams
+            if writes:
+                assert checkpoint_path is not None
+                ckpt.save_training_checkpoint(checkpoint_path, trainer.modules(), trainer.optimizer, state, rng)
+        if stopped and is_main:
             logger.info("early stop at epoch %d (best epoch %d, val mrr %.4f)", epoch + 1, best["epoch"], best["mrr"])
     epochs.close()
 
     # Back to the best weights (by validation MRR); the last ones if nothing was validated.
     if has_val and best["epoch"] >= 0:
-        if run_path is not None:
+        if writes:
+            assert run_path is not None
             ckpt.load_weights(run_path / ckpt.MODEL_FILE, trainer.modules())
         elif best_state is not None:
             for name, module in trainer.modules().items():
                 module.load_state_dict({k[len(name) + 1 :]: v for k, v in best_state.items() if k.startswith(name + ".")})
-    elif run_path is not None:
+        if context is not None:
+            context.broadcast_parameters(list(trainer.modules().values()))
+    elif writes:
+        assert run_path is not None
         ckpt.save_weights(run_path / ckpt.MODEL_FILE, trainer.modules(), {"epoch": str(len(history))})
-    val_metrics = trainer.evaluate("val") if has_val else {}
-    test_metrics = trainer.evaluate("test") if _has_edges(split, "test") else {}
+    val_metrics = evaluate("val") if has_val else {}
+    test_metrics = evaluate("test") if _has_edges(split, "test") else {}
     best_epoch = best["epoch"] if has_val else len(history)
-    if run_path is not None:
+    if writes:
+        assert run_path is not None
         atomic_write_json(
             run_path / ckpt.METRICS_FILE,
             {"best_epoch": best_epoch, "val": val_metrics, "test": test_metrics, "history": history, "split": split.counts()},
@@ -473,12 +638,13 @@ def _overrides(config: TrainConfig | None) -> dict[str, Any]:
     """On resume, only the epoch budget and runtime settings may change."""
     if config is None:
         return {}
-    return {"epochs": config.epochs, "device": config.device, "progress": config.progress}
+    return {"epochs": config.epochs, "device": config.device, "progress": config.progress,
+            "distributed": config.distributed}
 
 
 def _start_run(
     run_path: Path,
-    built: BuiltGraph,
+    built: GraphLike,
     split: EdgeSplit,
     model_config: ModelConfig,
     train_config: TrainConfig,
