@@ -1,6 +1,6 @@
 """Queries on a trained run: shared-space neighbours, graph neighbours, zero-shot search."""
 
 from graphalign.query.aligner import Aligner, GraphNeighbor, Neighbor
-from graphalign.query.index import INDEXES, ExactIndex, FaissIndex, VectorIndex, build_index
+from graphalign.query.index import INDEXES, ExactIndex, FaissIndex, UsearchIndex, VectorIndex, build_index
 
-__all__ = ["Aligner", "Neighbor", "GraphNeighbor", "VectorIndex", "ExactIndex", "FaissIndex", "INDEXES", "build_index"]
+__all__ = ["Aligner", "Neighbor", "GraphNeighbor", "VectorIndex", "ExactIndex", "FaissIndex", "UsearchIndex", "INDEXES", "build_index"]
