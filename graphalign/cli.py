@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("-o", "--output", type=Path, required=True, help="graph folder to write")
     build.add_argument("--allow-outside-root", action="store_true", help="accept image paths outside the dataset folder")
     build.add_argument("--allow-self-loops", action="store_true", help="accept edges from a node to itself")
+    build.add_argument("--knn", action="append", default=[], metavar="TYPE:K[:TARGET]",
+                       help="add label-free similar_to edges from each TYPE node to its K most similar TARGET nodes "
+                            "(default TARGET: TYPE; across types both must share a feature space, e.g. image:10:concept "
+                            "with --image-encoder conse); repeatable")
     _add_encoder_options(build)
 
     info = commands.add_parser("info", help="node and edge counts by type, feature sizes")
@@ -170,6 +174,16 @@ def _graph_config(args: argparse.Namespace) -> Any:
     )
 
 
+def _knn_spec(spec: str) -> tuple[str, int, str | None]:
+    """``"image:5"`` or ``"image:10:concept"`` → ``(type, k, target type or None)``."""
+    from graphalign.errors import ConfigError
+
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[1].isdigit() or int(parts[1]) < 1:
+        raise ConfigError(f"--knn {spec!r}: expected TYPE:K or TYPE:K:TARGET with K >= 1, e.g. image:5 or image:10:concept")
+    return parts[0], int(parts[1]), parts[2] if len(parts) == 3 else None
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     from graphalign.graph.store import build_graph
 
@@ -178,6 +192,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
     built, stats = build_graph(
         args.data_dir, config, allow_outside_root=args.allow_outside_root, allow_self_loops=args.allow_self_loops
     )
+    for spec in args.knn:
+        from graphalign.graph.knn import add_knn_edges
+
+        node_type, k, target_type = _knn_spec(spec)
+        built = add_knn_edges(built, node_type, k, target_type=target_type)
     built.save(args.output)
     elapsed = time.perf_counter() - start
     cached = sum(stats.cached.values())

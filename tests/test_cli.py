@@ -26,9 +26,20 @@ def test_build_then_info(toy_dataset, tmp_path, capsys):
     assert summary["nodes"] == {"concept": 11, "text": 32, "image": 32}
 
 
+def test_build_adds_knn_edges(toy_dataset, tmp_path, capsys):
+    out = tmp_path / "graph"
+    assert main(["-q", "build", str(toy_dataset), "-o", str(out), *FAST, "--knn", "image:3", "--knn", "text:1"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out), "--json"]) == 0
+    edges = json.loads(capsys.readouterr().out)["edges"]
+    assert edges["image|similar_to|image"] == 3 * 32 and edges["text|similar_to|text"] == 32
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
+        (["build", "DATA", "-o", "X", *FAST, "--knn", "image"], "error: --knn 'image': expected TYPE:K or TYPE:K:TARGET"),
+        (["build", "DATA", "-o", "X", *FAST, "--knn", "image:2:concept"], "error: kNN edges from 'image' to 'concept' need features in one space"),
         (["build", "NOPE", "-o", "X", *FAST], "error: NOPE: dataset folder not found"),
         (["info", "NOPE"], "error: NOPE: not a graphalign graph folder"),
         (["build", "DATA", "-o", "X", "--text-encoder", "bert9000"], "error: unknown encoder 'bert9000'; choose one of:"),
