@@ -24,7 +24,8 @@ from graphalign.losses import build_loss
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.training import checkpoint as ckpt
 from graphalign.training.distributed import resolve_distributed
-from graphalign.training.split import EdgeSplit, SplitConfig, split_graph
+from graphalign.graph.convert import REVERSE_PREFIX
+from graphalign.training.split import LABEL_FREE_RELATIONS, EdgeSplit, SplitConfig, split_graph
 from graphalign.typing import EdgeType, NodeType
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class TrainConfig:
             largest aligned edge type. Cap it on graphs where one edge type dwarfs
             the others (e.g. tens of thousands of translations).
         isolate_nodes: At every step, cut this fraction of the nodes of
-            ``isolate_types`` off from message passing (all their edges), so the
+            ``isolate_types`` off from message passing (all their edges but label-free kNN ones), so the
             model learns to place nodes that have no edges, as held-out and new
             images and texts are at test time.
         isolate_types: Node types that :attr:`isolate_nodes` applies to.
@@ -383,12 +384,19 @@ class _Trainer:
 
     def _isolate(self, edge_index_dict: dict[EdgeType, Tensor], n_id: dict[NodeType, Tensor] | None = None,
                  cut: dict[NodeType, Tensor] | None = None) -> dict[EdgeType, Tensor]:
-        """Drops every edge of a random ``isolate_nodes`` fraction of nodes (by global row)."""
+        """Drops every edge of a random ``isolate_nodes`` fraction of nodes (by global row).
+
+        Label-free edges (:data:`~graphalign.training.split.LABEL_FREE_RELATIONS`,
+        e.g. kNN edges) stay: held-out and new nodes keep theirs at test time too.
+        """
         if self.config.isolate_nodes == 0.0:
             return edge_index_dict
         cut = self._isolation_draw() if cut is None else cut
         out = {}
         for edge_type, edge_index in edge_index_dict.items():
+            if edge_type[1].removeprefix(REVERSE_PREFIX) in LABEL_FREE_RELATIONS:
+                out[edge_type] = edge_index
+                continue
             keep = torch.ones(edge_index.size(1), dtype=torch.bool, device=edge_index.device)
             for side, node_type in ((0, edge_type[0]), (1, edge_type[2])):
                 if node_type in cut:
@@ -402,7 +410,14 @@ class _Trainer:
         """Features in float32 (storage may be half precision)."""
         return {t: x.float() for t, x in x_dict.items()}
 
-    def _full_step(self) -> Tensor:
+    def _backward(self, loss: Tensor, epoch: int) -> None:
+        if not torch.isfinite(loss):
+            raise GraphValidationError(f"epoch {epoch}: the loss became {loss.item()}; lower the learning rate")
+        if loss.requires_grad:  # a rank without pairs and a loss without parameters has nothing to differentiate
+            loss.backward()
+
+    def _full_step(self, epoch: int) -> Tensor:
+        """One forward over the whole graph, the mean loss over edge types, its backward."""
         z = self.model(self.data.x_dict, self._isolate(self.data.edge_index_dict))
         losses = []
         for edge_type, cycler in self.cyclers.items():
@@ -412,10 +427,15 @@ class _Trainer:
             src, _, dst = edge_type
             dst_ids = torch.arange(z[dst].size(0), device=self.device)
             losses.append(self._pair_loss(z[src], z[dst], pairs, pairs, dst_ids, shared_graph=True))
-        return torch.stack(losses).mean()
+        loss = torch.stack(losses).mean()
+        self._backward(loss, epoch)
+        return loss.detach()
 
-    def _minibatch_step(self) -> Tensor:
-        losses = []
+    def _minibatch_step(self, epoch: int) -> Tensor:
+        """One sampled subgraph per edge type; the gradient of the mean loss is accumulated
+        edge type by edge type, so only one subgraph's activations are alive at a time."""
+        total = torch.zeros((), device=self.device)
+        share = 1.0 / len(self.cyclers)
         for edge_type, cycler in self.cyclers.items():
             index = cycler.next_index()  # (B,) positions among the supervision pairs
             if self.context is not None:
@@ -425,14 +445,16 @@ class _Trainer:
             if index.numel() == 0:  # a short last batch can leave a rank without pairs
                 empty = torch.zeros(0, self.model.out_dim, device=self.device)
                 no_ids = torch.zeros(2, 0, dtype=torch.long, device=self.device)
-                losses.append(self._pair_loss(empty, empty, no_ids, no_ids, no_ids[0], shared_graph=False))
-                continue
-            batch = self.loaders[edge_type](index).to(self.device)
-            z = self.model(self._inputs(batch.x_dict), self._isolate(batch.edge_index_dict, batch.n_id_dict, cut))
-            local = batch[edge_type].edge_label_index  # (2, B) local rows
-            ids = torch.stack([batch[src].n_id[local[0]], batch[dst].n_id[local[1]]])
-            losses.append(self._pair_loss(z[src], z[dst], local, ids, batch[dst].n_id, shared_graph=False))
-        return torch.stack(losses).mean()
+                loss = self._pair_loss(empty, empty, no_ids, no_ids, no_ids[0], shared_graph=False)
+            else:
+                batch = self.loaders[edge_type](index).to(self.device)
+                z = self.model(self._inputs(batch.x_dict), self._isolate(batch.edge_index_dict, batch.n_id_dict, cut))
+                local = batch[edge_type].edge_label_index  # (2, B) local rows
+                ids = torch.stack([batch[src].n_id[local[0]], batch[dst].n_id[local[1]]])
+                loss = self._pair_loss(z[src], z[dst], local, ids, batch[dst].n_id, shared_graph=False)
+            self._backward(loss * share, epoch)
+            total += loss.detach() * share
+        return total
 
     def train_epoch(self, epoch: int) -> float:
         self.model.train()
@@ -441,17 +463,13 @@ class _Trainer:
         total = 0.0
         for _ in range(self.steps_per_epoch):
             self.optimizer.zero_grad(set_to_none=True)
-            loss = step()
-            if not torch.isfinite(loss):
-                raise GraphValidationError(f"epoch {epoch}: the loss became {loss.item()}; lower the learning rate")
-            if loss.requires_grad:  # a rank without pairs and a loss without parameters has nothing to differentiate
-                loss.backward()
+            loss = step(epoch)  # forward and backward
             if self.context is not None:
                 self.context.all_reduce_gradients(self.model.parameters(), self.loss_fn.parameters())
             if self.config.grad_clip:
                 nn.utils.clip_grad_norm_(params, self.config.grad_clip)
             self.optimizer.step()
-            total += float(loss.detach())
+            total += float(loss)
         return total / self.steps_per_epoch
 
     @torch.no_grad()

@@ -154,6 +154,20 @@ def test_isolate_nodes_cuts_all_edges_of_chosen_nodes(toy_built):
     assert len(result.history) == 2
 
 
+def test_isolation_keeps_label_free_knn_edges(toy_built):
+    from graphalign.graph.knn import add_knn_edges
+    from graphalign.training.split import split_graph
+    from graphalign.training.trainer import _Trainer
+
+    built = add_knn_edges(toy_built, "image", k=2)
+    trainer = _Trainer(built, split_graph(built.graph, seed=0), SMALL_MODEL, TrainConfig(isolate_nodes=0.5, progress=False))
+    edges = trainer.data.edge_index_dict
+    cut = trainer._isolate(edges)
+    for edge_type in (("image", "similar_to", "image"), ("image", "rev_similar_to", "image")):
+        assert edges[edge_type].size(1) == 2 * built.index.num_nodes("image") and torch.equal(cut[edge_type], edges[edge_type])
+    assert cut[("image", "depicts", "concept")].size(1) < edges[("image", "depicts", "concept")].size(1)
+
+
 def test_steps_per_epoch_cap(toy_built):
     from graphalign.training.split import split_graph
     from graphalign.training.trainer import _Trainer
