@@ -59,7 +59,11 @@ def torchrun_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Runs the worker under torchrun once: 2 processes, gloo, a free port (standalone rendezvous)."""
     out = tmp_path_factory.mktemp("distributed")
     worker.tiny_graph().save(out / "graph")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    import graphalign
+
+    repo = str(Path(graphalign.__file__).resolve().parents[1])  # the workers import the graphalign under test
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore",
+           "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(name, None)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
