@@ -30,7 +30,8 @@ The structure (``C``, ``I``, ``T``: numbers of concepts, images, texts):
   hubs with a large share of all edges;
 * ``text --describes--> image``: one per text, images drawn uniformly;
 * ``image --similar_to--> image``: mostly images of the same concept (a stand-in
-  for visual kNN edges), some random ones;
+  for visual kNN edges, label-free like those of :mod:`graphalign.graph.knn`),
+  some random ones;
 * the context relations (``mentions``, ``similar_to``, ``related_to``) fill the
   edge budget ``edges_per_node * num_nodes`` in the proportions of
   ``context_shares``; duplicate edges and self-loops are dropped (a quarter more
@@ -66,7 +67,7 @@ import torch
 from torch import Tensor
 
 from graphalign.errors import ConfigError
-from graphalign.training.split import PARTS, EdgeSplit, SplitConfig, is_aligned
+from graphalign.training.split import LABEL_FREE_RELATIONS, PARTS, EdgeSplit, SplitConfig, is_aligned
 from graphalign.typing import EdgeType, NodeType
 
 if TYPE_CHECKING:
@@ -265,8 +266,9 @@ class SyntheticGraph:
 
         Held-out images and texts are stratified by :attr:`concept_of` (in each
         stratum the counts are the fractions with randomised rounding); all
-        their edges leave message passing (with ``isolate_heldout``), aligned
-        ones become validation/test links. Concept–concept aligned relations
+        their edges except label-free ones (``similar_to``, see
+        :data:`~graphalign.training.split.LABEL_FREE_RELATIONS`) leave message
+        passing (with ``isolate_heldout``), aligned ones become validation/test links. Concept–concept aligned relations
         are split edge by edge; ``supervision_only`` of the training aligned
         edges are hidden from message passing.
 
@@ -308,8 +310,9 @@ class SyntheticGraph:
             test_hit = touches("test", edge_type, edge_index)
             val_hit = touches("val", edge_type, edge_index) & ~test_hit
             train = ~(test_hit | val_hit)
-            if edge_type not in aligned:
-                edges["message_passing"][edge_type] = edge_index[:, train] if config.isolate_heldout else edge_index
+            if edge_type not in aligned:  # label-free relations (kNN-like) stay for held-out nodes too
+                label_free = edge_type[1] in LABEL_FREE_RELATIONS
+                edges["message_passing"][edge_type] = edge_index[:, train] if config.isolate_heldout and not label_free else edge_index
                 continue
             src, _, dst = edge_type
             if src not in masks["test"] and dst not in masks["test"]:

@@ -18,13 +18,12 @@ from graphalign.atomic import atomic_save_safetensors, atomic_write_json
 from graphalign.encoders.base import resolve_device
 from graphalign.errors import CheckpointError, GraphValidationError
 from graphalign.evaluation.evaluator import LinkEvaluator
-from graphalign.graph.convert import edge_index_dict, reverse_edge_type
+from graphalign.graph.convert import REVERSE_PREFIX, edge_index_dict, reverse_edge_type
 from graphalign.graph.store import BuiltGraph
 from graphalign.losses import build_loss
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.training import checkpoint as ckpt
 from graphalign.training.distributed import resolve_distributed
-from graphalign.graph.convert import REVERSE_PREFIX
 from graphalign.training.split import LABEL_FREE_RELATIONS, EdgeSplit, SplitConfig, split_graph
 from graphalign.typing import EdgeType, NodeType
 
