@@ -31,6 +31,34 @@ def _json_dict(text: str) -> dict[str, Any]:
     return value
 
 
+def _channel(text: str) -> dict[str, Any]:
+    """``--channel``: a JSON object, or ``SOURCES[@RELATIONS][:KEY=VALUE,...]`` such as
+    ``image@depicts,is_a:weight=1,hops=3`` (sources and relations comma-separated)."""
+    from graphalign.errors import ConfigError
+    from graphalign.nn.channels import ChannelConfig
+
+    if text.lstrip().startswith("{"):
+        spec = _json_dict(text)
+    else:
+        head, _, options = text.partition(":")
+        sources, _, relations = head.partition("@")
+        spec = {"sources": [s for s in sources.split(",") if s]}
+        if relations:
+            spec["relations"] = [r for r in relations.split(",") if r]
+        for option in filter(None, options.split(",")):
+            key, eq, value = option.partition("=")
+            if not eq:
+                raise argparse.ArgumentTypeError(f"{option!r}: expected KEY=VALUE (weight, hops, decay, feature_slice=START-STOP)")
+            try:
+                spec[key] = [int(v) for v in value.split("-")] if key == "feature_slice" else int(value) if key == "hops" else float(value)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"bad graph channel {text!r}: {key}={value!r} is not a number") from None
+    try:
+        return ChannelConfig.from_dict(spec).to_dict()
+    except (ConfigError, TypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(f"bad graph channel {text!r}: {error}") from None
+
+
 def _add_encoder_options(parser: argparse.ArgumentParser, image_encoder: str = "efficientnet-lite0") -> None:
     group = parser.add_argument_group("encoders")
     group.add_argument("--text-encoder", default="minilm", help="encoder for concepts and texts (see `graphalign ls encoders`)")
@@ -109,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--knn", type=int, default=0, metavar="K",
                        help="also graphalign gatv2 + prior + kNN: label-free edges from each image to its K closest concepts")
     bench.add_argument("--no-plain", dest="plain", action="store_false", help="skip the variants without the prior residual")
+    bench.add_argument("--no-channels", dest="channels", action="store_false",
+                       help="skip graphalign gatv2 + prior + graph channels and two towers with the same prior channel "
+                            "(both on ConSE + visual image features)")
+    bench.add_argument("--channel-weights", type=float, nargs=3, default=[1.0, 1.0, 0.0], metavar=("PRIOR", "TEXT", "VISUAL"),
+                       help="weights of the prior, text and visual channels")
+    bench.add_argument("--losses", nargs="+", default=["infonce", "triplet"], help="losses of the trained methods")
+    bench.add_argument("--convs", nargs="+", default=["gatv2", "rgcn"], help="message-passing layers of the graph methods")
     bench.add_argument("--out", type=Path, default=Path("docs/results"), help="folder for the markdown table and CSV")
     bench.add_argument("--cache-dir", default=None, help="feature cache folder")
     bench.add_argument("--plots", action="store_true", help="also draw t-SNE maps before/after alignment and training curves")
@@ -133,6 +168,9 @@ def _add_training_options(parser: argparse.ArgumentParser, epochs: int = 50, pri
     model.add_argument("--prior-scale", type=float, default=0.2, help="initial weight of the GNN term against the prior")
     model.add_argument("--dropout", type=float, default=0.1)
     model.add_argument("--edge-dropout", type=float, default=0.0)
+    model.add_argument("--channel", dest="channels", type=_channel, action="append", default=[], metavar="SPEC",
+                       help="graph channel appended to the embedding (repeatable): JSON or SOURCES[@RELATIONS][:weight=W,hops=H,"
+                            "decay=D,feature_slice=A-B], e.g. image@depicts,is_a,part_of (see graphalign.nn.channels)")
     opt = parser.add_argument_group("training")
     opt.add_argument("--loss", default="infonce", help="contrastive loss (see `graphalign ls losses`)")
     opt.add_argument("--loss-kwargs", type=_json_dict, default={}, metavar="JSON")
@@ -146,6 +184,8 @@ def _add_training_options(parser: argparse.ArgumentParser, epochs: int = 50, pri
     opt.add_argument("--steps-per-epoch", type=int, default=None, help="cap on optimiser steps per epoch")
     opt.add_argument("--isolate-nodes", type=float, default=0.0,
                      help="fraction of images/texts cut off from message passing at each step (trains for new nodes)")
+    opt.add_argument("--supervise", nargs="+", default=None, metavar="RELATION",
+                     help="relations the loss trains on (default: every aligned relation; the rest still pass messages)")
     opt.add_argument("--patience", type=int, default=10)
     opt.add_argument("--seed", type=int, default=0)
     opt.add_argument("--val-fraction", type=float, default=0.1)
@@ -246,12 +286,12 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     model = ModelConfig(
         conv=args.conv, conv_kwargs=args.conv_kwargs, num_layers=args.layers, hidden_dim=args.hidden_dim,
         out_dim=args.out_dim, dropout=args.dropout, edge_dropout=args.edge_dropout,
-        prior_residual=args.prior_residual, prior_scale=args.prior_scale,
+        prior_residual=args.prior_residual, prior_scale=args.prior_scale, channels=args.channels,
     )
     train = TrainConfig(
         loss=args.loss, loss_kwargs=args.loss_kwargs, epochs=args.epochs, batch_size=args.train_batch_size, lr=args.lr,
         mode=args.mode, num_neighbors=args.num_neighbors, negatives=args.negatives, isolate_nodes=args.isolate_nodes,
-        steps_per_epoch=args.steps_per_epoch, patience=args.patience,
+        steps_per_epoch=args.steps_per_epoch, patience=args.patience, supervise=args.supervise,
         seed=args.seed, device=args.train_device, progress=not args.quiet,
         distributed=getattr(args, "distributed", None),
     )
@@ -383,10 +423,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from graphalign.encoders.featurize import GraphConfig
 
     started = time.perf_counter()
-    graphs = benchmark_graphs(args.data_dir, GraphConfig(cache_dir=args.cache_dir, progress=not args.quiet), knn=args.knn)
+    graphs = benchmark_graphs(args.data_dir, GraphConfig(cache_dir=args.cache_dir, progress=not args.quiet), knn=args.knn,
+                              channels=args.channels)
     report = (lambda line: print(line, file=sys.stderr)) if not args.quiet else None
     methods = default_methods(epochs=args.epochs, batch_size=args.batch_size, mode=args.mode, steps_per_epoch=args.steps_per_epoch,
-                              knn=args.knn, plain=args.plain, eval_every=args.eval_every, num_neighbors=args.num_neighbors)
+                              knn=args.knn, plain=args.plain, eval_every=args.eval_every, num_neighbors=args.num_neighbors,
+                              channels=args.channels, losses=tuple(args.losses), convs=tuple(args.convs),
+                              channel_weights=tuple(args.channel_weights))
     result = run_benchmark(graphs, methods, seeds=tuple(args.seeds), progress=report)
     name = args.data_dir.resolve().name
     lines = [
@@ -397,7 +440,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         f"{'' if args.steps_per_epoch is None else f' --steps-per-epoch {args.steps_per_epoch}'}"
         f"{'' if args.eval_every == 1 else f' --eval-every {args.eval_every}'}"
         f"{'' if args.num_neighbors == [15, 10] else ' --num-neighbors ' + ' '.join(map(str, args.num_neighbors))}"
-        f"{'' if args.knn == 0 else f' --knn {args.knn}'}{'' if args.plain else ' --no-plain'}` "
+        f"{'' if args.knn == 0 else f' --knn {args.knn}'}{'' if args.plain else ' --no-plain'}"
+        f"{'' if args.channels else ' --no-channels'}"
+        f"{'' if args.channel_weights == [1.0, 1.0, 0.0] else ' --channel-weights ' + ' '.join(f'{w:g}' for w in args.channel_weights)}"
+        f"{'' if args.losses == ['infonce', 'triplet'] else ' --losses ' + ' '.join(args.losses)}"
+        f"{'' if args.convs == ['gatv2', 'rgcn'] else ' --convs ' + ' '.join(args.convs)}` "
         f"on {datetime.date.today()}, {platform.machine()} with {os.cpu_count()} CPU cores, "
         f"{time.perf_counter() - started:.0f}s in all. Filtered MRR / Hits@k against all nodes of the target type, "
         f"mean ± std over {len(args.seeds)} seeds.",

@@ -113,6 +113,41 @@ def test_train_eval_query_flow(built_graph_dir, tmp_path, capsys, conv, loss):
     assert "nearest concept nodes to the new image" in capsys.readouterr().out
 
 
+def test_train_with_graph_channels_then_query(built_graph_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["-q", "train", str(built_graph_dir), "-o", str(run), "--epochs", "3", "--batch-size", "16", "--hidden-dim", "16",
+            "--out-dim", "8", "--channel", "image@depicts,is_a:weight=1.5,hops=2", "--channel", '{"sources": ["text"], "hops": 1}']
+    assert main(argv) == 0
+    saved = json.loads((run / "run.json").read_text())["model"]["channels"]
+    assert [c["sources"] for c in saved] == [["image"], ["text"]] and saved[0]["weight"] == 1.5 and saved[0]["hops"] == 2
+    capsys.readouterr()
+    assert main(["query", str(run), "--node", "i:cat:0", "--type", "concept", "-k", "2", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["neighbors"]) == 2
+    from PIL import Image
+
+    image = tmp_path / "new.png"
+    Image.new("RGB", (12, 12), (200, 30, 30)).save(image)
+    assert main(["query", str(run), "--image", str(image), "-k", "2", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["neighbors"]) == 2
+
+
+@pytest.mark.parametrize("spec, message", [("image:weight", "KEY=VALUE"), ("image:hops=x", "hops='x' is not a number"),
+                                           ("image:decay=2", "decay in (0, 1]")])
+def test_bad_channel_spec_is_a_usage_error(built_graph_dir, tmp_path, capsys, spec, message):
+    argv = ["-q", "train", str(built_graph_dir), "-o", str(tmp_path / "run"), "--epochs", "1", "--channel", spec]
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_channel_on_an_unknown_node_type_is_a_one_line_error(built_graph_dir, tmp_path, capsys):
+    argv = ["-q", "train", str(built_graph_dir), "-o", str(tmp_path / "run"), "--epochs", "1", "--channel", "video@depicts"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "unknown source node type 'video'" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_train_resume_and_bad_run_dir(built_graph_dir, tmp_path, capsys):
     run = tmp_path / "run"
     base = ["-q", "train", str(built_graph_dir), "-o", str(run), "--hidden-dim", "16", "--out-dim", "8"]
@@ -140,13 +175,15 @@ def test_demo_in_process(toy_dataset, tmp_path, capsys):
 def test_bench_writes_table_and_csv(toy_dataset, tmp_path, capsys):
     out = tmp_path / "results"
     argv = ["-q", "bench", str(toy_dataset), "--seeds", "0", "--epochs", "2", "--eval-every", "2", "--knn", "2", "--no-plain",
-            "--out", str(out), "--cache-dir", str(tmp_path / "c")]
+            "--losses", "infonce", "--out", str(out), "--cache-dir", str(tmp_path / "c")]
     assert main(argv) == 0
     text = capsys.readouterr().out
     name = toy_dataset.resolve().name
     assert "## Best graph method vs. best non-graph method" in text and "| no training (ConSE) |" in text
     assert "| graphalign gatv2 + prior + kNN (infonce) |" in text and "| two towers (infonce) |" not in text
-    assert "--eval-every 2 --knn 2 --no-plain`" in text and "+10% beyond spread |" in text
+    assert "| graphalign gatv2 + prior + channels (infonce) |" in text and "| two towers + prior + prior channel (infonce) |" in text
+    assert "(triplet)" not in text
+    assert "--eval-every 2 --knn 2 --no-plain --losses infonce`" in text and "+10% beyond spread |" in text
     assert (out / f"quality-{name}.md").read_text().startswith(f"# Quality benchmark on `{name}`")
     rows = (out / f"quality-{name}.csv").read_text().splitlines()
     assert rows[0].startswith("method,protocol,subset,seed_index,mrr") and len(rows) > 20

@@ -10,7 +10,13 @@ Methods (all produce one embedding per node, compared by cosine):
   the similarity of its most similar training image;
 * ``two towers``: one MLP per node type on the same features, trained on the
   same training pairs with the same loss (graphalign's model with 0 layers);
-* ``graphalign``: the heterogeneous GNN (GAT / R-GCN, InfoNCE / triplet).
+* ``graphalign``: the heterogeneous GNN (GAT / R-GCN, InfoNCE / triplet);
+  ``+ channels``: with graph channels (:mod:`graphalign.nn.channels`) on
+  ConSE + EfficientNet features (graph ``"conse+visual"``): the pretrained
+  shared space kept as a frozen *prior channel* next to the learned embedding,
+  and a text channel (images carry the mean of their descriptions); the two
+  towers run on the same features with the same prior channel (which uses no
+  edge) for comparison.
 
 Every method sees the same :class:`ProtocolSplit` per seed.
 """
@@ -40,7 +46,7 @@ from graphalign.training.trainer import TrainConfig, fit, message_passing_data
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Method", "default_methods", "run_benchmark", "BenchmarkResult", "format_table", "write_csv", "best_comparison", "benchmark_graphs", "HEADLINE_PROTOCOLS"]
+__all__ = ["Method", "default_methods", "run_benchmark", "BenchmarkResult", "format_table", "write_csv", "best_comparison", "benchmark_graphs", "HEADLINE_PROTOCOLS", "bench_channels"]
 
 Embedder = Callable[[BuiltGraph, ProtocolSplit, int], dict[str, torch.Tensor]]
 
@@ -91,22 +97,54 @@ def with_label_free_edges(built: BuiltGraph, split: EdgeSplit) -> EdgeSplit:
     return dataclasses.replace(split, edges=edges)
 
 
-def trained_method(name: str, model: ModelConfig, train: TrainConfig, features: str = "base") -> Method:
+def bench_channels(built: BuiltGraph, prior: float = 1.0, text: float = 1.0, visual: float = 0.0) -> list[dict[str, Any]]:
+    """The benchmark's graph channels for a graph with ConSE ``concat`` image features.
+
+    Args:
+        built: The graph (its text feature size locates the ConSE part of the image features).
+        prior: Weight of the *prior channel*: the pretrained shared space as it
+            is (the ConSE vector of images, the text feature of texts and
+            concepts; no propagation, so it uses no edge).
+        text: Weight of the text channel: images carry the mean of their
+            descriptions (one hop over ``describes``).
+        visual: Weight of the visual channel: concepts carry the mean visual
+            feature of their images, spread over ``is_a`` / ``part_of``.
+    """
+    text_dim = built.features["text"].size(1)
+    visual_dim = built.features["image"].size(1) - text_dim
+    channels: list[dict[str, Any]] = []
+    if prior > 0:
+        channels.append({"sources": ["image", "concept", "text"], "weight": prior, "hops": 0, "center": False,
+                         "feature_slice": [-text_dim, 0]})
+    if text > 0:
+        channels.append({"sources": ["text"], "weight": text, "relations": ["describes"], "hops": 1, "decay": 1.0})
+    if visual > 0 and visual_dim > 0:
+        channels.append({"sources": ["image"], "weight": visual, "relations": ["depicts", "is_a", "part_of"],
+                         "hops": 3, "decay": 0.8, "feature_slice": [0, visual_dim]})
+    return channels
+
+
+def trained_method(name: str, model: ModelConfig | Callable[[BuiltGraph], ModelConfig], train: TrainConfig,
+                   features: str = "base", uses_graph: bool | None = None) -> Method:
+    """A method that trains ``model`` (or ``model(built)``, for settings that depend on the graph) with ``train``."""
     def embed(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> dict[str, torch.Tensor]:
         config = TrainConfig(**{**train.to_dict(), "seed": seed, "progress": False})
         split = with_label_free_edges(built, protocol.split)
-        result = fit(built, model, config, split=split)
+        result = fit(built, model(built) if callable(model) else model, config, split=split)
         result.model.eval()
         data = message_passing_data(built, split)
         with torch.no_grad():
             return result.model(data.x_dict, data.edge_index_dict)
 
-    return Method(name, embed, uses_graph=model.num_layers > 0, features=features)
+    if uses_graph is None:
+        uses_graph = True if callable(model) else model.num_layers > 0 or any(c.get("hops", 3) > 0 for c in model.channels)
+    return Method(name, embed, uses_graph=uses_graph, features=features)
 
 
 def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full", steps_per_epoch: int | None = None,
                     knn: int = 0, plain: bool = True, eval_every: int = 1, num_neighbors: list[int] | None = None,
-                    patience: int = 8) -> list[Method]:
+                    patience: int = 8, channels: bool = True, losses: tuple[str, ...] = ("infonce", "triplet"),
+                    convs: tuple[str, ...] = ("gatv2", "rgcn"), channel_weights: tuple[float, float, float] = (1.0, 1.0, 0.0)) -> list[Method]:
     """The methods of the benchmark table (training settings shared by all trained ones).
 
     Args:
@@ -117,11 +155,16 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
             closest to its ConSE vector (features ``"conse+knn"``, see
             :func:`benchmark_graphs`).
         plain: Also the variants without the prior residual.
+        channels: Also graphalign gatv2 + prior + channels, and the two towers +
+            prior with the same prior channel (which uses no edge), both on
+            ConSE + EfficientNet features (graph ``"conse+visual"``).
+        losses, convs: The losses and message-passing layers to run.
+        channel_weights: Weights of the prior, text and visual channels (:func:`bench_channels`).
     """
     plain_model = dict(hidden_dim=256, out_dim=128, dropout=0.1)
     prior = dict(hidden_dim=256, out_dim=384, dropout=0.1, prior_residual=True, prior_scale=0.2)
     methods = [Method("no training (ConSE)", conse_embeddings), Method("1-NN label transfer", lambda b, p, s: {}, nearest_neighbour=True)]
-    for loss in ("infonce", "triplet"):
+    for loss in losses:
         # isolate_nodes: held-out images and texts have no edges at test time, so
         # training cuts 30% of them off at every step (no effect on the towers).
         train = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, patience=patience, negatives=-1, isolate_nodes=0.3,
@@ -133,7 +176,7 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
         if plain:
             methods.append(trained_method(f"two towers ({loss})", ModelConfig(num_layers=0, **plain_model), towers))
         methods.append(trained_method(f"two towers + prior ({loss})", ModelConfig(num_layers=0, **prior), towers, "conse"))
-        for conv in ("gatv2", "rgcn"):
+        for conv in convs:
             if plain:
                 methods.append(trained_method(f"graphalign {conv} ({loss})", ModelConfig(conv=conv, num_layers=2, **plain_model), train))
             methods.append(trained_method(f"graphalign {conv} + prior ({loss})", ModelConfig(conv=conv, num_layers=2, **prior),
@@ -141,6 +184,15 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
         if knn > 0:
             methods.append(trained_method(f"graphalign gatv2 + prior + kNN ({loss})", ModelConfig(conv="gatv2", num_layers=2, **prior),
                                           train, "conse+knn"))
+        if channels:
+            methods.append(trained_method(
+                f"two towers + prior + prior channel ({loss})",
+                lambda built: ModelConfig(num_layers=0, channels=bench_channels(built, channel_weights[0], 0.0, 0.0), **prior),
+                towers, "conse+visual", uses_graph=False))
+            methods.append(trained_method(
+                f"graphalign gatv2 + prior + channels ({loss})",
+                lambda built: ModelConfig(conv="gatv2", num_layers=2, channels=bench_channels(built, *channel_weights), **prior),
+                train, "conse+visual"))
     return methods
 
 
@@ -293,10 +345,12 @@ HEADLINE_PROTOCOLS = ["a:image->concept", "c:zero-shot image->concept", "b:text-
 """The protocols on which graphalign must beat the best non-graph method."""
 
 
-def benchmark_graphs(data_dir: str | Path, config: Any = None, knn: int = 0) -> dict[str, BuiltGraph]:
+def benchmark_graphs(data_dir: str | Path, config: Any = None, knn: int = 0, channels: bool = True) -> dict[str, BuiltGraph]:
     """Builds the dataset twice: default encoders (``"base"``), and ConSE image
     features (``"conse"``); with ``knn > 0`` also ``"conse+knn"``: the ConSE graph
-    plus label-free edges from each image to its ``knn`` closest concepts."""
+    plus label-free edges from each image to its ``knn`` closest concepts; with
+    ``channels`` also ``"conse+visual"``: images as the image encoder's features
+    followed by their ConSE vector (``mode="concat"``)."""
     from graphalign.encoders.featurize import GraphConfig
     from graphalign.graph.store import build_graph
 
@@ -307,6 +361,10 @@ def benchmark_graphs(data_dir: str | Path, config: Any = None, knn: int = 0) -> 
                                                            "text_encoder_kwargs": config.text_encoder_kwargs}})
     conse, _ = build_graph(data_dir, conse_config)
     graphs = {"base": base, "conse": conse}
+    if channels:
+        visual_config = GraphConfig(**{**conse_config.to_dict(),
+                                       "image_encoder_kwargs": {**conse_config.image_encoder_kwargs, "mode": "concat"}})
+        graphs["conse+visual"], _ = build_graph(data_dir, visual_config)
     if knn > 0:
         from graphalign.graph.knn import add_knn_edges
 

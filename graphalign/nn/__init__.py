@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from graphalign.nn.channels import ChannelConfig, GraphChannels
 from graphalign.nn.convs import CONVS, GATLayer, GATv2Layer, HeteroLayer, HGTLayer, RGCNLayer, SAGELayer
 from graphalign.nn.hetero_gnn import ACTIVATIONS, NORMS, HeteroAligner, ModelConfig
 
@@ -17,4 +18,6 @@ __all__ = [
     "HeteroAligner",
     "NORMS",
     "ACTIVATIONS",
+    "ChannelConfig",
+    "GraphChannels",
 ]

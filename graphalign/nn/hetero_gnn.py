@@ -20,6 +20,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.nn.module_dict import ModuleDict
 
 from graphalign.errors import ConfigError, GraphValidationError
+from graphalign.nn.channels import ChannelConfig, GraphChannels
 from graphalign.nn.convs import CONVS
 from graphalign.registry import Registry
 from graphalign.typing import EdgeType, NodeType
@@ -94,6 +95,11 @@ class ModelConfig:
             ``out_dim`` equals their size), and ``s`` a learned scale starting at
             ``prior_scale``. Training then starts from the pretrained alignment.
         prior_scale: Initial weight of the GNN term against the prior.
+        channels: Graph channels (:class:`~graphalign.nn.channels.ChannelConfig`
+            dicts): parameter-free propagations of input features (e.g. image
+            features spread to concepts over ``depicts`` and ``is_a``), appended
+            to the learned embedding before the final normalisation; the
+            embedding then has ``out_dim`` plus the channels' sizes.
     """
 
     hidden_dim: int = 256
@@ -112,8 +118,10 @@ class ModelConfig:
     tie_inputs: bool = True
     prior_residual: bool = False
     prior_scale: float = 0.5
+    channels: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.channels = [c.to_dict() if isinstance(c, ChannelConfig) else ChannelConfig.from_dict(c).to_dict() for c in self.channels]
         if self.hidden_dim <= 0 or self.out_dim <= 0:
             raise ConfigError(f"hidden_dim and out_dim must be positive, got {self.hidden_dim}, {self.out_dim}")
         if self.num_layers < 0:
@@ -141,7 +149,8 @@ class ModelConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown ModelConfig keys {unknown}; valid keys: {sorted(known)}")
-        return cls(**{key: (dict(value) if key == "conv_kwargs" else value) for key, value in data.items()})
+        return cls(**{key: (dict(value) if key == "conv_kwargs" else list(value) if key == "channels" else value)
+                      for key, value in data.items()})
 
 
 def _pass_through(in_dim: int, out_dim: int) -> nn.Linear:
@@ -240,6 +249,7 @@ class HeteroAligner(nn.Module):
         else:
             self.head = None
             self.heads = ModuleDict({t: _ProjectionHead(h, config.out_dim, config.act) for t in node_types})
+        self.channels: GraphChannels | None = GraphChannels(self.in_dims, config.channels) if config.channels else None
 
     @classmethod
     def from_data(cls, data: HeteroData, config: ModelConfig | None = None) -> HeteroAligner:
@@ -261,8 +271,13 @@ class HeteroAligner(nn.Module):
 
     @property
     def out_dim(self) -> int:
-        """Size of the shared embedding space."""
-        return self.config.out_dim
+        """Size of the shared embedding space (``config.out_dim`` plus the graph channels)."""
+        return self.config.out_dim + (self.channels.dim if self.channels is not None else 0)
+
+    def _append_channels(self, z: dict[NodeType, Tensor], channels: Mapping[NodeType, Tensor] | None) -> dict[NodeType, Tensor]:
+        if channels is None:
+            return z
+        return {t: F.normalize(torch.cat([v, channels[t].to(v.dtype)], dim=-1), dim=-1) for t, v in z.items()}
 
     def _check_input(self, node_type: NodeType, x: Tensor) -> None:
         if node_type not in self.in_dims:
@@ -314,7 +329,8 @@ class HeteroAligner(nn.Module):
         Shapes:
             - x_dict[t]: ``(num_nodes_t, in_dims[t])``
             - edge_index_dict[(s, r, t)]: ``(2, num_edges)``
-            - output[t]: ``(num_nodes_t, out_dim)``
+            - output[t]: ``(num_nodes_t, out_dim)`` (:attr:`out_dim`: with the graph channels; in
+              training mode only those with ``in_loss``)
         """
         edges = self._drop_edges(edge_index_dict)
         h0 = {t: self._embed_input(t, x) for t, x in x_dict.items()}  # (N_t, hidden)
@@ -322,7 +338,14 @@ class HeteroAligner(nn.Module):
         for layer, conv in enumerate(self.convs):
             conv_out = conv(h, edges)  # (N_t, hidden) for every t in h
             h = {t: self._update(layer, t, h[t], conv_out[t]) for t in h}
-        return {t: self._output(t, h[t], h0[t], x_dict[t]) for t in h}
+        z = {t: self._output(t, h[t], h0[t], x_dict[t]) for t in h}
+        if self.channels is None:
+            return z
+        if not self.training:
+            return self._append_channels(z, self.channels(x_dict, edges))
+        self.channels.observe(x_dict)
+        in_loss = self.channels.in_loss
+        return self._append_channels(z, self.channels(x_dict, edges, only=in_loss)) if in_loss else z
 
     def encode_features(self, node_type: NodeType, x: Tensor) -> Tensor:
         """Embeds new nodes (not in the graph) from their raw features alone.
@@ -345,7 +368,13 @@ class HeteroAligner(nn.Module):
         h = h0
         for layer, conv in enumerate(self.convs):
             h = self._update(layer, node_type, h, conv.forward_isolated(node_type, h))
-        return self._output(node_type, h, h0, x)
+        z = {node_type: self._output(node_type, h, h0, x)}
+        channels = None
+        if self.channels is not None and not self.training:
+            channels = {node_type: self.channels.encode_features(node_type, x)}
+        elif self.channels is not None and self.channels.in_loss:
+            channels = {node_type: self.channels.forward({node_type: x}, {}, only=self.channels.in_loss)[node_type]}
+        return self._append_channels(z, channels)[node_type]
 
     def __repr__(self) -> str:
         cfg = self.config

@@ -108,6 +108,11 @@ class TrainConfig:
             model learns to place nodes that have no edges, as held-out and new
             images and texts are at test time.
         isolate_types: Node types that :attr:`isolate_nodes` applies to.
+        supervise: Relations whose supervision edges the loss trains on
+            (``None``: every aligned relation). The others still pass messages
+            and are still validated and tested; e.g. ``["describes"]`` trains
+            text ↔ image only and leaves image ↔ concept to the prior and the
+            graph channels (:class:`~graphalign.nn.hetero_gnn.ModelConfig`).
         patience: Stop after this many evaluations without a better validation MRR.
         eval_every: Evaluate every this many epochs.
         grad_clip: Clip the gradient norm (``None``: off).
@@ -133,6 +138,7 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     isolate_nodes: float = 0.0
     isolate_types: tuple[str, ...] = ("image", "text")
+    supervise: list[str] | None = None
     patience: int = 10
     eval_every: int = 1
     grad_clip: float | None = 1.0
@@ -148,6 +154,10 @@ class TrainConfig:
             raise GraphValidationError("TrainConfig: epochs >= 0, batch_size >= 1 and eval_every >= 1 are required")
         self.num_neighbors = list(self.num_neighbors)
         self.isolate_types = tuple(self.isolate_types)
+        if self.supervise is not None:
+            self.supervise = list(self.supervise)
+            if not self.supervise:
+                raise GraphValidationError("TrainConfig.supervise must name at least one relation (or be None for all)")
         if not 0.0 <= self.isolate_nodes < 1.0:
             raise GraphValidationError(f"TrainConfig.isolate_nodes must be in [0, 1), got {self.isolate_nodes}")
 
@@ -273,6 +283,12 @@ class _Trainer:
         self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         self.evaluator = LinkEvaluator(graph_edges(built), split)
         self.supervised = {et: e for et, e in split.edges["supervision"].items() if e.size(1) > 0}
+        if config.supervise is not None:
+            available = sorted({et[1] for et in self.supervised})
+            self.supervised = {et: e for et, e in self.supervised.items() if et[1] in config.supervise}
+            if not self.supervised:
+                raise GraphValidationError(f"TrainConfig.supervise={config.supervise} selects no supervision edges; "
+                                           f"relations with supervision edges: {available}")
         if not self.supervised:
             raise GraphValidationError("no supervision edges: every aligned edge was held out")
         largest = max(e.size(1) for e in self.supervised.values())
@@ -332,8 +348,15 @@ class _Trainer:
             sampler_generator.set_state(sampler_state)
 
     # ------------------------------------------------------------------ steps
+    def _negative_draw(self) -> Tensor | None:
+        """The uniform floats that pick ``negatives = k > 0`` random candidates."""
+        # Uniform floats, not randint: the stream advances by k whatever the
+        # number of candidates, so distributed ranks stay in step.
+        k = self.config.negatives
+        return torch.rand(k, generator=self.generator) if k > 0 else None
+
     def _pair_loss(self, z_src: Tensor, z_dst: Tensor, pairs_local: Tensor, ids: Tensor, dst_ids: Tensor,
-                   shared_graph: bool) -> Tensor:
+                   shared_graph: bool, draw: Tensor | None = None) -> Tensor:
         """Loss of one edge type's batch.
 
         ``pairs_local`` index ``z_src``/``z_dst``; ``ids`` are the pairs' global rows
@@ -341,7 +364,8 @@ class _Trainer:
         distributed training the pairs are this rank's shard: the pairs (and
         sampled negatives) of all ranks are gathered so that every rank computes
         the loss of the whole global batch. ``shared_graph``: ``z_dst`` is the
-        same on every rank (full mode), so its negatives are too.
+        same on every rank (full mode), so its negatives are too. ``draw``: the
+        :meth:`_negative_draw` of this batch, if it was drawn already.
         """
         anchor, positive = z_src[pairs_local[0]], z_dst[pairs_local[1]]  # (B, d) each
         negatives = negative_ids = None
@@ -349,9 +373,7 @@ class _Trainer:
         if k == -1:
             negatives, negative_ids = z_dst, dst_ids
         elif k > 0:
-            # Uniform floats, not randint: the stream advances by k whatever the
-            # number of candidates, so distributed ranks stay in step.
-            draw = torch.rand(k, generator=self.generator)
+            draw = self._negative_draw() if draw is None else draw
             if z_dst.size(0) == 0:
                 negatives, negative_ids = z_dst, dst_ids
             else:
@@ -415,8 +437,44 @@ class _Trainer:
         if loss.requires_grad:  # a rank without pairs and a loss without parameters has nothing to differentiate
             loss.backward()
 
+    def _passes_messages(self) -> bool:
+        """Whether the model's training output depends on edges (layers, or channels in the loss)."""
+        channels = self.model.channels
+        in_loss = channels is not None and any(channels.channels[i].hops > 0 for i in channels.in_loss)
+        return len(self.model.convs) > 0 or in_loss
+
+    def _rows_step(self, epoch: int) -> Tensor:
+        """A full step for a model without message passing (two towers): it embeds only
+        the rows the loss reads (the batch, and all candidates of the target type when
+        negatives are drawn from them), with the same loss as :meth:`_full_step`."""
+        self._isolation_draw()  # keeps the random stream of a full step
+        drawn, draws = {}, {}
+        for edge_type, cycler in self.cyclers.items():  # in the order of a full step's random draws
+            pairs = cycler.next().to(self.device)  # (2, B) global rows
+            drawn[edge_type] = self.context.shard(pairs) if self.context is not None else pairs
+            draws[edge_type] = self._negative_draw()
+        rows: dict[NodeType, list[Tensor]] = {}
+        for (src, _, dst), pairs in drawn.items():
+            rows.setdefault(src, []).append(pairs[0])
+            if self.config.negatives != 0:
+                rows.setdefault(dst, []).append(torch.arange(self.data[dst].num_nodes, device=self.device))
+            else:
+                rows.setdefault(dst, []).append(pairs[1])
+        needed = {t: torch.unique(torch.cat(r)) for t, r in rows.items()}  # (N_t,) sorted global rows
+        z = self.model({t: self.data[t].x[r].float() for t, r in needed.items()}, {})
+        losses = []
+        for edge_type, pairs in drawn.items():
+            src, _, dst = edge_type
+            local = torch.stack([torch.searchsorted(needed[src], pairs[0]), torch.searchsorted(needed[dst], pairs[1])])
+            losses.append(self._pair_loss(z[src], z[dst], local, pairs, needed[dst], shared_graph=True, draw=draws[edge_type]))
+        loss = torch.stack(losses).mean()
+        self._backward(loss, epoch)
+        return loss.detach()
+
     def _full_step(self, epoch: int) -> Tensor:
         """One forward over the whole graph, the mean loss over edge types, its backward."""
+        if not self._passes_messages():
+            return self._rows_step(epoch)
         z = self.model(self.data.x_dict, self._isolate(self.data.edge_index_dict))
         losses = []
         for edge_type, cycler in self.cyclers.items():

@@ -175,3 +175,48 @@ def test_steps_per_epoch_cap(toy_built):
     split = split_graph(toy_built.graph, seed=0)
     assert _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(batch_size=4, progress=False)).steps_per_epoch > 2
     assert _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(batch_size=4, steps_per_epoch=2, progress=False)).steps_per_epoch == 2
+
+
+def test_supervise_trains_only_the_chosen_relations(toy_built):
+    from graphalign.errors import GraphValidationError
+    from graphalign.training.split import split_graph
+    from graphalign.training.trainer import _Trainer
+
+    split = split_graph(toy_built.graph, seed=0)
+    everything = _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(progress=False)).supervised
+    assert len({et[1] for et in everything}) > 1
+    chosen = _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(supervise=["depicts"], progress=False)).supervised
+    assert {et[1] for et in chosen} == {"depicts"}
+    # The other relations still pass messages.
+    assert any(et[1] == "describes" for et in split.edges["message_passing"])
+    with pytest.raises(GraphValidationError, match=r"selects no supervision edges; relations with supervision edges: \["):
+        _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(supervise=["likes"], progress=False))
+    with pytest.raises(GraphValidationError, match="at least one relation"):
+        TrainConfig(supervise=[])
+    result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=2, supervise=["depicts"], progress=False, seed=0), split=split)
+    assert "image->concept/mrr" in result.test_metrics
+
+
+@pytest.mark.parametrize("negatives", [-1, 0, 3])
+def test_towers_step_embeds_only_needed_rows_with_the_same_loss_and_gradients(toy_built, negatives, monkeypatch):
+    """A model without message passing takes a row-restricted step; it must equal the whole-graph step."""
+    from graphalign.training.split import split_graph
+    from graphalign.training.trainer import _Trainer
+
+    split = split_graph(toy_built.graph, seed=0)
+    towers = ModelConfig(hidden_dim=16, out_dim=8, num_layers=0, dropout=0.0)
+    config = TrainConfig(batch_size=4, negatives=negatives, isolate_nodes=0.2, progress=False, seed=3)
+    rows, full = _Trainer(toy_built, split, towers, config), _Trainer(toy_built, split, towers, config)
+    full.model.load_state_dict(rows.model.state_dict())
+    assert not rows._passes_messages()
+    monkeypatch.setattr(full, "_passes_messages", lambda: True)
+    for _ in range(2):
+        for trainer in (rows, full):
+            trainer.model.train()
+            trainer.optimizer.zero_grad()
+        loss_rows, loss_full = rows._full_step(0), full._full_step(0)
+        assert torch.allclose(loss_rows, loss_full, atol=1e-6)
+        for a, b in zip(rows.model.parameters(), full.model.parameters()):
+            assert (a.grad is None and b.grad is None) or torch.allclose(a.grad, b.grad, atol=1e-6)
+        rows.optimizer.step()
+        full.optimizer.step()

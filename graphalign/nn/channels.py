@@ -1,0 +1,254 @@
+"""Graph channels: parameter-free propagation of input features, appended to the embedding.
+
+A *channel* is a feature space owned by some node types (its ``sources``, e.g.
+images and their EfficientNet features). Every source node takes its own
+centred, L2-normalised feature; every other node takes the mean of its
+neighbours' channel vectors over the message-passing edges, filled hop by hop
+(a node keeps the value of the first hop that reaches it) and damped by
+``decay`` per hop; nodes that no hop reaches get zeros. The
+:class:`~graphalign.nn.hetero_gnn.HeteroAligner` appends ``weight * channel``
+to its learned embedding before the final L2 normalisation, so cosine
+similarity becomes ``learned similarity + weight² * channel similarity`` (up
+to normalisation).
+
+What this adds is what a learned layer finds hard to keep: with an image
+channel, a concept becomes the mean of its images (a prototype), so an image
+scores high against the concept whose images it resembles; a concept without
+images inherits the prototype of its ``is_a`` neighbours; with a text channel,
+an image becomes the mean of its descriptions. Like label propagation (or the
+"smooth" step of Correct & Smooth), it reads only the edges given to the
+forward pass, so held-out edges cannot leak into it.
+
+Centring: source features are centred by their mean before normalisation (raw
+CNN features are all positive, so uncentred cosines of unrelated images are
+high). The mean is a buffer, accumulated over training forward passes like
+BatchNorm's running mean with ``momentum=None`` (:meth:`GraphChannels.observe`);
+evaluation uses the buffer.
+
+Training: channels have no parameters. By default (``in_loss=False``) a
+channel is appended in evaluation mode only, so the learned part is trained as
+without it and the channel is added on top, like a post-processing step;
+validation (early stopping), test metrics and queries all see it. With
+``in_loss=True`` it is also part of the embedding the loss sees, and the
+learned part is trained to complement it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.utils import scatter
+
+from graphalign.errors import ConfigError
+from graphalign.typing import EdgeType, NodeType
+
+__all__ = ["ChannelConfig", "GraphChannels"]
+
+
+@dataclass
+class ChannelConfig:
+    """One graph channel (see the module docstring).
+
+    Example:
+        >>> ChannelConfig.from_dict({"sources": ["image"], "weight": 1.0, "relations": ["depicts", "is_a"]}).hops
+        3
+
+    Args:
+        sources: Node types that own the channel; they must share a feature size.
+        weight: Factor on the channel before it is appended to the embedding.
+        hops: How far the channel spreads from its sources.
+        decay: Damping per hop (a node filled at hop ``k`` gets ``decay**k`` times
+            its neighbours' mean).
+        relations: Relations to propagate over, matching an edge type's relation
+            with or without its ``rev_`` prefix (default: every edge type).
+        feature_slice: ``[start, stop)`` of the source features to use (default:
+            all); a negative ``start`` with ``stop`` 0 takes the last ``-start``
+            features (e.g. ``[-384, 0]``: the ConSE text vector at the end of
+            ``concat`` image features, and all of a 384-d text feature).
+        center: Centre source features by their running mean (see the module
+            docstring); off keeps the pretrained geometry as it is (e.g. a
+            channel that carries a pretrained shared space with ``hops=0``).
+        in_loss: Also append the channel in training mode, so the loss sees it
+            (default: evaluation mode only; see the module docstring).
+    """
+
+    sources: list[NodeType]
+    weight: float = 1.0
+    hops: int = 3
+    decay: float = 0.8
+    relations: list[str] | None = None
+    feature_slice: list[int] | None = None
+    center: bool = True
+    in_loss: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sources, str):
+            self.sources = [self.sources]
+        if not self.sources:
+            raise ConfigError("a graph channel needs at least one source node type")
+        if self.weight < 0 or self.hops < 0 or not 0.0 < self.decay <= 1.0:
+            raise ConfigError(f"channel weight and hops must be >= 0 and decay in (0, 1], got {self.weight}, {self.hops}, {self.decay}")
+        if self.feature_slice is not None:
+            self.feature_slice = list(self.feature_slice)
+            valid = len(self.feature_slice) == 2 and (
+                0 <= self.feature_slice[0] < self.feature_slice[1] or (self.feature_slice[0] < 0 and self.feature_slice[1] == 0))
+            if not valid:
+                raise ConfigError(f"feature_slice must be [start, stop) with 0 <= start < stop, or [-n, 0] for the last n "
+                                  f"features, got {self.feature_slice}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable copy."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ChannelConfig:
+        """Inverse of :meth:`to_dict`; raises :class:`ConfigError` on unknown keys."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown graph channel keys {unknown}; valid keys: {sorted(known)}")
+        return cls(**data)
+
+
+def _relation(edge_type: EdgeType) -> str:
+    rel = edge_type[1]
+    return rel[len("rev_"):] if rel.startswith("rev_") else rel
+
+
+class GraphChannels(nn.Module):
+    """All channels of a model: ``forward`` returns the concatenated, weighted channels per node type.
+
+    Args:
+        in_dims: Raw input feature size per node type.
+        channels: The channel configurations.
+    """
+
+    def __init__(self, in_dims: Mapping[NodeType, int], channels: Sequence[ChannelConfig | Mapping[str, Any]]) -> None:
+        super().__init__()
+        self.channels = [c if isinstance(c, ChannelConfig) else ChannelConfig.from_dict(c) for c in channels]
+        self.dims: list[int] = []
+        for i, channel in enumerate(self.channels):
+            sizes = set()
+            for source in channel.sources:
+                if source not in in_dims:
+                    raise ConfigError(f"graph channel {i}: unknown source node type {source!r}; node types: {sorted(in_dims)}")
+                size = in_dims[source]
+                if channel.feature_slice is not None:
+                    start, stop = channel.feature_slice
+                    if stop > size or -start > size:
+                        raise ConfigError(f"graph channel {i}: feature_slice {channel.feature_slice} exceeds {source!r} features ({size})")
+                    size = stop - start if start >= 0 else -start
+                sizes.add(size)
+            if len(sizes) != 1:
+                raise ConfigError(f"graph channel {i}: sources {channel.sources} have different feature sizes {sorted(sizes)}")
+            dim = sizes.pop()
+            self.dims.append(dim)
+            self.register_buffer(f"center_{i}", torch.zeros(dim))
+            self.register_buffer(f"seen_{i}", torch.zeros((), dtype=torch.long))
+
+    @property
+    def dim(self) -> int:
+        """Total size of the appended channels."""
+        return sum(self.dims)
+
+    def _source_features(self, i: int, x: Tensor) -> Tensor:
+        channel = self.channels[i]
+        if channel.feature_slice is not None:
+            start, stop = channel.feature_slice
+            x = x[:, start:] if start < 0 else x[:, start:stop]
+        return x.float()
+
+    @torch.no_grad()
+    def observe(self, x_dict: Mapping[NodeType, Tensor]) -> None:
+        """Adds the source features of one training pass to the running centres."""
+        for i, channel in enumerate(self.channels):
+            rows = [self._source_features(i, x_dict[t]) for t in channel.sources if t in x_dict]
+            rows = torch.cat(rows) if rows else None
+            if not channel.center or rows is None or rows.size(0) == 0:
+                continue
+            center: Tensor = getattr(self, f"center_{i}")
+            seen: Tensor = getattr(self, f"seen_{i}")
+            n = int(seen)  # cumulative mean over training passes (BatchNorm's momentum=None)
+            center.mul_(n / (n + rows.size(0))).add_(rows.sum(0) / (n + rows.size(0)))
+            seen.add_(rows.size(0))
+
+    @property
+    def in_loss(self) -> list[int]:
+        """Indices of the channels appended in training mode too."""
+        return [i for i, c in enumerate(self.channels) if c.in_loss]
+
+    def _centered(self, i: int, x_dict: Mapping[NodeType, Tensor]) -> dict[NodeType, Tensor]:
+        feats = {t: self._source_features(i, x_dict[t]) for t in self.channels[i].sources if t in x_dict}
+        if not self.channels[i].center:
+            return {t: F.normalize(x, dim=-1) for t, x in feats.items()}
+        center: Tensor = getattr(self, f"center_{i}")
+        return {t: F.normalize(x - center, dim=-1) for t, x in feats.items()}
+
+    def _propagate(self, i: int, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor]) -> dict[NodeType, Tensor]:
+        channel = self.channels[i]
+        dim = self.dims[i]
+        values = {t: x.new_zeros(x.size(0), dim, dtype=torch.float32) for t, x in x_dict.items()}
+        filled = {t: torch.zeros(x.size(0), dtype=torch.bool, device=x.device) for t, x in x_dict.items()}
+        for t, v in self._centered(i, x_dict).items():
+            values[t] = v
+            filled[t][:] = True
+        edges = [(et, ei) for et, ei in edge_index_dict.items()
+                 if et[0] in values and et[2] in values and (channel.relations is None or _relation(et) in channel.relations)]
+        for hop in range(1, channel.hops + 1):
+            sums = {t: torch.zeros_like(v) for t, v in values.items()}
+            counts = {t: v.new_zeros(v.size(0)) for t, v in values.items()}
+            for (src, _, dst), edge_index in edges:
+                keep = filled[src][edge_index[0]] & ~filled[dst][edge_index[1]]
+                if not bool(keep.any()):
+                    continue
+                s, d = edge_index[0][keep], edge_index[1][keep]
+                sums[dst] += scatter(values[src][s], d, dim=0, dim_size=values[dst].size(0), reduce="sum")
+                counts[dst] += scatter(torch.ones_like(d, dtype=torch.float32), d, dim=0, dim_size=values[dst].size(0), reduce="sum")
+            new_any = False
+            for t in values:
+                new = counts[t] > 0
+                if bool(new.any()):
+                    new_any = True
+                    values[t] = torch.where(new[:, None], sums[t] / counts[t].clamp(min=1)[:, None] * channel.decay, values[t])
+                    filled[t] = filled[t] | new
+            if not new_any:
+                break
+        return values
+
+    def forward(self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor],
+                only: Sequence[int] | None = None) -> dict[NodeType, Tensor]:
+        """The weighted channels of every node, concatenated.
+
+        Args:
+            x_dict: Raw input features per node type.
+            edge_index_dict: The message-passing edges.
+            only: Indices of the channels to compute (default: all).
+
+        Shapes:
+            - x_dict[t]: ``(num_nodes_t, in_dims[t])``
+            - edge_index_dict[(s, r, t)]: ``(2, num_edges)``
+            - output[t]: ``(num_nodes_t, dim)``
+        """
+        parts: dict[NodeType, list[Tensor]] = {t: [] for t in x_dict}
+        for i, channel in enumerate(self.channels):
+            if only is not None and i not in only:
+                continue
+            with torch.no_grad():
+                values = self._propagate(i, x_dict, edge_index_dict)
+            for t in x_dict:
+                parts[t].append(channel.weight * values[t])
+        return {t: torch.cat(p, dim=-1) if p else x_dict[t].new_zeros(x_dict[t].size(0), 0) for t, p in parts.items()}
+
+    def encode_features(self, node_type: NodeType, x: Tensor) -> Tensor:
+        """Channels of new nodes without edges: their own feature where they are a source, else zeros.
+
+        Shapes:
+            - x: ``(num_nodes, in_dims[node_type])``
+            - output: ``(num_nodes, dim)``
+        """
+        return self.forward({node_type: x}, {})[node_type]

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from graphalign.errors import ConfigError
+from graphalign.nn import ChannelConfig, GraphChannels, HeteroAligner, ModelConfig
+
+DEPICTS = ("image", "depicts", "concept")
+REV_DEPICTS = ("concept", "rev_depicts", "image")
+IS_A = ("concept", "is_a", "concept")
+REV_IS_A = ("concept", "rev_is_a", "concept")
+DESCRIBES = ("text", "describes", "image")
+
+
+def tiny():
+    """4 images, 5 concepts, 2 texts; images 0,1 depict concept 0, image 2 depicts concept 1;
+    concept 2 is_a concept 0, concept 3 is_a concept 2, concept 4 has no edge; image 3 has none."""
+    g = torch.Generator().manual_seed(0)
+    x = {"image": torch.rand(4, 6, generator=g), "concept": torch.randn(5, 3, generator=g), "text": torch.randn(2, 3, generator=g)}
+    depicts = torch.tensor([[0, 1, 2], [0, 0, 1]])
+    is_a = torch.tensor([[2, 3], [0, 2]])
+    edges = {DEPICTS: depicts, REV_DEPICTS: depicts.flip(0), IS_A: is_a, REV_IS_A: is_a.flip(0),
+             DESCRIBES: torch.tensor([[0, 1], [2, 2]])}
+    return x, edges
+
+
+def test_channel_is_a_hop_by_hop_damped_mean_of_centred_sources():
+    x, edges = tiny()
+    channels = GraphChannels({t: v.size(1) for t, v in x.items()},
+                             [ChannelConfig(["image"], weight=2.0, decay=0.5, relations=["depicts", "is_a"])])
+    center = x["image"].mean(0)
+    channels.center_0.copy_(center)
+    channels.eval()
+    out = channels(x, edges)
+    v = F.normalize(x["image"] - center, dim=-1)
+    assert torch.allclose(out["image"], 2.0 * v)  # sources keep their own (centred, unit) feature
+    c0 = 0.5 * (v[0] + v[1]) / 2  # hop 1: mean of its images
+    assert torch.allclose(out["concept"][0], 2.0 * c0, atol=1e-6)
+    assert torch.allclose(out["concept"][1], 2.0 * 0.5 * v[2], atol=1e-6)
+    assert torch.allclose(out["concept"][2], 2.0 * 0.5 * c0, atol=1e-6)  # hop 2, over rev_is_a
+    assert torch.allclose(out["concept"][3], 2.0 * 0.25 * c0, atol=1e-6)  # hop 3
+    assert torch.equal(out["concept"][4], torch.zeros(6))  # unreachable: zeros
+    assert torch.equal(out["text"], torch.zeros(2, 6))  # describes is not a listed relation
+
+
+def test_channel_reads_only_the_edges_it_is_given():
+    """Held-out edges are absent from the forward pass, so they cannot shape the channel."""
+    x, edges = tiny()
+    channels = GraphChannels({t: v.size(1) for t, v in x.items()}, [{"sources": ["image"]}]).eval()
+    without = {et: e for et, e in edges.items() if et not in (DEPICTS, REV_DEPICTS)}
+    out = channels(x, without)
+    assert torch.equal(out["concept"], torch.zeros(5, 6))
+    assert not torch.equal(channels(x, edges)["concept"], out["concept"])
+
+
+def test_text_channel_gives_images_the_mean_of_their_descriptions():
+    x, edges = tiny()
+    channels = GraphChannels({t: v.size(1) for t, v in x.items()},
+                             [{"sources": ["text", "concept"], "relations": ["describes"], "hops": 1, "decay": 1.0}]).eval()
+    out = channels(x, edges)
+    t = F.normalize(x["text"], dim=-1)  # centre is zero before any training pass
+    assert torch.allclose(out["image"][2], (t[0] + t[1]) / 2, atol=1e-6)
+    assert torch.equal(out["image"][0], torch.zeros(3))
+    assert torch.allclose(out["concept"], F.normalize(x["concept"], dim=-1))
+
+
+def test_centre_is_a_running_mean_in_training_and_frozen_in_eval():
+    x, edges = tiny()
+    config = ModelConfig(hidden_dim=8, out_dim=4, conv="sage", channels=[{"sources": ["image"]}])
+    model = HeteroAligner({t: v.size(1) for t, v in x.items()}, list(edges), config)
+    model(x, edges)
+    assert torch.allclose(model.channels.center_0, x["image"].mean(0))
+    more = torch.rand(6, 6)
+    model({**x, "image": more}, {})
+    assert torch.allclose(model.channels.center_0, torch.cat([x["image"], more]).mean(0), atol=1e-6)
+    frozen = model.channels.center_0.clone()
+    model.eval()
+    model({**x, "image": torch.rand(3, 6) + 5}, {})
+    assert torch.equal(model.channels.center_0, frozen)
+
+
+def test_channels_join_the_loss_only_with_in_loss():
+    x, edges = tiny()
+    dims = {t: v.size(1) for t, v in x.items()}
+    post = HeteroAligner(dims, list(edges), ModelConfig(hidden_dim=8, out_dim=4, conv="sage", channels=[{"sources": ["image"]}]))
+    assert post(x, edges)["concept"].shape == (5, 4)  # training mode: the learned part alone
+    assert post.encode_features("image", x["image"]).shape == (4, 4)
+    assert post.eval()(x, edges)["concept"].shape == (5, 4 + 6)
+    joined = HeteroAligner(dims, list(edges), ModelConfig(hidden_dim=8, out_dim=4, conv="sage",
+                                                          channels=[{"sources": ["image"]}, {"sources": ["text"], "in_loss": True}]))
+    assert joined(x, edges)["concept"].shape == (5, 4 + 3)  # training mode: the in_loss channel only
+    assert joined.encode_features("text", x["text"]).shape == (2, 4 + 3)
+    assert joined.eval()(x, edges)["concept"].shape == (5, 4 + 6 + 3)
+
+
+def test_model_appends_channels_and_embeds_new_nodes_like_isolated_ones():
+    x, edges = tiny()
+    config = ModelConfig(hidden_dim=8, out_dim=4, conv="gatv2", dropout=0.0,
+                         channels=[{"sources": ["image"], "relations": ["depicts", "is_a"], "feature_slice": [0, 5]}])
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    model = HeteroAligner({t: v.size(1) for t, v in x.items()}, list(edges), config)
+    assert model.out_dim == 4 + 5
+    model.train()
+    model(x, edges)  # one training pass sets the centre
+    model.eval()
+    z = model(x, edges)
+    assert all(v.shape == (x[t].size(0), 9) for t, v in z.items())
+    assert torch.allclose(z["image"].norm(dim=-1), torch.ones(4))
+    # Image 3 has no edge: a brand-new image with its features embeds identically.
+    assert torch.allclose(model.encode_features("image", x["image"][3:]), z["image"][3:], atol=1e-6)
+    # Concept 4 (no edge) gets a zero channel; a new concept too.
+    assert torch.allclose(model.encode_features("concept", x["concept"][4:]), z["concept"][4:], atol=1e-6)
+    assert torch.equal(z["concept"][4, 4:], torch.zeros(5))
+    # The centre is part of the saved state.
+    assert "channels.center_0" in model.state_dict()
+
+
+def test_uncentred_channel_on_the_last_features_carries_a_pretrained_space_unchanged():
+    x, edges = tiny()
+    channels = GraphChannels({"image": 6, "concept": 3, "text": 3},
+                             [{"sources": ["image", "concept", "text"], "feature_slice": [-3, 0], "hops": 0, "center": False}])
+    out = channels(x, edges)  # training mode: no centre is used or needed
+    assert torch.allclose(out["image"], F.normalize(x["image"][:, 3:], dim=-1))
+    assert torch.allclose(out["concept"], F.normalize(x["concept"], dim=-1))
+    assert torch.equal(channels.center_0, torch.zeros(3))
+
+
+@pytest.mark.parametrize("channel, message", [
+    ({"sources": []}, "at least one source"),
+    ({"sources": ["video"]}, "unknown source node type 'video'"),
+    ({"sources": ["image", "text"]}, "different feature sizes"),
+    ({"sources": ["image"], "feature_slice": [4, 9]}, "exceeds 'image' features"),
+    ({"sources": ["image"], "feature_slice": [3, 1]}, "feature_slice"),
+    ({"sources": ["image"], "feature_slice": [-7, 0]}, "exceeds 'image' features"),
+    ({"sources": ["image"], "feature_slice": [-2, 1]}, "for the last n"),
+    ({"sources": ["image"], "decay": 0.0}, "decay"),
+    ({"sources": ["image"], "colour": "red"}, "unknown graph channel keys"),
+])
+def test_bad_channel_configs_name_the_problem(channel, message):
+    x, edges = tiny()
+    with pytest.raises(ConfigError, match=message):
+        HeteroAligner({t: v.size(1) for t, v in x.items()}, list(edges), ModelConfig(hidden_dim=8, out_dim=4, channels=[channel]))
