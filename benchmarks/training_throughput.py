@@ -33,7 +33,7 @@ and setup time; graphalign and plain alternate.
 
 Usage::
 
-    python benchmarks/training_throughput.py [--nodes 10000] [--steps 4] [--blocks 12] [--threads 1] [--legacy]
+    python benchmarks/training_throughput.py [--nodes 10000] [--steps 4] [--blocks 8] [--repeat 1] [--threads 1] [--legacy]
 """
 
 from __future__ import annotations
@@ -345,8 +345,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, default=10_000, help="synthetic graph size (about 10 edges per node)")
     parser.add_argument("--steps", type=int, default=4, help="steps per block (and per warm-up)")
-    parser.add_argument("--blocks", type=int, default=12, help="timed blocks per implementation")
-    parser.add_argument("--repeat", type=int, default=2, help="fresh processes per implementation for peak RSS")
+    parser.add_argument("--blocks", type=int, default=8, help="timed blocks per implementation")
+    parser.add_argument("--repeat", type=int, default=1, help="fresh processes per implementation for peak RSS")
     parser.add_argument("--batch-size", type=int, default=256, help="supervision pairs per edge type and step")
     parser.add_argument("--num-neighbors", type=int, nargs="+", default=[10, 5], help="mini-batch fan-out per hop")
     parser.add_argument("--hidden-dim", type=int, default=128)
