@@ -40,6 +40,7 @@ from graphalign.benchmark.protocols import ProtocolSplit, Query, make_protocol_s
 from graphalign.evaluation.ranking import evaluate_ranking
 from graphalign.graph.convert import edge_index_dict
 from graphalign.graph.store import BuiltGraph
+from graphalign.nn.channels import ChannelConfig
 from graphalign.nn.hetero_gnn import ModelConfig
 from graphalign.training.split import LABEL_FREE_RELATIONS, EdgeSplit
 from graphalign.training.trainer import TrainConfig, fit, message_passing_data
@@ -137,7 +138,7 @@ def trained_method(name: str, model: ModelConfig | Callable[[BuiltGraph], ModelC
             return result.model(data.x_dict, data.edge_index_dict)
 
     if uses_graph is None:
-        uses_graph = True if callable(model) else model.num_layers > 0 or any(c.get("hops", 3) > 0 for c in model.channels)
+        uses_graph = callable(model) or model.num_layers > 0 or any(ChannelConfig.from_dict(c).hops > 0 for c in model.channels)
     return Method(name, embed, uses_graph=uses_graph, features=features)
 
 

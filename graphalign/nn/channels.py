@@ -243,12 +243,3 @@ class GraphChannels(nn.Module):
             for t in x_dict:
                 parts[t].append(channel.weight * values[t])
         return {t: torch.cat(p, dim=-1) if p else x_dict[t].new_zeros(x_dict[t].size(0), 0) for t, p in parts.items()}
-
-    def encode_features(self, node_type: NodeType, x: Tensor) -> Tensor:
-        """Channels of new nodes without edges: their own feature where they are a source, else zeros.
-
-        Shapes:
-            - x: ``(num_nodes, in_dims[node_type])``
-            - output: ``(num_nodes, dim)``
-        """
-        return self.forward({node_type: x}, {})[node_type]

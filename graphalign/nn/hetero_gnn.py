@@ -274,9 +274,15 @@ class HeteroAligner(nn.Module):
         """Size of the shared embedding space (``config.out_dim`` plus the graph channels)."""
         return self.config.out_dim + (self.channels.dim if self.channels is not None else 0)
 
-    def _append_channels(self, z: dict[NodeType, Tensor], channels: Mapping[NodeType, Tensor] | None) -> dict[NodeType, Tensor]:
-        if channels is None:
+    def _append_channels(self, z: dict[NodeType, Tensor], x_dict: Mapping[NodeType, Tensor],
+                         edge_index_dict: Mapping[EdgeType, Tensor]) -> dict[NodeType, Tensor]:
+        """``z`` with the graph channels appended: all of them in eval mode, those with ``in_loss`` in training."""
+        if self.channels is None:
             return z
+        only = None if not self.training else self.channels.in_loss
+        if only == []:
+            return z
+        channels = self.channels(x_dict, edge_index_dict, only=only)
         return {t: F.normalize(torch.cat([v, channels[t].to(v.dtype)], dim=-1), dim=-1) for t, v in z.items()}
 
     def _check_input(self, node_type: NodeType, x: Tensor) -> None:
@@ -339,13 +345,9 @@ class HeteroAligner(nn.Module):
             conv_out = conv(h, edges)  # (N_t, hidden) for every t in h
             h = {t: self._update(layer, t, h[t], conv_out[t]) for t in h}
         z = {t: self._output(t, h[t], h0[t], x_dict[t]) for t in h}
-        if self.channels is None:
-            return z
-        if not self.training:
-            return self._append_channels(z, self.channels(x_dict, edges))
-        self.channels.observe(x_dict)
-        in_loss = self.channels.in_loss
-        return self._append_channels(z, self.channels(x_dict, edges, only=in_loss)) if in_loss else z
+        if self.channels is not None and self.training:
+            self.channels.observe(x_dict)
+        return self._append_channels(z, x_dict, edges)
 
     def encode_features(self, node_type: NodeType, x: Tensor) -> Tensor:
         """Embeds new nodes (not in the graph) from their raw features alone.
@@ -369,12 +371,7 @@ class HeteroAligner(nn.Module):
         for layer, conv in enumerate(self.convs):
             h = self._update(layer, node_type, h, conv.forward_isolated(node_type, h))
         z = {node_type: self._output(node_type, h, h0, x)}
-        channels = None
-        if self.channels is not None and not self.training:
-            channels = {node_type: self.channels.encode_features(node_type, x)}
-        elif self.channels is not None and self.channels.in_loss:
-            channels = {node_type: self.channels.forward({node_type: x}, {}, only=self.channels.in_loss)[node_type]}
-        return self._append_channels(z, channels)[node_type]
+        return self._append_channels(z, {node_type: x}, {})[node_type]  # no edges: sources keep their own value
 
     def __repr__(self) -> str:
         cfg = self.config
