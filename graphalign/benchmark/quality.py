@@ -10,13 +10,16 @@ Methods (all produce one embedding per node, compared by cosine):
   the similarity of its most similar training image;
 * ``two towers``: one MLP per node type on the same features, trained on the
   same training pairs with the same loss (graphalign's model with 0 layers);
-* ``graphalign``: the heterogeneous GNN (GAT / R-GCN, InfoNCE / triplet);
-  ``+ channels``: with graph channels (:mod:`graphalign.nn.channels`) on
-  ConSE + EfficientNet features (graph ``"conse+visual"``): the pretrained
-  shared space kept as a frozen *prior channel* next to the learned embedding,
-  and a text channel (images carry the mean of their descriptions); the two
-  towers run on the same features with the same prior channel (which uses no
-  edge) for comparison.
+* ``graphalign``: the heterogeneous GNN (GAT / R-GCN, InfoNCE / triplet).
+
+``+ prior``: on ConSE + EfficientNet features (graph ``"conse+visual"``) with
+the prior residual (the output starts from the pretrained text space).
+``+ channels``: with graph channels (:mod:`graphalign.nn.channels`): the
+pretrained shared space kept as a frozen *prior channel* next to the learned
+embedding, and a text channel (images carry the mean of their descriptions);
+the two towers get the same prior channel (it uses no edge). One training run
+gives the rows with and without the channels. ``--plain`` adds both model
+kinds on the default encoders' features without the prior.
 
 Every method sees the same :class:`ProtocolSplit` per seed.
 """
@@ -56,8 +59,10 @@ Embedder = Callable[[BuiltGraph, ProtocolSplit, int], dict[str, torch.Tensor]]
 class Method:
     """A named way of embedding every node (trained or not).
 
-    ``features`` names the node features it runs on: ``"base"`` (the default
-    encoders) or ``"conse"`` (images as ConSE vectors in the text space). A
+    ``features`` names the node features it runs on (a key of the graphs given
+    to :func:`run_benchmark`, see :func:`benchmark_graphs`): ``"base"`` (the
+    default encoders), ``"conse+visual"`` (images as EfficientNet features
+    followed by their ConSE vector in the text space), ``"conse"``. A
     method with ``nearest_neighbour`` scores image↔concept pairs by label
     transfer instead of embedding nodes (``embed`` is then unused).
     """
@@ -67,6 +72,15 @@ class Method:
     uses_graph: bool = False
     features: str = "base"
     nearest_neighbour: bool = False
+    rows: dict[str, bool] | None = None
+
+    def row_names(self) -> dict[str, bool]:
+        """The table rows this method fills, with whether each uses the graph.
+
+        ``rows`` set: ``embed`` returns ``{row name: embeddings}``, several rows
+        from one training run (e.g. with and without graph channels).
+        """
+        return self.rows if self.rows is not None else {self.name: self.uses_graph}
 
 
 def conse_embeddings(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> dict[str, torch.Tensor]:
@@ -126,27 +140,43 @@ def bench_channels(built: BuiltGraph, prior: float = 1.0, text: float = 1.0, vis
 
 
 def trained_method(name: str, model: ModelConfig | Callable[[BuiltGraph], ModelConfig], train: TrainConfig,
-                   features: str = "base", uses_graph: bool | None = None) -> Method:
-    """A method that trains ``model`` (or ``model(built)``, for settings that depend on the graph) with ``train``."""
-    def embed(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> dict[str, torch.Tensor]:
+                   features: str = "base", uses_graph: bool | None = None,
+                   learned_alone: tuple[str, bool] | None = None) -> Method:
+    """A method that trains ``model`` (or ``model(built)``, for settings that depend on the graph) with ``train``.
+
+    Args:
+        learned_alone: ``(row name, uses graph)``: also report the same trained
+            model without its graph channels (the learned part alone) as that row.
+    """
+    def embed(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> Any:
         config = TrainConfig(**{**train.to_dict(), "seed": seed, "progress": False})
         split = with_label_free_edges(built, protocol.split)
         result = fit(built, model(built) if callable(model) else model, config, split=split)
         result.model.eval()
-        data = message_passing_data(built, split)
+        data = message_passing_data(built, split, inference=True)
         with torch.no_grad():
-            return result.model(data.x_dict, data.edge_index_dict)
+            embeddings = result.model(data.x_dict, data.edge_index_dict)
+            if learned_alone is None:
+                return embeddings
+            return {name: embeddings, learned_alone[0]: result.model(data.x_dict, data.edge_index_dict, with_channels=False)}
 
     if uses_graph is None:
         uses_graph = callable(model) or model.num_layers > 0 or any(ChannelConfig.from_dict(c).hops > 0 for c in model.channels)
-    return Method(name, embed, uses_graph=uses_graph, features=features)
+    rows = None if learned_alone is None else {learned_alone[0]: learned_alone[1], name: uses_graph}
+    return Method(name, embed, uses_graph=uses_graph, features=features, rows=rows)
 
 
 def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full", steps_per_epoch: int | None = None,
-                    knn: int = 0, plain: bool = True, eval_every: int = 1, num_neighbors: list[int] | None = None,
+                    knn: int = 0, plain: bool = False, eval_every: int = 1, num_neighbors: list[int] | None = None,
                     patience: int = 8, channels: bool = True, losses: tuple[str, ...] = ("infonce", "triplet"),
                     convs: tuple[str, ...] = ("gatv2", "rgcn"), channel_weights: tuple[float, float, float] = (1.0, 1.0, 0.0)) -> list[Method]:
     """The methods of the benchmark table (training settings shared by all trained ones).
+
+    Every trained ``+ prior`` method runs on ConSE + EfficientNet features
+    (graph ``"conse+visual"``) with the prior residual. With ``channels``, one
+    training run gives two rows: the model with its graph channels, and its
+    learned part alone (same weights, early-stopped on the validation MRR with
+    the channels).
 
     Args:
         epochs, batch_size, mode, steps_per_epoch, eval_every, num_neighbors, patience:
@@ -155,16 +185,18 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
             label-free ``similar_to`` edges from each image to the ``k`` concepts
             closest to its ConSE vector (features ``"conse+knn"``, see
             :func:`benchmark_graphs`).
-        plain: Also the variants without the prior residual.
-        channels: Also graphalign gatv2 + prior + channels, and the two towers +
-            prior with the same prior channel (which uses no edge), both on
-            ConSE + EfficientNet features (graph ``"conse+visual"``).
+        plain: Also the variants on the default encoders' features without the
+            prior residual (graph ``"base"``).
+        channels: Graph channels (:func:`bench_channels`): graphalign + prior +
+            channels, and the two towers + prior with the same prior channel
+            (which uses no edge), each also reported without them.
         losses, convs: The losses and message-passing layers to run.
         channel_weights: Weights of the prior, text and visual channels (:func:`bench_channels`).
     """
     plain_model = dict(hidden_dim=256, out_dim=128, dropout=0.1)
     prior = dict(hidden_dim=256, out_dim=384, dropout=0.1, prior_residual=True, prior_scale=0.2)
     methods = [Method("no training (ConSE)", conse_embeddings), Method("1-NN label transfer", lambda b, p, s: {}, nearest_neighbour=True)]
+    features = "conse+visual"
     for loss in losses:
         # isolate_nodes: held-out images and texts have no edges at test time, so
         # training cuts 30% of them off at every step (no effect on the towers).
@@ -176,24 +208,27 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
         towers = dataclasses.replace(train, mode="full")
         if plain:
             methods.append(trained_method(f"two towers ({loss})", ModelConfig(num_layers=0, **plain_model), towers))
-        methods.append(trained_method(f"two towers + prior ({loss})", ModelConfig(num_layers=0, **prior), towers, "conse"))
-        for conv in convs:
-            if plain:
+            for conv in convs:
                 methods.append(trained_method(f"graphalign {conv} ({loss})", ModelConfig(conv=conv, num_layers=2, **plain_model), train))
-            methods.append(trained_method(f"graphalign {conv} + prior ({loss})", ModelConfig(conv=conv, num_layers=2, **prior),
-                                          train, "conse"))
-        if knn > 0:
-            methods.append(trained_method(f"graphalign gatv2 + prior + kNN ({loss})", ModelConfig(conv="gatv2", num_layers=2, **prior),
-                                          train, "conse+knn"))
         if channels:
             methods.append(trained_method(
                 f"two towers + prior + prior channel ({loss})",
                 lambda built: ModelConfig(num_layers=0, channels=bench_channels(built, channel_weights[0], 0.0, 0.0), **prior),
-                towers, "conse+visual", uses_graph=False))
-            methods.append(trained_method(
-                f"graphalign gatv2 + prior + channels ({loss})",
-                lambda built: ModelConfig(conv="gatv2", num_layers=2, channels=bench_channels(built, *channel_weights), **prior),
-                train, "conse+visual"))
+                towers, features, uses_graph=False, learned_alone=(f"two towers + prior ({loss})", False)))
+        else:
+            methods.append(trained_method(f"two towers + prior ({loss})", ModelConfig(num_layers=0, **prior), towers, features))
+        for conv in convs:
+            if channels:
+                methods.append(trained_method(
+                    f"graphalign {conv} + prior + channels ({loss})",
+                    lambda built, conv=conv: ModelConfig(conv=conv, num_layers=2, channels=bench_channels(built, *channel_weights), **prior),
+                    train, features, uses_graph=True, learned_alone=(f"graphalign {conv} + prior ({loss})", True)))
+            else:
+                methods.append(trained_method(f"graphalign {conv} + prior ({loss})", ModelConfig(conv=conv, num_layers=2, **prior),
+                                              train, features))
+        if knn > 0:
+            methods.append(trained_method(f"graphalign gatv2 + prior + kNN ({loss})", ModelConfig(conv="gatv2", num_layers=2, **prior),
+                                          train, "conse+knn"))
     return methods
 
 
@@ -266,22 +301,24 @@ def run_benchmark(
     """
     methods = methods or default_methods()
     built = graphs["base"]
-    result = BenchmarkResult(graph_methods={m.name for m in methods if m.uses_graph})
+    result = BenchmarkResult(graph_methods={row for m in methods for row, graph in m.row_names().items() if graph})
     for seed in seeds:
         protocol = make_protocol_split(built, seed)
         result.counts.append(protocol.counts)
         for method in methods:
             started = time.perf_counter()
             graph = graphs[method.features]
-            embeddings = None if method.nearest_neighbour else method.embed(graph, protocol, seed)
-            for name, query in protocol.queries.items():
-                if name.startswith("val:"):
-                    continue
-                scores = _nearest_neighbour_scores(built, protocol, query) if embeddings is None else None
-                if embeddings is None and scores is None:
-                    continue
-                for subset, metrics in _evaluate(query, embeddings, scores).items():
-                    result.rows.setdefault((method.name, name, subset), []).append(metrics)
+            output = None if method.nearest_neighbour else method.embed(graph, protocol, seed)
+            by_row = {method.name: output} if method.rows is None else output
+            for row, embeddings in by_row.items():
+                for name, query in protocol.queries.items():
+                    if name.startswith("val:"):
+                        continue
+                    scores = _nearest_neighbour_scores(built, protocol, query) if embeddings is None else None
+                    if embeddings is None and scores is None:
+                        continue
+                    for subset, metrics in _evaluate(query, embeddings, scores).items():
+                        result.rows.setdefault((row, name, subset), []).append(metrics)
             elapsed = time.perf_counter() - started
             result.seconds[method.name] = result.seconds.get(method.name, 0.0) + elapsed
             if progress:
@@ -321,7 +358,8 @@ def best_comparison(result: BenchmarkResult, protocols: list[str], subset: str =
     """Per protocol: the best graph method vs. the best non-graph method (mean MRR).
 
     ``target_met``: at least 10% higher relative MRR, and the difference of the
-    means larger than the two seed standard deviations together.
+    means larger than the two seed standard deviations together. ``per_seed``:
+    the relative difference on each seed (same split for both methods).
     """
     summary = result.summary("mrr")
     rows = []
@@ -337,8 +375,10 @@ def best_comparison(result: BenchmarkResult, protocols: list[str], subset: str =
         bo = max(other, key=lambda m: other[m][0])
         relative = graph[bg][0] / max(other[bo][0], 1e-9) - 1
         beyond_spread = graph[bg][0] - other[bo][0] > graph[bg][1] + other[bo][1]
+        per_seed = [g["mrr"] / max(o["mrr"], 1e-9) - 1
+                    for g, o in zip(result.rows[(bg, protocol, subset)], result.rows[(bo, protocol, subset)])]
         rows.append({"protocol": protocol, "graph": bg, "graph_mrr": graph[bg], "baseline": bo, "baseline_mrr": other[bo],
-                     "relative": relative, "target_met": relative >= 0.10 and beyond_spread})
+                     "relative": relative, "per_seed": per_seed, "target_met": relative >= 0.10 and beyond_spread})
     return rows
 
 
@@ -346,12 +386,16 @@ HEADLINE_PROTOCOLS = ["a:image->concept", "c:zero-shot image->concept", "b:text-
 """The protocols on which graphalign must beat the best non-graph method."""
 
 
-def benchmark_graphs(data_dir: str | Path, config: Any = None, knn: int = 0, channels: bool = True) -> dict[str, BuiltGraph]:
-    """Builds the dataset twice: default encoders (``"base"``), and ConSE image
-    features (``"conse"``); with ``knn > 0`` also ``"conse+knn"``: the ConSE graph
-    plus label-free edges from each image to its ``knn`` closest concepts; with
-    ``channels`` also ``"conse+visual"``: images as the image encoder's features
-    followed by their ConSE vector (``mode="concat"``)."""
+def benchmark_graphs(data_dir: str | Path, config: Any = None, knn: int = 0) -> dict[str, BuiltGraph]:
+    """The dataset with the node features the methods run on.
+
+    ``"base"``: the default encoders (ConSE and 1-NN read it, and the protocol
+    split is drawn on it); ``"conse+visual"``: images as the image encoder's
+    features followed by their ConSE vector in the text space (``mode="concat"``),
+    for every trained ``+ prior`` method; with ``knn > 0`` also ``"conse"``
+    (ConSE image features) and ``"conse+knn"``: that graph plus label-free edges
+    from each image to its ``knn`` closest concepts.
+    """
     from graphalign.encoders.featurize import GraphConfig
     from graphalign.graph.store import build_graph
 
@@ -360,16 +404,15 @@ def benchmark_graphs(data_dir: str | Path, config: Any = None, knn: int = 0, cha
     conse_config = GraphConfig(**{**config.to_dict(), "image_encoder": "conse",
                                   "image_encoder_kwargs": {"text_encoder": config.text_encoder,
                                                            "text_encoder_kwargs": config.text_encoder_kwargs}})
-    conse, _ = build_graph(data_dir, conse_config)
-    graphs = {"base": base, "conse": conse}
-    if channels:
-        visual_config = GraphConfig(**{**conse_config.to_dict(),
-                                       "image_encoder_kwargs": {**conse_config.image_encoder_kwargs, "mode": "concat"}})
-        graphs["conse+visual"], _ = build_graph(data_dir, visual_config)
+    visual_config = GraphConfig(**{**conse_config.to_dict(),
+                                   "image_encoder_kwargs": {**conse_config.image_encoder_kwargs, "mode": "concat"}})
+    graphs = {"base": base}
+    graphs["conse+visual"], _ = build_graph(data_dir, visual_config)
     if knn > 0:
         from graphalign.graph.knn import add_knn_edges
 
-        graphs["conse+knn"] = add_knn_edges(conse, "image", knn, target_type="concept")
+        graphs["conse"], _ = build_graph(data_dir, conse_config)
+        graphs["conse+knn"] = add_knn_edges(graphs["conse"], "image", knn, target_type="concept")
     return graphs
 
 
@@ -383,12 +426,12 @@ def make_plots(graphs: dict[str, BuiltGraph], out: Path, name: str, epochs: int 
     after = None
     for label, conv in (("gatv2 + prior", "gatv2"), ("rgcn + prior", "rgcn")):
         model = ModelConfig(conv=conv, hidden_dim=256, out_dim=384, dropout=0.1, prior_residual=True, prior_scale=0.2)
-        result = fit(graphs["conse"], model, TrainConfig(epochs=epochs, patience=epochs, negatives=-1, seed=seed, progress=False),
+        result = fit(graphs["conse+visual"], model, TrainConfig(epochs=epochs, patience=epochs, negatives=-1, seed=seed, progress=False),
                      split=protocol.split)
         histories[label] = result.history
         if after is None:
             result.model.eval()
-            data = message_passing_data(graphs["conse"], protocol.split)
+            data = message_passing_data(graphs["conse+visual"], protocol.split, inference=True)
             with torch.no_grad():
                 after = result.model(data.x_dict, data.edge_index_dict)
     return [

@@ -321,13 +321,15 @@ class HeteroAligner(nn.Module):
         }
 
     def forward(
-        self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor]
+        self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor], with_channels: bool = True
     ) -> dict[NodeType, Tensor]:
         """Embeds every node of a (sub)graph.
 
         Args:
             x_dict: Raw input features per node type (any subset of the model's types).
             edge_index_dict: Edge indices per edge type (any subset of the model's types).
+            with_channels: ``False`` gives the learned part alone (``config.out_dim``),
+                without the graph channels (an ablation; queries use the default).
 
         Returns:
             Unit-norm embeddings for every node type in ``x_dict``.
@@ -347,7 +349,7 @@ class HeteroAligner(nn.Module):
         z = {t: self._output(t, h[t], h0[t], x_dict[t]) for t in h}
         if self.channels is not None and self.training:
             self.channels.observe(x_dict)
-        return self._append_channels(z, x_dict, edges)
+        return self._append_channels(z, x_dict, edges) if with_channels else z
 
     def encode_features(self, node_type: NodeType, x: Tensor) -> Tensor:
         """Embeds new nodes (not in the graph) from their raw features alone.

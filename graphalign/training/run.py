@@ -91,12 +91,12 @@ class TrainedRun:
 
     @cached_property
     def _message_passing(self) -> Any:
-        return message_passing_data(self.built, self.split).to(self.device)
+        return message_passing_data(self.built, self.split, inference=True).to(self.device)
 
     @torch.no_grad()
     def embeddings(self) -> dict[NodeType, torch.Tensor]:
-        """Shared-space embedding of every node, computed with the training
-        message-passing graph (held-out links stay hidden). Cached."""
+        """Shared-space embedding of every node, computed with every training
+        edge (held-out links stay hidden; :meth:`EdgeSplit.inference_edges`). Cached."""
         if not hasattr(self, "_embeddings"):
             data = self._message_passing
             z = self.model(data.x_dict, data.edge_index_dict)

@@ -126,6 +126,25 @@ class EdgeSplit:
                 out[reverse_edge_type(edge_type)] = edge_index.flip(0)
         return out
 
+    def inference_edges(self, add_reverse: bool = True) -> dict[EdgeType, torch.Tensor]:
+        """Every training edge, with reverse edge types added: the graph to embed with after training.
+
+        Message passing during training hides the supervision-only edges (so the
+        model does not read the pairs it is trained on); once trained, every
+        known edge is used, as PyG's ``RandomLinkSplit`` does for validation and
+        test data. Validation and test edges stay out.
+        """
+        out: dict[EdgeType, torch.Tensor] = {}
+        for edge_type in {**self.edges["message_passing"], **self.edges["supervision"]}:
+            parts = [self.edges[p][edge_type] for p in ("message_passing", "supervision") if edge_type in self.edges[p]]
+            merged = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+            if len(parts) > 1 and merged.size(1):
+                merged = torch.unique(merged, dim=1)
+            out[edge_type] = merged
+            if add_reverse:
+                out[reverse_edge_type(edge_type)] = merged.flip(0)
+        return out
+
     def counts(self) -> dict[str, int]:
         return {part: sum(int(e.size(1)) for e in self.edges[part].values()) for part in PARTS}
 

@@ -7,6 +7,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -212,14 +213,16 @@ def input_groups(built: GraphLike, model_config: ModelConfig) -> dict[NodeType, 
     return {t: built.spaces.get(t, t) for t in built.features}
 
 
-def message_passing_data(built: GraphLike, split: EdgeSplit) -> Any:
-    """``HeteroData`` with all node features and only the message-passing edges."""
+def message_passing_data(built: GraphLike, split: EdgeSplit, inference: bool = False) -> Any:
+    """``HeteroData`` with all node features and the message-passing edges of
+    training, or with ``inference`` every training edge (:meth:`EdgeSplit.inference_edges`)."""
     from torch_geometric.data import HeteroData
 
     data = HeteroData()
     for node_type, x in built.features.items():
         data[node_type].x = x
-    for edge_type, edge_index in split.message_passing_edges().items():
+    edges = split.inference_edges() if inference else split.message_passing_edges()
+    for edge_type, edge_index in edges.items():
         data[edge_type].edge_index = edge_index
     return data
 
@@ -529,11 +532,16 @@ class _Trainer:
             total += float(loss)
         return total / self.steps_per_epoch
 
+    @cached_property
+    def inference_edges(self) -> dict[EdgeType, Tensor]:
+        """Every training edge (:meth:`EdgeSplit.inference_edges`), on the device: the graph of evaluation."""
+        return {et: e.to(self.device) for et, e in self.split.inference_edges().items()}
+
     @torch.no_grad()
     def embed(self) -> dict[NodeType, Tensor]:
-        """Embeddings of every node with the message-passing graph, eval mode."""
+        """Embeddings of every node with every training edge, eval mode."""
         self.model.eval()
-        z = self.model(self._inputs(self.data.x_dict), self.data.edge_index_dict)
+        z = self.model(self._inputs(self.data.x_dict), self.inference_edges)
         return {t: v.cpu() for t, v in z.items()}
 
     def evaluate(self, part: str) -> dict[str, float]:

@@ -52,6 +52,36 @@ def test_protocol_split_is_seeded(toy):
     assert all((a.queries[k].pairs == b.queries[k].pairs).all() for k in a.queries)
 
 
+
+def test_copies_of_a_heldout_description_are_dropped(tmp_path):
+    """en-GB / en-AU descriptions that repeat a held-out English one are neither queried, trained on nor passed."""
+    from graphalign.encoders.featurize import GraphConfig
+    from graphalign.graph.io import save_dataset
+    from graphalign.testing import make_toy_graph
+
+    graph = make_toy_graph(tmp_path / "data", images_per_concept=4, texts_per_image=1)
+    originals = [(n.id, n.text) for n in graph.nodes("text")]
+    for text_id, text in originals:
+        image = next(e.tail for e in graph.edges if e.head == text_id)
+        graph.add_text(f"{text_id}:gb", text=text, language="en-GB")
+        graph.add_edge(f"{text_id}:gb", "describes", image)
+        graph.add_text(f"{text_id}:fr", text=f"une image: {text}", language="fr")
+        graph.add_edge(f"{text_id}:fr", "describes", image)
+    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 32}, image_encoder="color-histogram",
+                         progress=False, cache_dir=str(tmp_path / "cache"))
+    built, _ = build_graph(save_dataset(graph, tmp_path / "data"), config)
+    protocol = make_protocol_split(built, seed=0)
+    ids = built.index.ids["text"]
+    queries = [ids[r] for r in protocol.queries["b:text->image"].pairs[0].tolist()]
+    assert queries and all(not q.endswith((":gb", ":fr")) for q in queries)
+    cross = [ids[r] for r in protocol.queries["e:cross-language text->image"].pairs[0].tolist()]
+    assert cross and all(q.endswith(":fr") for q in cross)
+    assert protocol.counts["dropped_description_copies"] >= len(queries)  # at least each query's en-GB copy
+    describes = ("text", "describes", "image")
+    visible = {ids[r] for part in ("message_passing", "supervision") for r in protocol.split.edges[part][describes][0].tolist()}
+    for query in queries:
+        assert f"{query}:gb" not in visible and query not in visible
+
 def test_stem_groups_variants():
     assert _stem("rabbit-2") == _stem("rabbit") == "rabbit"
     assert _stem("fireman240a") == "fireman"

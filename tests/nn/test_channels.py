@@ -115,6 +115,10 @@ def test_model_appends_channels_and_embeds_new_nodes_like_isolated_ones():
     assert torch.equal(z["concept"][4, 4:], torch.zeros(5))
     # The centre is part of the saved state.
     assert "channels.center_0" in model.state_dict()
+    # Without the channels: the learned part alone, i.e. the first 4 dimensions before the joint normalisation.
+    learned = model(x, edges, with_channels=False)
+    assert learned["image"].shape == (4, 4) and torch.allclose(learned["image"].norm(dim=-1), torch.ones(4))
+    assert torch.allclose(F.normalize(z["concept"][:3, :4], dim=-1), learned["concept"][:3], atol=1e-6)
 
 
 def test_uncentred_channel_on_the_last_features_carries_a_pretrained_space_unchanged():

@@ -23,6 +23,18 @@ def test_parts_are_disjoint_and_cover_aligned_edges(toy_built):
     assert len(sup | val | test) == toy_built.graph.num_edges  # every edge of the toy graph is aligned
 
 
+
+def test_inference_edges_are_every_training_edge_and_nothing_held_out(toy_built):
+    split = split_graph(toy_built.graph, SplitConfig(), seed=0)
+    forward = {et: e for et, e in split.inference_edges(add_reverse=False).items()}
+    inference = edge_set(forward)
+    mp, sup = edge_set(split.edges["message_passing"]), edge_set(split.edges["supervision"])
+    assert inference == mp | sup and inference > mp  # the supervision-only edges come back
+    assert not inference & (edge_set(split.edges["val"]) | edge_set(split.edges["test"]))
+    both = split.inference_edges()
+    assert all(et in both and (both[et].flip(0) == e).all() for et, e in both.items() if et[1].startswith("rev_")
+               for e in [forward[(et[2], et[1][4:], et[0])]])
+
 def test_heldout_nodes_have_no_message_passing_edges(toy_built):
     split = split_graph(toy_built.graph, SplitConfig(val_fraction=0.2, test_fraction=0.3), seed=1)
     for part in ("val", "test"):
