@@ -142,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-channels", dest="channels", action="store_false",
                        help="skip graphalign gatv2 + prior + graph channels and two towers with the same prior channel "
                             "(both on ConSE + visual image features)")
-    bench.add_argument("--channel-weights", type=float, nargs=3, default=[1.0, 1.0, 0.0], metavar=("PRIOR", "TEXT", "VISUAL"),
-                       help="weights of the prior, text and visual channels")
+    bench.add_argument("--channel-weights", type=float, nargs=4, default=[1.0, 1.0, 0.0, 1.0],
+                       metavar=("PRIOR", "TEXT", "VISUAL", "CONCEPT"),
+                       help="weights of the prior, text, visual and concept channels (0 leaves one out)")
     bench.add_argument("--losses", nargs="+", default=["infonce", "triplet"], help="losses of the trained methods")
     bench.add_argument("--convs", nargs="+", default=["gatv2", "rgcn"], help="message-passing layers of the graph methods")
     bench.add_argument("--out", type=Path, default=Path("docs/results"), help="folder for the markdown table and CSV")
@@ -443,7 +444,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         f"{'' if args.num_neighbors == [15, 10] else ' --num-neighbors ' + ' '.join(map(str, args.num_neighbors))}"
         f"{'' if args.knn == 0 else f' --knn {args.knn}'}{' --plain' if args.plain else ''}"
         f"{'' if args.channels else ' --no-channels'}"
-        f"{'' if args.channel_weights == [1.0, 1.0, 0.0] else ' --channel-weights ' + ' '.join(f'{w:g}' for w in args.channel_weights)}"
+        f"{'' if args.channel_weights == [1.0, 1.0, 0.0, 1.0] else ' --channel-weights ' + ' '.join(f'{w:g}' for w in args.channel_weights)}"
         f"{'' if args.losses == ['infonce', 'triplet'] else ' --losses ' + ' '.join(args.losses)}"
         f"{'' if args.convs == ['gatv2', 'rgcn'] else ' --convs ' + ' '.join(args.convs)}` "
         f"on {datetime.date.today()}, {platform.machine()} with {os.cpu_count()} CPU cores, "

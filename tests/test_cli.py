@@ -184,6 +184,7 @@ def test_bench_writes_table_and_csv(toy_dataset, tmp_path, capsys):
     assert "| graphalign gatv2 + prior + channels (infonce) |" in text and "| two towers + prior + prior channel (infonce) |" in text
     # one training run, two rows: with the graph channels and the learned part alone
     assert "| graphalign gatv2 + prior (infonce) |" in text and "| two towers + prior (infonce) |" in text
+    assert "| graphalign gatv2 + prior + channels, no concept channel (infonce) |" in text
     assert "(triplet)" not in text
     assert "--eval-every 2 --knn 2 --losses infonce`" in text and "| per seed | +10% beyond spread |" in text
     assert (out / f"quality-{name}.md").read_text().startswith(f"# Quality benchmark on `{name}`")

@@ -50,7 +50,8 @@ from graphalign.training.trainer import TrainConfig, fit, message_passing_data
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Method", "default_methods", "run_benchmark", "BenchmarkResult", "format_table", "write_csv", "best_comparison", "benchmark_graphs", "HEADLINE_PROTOCOLS", "bench_channels"]
+__all__ = ["Method", "default_methods", "run_benchmark", "BenchmarkResult", "format_table", "write_csv", "best_comparison",
+           "benchmark_graphs", "HEADLINE_PROTOCOLS", "bench_channels", "channel_indices", "CHANNEL_NAMES", "trained_method"]
 
 Embedder = Callable[[BuiltGraph, ProtocolSplit, int], dict[str, torch.Tensor]]
 
@@ -112,8 +113,16 @@ def with_label_free_edges(built: BuiltGraph, split: EdgeSplit) -> EdgeSplit:
     return dataclasses.replace(split, edges=edges)
 
 
-def bench_channels(built: BuiltGraph, prior: float = 1.0, text: float = 1.0, visual: float = 0.0) -> list[dict[str, Any]]:
+CHANNEL_NAMES = ("prior", "text", "visual", "concept")
+"""The benchmark's graph channels, in the order :func:`bench_channels` appends them."""
+
+
+def bench_channels(built: BuiltGraph, prior: float = 1.0, text: float = 1.0, visual: float = 0.0,
+                   concept: float = 0.0) -> list[dict[str, Any]]:
     """The benchmark's graph channels for a graph with ConSE ``concat`` image features.
+
+    Channels with weight 0 are left out; the others come in the order of
+    :data:`CHANNEL_NAMES`.
 
     Args:
         built: The graph (its text feature size locates the ConSE part of the image features).
@@ -124,6 +133,10 @@ def bench_channels(built: BuiltGraph, prior: float = 1.0, text: float = 1.0, vis
             descriptions (one hop over ``describes``).
         visual: Weight of the visual channel: concepts carry the mean visual
             feature of their images, spread over ``is_a`` / ``part_of``.
+        concept: Weight of the concept channel: images carry the text feature
+            of the concept they depict (one hop over ``depicts``), texts and
+            concepts their own; a text query then finds the images of the
+            concept it names.
     """
     text_dim = built.features["text"].size(1)
     visual_dim = built.features["image"].size(1) - text_dim
@@ -136,17 +149,28 @@ def bench_channels(built: BuiltGraph, prior: float = 1.0, text: float = 1.0, vis
     if visual > 0 and visual_dim > 0:
         channels.append({"sources": ["image"], "weight": visual, "relations": ["depicts", "is_a", "part_of"],
                          "hops": 3, "decay": 0.8, "feature_slice": [0, visual_dim]})
+    if concept > 0:
+        channels.append({"sources": ["concept", "text"], "weight": concept, "relations": ["depicts"], "hops": 1, "decay": 1.0,
+                         "center": False})
     return channels
+
+
+def channel_indices(weights: tuple[float, ...], names: tuple[str, ...]) -> list[int]:
+    """Positions of the named channels among those :func:`bench_channels` appends for ``weights``."""
+    present = [name for name, weight in zip(CHANNEL_NAMES, weights) if weight > 0]
+    return [present.index(name) for name in names if name in present]
 
 
 def trained_method(name: str, model: ModelConfig | Callable[[BuiltGraph], ModelConfig], train: TrainConfig,
                    features: str = "base", uses_graph: bool | None = None,
-                   learned_alone: tuple[str, bool] | None = None) -> Method:
+                   variants: dict[str, tuple[bool | list[int], bool]] | None = None) -> Method:
     """A method that trains ``model`` (or ``model(built)``, for settings that depend on the graph) with ``train``.
 
     Args:
-        learned_alone: ``(row name, uses graph)``: also report the same trained
-            model without its graph channels (the learned part alone) as that row.
+        variants: More rows from the same trained model: ``row name → (with_channels,
+            uses graph)``, where ``with_channels`` is ``False`` (the learned part
+            alone) or the indices of the graph channels to keep
+            (:meth:`HeteroAligner.forward`).
     """
     def embed(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> Any:
         config = TrainConfig(**{**train.to_dict(), "seed": seed, "progress": False})
@@ -156,27 +180,31 @@ def trained_method(name: str, model: ModelConfig | Callable[[BuiltGraph], ModelC
         data = message_passing_data(built, split, inference=True)
         with torch.no_grad():
             embeddings = result.model(data.x_dict, data.edge_index_dict)
-            if learned_alone is None:
+            if not variants:
                 return embeddings
-            return {name: embeddings, learned_alone[0]: result.model(data.x_dict, data.edge_index_dict, with_channels=False)}
+            rows = {name: embeddings}
+            for row, (with_channels, _) in variants.items():
+                rows[row] = result.model(data.x_dict, data.edge_index_dict, with_channels=with_channels)
+            return rows
 
     if uses_graph is None:
         uses_graph = callable(model) or model.num_layers > 0 or any(ChannelConfig.from_dict(c).hops > 0 for c in model.channels)
-    rows = None if learned_alone is None else {learned_alone[0]: learned_alone[1], name: uses_graph}
+    rows = None if not variants else {**{row: graph for row, (_, graph) in variants.items()}, name: uses_graph}
     return Method(name, embed, uses_graph=uses_graph, features=features, rows=rows)
 
 
 def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full", steps_per_epoch: int | None = None,
                     knn: int = 0, plain: bool = False, eval_every: int = 1, num_neighbors: list[int] | None = None,
                     patience: int = 8, channels: bool = True, losses: tuple[str, ...] = ("infonce", "triplet"),
-                    convs: tuple[str, ...] = ("gatv2", "rgcn"), channel_weights: tuple[float, float, float] = (1.0, 1.0, 0.0)) -> list[Method]:
+                    convs: tuple[str, ...] = ("gatv2", "rgcn"),
+                    channel_weights: tuple[float, float, float, float] = (1.0, 1.0, 0.0, 1.0)) -> list[Method]:
     """The methods of the benchmark table (training settings shared by all trained ones).
 
     Every trained ``+ prior`` method runs on ConSE + EfficientNet features
     (graph ``"conse+visual"``) with the prior residual. With ``channels``, one
     training run gives two rows: the model with its graph channels, and its
     learned part alone (same weights, early-stopped on the validation MRR with
-    the channels).
+    the channels), and with a concept channel also without that one.
 
     Args:
         epochs, batch_size, mode, steps_per_epoch, eval_every, num_neighbors, patience:
@@ -191,7 +219,9 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
             channels, and the two towers + prior with the same prior channel
             (which uses no edge), each also reported without them.
         losses, convs: The losses and message-passing layers to run.
-        channel_weights: Weights of the prior, text and visual channels (:func:`bench_channels`).
+        channel_weights: Weights of the prior, text, visual and concept channels
+            (:func:`bench_channels`; the towers get the prior channel alone). With
+            a concept channel, graphalign is also reported without it.
     """
     plain_model = dict(hidden_dim=256, out_dim=128, dropout=0.1)
     prior = dict(hidden_dim=256, out_dim=384, dropout=0.1, prior_residual=True, prior_scale=0.2)
@@ -213,16 +243,20 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
         if channels:
             methods.append(trained_method(
                 f"two towers + prior + prior channel ({loss})",
-                lambda built: ModelConfig(num_layers=0, channels=bench_channels(built, channel_weights[0], 0.0, 0.0), **prior),
-                towers, features, uses_graph=False, learned_alone=(f"two towers + prior ({loss})", False)))
+                lambda built: ModelConfig(num_layers=0, channels=bench_channels(built, channel_weights[0], 0.0, 0.0, 0.0), **prior),
+                towers, features, uses_graph=False, variants={f"two towers + prior ({loss})": (False, False)}))
         else:
             methods.append(trained_method(f"two towers + prior ({loss})", ModelConfig(num_layers=0, **prior), towers, features))
         for conv in convs:
             if channels:
+                variants: dict[str, tuple[bool | list[int], bool]] = {f"graphalign {conv} + prior ({loss})": (False, True)}
+                if channel_weights[3] > 0 and any(w > 0 for w in channel_weights[:3]):
+                    without_concept = channel_indices(channel_weights, ("prior", "text", "visual"))
+                    variants[f"graphalign {conv} + prior + channels, no concept channel ({loss})"] = (without_concept, True)
                 methods.append(trained_method(
                     f"graphalign {conv} + prior + channels ({loss})",
                     lambda built, conv=conv: ModelConfig(conv=conv, num_layers=2, channels=bench_channels(built, *channel_weights), **prior),
-                    train, features, uses_graph=True, learned_alone=(f"graphalign {conv} + prior ({loss})", True)))
+                    train, features, uses_graph=True, variants=variants))
             else:
                 methods.append(trained_method(f"graphalign {conv} + prior ({loss})", ModelConfig(conv=conv, num_layers=2, **prior),
                                               train, features))

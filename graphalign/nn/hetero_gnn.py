@@ -275,11 +275,14 @@ class HeteroAligner(nn.Module):
         return self.config.out_dim + (self.channels.dim if self.channels is not None else 0)
 
     def _append_channels(self, z: dict[NodeType, Tensor], x_dict: Mapping[NodeType, Tensor],
-                         edge_index_dict: Mapping[EdgeType, Tensor]) -> dict[NodeType, Tensor]:
-        """``z`` with the graph channels appended: all of them in eval mode, those with ``in_loss`` in training."""
+                         edge_index_dict: Mapping[EdgeType, Tensor], select: Sequence[int] | None = None) -> dict[NodeType, Tensor]:
+        """``z`` with the graph channels appended: all of them (or those in ``select``) in eval mode,
+        those with ``in_loss`` in training."""
         if self.channels is None:
             return z
-        only = None if not self.training else self.channels.in_loss
+        only = list(select) if select is not None else None
+        if self.training:
+            only = [i for i in self.channels.in_loss if only is None or i in only]
         if only == []:
             return z
         channels = self.channels(x_dict, edge_index_dict, only=only)
@@ -321,7 +324,8 @@ class HeteroAligner(nn.Module):
         }
 
     def forward(
-        self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor], with_channels: bool = True
+        self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor],
+        with_channels: bool | Sequence[int] = True,
     ) -> dict[NodeType, Tensor]:
         """Embeds every node of a (sub)graph.
 
@@ -329,7 +333,8 @@ class HeteroAligner(nn.Module):
             x_dict: Raw input features per node type (any subset of the model's types).
             edge_index_dict: Edge indices per edge type (any subset of the model's types).
             with_channels: ``False`` gives the learned part alone (``config.out_dim``),
-                without the graph channels (an ablation; queries use the default).
+                without the graph channels; a sequence of channel indices appends
+                only those (ablations; queries use the default, every channel).
 
         Returns:
             Unit-norm embeddings for every node type in ``x_dict``.
@@ -349,7 +354,9 @@ class HeteroAligner(nn.Module):
         z = {t: self._output(t, h[t], h0[t], x_dict[t]) for t in h}
         if self.channels is not None and self.training:
             self.channels.observe(x_dict)
-        return self._append_channels(z, x_dict, edges) if with_channels else z
+        if with_channels is False:
+            return z
+        return self._append_channels(z, x_dict, edges, None if with_channels is True else with_channels)
 
     def encode_features(self, node_type: NodeType, x: Tensor) -> Tensor:
         """Embeds new nodes (not in the graph) from their raw features alone.

@@ -146,3 +146,16 @@ def test_bad_channel_configs_name_the_problem(channel, message):
     x, edges = tiny()
     with pytest.raises(ConfigError, match=message):
         HeteroAligner({t: v.size(1) for t, v in x.items()}, list(edges), ModelConfig(hidden_dim=8, out_dim=4, channels=[channel]))
+
+
+def test_forward_can_select_channels():
+    x, edges = tiny()
+    config = ModelConfig(hidden_dim=8, out_dim=4, num_layers=1, dropout=0.0, channels=[
+        {"sources": ["image"], "relations": ["depicts"], "hops": 1, "center": False},
+        {"sources": ["text"], "relations": ["describes"], "hops": 1, "center": False, "weight": 2.0}])
+    model = HeteroAligner({t: v.size(1) for t, v in x.items()}, list(edges), config).eval()
+    both, first, second = model(x, edges), model(x, edges, with_channels=[0]), model(x, edges, with_channels=[1])
+    assert both["image"].size(1) == 4 + 6 + 3 and first["image"].size(1) == 4 + 6 and second["image"].size(1) == 4 + 3
+    # The selected channel is the same block as in the full embedding, up to the joint normalisation.
+    assert torch.allclose(F.normalize(both["image"][:, 4:10], dim=-1), F.normalize(first["image"][:, 4:], dim=-1), atol=1e-6)
+    assert torch.allclose(F.normalize(both["image"][:, 10:], dim=-1)[2], F.normalize(second["image"][:, 4:], dim=-1)[2], atol=1e-6)
