@@ -204,7 +204,7 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
     (graph ``"conse+visual"``) with the prior residual. With ``channels``, one
     training run gives two rows: the model with its graph channels, and its
     learned part alone (same weights, early-stopped on the validation MRR with
-    the channels), and with a concept channel also without that one.
+    the channels), and with more than two channels also without each one.
 
     Args:
         epochs, batch_size, mode, steps_per_epoch, eval_every, num_neighbors, patience:
@@ -221,7 +221,8 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
         losses, convs: The losses and message-passing layers to run.
         channel_weights: Weights of the prior, text, visual and concept channels
             (:func:`bench_channels`; the towers get the prior channel alone). With
-            a concept channel, graphalign is also reported without it.
+            more than two channels, graphalign is also reported without each
+            channel but the first (leave-one-out rows from the same run).
     """
     plain_model = dict(hidden_dim=256, out_dim=128, dropout=0.1)
     prior = dict(hidden_dim=256, out_dim=384, dropout=0.1, prior_residual=True, prior_scale=0.2)
@@ -249,10 +250,12 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
             methods.append(trained_method(f"two towers + prior ({loss})", ModelConfig(num_layers=0, **prior), towers, features))
         for conv in convs:
             if channels:
+                # Leave-one-out rows: the same trained model without each channel but the prior, and without any.
                 variants: dict[str, tuple[bool | list[int], bool]] = {f"graphalign {conv} + prior ({loss})": (False, True)}
-                if channel_weights[3] > 0 and any(w > 0 for w in channel_weights[:3]):
-                    without_concept = channel_indices(channel_weights, ("prior", "text", "visual"))
-                    variants[f"graphalign {conv} + prior + channels, no concept channel ({loss})"] = (without_concept, True)
+                present = [n for n, w in zip(CHANNEL_NAMES, channel_weights) if w > 0]
+                for dropped in present[1:] if len(present) > 2 else ():
+                    kept = channel_indices(channel_weights, tuple(n for n in present if n != dropped))
+                    variants[f"graphalign {conv} + prior + channels, no {dropped} channel ({loss})"] = (kept, True)
                 methods.append(trained_method(
                     f"graphalign {conv} + prior + channels ({loss})",
                     lambda built, conv=conv: ModelConfig(conv=conv, num_layers=2, channels=bench_channels(built, *channel_weights), **prior),
