@@ -191,6 +191,8 @@ def _add_training_options(parser: argparse.ArgumentParser, epochs: int = 50, pri
                      help="relations the loss trains on (default: every aligned relation; the rest still pass messages)")
     opt.add_argument("--patience", type=int, default=10)
     opt.add_argument("--seed", type=int, default=0)
+    opt.add_argument("--deterministic", action="store_true",
+                     help="torch.use_deterministic_algorithms while training: bitwise-equal runs with the same seed")
     opt.add_argument("--val-fraction", type=float, default=0.1)
     opt.add_argument("--test-fraction", type=float, default=0.2)
     opt.add_argument("--train-device", default="auto", help="cpu, cuda or auto")
@@ -296,7 +298,7 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         mode=args.mode, num_neighbors=args.num_neighbors, negatives=args.negatives, isolate_nodes=args.isolate_nodes,
         steps_per_epoch=args.steps_per_epoch, patience=args.patience, supervise=args.supervise,
         seed=args.seed, device=args.train_device, progress=not args.quiet,
-        distributed=getattr(args, "distributed", None),
+        distributed=getattr(args, "distributed", None), deterministic=args.deterministic,
     )
     split = SplitConfig(val_fraction=args.val_fraction, test_fraction=args.test_fraction)
     return model, train, split

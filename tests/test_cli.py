@@ -190,3 +190,12 @@ def test_bench_writes_table_and_csv(toy_dataset, tmp_path, capsys):
     assert (out / f"quality-{name}.md").read_text().startswith(f"# Quality benchmark on `{name}`")
     rows = (out / f"quality-{name}.csv").read_text().splitlines()
     assert rows[0].startswith("method,protocol,subset,seed_index,mrr") and len(rows) > 20
+
+
+def test_deterministic_flag_reaches_the_train_config(tmp_path):
+    from graphalign.cli import _configs, build_parser
+
+    parser = build_parser()
+    for extra, expected in (([], False), (["--deterministic"], True)):
+        args = parser.parse_args(["train", str(tmp_path), "-o", str(tmp_path / "run"), *extra])
+        assert _configs(args)[1].deterministic is expected

@@ -231,9 +231,10 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
     for loss in losses:
         # isolate_nodes: held-out images and texts have no edges at test time, so
         # training cuts 30% of them off at every step (no effect on the towers).
+        # deterministic: the same seed gives the same table (multi-threaded sums over edges otherwise drift).
         train = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, patience=patience, negatives=-1, isolate_nodes=0.3,
                             mode=mode, steps_per_epoch=steps_per_epoch, eval_every=eval_every,
-                            num_neighbors=num_neighbors or [15, 10])
+                            num_neighbors=num_neighbors or [15, 10], deterministic=True)
         # The towers pass no messages: full-batch steps are cheap, and every
         # node of the target type is a negative (mini-batches would only sample).
         towers = dataclasses.replace(train, mode="full")

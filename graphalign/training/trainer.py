@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "TrainResult", "TensorGraph", "fit", "graph_edges", "model_edge_types", "message_passing_data"]
+__all__ = ["TrainConfig", "TrainResult", "TensorGraph", "fit", "graph_edges", "model_edge_types", "message_passing_data",
+           "deterministic_algorithms"]
 
 MODES = ("full", "minibatch")
 _RANK_SEED_STRIDE = 1_000_003
@@ -125,6 +128,12 @@ class TrainConfig:
             on its shard of each global batch of ``batch_size`` pairs, and the
             result equals one process training on the same global batches.
             ``None``: on when launched by ``torchrun`` with more than one process.
+        deterministic: Run training with ``torch.use_deterministic_algorithms``
+            (``warn_only``), restored afterwards. With several CPU threads some
+            sums over edges otherwise add up in a thread-dependent order, so two
+            runs with the same seed can differ in the last bits and drift
+            apart over training; on CUDA, also set ``CUBLAS_WORKSPACE_CONFIG``
+            (see PyTorch's reproducibility notes).
     """
 
     epochs: int = 50
@@ -147,6 +156,7 @@ class TrainConfig:
     device: str = "auto"
     progress: bool = True
     distributed: bool | None = None
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -552,6 +562,20 @@ def _has_edges(split: EdgeSplit, part: str) -> bool:
     return any(e.size(1) for e in split.edges[part].values())
 
 
+@contextlib.contextmanager
+def deterministic_algorithms(enabled: bool) -> Iterator[None]:
+    """Turns on ``torch.use_deterministic_algorithms`` (``warn_only``) inside the block, if ``enabled``."""
+    if not enabled:
+        yield
+        return
+    previous, previous_warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous, warn_only=previous_warn_only)
+
+
 def fit(
     built: GraphLike,
     model_config: ModelConfig | None = None,
@@ -597,6 +621,23 @@ def fit(
     Returns:
         The trained model (best validation epoch), split, history and metrics.
     """
+    deterministic = train_config.deterministic if train_config is not None else False
+    if train_config is None and resume and run_dir is not None and (Path(run_dir) / ckpt.CHECKPOINT_FILE).is_file():
+        deterministic = bool(ckpt.read_run_config(Path(run_dir))["train"].get("deterministic", False))
+    with deterministic_algorithms(deterministic):
+        return _fit(built, model_config, train_config, split_config, run_dir, resume, split)
+
+
+def _fit(
+    built: GraphLike,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    split_config: SplitConfig | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    split: EdgeSplit | None = None,
+) -> TrainResult:
+    """:func:`fit` without the deterministic-algorithms switch."""
     run_path = Path(run_dir) if run_dir is not None else None
     start_epoch, history, best = 0, [], {"epoch": -1, "mrr": -1.0, "bad": 0}
     checkpoint_path = run_path / ckpt.CHECKPOINT_FILE if run_path else None

@@ -220,3 +220,24 @@ def test_towers_step_embeds_only_needed_rows_with_the_same_loss_and_gradients(to
             assert (a.grad is None and b.grad is None) or torch.allclose(a.grad, b.grad, atol=1e-6)
         rows.optimizer.step()
         full.optimizer.step()
+
+
+def test_deterministic_training_switches_torch_to_deterministic_algorithms_and_back(toy_built, monkeypatch):
+    from graphalign.training import trainer as trainer_module
+
+    seen = []
+    original = trainer_module._Trainer.train_epoch
+
+    def spy(self, epoch):
+        seen.append(torch.are_deterministic_algorithms_enabled())
+        return original(self, epoch)
+
+    monkeypatch.setattr(trainer_module._Trainer, "train_epoch", spy)
+    assert not torch.are_deterministic_algorithms_enabled()
+    config = TrainConfig(epochs=2, batch_size=64, progress=False, deterministic=True)
+    first = fit(toy_built, SMALL_MODEL, config).test_metrics
+    assert seen == [True, True] and not torch.are_deterministic_algorithms_enabled()  # restored afterwards
+    assert fit(toy_built, SMALL_MODEL, config).test_metrics == first
+    fit(toy_built, SMALL_MODEL, TrainConfig(epochs=1, batch_size=64, progress=False))
+    assert seen[-1] is False  # off by default
+    assert TrainConfig.from_dict(config.to_dict()).deterministic
