@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 import torch
@@ -72,30 +73,44 @@ def _stem(name: str) -> str:
     return re.sub(r"[-_ ]+", "", name) or original
 
 
+class _UnionFind:
+    """Disjoint sets of items; an item joins the set of the first item that shared one of its keys."""
+
+    def __init__(self, items: list[int]) -> None:
+        self.parent = {item: item for item in items}
+        self.first: dict[Hashable, int] = {}
+
+    def find(self, item: int) -> int:
+        while self.parent[item] != item:
+            self.parent[item] = self.parent[self.parent[item]]
+            item = self.parent[item]
+        return item
+
+    def union(self, item: int, other: int) -> None:
+        self.parent[self.find(item)] = self.find(other)
+
+    def union_by_keys(self, item: int, keys: list[Hashable]) -> None:
+        for key in keys:
+            if key in self.first:
+                self.union(item, self.first[key])
+            else:
+                self.first[key] = item
+
+    def groups(self) -> dict[int, list[int]]:
+        """Root → members, both in the order the items were given."""
+        groups: dict[int, list[int]] = defaultdict(list)
+        for item in self.parent:
+            groups[self.find(item)].append(item)
+        return groups
+
+
 def _image_groups(built: BuiltGraph, concept_of: dict[int, int], threshold: float) -> list[list[int]]:
     """Union of identical files, same concept + same name stem, same concept + near-identical features."""
     images = list(built.graph.nodes("image"))
-    parent = list(range(len(images)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(i: int, j: int) -> None:
-        parent[find(i)] = find(j)
-
-    by_key: dict[tuple, int] = {}
+    sets = _UnionFind(list(range(len(images))))
     for row, node in enumerate(images):
-        keys = [("sha", node.attributes.get("sha256") or node.id)]
         stamp = node.attributes.get("stamp") or node.id.rsplit("/", 1)[-1]
-        keys.append(("stem", concept_of.get(row, -1), _stem(stamp)))
-        for key in keys:
-            if key in by_key:
-                union(row, by_key[key])
-            else:
-                by_key[key] = row
+        sets.union_by_keys(row, [("sha", node.attributes.get("sha256") or node.id), ("stem", concept_of.get(row, -1), _stem(stamp))])
     x = F.normalize(built.features["image"], dim=-1)
     by_concept: dict[int, list[int]] = defaultdict(list)
     for row, concept in concept_of.items():
@@ -104,11 +119,8 @@ def _image_groups(built: BuiltGraph, concept_of: dict[int, int], threshold: floa
         if len(rows) > 1:
             sims = x[rows] @ x[rows].T
             for a, b in (sims > threshold).triu(1).nonzero().tolist():
-                union(rows[a], rows[b])
-    groups: dict[int, list[int]] = defaultdict(list)
-    for row in range(len(images)):
-        groups[find(row)].append(row)
-    return list(groups.values())
+                sets.union(rows[a], rows[b])
+    return list(sets.groups().values())
 
 
 def _primary_language(language: str | None) -> str:
@@ -131,24 +143,10 @@ def _description_groups(texts: list, text_image: dict[int, int], images: set[int
     groups: list[list[int]] = []
     for image in sorted(by_image):
         rows = sorted(by_image[image])
-        parent = {t: t for t in rows}
-
-        def find(t: int) -> int:
-            while parent[t] != t:
-                parent[t] = parent[parent[t]]
-                t = parent[t]
-            return t
-
-        first: dict[tuple[str, str], int] = {}
+        sets = _UnionFind(rows)
         for t in rows:
-            for key in (("language", _primary_language(texts[t].language)), ("text", _normalised(texts[t].text or ""))):
-                if key in first:
-                    parent[find(t)] = find(first[key])
-                else:
-                    first[key] = t
-        members: dict[int, list[int]] = defaultdict(list)
-        for t in rows:
-            members[find(t)].append(t)
+            sets.union_by_keys(t, [("language", _primary_language(texts[t].language)), ("text", _normalised(texts[t].text or ""))])
+        members = sets.groups()
         groups.extend(members[root] for root in sorted(members))
     return groups
 

@@ -51,7 +51,7 @@ from graphalign.training.trainer import TrainConfig, fit, message_passing_data
 logger = logging.getLogger(__name__)
 
 __all__ = ["Method", "default_methods", "run_benchmark", "BenchmarkResult", "format_table", "write_csv", "best_comparison",
-           "benchmark_graphs", "HEADLINE_PROTOCOLS", "bench_channels", "channel_indices", "CHANNEL_NAMES", "trained_method"]
+           "benchmark_graphs", "HEADLINE_PROTOCOLS", "bench_channels", "CHANNEL_NAMES", "trained_method"]
 
 Embedder = Callable[[BuiltGraph, ProtocolSplit, int], dict[str, torch.Tensor]]
 
@@ -155,12 +155,6 @@ def bench_channels(built: BuiltGraph, prior: float = 1.0, text: float = 1.0, vis
     return channels
 
 
-def channel_indices(weights: tuple[float, ...], names: tuple[str, ...]) -> list[int]:
-    """Positions of the named channels among those :func:`bench_channels` appends for ``weights``."""
-    present = [name for name, weight in zip(CHANNEL_NAMES, weights) if weight > 0]
-    return [present.index(name) for name in names if name in present]
-
-
 def trained_method(name: str, model: ModelConfig | Callable[[BuiltGraph], ModelConfig], train: TrainConfig,
                    features: str = "base", uses_graph: bool | None = None,
                    variants: dict[str, tuple[bool | list[int], bool]] | None = None) -> Method:
@@ -179,12 +173,13 @@ def trained_method(name: str, model: ModelConfig | Callable[[BuiltGraph], ModelC
         result.model.eval()
         data = message_passing_data(built, split, inference=True)
         with torch.no_grad():
-            embeddings = result.model(data.x_dict, data.edge_index_dict)
             if not variants:
-                return embeddings
-            rows = {name: embeddings}
+                return result.model(data.x_dict, data.edge_index_dict)
+            learned = result.model(data.x_dict, data.edge_index_dict, with_channels=False)  # message passing once
+            rows = {name: result.model.append_channels(learned, data.x_dict, data.edge_index_dict)}
             for row, (with_channels, _) in variants.items():
-                rows[row] = result.model(data.x_dict, data.edge_index_dict, with_channels=with_channels)
+                rows[row] = learned if with_channels is False else result.model.append_channels(
+                    learned, data.x_dict, data.edge_index_dict, with_channels)
             return rows
 
     if uses_graph is None:
@@ -255,7 +250,7 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
                 variants: dict[str, tuple[bool | list[int], bool]] = {f"graphalign {conv} + prior ({loss})": (False, True)}
                 present = [n for n, w in zip(CHANNEL_NAMES, channel_weights) if w > 0]
                 for dropped in present[1:] if len(present) > 2 else ():
-                    kept = channel_indices(channel_weights, tuple(n for n in present if n != dropped))
+                    kept = [i for i, n in enumerate(present) if n != dropped]
                     variants[f"graphalign {conv} + prior + channels, no {dropped} channel ({loss})"] = (kept, True)
                 methods.append(trained_method(
                     f"graphalign {conv} + prior + channels ({loss})",

@@ -274,10 +274,15 @@ class HeteroAligner(nn.Module):
         """Size of the shared embedding space (``config.out_dim`` plus the graph channels)."""
         return self.config.out_dim + (self.channels.dim if self.channels is not None else 0)
 
-    def _append_channels(self, z: dict[NodeType, Tensor], x_dict: Mapping[NodeType, Tensor],
-                         edge_index_dict: Mapping[EdgeType, Tensor], select: Sequence[int] | None = None) -> dict[NodeType, Tensor]:
-        """``z`` with the graph channels appended: all of them (or those in ``select``) in eval mode,
-        those with ``in_loss`` in training."""
+    def append_channels(self, z: dict[NodeType, Tensor], x_dict: Mapping[NodeType, Tensor],
+                        edge_index_dict: Mapping[EdgeType, Tensor], select: Sequence[int] | None = None) -> dict[NodeType, Tensor]:
+        """``z`` (the learned part, ``forward(..., with_channels=False)``) with the graph channels
+        appended: all of them (or those in ``select``) in eval mode, those with ``in_loss`` in training.
+
+        Shapes:
+            - z[t]: ``(num_nodes_t, config.out_dim)``
+            - output[t]: ``(num_nodes_t, config.out_dim + size of the appended channels)``
+        """
         if self.channels is None:
             return z
         only = list(select) if select is not None else None
@@ -356,7 +361,7 @@ class HeteroAligner(nn.Module):
             self.channels.observe(x_dict)
         if with_channels is False:
             return z
-        return self._append_channels(z, x_dict, edges, None if with_channels is True else with_channels)
+        return self.append_channels(z, x_dict, edges, None if with_channels is True else with_channels)
 
     def encode_features(self, node_type: NodeType, x: Tensor) -> Tensor:
         """Embeds new nodes (not in the graph) from their raw features alone.
@@ -380,7 +385,7 @@ class HeteroAligner(nn.Module):
         for layer, conv in enumerate(self.convs):
             h = self._update(layer, node_type, h, conv.forward_isolated(node_type, h))
         z = {node_type: self._output(node_type, h, h0, x)}
-        return self._append_channels(z, {node_type: x}, {})[node_type]  # no edges: sources keep their own value
+        return self.append_channels(z, {node_type: x}, {})[node_type]  # no edges: sources keep their own value
 
     def __repr__(self) -> str:
         cfg = self.config

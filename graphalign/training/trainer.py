@@ -621,23 +621,6 @@ def fit(
     Returns:
         The trained model (best validation epoch), split, history and metrics.
     """
-    deterministic = train_config.deterministic if train_config is not None else False
-    if train_config is None and resume and run_dir is not None and (Path(run_dir) / ckpt.CHECKPOINT_FILE).is_file():
-        deterministic = bool(ckpt.read_run_config(Path(run_dir))["train"].get("deterministic", False))
-    with deterministic_algorithms(deterministic):
-        return _fit(built, model_config, train_config, split_config, run_dir, resume, split)
-
-
-def _fit(
-    built: GraphLike,
-    model_config: ModelConfig | None = None,
-    train_config: TrainConfig | None = None,
-    split_config: SplitConfig | None = None,
-    run_dir: str | os.PathLike[str] | None = None,
-    resume: bool = False,
-    split: EdgeSplit | None = None,
-) -> TrainResult:
-    """:func:`fit` without the deterministic-algorithms switch."""
     run_path = Path(run_dir) if run_dir is not None else None
     start_epoch, history, best = 0, [], {"epoch": -1, "mrr": -1.0, "bad": 0}
     checkpoint_path = run_path / ckpt.CHECKPOINT_FILE if run_path else None
@@ -654,108 +637,109 @@ def _fit(
         train_config = train_config or TrainConfig()
         split_config = split_config or SplitConfig()
         split = split if split is not None else make_split(built, split_config, train_config.seed)
-    context = None
-    if resolve_distributed(train_config.distributed):
-        from graphalign.training.distributed import setup_distributed
+    with deterministic_algorithms(train_config.deterministic):  # the resolved config (a resumed run keeps its own)
+        context = None
+        if resolve_distributed(train_config.distributed):
+            from graphalign.training.distributed import setup_distributed
 
-        context = setup_distributed(train_config.device)
-    is_main = context is None or context.is_main
-    writes = run_path is not None and is_main  # only rank 0 writes the run folder
-    trainer = _Trainer(built, split, model_config, train_config, context)
-    if resuming:
-        assert checkpoint_path is not None
-        restored = ckpt.load_training_checkpoint(checkpoint_path, trainer.modules(), trainer.optimizer)
-        trainer.set_rng_state(restored.rng)
-        start_epoch, history, best = restored.state["epoch"], restored.state["history"], restored.state["best"]
-        logger.info("resumed from %s at epoch %d", checkpoint_path, start_epoch)
-    elif writes:
-        assert run_path is not None
-        _start_run(run_path, built, split, model_config, train_config, split_config, trainer.model)
+            context = setup_distributed(train_config.device)
+        is_main = context is None or context.is_main
+        writes = run_path is not None and is_main  # only rank 0 writes the run folder
+        trainer = _Trainer(built, split, model_config, train_config, context)
+        if resuming:
+            assert checkpoint_path is not None
+            restored = ckpt.load_training_checkpoint(checkpoint_path, trainer.modules(), trainer.optimizer)
+            trainer.set_rng_state(restored.rng)
+            start_epoch, history, best = restored.state["epoch"], restored.state["history"], restored.state["best"]
+            logger.info("resumed from %s at epoch %d", checkpoint_path, start_epoch)
+        elif writes:
+            assert run_path is not None
+            _start_run(run_path, built, split, model_config, train_config, split_config, trainer.model)
 
-    has_val = _has_edges(split, "val")
-    best_state: dict[str, Tensor] | None = None
+        has_val = _has_edges(split, "val")
+        best_state: dict[str, Tensor] | None = None
 
-    def evaluate(part: str) -> dict[str, float]:
-        """Rank 0 evaluates; in distributed training the others receive its metrics."""
-        metrics = trainer.evaluate(part) if is_main else {}
-        return context.broadcast_object(metrics) if context is not None else metrics
+        def evaluate(part: str) -> dict[str, float]:
+            """Rank 0 evaluates; in distributed training the others receive its metrics."""
+            metrics = trainer.evaluate(part) if is_main else {}
+            return context.broadcast_object(metrics) if context is not None else metrics
 
-    def keep_best(epoch: int) -> None:
-        nonlocal best_state
-        if not is_main:  # rank 0 keeps the best weights and sends them to the others at the end
-            return
-        if run_path is not None:
-            ckpt.save_weights(run_path / ckpt.MODEL_FILE, trainer.modules(), {"epoch": str(epoch)})
-        else:
-            best_state = {f"{name}.{k}": v.detach().clone() for name, module in trainer.modules().items()
-                          for k, v in module.state_dict().items()}
-
-    if has_val and start_epoch == 0 and not resuming:
-        # Epoch 0: the untrained model is a candidate too (with a pretrained prior it can be strong).
-        best = {"epoch": 0, "mrr": evaluate("val")["mrr"], "bad": 0}
-        keep_best(0)
-    stopped = best["bad"] >= train_config.patience and has_val
-    epochs = tqdm(range(start_epoch, train_config.epochs), desc="epochs", unit="epoch",
-                  disable=not (train_config.progress and is_main), initial=start_epoch, total=train_config.epochs)
-    for epoch in epochs:
-        if stopped:
-            break
-        started = time.perf_counter()
-        loss = trainer.train_epoch(epoch + 1)
-        record: dict[str, float] = {"epoch": epoch + 1, "loss": loss}
-        temperature = getattr(trainer.loss_fn, "temperature", None)
-        if isinstance(temperature, float):
-            record["temperature"] = temperature
-        if has_val and (epoch + 1) % train_config.eval_every == 0:
-            val = evaluate("val")
-            record["val_mrr"] = val["mrr"]
-            if val["mrr"] > best["mrr"]:
-                best = {"epoch": epoch + 1, "mrr": val["mrr"], "bad": 0}
-                keep_best(epoch + 1)
+        def keep_best(epoch: int) -> None:
+            nonlocal best_state
+            if not is_main:  # rank 0 keeps the best weights and sends them to the others at the end
+                return
+            if run_path is not None:
+                ckpt.save_weights(run_path / ckpt.MODEL_FILE, trainer.modules(), {"epoch": str(epoch)})
             else:
-                best["bad"] += 1
-        record["seconds"] = time.perf_counter() - started
-        history.append(record)
-        if is_main:
-            logger.info(
-                "epoch %d/%d loss %.4f%s (%.1fs)", epoch + 1, train_config.epochs, loss,
-                f" val mrr {record['val_mrr']:.4f}" if "val_mrr" in record else "", record["seconds"],
-            )
-        epochs.set_postfix(loss=f"{loss:.3f}", val_mrr=f"{record.get('val_mrr', float('nan')):.3f}")
-        stopped = has_val and best["bad"] >= train_config.patience
-        if run_path is not None:
-            state = {"epoch": epoch + 1, "history": history, "best": best, "finished": False}
-            rng = trainer.rng_state()  # every rank: gathers the per-rank streams
-            if writes:
-                assert checkpoint_path is not None
-                ckpt.save_training_checkpoint(checkpoint_path, trainer.modules(), trainer.optimizer, state, rng)
-        if stopped and is_main:
-            logger.info("early stop at epoch %d (best epoch %d, val mrr %.4f)", epoch + 1, best["epoch"], best["mrr"])
-    epochs.close()
+                best_state = {f"{name}.{k}": v.detach().clone() for name, module in trainer.modules().items()
+                              for k, v in module.state_dict().items()}
 
-    # Back to the best weights (by validation MRR); the last ones if nothing was validated.
-    if has_val and best["epoch"] >= 0:
+        if has_val and start_epoch == 0 and not resuming:
+            # Epoch 0: the untrained model is a candidate too (with a pretrained prior it can be strong).
+            best = {"epoch": 0, "mrr": evaluate("val")["mrr"], "bad": 0}
+            keep_best(0)
+        stopped = best["bad"] >= train_config.patience and has_val
+        epochs = tqdm(range(start_epoch, train_config.epochs), desc="epochs", unit="epoch",
+                      disable=not (train_config.progress and is_main), initial=start_epoch, total=train_config.epochs)
+        for epoch in epochs:
+            if stopped:
+                break
+            started = time.perf_counter()
+            loss = trainer.train_epoch(epoch + 1)
+            record: dict[str, float] = {"epoch": epoch + 1, "loss": loss}
+            temperature = getattr(trainer.loss_fn, "temperature", None)
+            if isinstance(temperature, float):
+                record["temperature"] = temperature
+            if has_val and (epoch + 1) % train_config.eval_every == 0:
+                val = evaluate("val")
+                record["val_mrr"] = val["mrr"]
+                if val["mrr"] > best["mrr"]:
+                    best = {"epoch": epoch + 1, "mrr": val["mrr"], "bad": 0}
+                    keep_best(epoch + 1)
+                else:
+                    best["bad"] += 1
+            record["seconds"] = time.perf_counter() - started
+            history.append(record)
+            if is_main:
+                logger.info(
+                    "epoch %d/%d loss %.4f%s (%.1fs)", epoch + 1, train_config.epochs, loss,
+                    f" val mrr {record['val_mrr']:.4f}" if "val_mrr" in record else "", record["seconds"],
+                )
+            epochs.set_postfix(loss=f"{loss:.3f}", val_mrr=f"{record.get('val_mrr', float('nan')):.3f}")
+            stopped = has_val and best["bad"] >= train_config.patience
+            if run_path is not None:
+                state = {"epoch": epoch + 1, "history": history, "best": best, "finished": False}
+                rng = trainer.rng_state()  # every rank: gathers the per-rank streams
+                if writes:
+                    assert checkpoint_path is not None
+                    ckpt.save_training_checkpoint(checkpoint_path, trainer.modules(), trainer.optimizer, state, rng)
+            if stopped and is_main:
+                logger.info("early stop at epoch %d (best epoch %d, val mrr %.4f)", epoch + 1, best["epoch"], best["mrr"])
+        epochs.close()
+
+        # Back to the best weights (by validation MRR); the last ones if nothing was validated.
+        if has_val and best["epoch"] >= 0:
+            if writes:
+                assert run_path is not None
+                ckpt.load_weights(run_path / ckpt.MODEL_FILE, trainer.modules())
+            elif best_state is not None:
+                for name, module in trainer.modules().items():
+                    module.load_state_dict({k[len(name) + 1 :]: v for k, v in best_state.items() if k.startswith(name + ".")})
+            if context is not None:
+                context.broadcast_parameters(list(trainer.modules().values()))
+        elif writes:
+            assert run_path is not None
+            ckpt.save_weights(run_path / ckpt.MODEL_FILE, trainer.modules(), {"epoch": str(len(history))})
+        val_metrics = evaluate("val") if has_val else {}
+        test_metrics = evaluate("test") if _has_edges(split, "test") else {}
+        best_epoch = best["epoch"] if has_val else len(history)
         if writes:
             assert run_path is not None
-            ckpt.load_weights(run_path / ckpt.MODEL_FILE, trainer.modules())
-        elif best_state is not None:
-            for name, module in trainer.modules().items():
-                module.load_state_dict({k[len(name) + 1 :]: v for k, v in best_state.items() if k.startswith(name + ".")})
-        if context is not None:
-            context.broadcast_parameters(list(trainer.modules().values()))
-    elif writes:
-        assert run_path is not None
-        ckpt.save_weights(run_path / ckpt.MODEL_FILE, trainer.modules(), {"epoch": str(len(history))})
-    val_metrics = evaluate("val") if has_val else {}
-    test_metrics = evaluate("test") if _has_edges(split, "test") else {}
-    best_epoch = best["epoch"] if has_val else len(history)
-    if writes:
-        assert run_path is not None
-        atomic_write_json(
-            run_path / ckpt.METRICS_FILE,
-            {"best_epoch": best_epoch, "val": val_metrics, "test": test_metrics, "history": history, "split": split.counts()},
-        )
-    return TrainResult(trainer.model, trainer.loss_fn, split, history, best_epoch, val_metrics, test_metrics, run_path)
+            atomic_write_json(
+                run_path / ckpt.METRICS_FILE,
+                {"best_epoch": best_epoch, "val": val_metrics, "test": test_metrics, "history": history, "split": split.counts()},
+            )
+        return TrainResult(trainer.model, trainer.loss_fn, split, history, best_epoch, val_metrics, test_metrics, run_path)
 
 
 def _overrides(config: TrainConfig | None) -> dict[str, Any]:

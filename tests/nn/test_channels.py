@@ -155,6 +155,9 @@ def test_forward_can_select_channels():
         {"sources": ["text"], "relations": ["describes"], "hops": 1, "center": False, "weight": 2.0}])
     model = HeteroAligner({t: v.size(1) for t, v in x.items()}, list(edges), config).eval()
     both, first, second = model(x, edges), model(x, edges, with_channels=[0]), model(x, edges, with_channels=[1])
+    learned = model(x, edges, with_channels=False)  # appending to the learned part later gives the same rows
+    assert all(torch.equal(model.append_channels(learned, x, edges, [0])[t], first[t]) for t in x)
+    assert all(torch.equal(model.append_channels(learned, x, edges)[t], both[t]) for t in x)
     assert both["image"].size(1) == 4 + 6 + 3 and first["image"].size(1) == 4 + 6 and second["image"].size(1) == 4 + 3
     # The selected channel is the same block as in the full embedding, up to the joint normalisation.
     assert torch.allclose(F.normalize(both["image"][:, 4:10], dim=-1), F.normalize(first["image"][:, 4:], dim=-1), atol=1e-6)

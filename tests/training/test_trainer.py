@@ -222,7 +222,7 @@ def test_towers_step_embeds_only_needed_rows_with_the_same_loss_and_gradients(to
         full.optimizer.step()
 
 
-def test_deterministic_training_switches_torch_to_deterministic_algorithms_and_back(toy_built, monkeypatch):
+def test_deterministic_training_switches_torch_to_deterministic_algorithms_and_back(toy_built, monkeypatch, tmp_path):
     from graphalign.training import trainer as trainer_module
 
     seen = []
@@ -240,4 +240,9 @@ def test_deterministic_training_switches_torch_to_deterministic_algorithms_and_b
     assert fit(toy_built, SMALL_MODEL, config).test_metrics == first
     fit(toy_built, SMALL_MODEL, TrainConfig(epochs=1, batch_size=64, progress=False))
     assert seen[-1] is False  # off by default
+    # A resumed run keeps its saved setting, whatever the caller's new epoch budget says.
+    fit(toy_built, SMALL_MODEL, TrainConfig(epochs=1, batch_size=64, progress=False, deterministic=True), run_dir=tmp_path / "run")
+    before = len(seen)
+    fit(toy_built, train_config=TrainConfig(epochs=2, progress=False), run_dir=tmp_path / "run", resume=True)
+    assert seen[before:] == [True] and not torch.are_deterministic_algorithms_enabled()  # epoch 2 only, deterministic
     assert TrainConfig.from_dict(config.to_dict()).deterministic
