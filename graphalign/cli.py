@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-channels", dest="channels", action="store_false",
                        help="skip graphalign gatv2 + prior + graph channels and two towers with the same prior channel "
                             "(both on ConSE + visual image features)")
+    bench.add_argument("--inherit", action=argparse.BooleanOptionalAction, default=True,
+                       help="graphalign's concepts without images inherit the learned embeddings of their relatives "
+                            "with images over is_a / part_of (graphalign.nn.inherit)")
     bench.add_argument("--channel-weights", type=float, nargs=4, default=[1.0, 1.0, 0.0, 1.0],
                        metavar=("PRIOR", "TEXT", "VISUAL", "CONCEPT"),
                        help="weights of the prior, text, visual and concept channels (0 leaves one out)")
@@ -174,6 +177,11 @@ def _add_training_options(parser: argparse.ArgumentParser, epochs: int = 50, pri
     model.add_argument("--channel", dest="channels", type=_channel, action="append", default=[], metavar="SPEC",
                        help="graph channel appended to the embedding (repeatable): JSON or SOURCES[@RELATIONS][:weight=W,hops=H,"
                             "decay=D,feature_slice=A-B], e.g. image@depicts,is_a,part_of (see graphalign.nn.channels)")
+    model.add_argument("--inherit", action=argparse.BooleanOptionalAction, default=False,
+                       help="concepts without images inherit the learned embeddings of their relatives with images "
+                            "over is_a / part_of, after training (graphalign.nn.inherit)")
+    model.add_argument("--inherit-weight", type=float, default=1.0, help="weight of the inherited mean")
+    model.add_argument("--inherit-hops", type=int, default=3, help="how far inheritance reaches over is_a / part_of")
     opt = parser.add_argument_group("training")
     opt.add_argument("--loss", default="infonce", help="contrastive loss (see `graphalign ls losses`)")
     opt.add_argument("--loss-kwargs", type=_json_dict, default={}, metavar="JSON")
@@ -292,6 +300,7 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         conv=args.conv, conv_kwargs=args.conv_kwargs, num_layers=args.layers, hidden_dim=args.hidden_dim,
         out_dim=args.out_dim, dropout=args.dropout, edge_dropout=args.edge_dropout,
         prior_residual=args.prior_residual, prior_scale=args.prior_scale, channels=args.channels,
+        inherit={"weight": args.inherit_weight, "hops": args.inherit_hops} if args.inherit else None,
     )
     train = TrainConfig(
         loss=args.loss, loss_kwargs=args.loss_kwargs, epochs=args.epochs, batch_size=args.train_batch_size, lr=args.lr,
@@ -433,7 +442,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     methods = default_methods(epochs=args.epochs, batch_size=args.batch_size, mode=args.mode, steps_per_epoch=args.steps_per_epoch,
                               knn=args.knn, plain=args.plain, eval_every=args.eval_every, num_neighbors=args.num_neighbors,
                               channels=args.channels, losses=tuple(args.losses), convs=tuple(args.convs),
-                              channel_weights=tuple(args.channel_weights))
+                              channel_weights=tuple(args.channel_weights), inherit=args.inherit)
     result = run_benchmark(graphs, methods, seeds=tuple(args.seeds), progress=report)
     name = args.data_dir.resolve().name
     lines = [
@@ -445,7 +454,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         f"{'' if args.eval_every == 1 else f' --eval-every {args.eval_every}'}"
         f"{'' if args.num_neighbors == [15, 10] else ' --num-neighbors ' + ' '.join(map(str, args.num_neighbors))}"
         f"{'' if args.knn == 0 else f' --knn {args.knn}'}{' --plain' if args.plain else ''}"
-        f"{'' if args.channels else ' --no-channels'}"
+        f"{'' if args.channels else ' --no-channels'}{'' if args.inherit else ' --no-inherit'}"
         f"{'' if args.channel_weights == [1.0, 1.0, 0.0, 1.0] else ' --channel-weights ' + ' '.join(f'{w:g}' for w in args.channel_weights)}"
         f"{'' if args.losses == ['infonce', 'triplet'] else ' --losses ' + ' '.join(args.losses)}"
         f"{'' if args.convs == ['gatv2', 'rgcn'] else ' --convs ' + ' '.join(args.convs)}` "

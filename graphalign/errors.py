@@ -7,6 +7,10 @@ single clear line instead of a traceback.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
 __all__ = [
     "GraphAlignError",
     "DataFormatError",
@@ -77,3 +81,11 @@ class RegistryError(GraphAlignError, KeyError):
 
 class ConfigError(GraphAlignError, ValueError):
     """A configuration value is out of range or inconsistent (e.g. ``dropout=1.5``)."""
+
+
+def check_config_keys(cls: type, data: Mapping[str, Any], what: str) -> None:
+    """Raises :class:`ConfigError` naming ``data``'s keys that are not fields of the dataclass ``cls``."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what} keys {unknown}; valid keys: {sorted(known)}")

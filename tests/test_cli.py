@@ -199,3 +199,28 @@ def test_deterministic_flag_reaches_the_train_config(tmp_path):
     for extra, expected in (([], False), (["--deterministic"], True)):
         args = parser.parse_args(["train", str(tmp_path), "-o", str(tmp_path / "run"), *extra])
         assert _configs(args)[1].deterministic is expected
+
+
+def test_inherit_flags_reach_the_model_config(tmp_path):
+    from graphalign.cli import _configs, build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["train", str(tmp_path), "-o", str(tmp_path / "run")])
+    assert _configs(args)[0].inherit is None
+    args = parser.parse_args(["train", str(tmp_path), "-o", str(tmp_path / "run"), "--inherit", "--inherit-weight", "0.5",
+                              "--inherit-hops", "2"])
+    inherit = _configs(args)[0].inherit
+    assert inherit is not None and inherit["weight"] == 0.5 and inherit["hops"] == 2
+
+
+def test_bench_parses_inherit_and_reports_every_leave_one_out_row():
+    from graphalign.benchmark.quality import default_methods
+    from graphalign.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["bench", "data"]).inherit is True
+    assert parser.parse_args(["bench", "data", "--no-inherit"]).inherit is False
+    for inherit in (True, False):
+        methods = default_methods(losses=("infonce",), convs=("gatv2",), inherit=inherit)
+        gnn = next(m for m in methods if m.name.startswith("graphalign gatv2"))
+        assert gnn.rows is not None and any("no prior channel" in row for row in gnn.rows)

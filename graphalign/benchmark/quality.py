@@ -18,8 +18,10 @@ the prior residual (the output starts from the pretrained text space).
 pretrained shared space kept as a frozen *prior channel* next to the learned
 embedding, and a text channel (images carry the mean of their descriptions);
 the two towers get the same prior channel (it uses no edge). One training run
-gives the rows with and without the channels. ``--plain`` adds both model
-kinds on the default encoders' features without the prior.
+gives the rows with and without the channels. graphalign's concepts without
+images inherit the learned embeddings of their relatives with images
+(:mod:`graphalign.nn.inherit`; ``--no-inherit`` turns it off). ``--plain``
+adds both model kinds on the default encoders' features without the prior.
 
 Every method sees the same :class:`ProtocolSplit` per seed.
 """
@@ -45,6 +47,7 @@ from graphalign.graph.convert import edge_index_dict
 from graphalign.graph.store import BuiltGraph
 from graphalign.nn.channels import ChannelConfig
 from graphalign.nn.hetero_gnn import ModelConfig
+from graphalign.nn.inherit import InheritConfig
 from graphalign.training.split import LABEL_FREE_RELATIONS, EdgeSplit
 from graphalign.training.trainer import TrainConfig, fit, message_passing_data
 
@@ -192,7 +195,8 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
                     knn: int = 0, plain: bool = False, eval_every: int = 1, num_neighbors: list[int] | None = None,
                     patience: int = 8, channels: bool = True, losses: tuple[str, ...] = ("infonce", "triplet"),
                     convs: tuple[str, ...] = ("gatv2", "rgcn"),
-                    channel_weights: tuple[float, float, float, float] = (1.0, 1.0, 0.0, 1.0)) -> list[Method]:
+                    channel_weights: tuple[float, float, float, float] = (1.0, 1.0, 0.0, 1.0),
+                    inherit: bool = True) -> list[Method]:
     """The methods of the benchmark table (training settings shared by all trained ones).
 
     Every trained ``+ prior`` method runs on ConSE + EfficientNet features
@@ -217,10 +221,15 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
         channel_weights: Weights of the prior, text, visual and concept channels
             (:func:`bench_channels`; the towers get the prior channel alone). With
             more than two channels, graphalign is also reported without each
-            channel but the first (leave-one-out rows from the same run).
+            channel (leave-one-out rows from the same run).
+        inherit: graphalign's concepts without images inherit the learned
+            embeddings of their relatives with images over ``is_a`` / ``part_of``
+            (:mod:`graphalign.nn.inherit`; evaluation only, part of every
+            graphalign row, "learned part alone" included).
     """
     plain_model = dict(hidden_dim=256, out_dim=128, dropout=0.1)
     prior = dict(hidden_dim=256, out_dim=384, dropout=0.1, prior_residual=True, prior_scale=0.2)
+    gnn_prior = dict(prior, inherit=InheritConfig().to_dict() if inherit else None)
     methods = [Method("no training (ConSE)", conse_embeddings), Method("1-NN label transfer", lambda b, p, s: {}, nearest_neighbour=True)]
     features = "conse+visual"
     for loss in losses:
@@ -246,21 +255,21 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
             methods.append(trained_method(f"two towers + prior ({loss})", ModelConfig(num_layers=0, **prior), towers, features))
         for conv in convs:
             if channels:
-                # Leave-one-out rows: the same trained model without each channel but the prior, and without any.
+                # Leave-one-out rows: the same trained model without each channel, and without any.
                 variants: dict[str, tuple[bool | list[int], bool]] = {f"graphalign {conv} + prior ({loss})": (False, True)}
                 present = [n for n, w in zip(CHANNEL_NAMES, channel_weights) if w > 0]
-                for dropped in present[1:] if len(present) > 2 else ():
+                for dropped in present if len(present) > 1 else ():
                     kept = [i for i, n in enumerate(present) if n != dropped]
                     variants[f"graphalign {conv} + prior + channels, no {dropped} channel ({loss})"] = (kept, True)
                 methods.append(trained_method(
                     f"graphalign {conv} + prior + channels ({loss})",
-                    lambda built, conv=conv: ModelConfig(conv=conv, num_layers=2, channels=bench_channels(built, *channel_weights), **prior),
+                    lambda built, conv=conv: ModelConfig(conv=conv, num_layers=2, channels=bench_channels(built, *channel_weights), **gnn_prior),
                     train, features, uses_graph=True, variants=variants))
             else:
-                methods.append(trained_method(f"graphalign {conv} + prior ({loss})", ModelConfig(conv=conv, num_layers=2, **prior),
+                methods.append(trained_method(f"graphalign {conv} + prior ({loss})", ModelConfig(conv=conv, num_layers=2, **gnn_prior),
                                               train, features))
         if knn > 0:
-            methods.append(trained_method(f"graphalign gatv2 + prior + kNN ({loss})", ModelConfig(conv="gatv2", num_layers=2, **prior),
+            methods.append(trained_method(f"graphalign gatv2 + prior + kNN ({loss})", ModelConfig(conv="gatv2", num_layers=2, **gnn_prior),
                                           train, "conse+knn"))
     return methods
 

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from graphalign.nn.channels import ChannelConfig, GraphChannels
-from graphalign.nn.convs import CONVS, GATLayer, GATv2Layer, HeteroLayer, HGTLayer, RGCNLayer, SAGELayer
+from graphalign.nn.convs import (
+    CONVS,
+    GATLayer,
+    GATv2Layer,
+    HeteroLayer,
+    HGTLayer,
+    RGCNLayer,
+    SAGELayer,
+)
 from graphalign.nn.hetero_gnn import ACTIVATIONS, NORMS, HeteroAligner, ModelConfig
+from graphalign.nn.inherit import InheritConfig, inherit
 
 __all__ = [
     "CONVS",
@@ -20,4 +29,6 @@ __all__ = [
     "ACTIVATIONS",
     "ChannelConfig",
     "GraphChannels",
+    "InheritConfig",
+    "inherit",
 ]

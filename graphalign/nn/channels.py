@@ -36,15 +36,15 @@ learned part is trained to complement it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.utils import scatter
 
-from graphalign.errors import ConfigError
+from graphalign.errors import ConfigError, check_config_keys
+from graphalign.nn.spread import relation_of, spread
 from graphalign.typing import EdgeType, NodeType
 
 __all__ = ["ChannelConfig", "GraphChannels"]
@@ -108,16 +108,8 @@ class ChannelConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChannelConfig:
         """Inverse of :meth:`to_dict`; raises :class:`ConfigError` on unknown keys."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown graph channel keys {unknown}; valid keys: {sorted(known)}")
+        check_config_keys(cls, data, "graph channel")
         return cls(**data)
-
-
-def _relation(edge_type: EdgeType) -> str:
-    rel = edge_type[1]
-    return rel[len("rev_"):] if rel.startswith("rev_") else rel
 
 
 class GraphChannels(nn.Module):
@@ -198,27 +190,8 @@ class GraphChannels(nn.Module):
             values[t] = v
             filled[t][:] = True
         edges = [(et, ei) for et, ei in edge_index_dict.items()
-                 if et[0] in values and et[2] in values and (channel.relations is None or _relation(et) in channel.relations)]
-        for hop in range(1, channel.hops + 1):
-            sums = {t: torch.zeros_like(v) for t, v in values.items()}
-            counts = {t: v.new_zeros(v.size(0)) for t, v in values.items()}
-            for (src, _, dst), edge_index in edges:
-                keep = filled[src][edge_index[0]] & ~filled[dst][edge_index[1]]
-                if not bool(keep.any()):
-                    continue
-                s, d = edge_index[0][keep], edge_index[1][keep]
-                sums[dst] += scatter(values[src][s], d, dim=0, dim_size=values[dst].size(0), reduce="sum")
-                counts[dst] += scatter(torch.ones_like(d, dtype=torch.float32), d, dim=0, dim_size=values[dst].size(0), reduce="sum")
-            new_any = False
-            for t in values:
-                new = counts[t] > 0
-                if bool(new.any()):
-                    new_any = True
-                    values[t] = torch.where(new[:, None], sums[t] / counts[t].clamp(min=1)[:, None] * channel.decay, values[t])
-                    filled[t] = filled[t] | new
-            if not new_any:
-                break
-        return values
+                 if et[0] in values and et[2] in values and (channel.relations is None or relation_of(et) in channel.relations)]
+        return spread(values, filled, edges, channel.hops, channel.decay)[0]
 
     def forward(self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor],
                 only: Sequence[int] | None = None) -> dict[NodeType, Tensor]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -19,8 +19,9 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.nn.module_dict import ModuleDict
 
-from graphalign.errors import ConfigError, GraphValidationError
+from graphalign.errors import ConfigError, GraphValidationError, check_config_keys
 from graphalign.nn.channels import ChannelConfig, GraphChannels
+from graphalign.nn.inherit import InheritConfig, inherit
 from graphalign.nn.convs import CONVS
 from graphalign.registry import Registry
 from graphalign.typing import EdgeType, NodeType
@@ -100,6 +101,10 @@ class ModelConfig:
             features spread to concepts over ``depicts`` and ``is_a``), appended
             to the learned embedding before the final normalisation; the
             embedding then has ``out_dim`` plus the channels' sizes.
+        inherit: Inheritance (:class:`~graphalign.nn.inherit.InheritConfig` dict),
+            evaluation mode only: nodes without an anchor edge (concepts without
+            images) move towards the learned embeddings of their anchored
+            relatives over ``is_a`` / ``part_of``; ``None`` turns it off.
     """
 
     hidden_dim: int = 256
@@ -119,9 +124,12 @@ class ModelConfig:
     prior_residual: bool = False
     prior_scale: float = 0.5
     channels: list[dict[str, Any]] = field(default_factory=list)
+    inherit: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.channels = [c.to_dict() if isinstance(c, ChannelConfig) else ChannelConfig.from_dict(c).to_dict() for c in self.channels]
+        if self.inherit is not None:
+            self.inherit = (self.inherit if isinstance(self.inherit, InheritConfig) else InheritConfig.from_dict(self.inherit)).to_dict()
         if self.hidden_dim <= 0 or self.out_dim <= 0:
             raise ConfigError(f"hidden_dim and out_dim must be positive, got {self.hidden_dim}, {self.out_dim}")
         if self.num_layers < 0:
@@ -143,13 +151,11 @@ class ModelConfig:
         """Inverse of :meth:`to_dict`.
 
         Raises:
-            ValueError: On keys that are not fields of :class:`ModelConfig`.
+            ConfigError: On keys that are not fields of :class:`ModelConfig`.
         """
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown ModelConfig keys {unknown}; valid keys: {sorted(known)}")
-        return cls(**{key: (dict(value) if key == "conv_kwargs" else list(value) if key == "channels" else value)
+        check_config_keys(cls, data, "ModelConfig")
+        return cls(**{key: (dict(value) if key == "conv_kwargs" or (key == "inherit" and value is not None)
+                            else list(value) if key == "channels" else value)
                       for key, value in data.items()})
 
 
@@ -250,6 +256,7 @@ class HeteroAligner(nn.Module):
             self.head = None
             self.heads = ModuleDict({t: _ProjectionHead(h, config.out_dim, config.act) for t in node_types})
         self.channels: GraphChannels | None = GraphChannels(self.in_dims, config.channels) if config.channels else None
+        self.inherit: InheritConfig | None = InheritConfig.from_dict(config.inherit) if config.inherit is not None else None
 
     @classmethod
     def from_data(cls, data: HeteroData, config: ModelConfig | None = None) -> HeteroAligner:
@@ -337,8 +344,8 @@ class HeteroAligner(nn.Module):
         Args:
             x_dict: Raw input features per node type (any subset of the model's types).
             edge_index_dict: Edge indices per edge type (any subset of the model's types).
-            with_channels: ``False`` gives the learned part alone (``config.out_dim``),
-                without the graph channels; a sequence of channel indices appends
+            with_channels: ``False`` gives the learned part alone (``config.out_dim``;
+                with inheritance, if configured), without the graph channels; a sequence of channel indices appends
                 only those (ablations; queries use the default, every channel).
 
         Returns:
@@ -357,6 +364,8 @@ class HeteroAligner(nn.Module):
             conv_out = conv(h, edges)  # (N_t, hidden) for every t in h
             h = {t: self._update(layer, t, h[t], conv_out[t]) for t in h}
         z = {t: self._output(t, h[t], h0[t], x_dict[t]) for t in h}
+        if self.inherit is not None and not self.training:
+            z = inherit(z, edges, self.inherit)
         if self.channels is not None and self.training:
             self.channels.observe(x_dict)
         if with_channels is False:

@@ -82,6 +82,40 @@ def test_copies_of_a_heldout_description_are_dropped(tmp_path):
     for query in queries:
         assert f"{query}:gb" not in visible and query not in visible
 
+def test_images_sharing_a_description_are_all_true_answers(tmp_path):
+    """Two stamp variants carry the same English text: a query of one counts the other as known (filtered ranking)."""
+    from graphalign.encoders.featurize import GraphConfig
+    from graphalign.graph.io import save_dataset
+    from graphalign.testing import make_toy_graph
+
+    graph = make_toy_graph(tmp_path / "data", images_per_concept=4, texts_per_image=1)
+    texts = list(graph.nodes("text"))
+    image_of = {e.head: e.tail for e in graph.edges if e.relation == "describes"}
+    first, second = texts[0], texts[1]
+    graph.add_text(f"{second.id}:same", text=f"  {first.text.upper()} ", language="en")  # same text up to case/space
+    graph.add_edge(f"{second.id}:same", "describes", image_of[second.id])
+    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 32}, image_encoder="color-histogram",
+                         progress=False, cache_dir=str(tmp_path / "cache"))
+    built, _ = build_graph(save_dataset(graph, tmp_path / "data"), config)
+    text_ids, image_ids = built.index.ids["text"], built.index.ids["image"]
+    checked = 0
+    for seed in range(8):
+        query = make_protocol_split(built, seed=seed).queries["b:text->image"]
+        known = {(text_ids[t], image_ids[i]) for t, i in query.known.t().tolist()}
+        assert (first.id, image_of[first.id]) in known
+        assert (first.id, image_of[second.id]) in known and (f"{second.id}:same", image_of[first.id]) in known
+        assert (second.id, image_of[first.id]) not in known  # a different text stays a wrong answer
+        protocol = make_protocol_split(built, seed=seed)
+        queried = {text_ids[t] for q in ("b:text->image", "val:text->image") if q in protocol.queries
+                   for t in protocol.queries[q].pairs[0].tolist()}
+        visible = {text_ids[t] for part in ("message_passing", "supervision")
+                   for t in protocol.split.edges[part][("text", "describes", "image")][0].tolist()}
+        if queried & {first.id, f"{second.id}:same"}:  # the query's text is nowhere in training, on no image
+            assert not visible & {first.id, f"{second.id}:same"}
+            checked += 1
+    assert checked
+
+
 def test_stem_groups_variants():
     assert _stem("rabbit-2") == _stem("rabbit") == "rabbit"
     assert _stem("fireman240a") == "fireman"
