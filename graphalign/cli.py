@@ -48,11 +48,20 @@ def _channel(text: str) -> dict[str, Any]:
         for option in filter(None, options.split(",")):
             key, eq, value = option.partition("=")
             if not eq:
-                raise argparse.ArgumentTypeError(f"{option!r}: expected KEY=VALUE (weight, hops, decay, feature_slice=START-STOP)")
+                raise argparse.ArgumentTypeError(f"{option!r}: expected KEY=VALUE (weight, hops, decay, codes, center=0|1, "
+                                                 f"feature_slice=START-STOP)")
             try:
-                spec[key] = [int(v) for v in value.split("-")] if key == "feature_slice" else int(value) if key == "hops" else float(value)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"bad graph channel {text!r}: {key}={value!r} is not a number") from None
+                if key == "feature_slice":
+                    spec[key] = [int(v) for v in value.split("-")]
+                elif key in ("hops", "codes"):
+                    spec[key] = int(value)
+                elif key in ("center", "in_loss"):
+                    spec[key] = {"1": True, "true": True, "0": False, "false": False}[value.lower()]
+                else:
+                    spec[key] = float(value)
+            except (ValueError, KeyError):
+                expected = "0 or 1" if key in ("center", "in_loss") else "a number"
+                raise argparse.ArgumentTypeError(f"bad graph channel {text!r}: {key}={value!r} is not {expected}") from None
     try:
         return ChannelConfig.from_dict(spec).to_dict()
     except (ConfigError, TypeError, ValueError) as error:
@@ -86,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="add label-free similar_to edges from each TYPE node to its K most similar TARGET nodes "
                             "(default TARGET: TYPE; across types both must share a feature space, e.g. image:10:concept "
                             "with --image-encoder conse); repeatable")
+    build.add_argument("--predictions", type=int, default=0, metavar="K",
+                       help="add label-free predicted_as edges from each image to the concepts its top K ImageNet "
+                            "classes lead to through WordNet (concepts must be WordNet synsets; images encoded by "
+                            "efficientnet-lite0 or conse with mode=concat)")
     _add_encoder_options(build)
 
     info = commands.add_parser("info", help="node and edge counts by type, feature sizes")
@@ -145,9 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--inherit", action=argparse.BooleanOptionalAction, default=True,
                        help="graphalign's concepts without images inherit the learned embeddings of their relatives "
                             "with images over is_a / part_of (graphalign.nn.inherit)")
-    bench.add_argument("--channel-weights", type=float, nargs=4, default=[1.0, 1.0, 0.0, 1.0],
-                       metavar=("PRIOR", "TEXT", "VISUAL", "CONCEPT"),
-                       help="weights of the prior, text, visual and concept channels (0 leaves one out)")
+    bench.add_argument("--predictions", type=int, default=3, metavar="K",
+                       help="label-free edges from each image to the concepts its top K ImageNet classes lead to "
+                            "through WordNet (graphs whose concepts are WordNet synsets; 0: none)")
+    bench.add_argument("--channel-weights", type=float, nargs=5, default=[1.0, 1.0, 0.0, 1.0, 0.5],
+                       metavar=("PRIOR", "TEXT", "VISUAL", "CONCEPT", "HIERARCHY"),
+                       help="weights of the prior, text, visual, concept and hierarchy channels (0 leaves one out)")
     bench.add_argument("--losses", nargs="+", default=["infonce", "triplet"], help="losses of the trained methods")
     bench.add_argument("--convs", nargs="+", default=["gatv2", "rgcn"], help="message-passing layers of the graph methods")
     bench.add_argument("--out", type=Path, default=Path("docs/results"), help="folder for the markdown table and CSV")
@@ -250,6 +266,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
         node_type, k, target_type = _knn_spec(spec)
         built = add_knn_edges(built, node_type, k, target_type=target_type)
+    if args.predictions > 0:
+        from graphalign.graph.wordnet_predictions import add_prediction_edges
+
+        built = add_prediction_edges(built, args.predictions)
     built.save(args.output)
     elapsed = time.perf_counter() - start
     cached = sum(stats.cached.values())
@@ -437,7 +457,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from graphalign.encoders.featurize import GraphConfig
 
     started = time.perf_counter()
-    graphs = benchmark_graphs(args.data_dir, GraphConfig(cache_dir=args.cache_dir, progress=not args.quiet), knn=args.knn)
+    graphs = benchmark_graphs(args.data_dir, GraphConfig(cache_dir=args.cache_dir, progress=not args.quiet), knn=args.knn,
+                              predictions=args.predictions)
     report = (lambda line: print(line, file=sys.stderr)) if not args.quiet else None
     methods = default_methods(epochs=args.epochs, batch_size=args.batch_size, mode=args.mode, steps_per_epoch=args.steps_per_epoch,
                               knn=args.knn, plain=args.plain, eval_every=args.eval_every, num_neighbors=args.num_neighbors,
@@ -455,7 +476,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         f"{'' if args.num_neighbors == [15, 10] else ' --num-neighbors ' + ' '.join(map(str, args.num_neighbors))}"
         f"{'' if args.knn == 0 else f' --knn {args.knn}'}{' --plain' if args.plain else ''}"
         f"{'' if args.channels else ' --no-channels'}{'' if args.inherit else ' --no-inherit'}"
-        f"{'' if args.channel_weights == [1.0, 1.0, 0.0, 1.0] else ' --channel-weights ' + ' '.join(f'{w:g}' for w in args.channel_weights)}"
+        f"{'' if args.predictions == 3 else f' --predictions {args.predictions}'}"
+        f"{'' if args.channel_weights == [1.0, 1.0, 0.0, 1.0, 0.5] else ' --channel-weights ' + ' '.join(f'{w:g}' for w in args.channel_weights)}"
         f"{'' if args.losses == ['infonce', 'triplet'] else ' --losses ' + ' '.join(args.losses)}"
         f"{'' if args.convs == ['gatv2', 'rgcn'] else ' --convs ' + ' '.join(args.convs)}` "
         f"on {datetime.date.today()}, {platform.machine()} with {os.cpu_count()} CPU cores, "

@@ -132,12 +132,30 @@ def test_train_with_graph_channels_then_query(built_graph_dir, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("spec, message", [("image:weight", "KEY=VALUE"), ("image:hops=x", "hops='x' is not a number"),
-                                           ("image:decay=2", "decay in (0, 1]")])
+                                           ("image:decay=2", "decay in (0, 1]"), ("image:center=maybe", "is not 0 or 1")])
 def test_bad_channel_spec_is_a_usage_error(built_graph_dir, tmp_path, capsys, spec, message):
     argv = ["-q", "train", str(built_graph_dir), "-o", str(tmp_path / "run"), "--epochs", "1", "--channel", spec]
     with pytest.raises(SystemExit):
         main(argv)
     assert message in capsys.readouterr().err
+
+
+def test_identity_channel_spec_parses_ints_and_flags(built_graph_dir, tmp_path):
+    run = tmp_path / "run"
+    argv = ["-q", "train", str(built_graph_dir), "-o", str(run), "--epochs", "1", "--hidden-dim", "16", "--out-dim", "8",
+            "--channel", "concept@predicted_as:codes=16,center=0,hops=1,weight=0.5"]
+    assert main(argv) == 0
+    saved = json.loads((run / "run.json").read_text())["model"]["channels"][0]
+    assert saved["codes"] == 16 and saved["center"] is False and saved["hops"] == 1 and saved["relations"] == ["predicted_as"]
+
+
+def test_build_predictions_need_wordnet_concepts(toy_dataset, tmp_path, capsys):
+    argv = ["-q", "build", str(toy_dataset), "-o", str(tmp_path / "g"), "--text-encoder", "hashing-text",
+            "--image-encoder", "color-histogram", "--predictions", "3"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no concept carries a WordNet 3.0 offset" in err and "Traceback" not in err
+    assert not (tmp_path / "g").exists()
 
 
 def test_channel_on_an_unknown_node_type_is_a_one_line_error(built_graph_dir, tmp_path, capsys):
@@ -220,6 +238,8 @@ def test_bench_parses_inherit_and_reports_every_leave_one_out_row():
     parser = build_parser()
     assert parser.parse_args(["bench", "data"]).inherit is True
     assert parser.parse_args(["bench", "data", "--no-inherit"]).inherit is False
+    args = parser.parse_args(["bench", "data"])
+    assert args.predictions == 3 and args.channel_weights == [1.0, 1.0, 0.0, 1.0, 0.5]
     for inherit in (True, False):
         methods = default_methods(losses=("infonce",), convs=("gatv2",), inherit=inherit)
         gnn = next(m for m in methods if m.name.startswith("graphalign gatv2"))

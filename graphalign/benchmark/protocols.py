@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from graphalign.graph.convert import edge_index_dict
 from graphalign.graph.store import BuiltGraph
-from graphalign.training.split import EdgeSplit, is_aligned
+from graphalign.training.split import LABEL_FREE_RELATIONS, EdgeSplit, is_aligned
 from graphalign.typing import EdgeType
 
 __all__ = ["ProtocolSplit", "Query", "make_protocol_split", "is_letter_stamp"]
@@ -183,7 +183,7 @@ def make_protocol_split(
     link_val: float = 0.05,
     supervision_only: float = 0.3,
     near_duplicate: float = 0.92,
-    label_free: tuple[str, ...] = ("similar_to",),
+    label_free: tuple[str, ...] = LABEL_FREE_RELATIONS,
     hide_concepts: float = 0.0,
 ) -> ProtocolSplit:
     """Draws every protocol's held-out set for one seed (see the module docstring)."""

@@ -18,7 +18,11 @@ the prior residual (the output starts from the pretrained text space).
 pretrained shared space kept as a frozen *prior channel* next to the learned
 embedding, and a text channel (images carry the mean of their descriptions);
 the two towers get the same prior channel (it uses no edge). One training run
-gives the rows with and without the channels. graphalign's concepts without
+gives the rows with and without the channels. graphalign also gets a
+concept channel (images carry the text vector of the concept they depict) and
+a hierarchy channel (images score the concepts their ImageNet predictions lead
+to through WordNet, :mod:`graphalign.graph.wordnet_predictions`), each also
+left out in turn. graphalign's concepts without
 images inherit the learned embeddings of their relatives with images
 (:mod:`graphalign.nn.inherit`; ``--no-inherit`` turns it off). ``--plain``
 adds both model kinds on the default encoders' features without the prior.
@@ -42,9 +46,14 @@ import torch
 import torch.nn.functional as F
 
 from graphalign.benchmark.protocols import ProtocolSplit, Query, make_protocol_split
+from graphalign.errors import ConfigError
 from graphalign.evaluation.ranking import evaluate_ranking
 from graphalign.graph.convert import edge_index_dict
 from graphalign.graph.store import BuiltGraph
+from graphalign.graph.wordnet_predictions import (
+    PREDICTION_RELATION,
+    add_prediction_edges,
+)
 from graphalign.nn.channels import ChannelConfig
 from graphalign.nn.hetero_gnn import ModelConfig
 from graphalign.nn.inherit import InheritConfig
@@ -116,12 +125,12 @@ def with_label_free_edges(built: BuiltGraph, split: EdgeSplit) -> EdgeSplit:
     return dataclasses.replace(split, edges=edges)
 
 
-CHANNEL_NAMES = ("prior", "text", "visual", "concept")
+CHANNEL_NAMES = ("prior", "text", "visual", "concept", "hierarchy")
 """The benchmark's graph channels, in the order :func:`bench_channels` appends them."""
 
 
 def bench_channels(built: BuiltGraph, prior: float = 1.0, text: float = 1.0, visual: float = 0.0,
-                   concept: float = 0.0) -> list[dict[str, Any]]:
+                   concept: float = 0.0, hierarchy: float = 0.0) -> list[dict[str, Any]]:
     """The benchmark's graph channels for a graph with ConSE ``concat`` image features.
 
     Channels with weight 0 are left out; the others come in the order of
@@ -140,6 +149,12 @@ def bench_channels(built: BuiltGraph, prior: float = 1.0, text: float = 1.0, vis
             of the concept they depict (one hop over ``depicts``), texts and
             concepts their own; a text query then finds the images of the
             concept it names.
+        hierarchy: Weight of the hierarchy channel: an identity channel
+            (``codes``) over the label-free ``predicted_as`` edges of
+            :func:`~graphalign.graph.wordnet_predictions.add_prediction_edges`:
+            an image scores high against the concepts its ImageNet predictions
+            lead to through the WordNet hierarchy (zeros where the graph has no
+            such edges).
     """
     text_dim = built.features["text"].size(1)
     visual_dim = built.features["image"].size(1) - text_dim
@@ -155,6 +170,9 @@ def bench_channels(built: BuiltGraph, prior: float = 1.0, text: float = 1.0, vis
     if concept > 0:
         channels.append({"sources": ["concept", "text"], "weight": concept, "relations": ["depicts"], "hops": 1, "decay": 1.0,
                          "center": False})
+    if hierarchy > 0:
+        channels.append({"sources": ["concept"], "weight": hierarchy, "relations": [PREDICTION_RELATION], "hops": 1,
+                         "center": False, "codes": 256})
     return channels
 
 
@@ -195,7 +213,7 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
                     knn: int = 0, plain: bool = False, eval_every: int = 1, num_neighbors: list[int] | None = None,
                     patience: int = 8, channels: bool = True, losses: tuple[str, ...] = ("infonce", "triplet"),
                     convs: tuple[str, ...] = ("gatv2", "rgcn"),
-                    channel_weights: tuple[float, float, float, float] = (1.0, 1.0, 0.0, 1.0),
+                    channel_weights: tuple[float, ...] = (1.0, 1.0, 0.0, 1.0, 0.5),
                     inherit: bool = True) -> list[Method]:
     """The methods of the benchmark table (training settings shared by all trained ones).
 
@@ -218,8 +236,8 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
             channels, and the two towers + prior with the same prior channel
             (which uses no edge), each also reported without them.
         losses, convs: The losses and message-passing layers to run.
-        channel_weights: Weights of the prior, text, visual and concept channels
-            (:func:`bench_channels`; the towers get the prior channel alone). With
+        channel_weights: Weights of the prior, text, visual, concept and hierarchy
+            channels (:func:`bench_channels`; the towers get the prior channel alone). With
             more than two channels, graphalign is also reported without each
             channel (leave-one-out rows from the same run).
         inherit: graphalign's concepts without images inherit the learned
@@ -428,7 +446,7 @@ HEADLINE_PROTOCOLS = ["a:image->concept", "c:zero-shot image->concept", "b:text-
 """The protocols on which graphalign must beat the best non-graph method."""
 
 
-def benchmark_graphs(data_dir: str | Path, config: Any = None, knn: int = 0) -> dict[str, BuiltGraph]:
+def benchmark_graphs(data_dir: str | Path, config: Any = None, knn: int = 0, predictions: int = 3) -> dict[str, BuiltGraph]:
     """The dataset with the node features the methods run on.
 
     ``"base"``: the default encoders (ConSE and 1-NN read it, and the protocol
@@ -436,7 +454,11 @@ def benchmark_graphs(data_dir: str | Path, config: Any = None, knn: int = 0) -> 
     features followed by their ConSE vector in the text space (``mode="concat"``),
     for every trained ``+ prior`` method; with ``knn > 0`` also ``"conse"``
     (ConSE image features) and ``"conse+knn"``: that graph plus label-free edges
-    from each image to its ``knn`` closest concepts.
+    from each image to its ``knn`` closest concepts. With ``predictions > 0``,
+    ``"conse+visual"`` also has label-free ``predicted_as`` edges from each image
+    to the concepts its top ``predictions`` ImageNet classes lead to
+    (:func:`~graphalign.graph.wordnet_predictions.add_prediction_edges`), when
+    the concepts are WordNet synsets (otherwise none, with a log line).
     """
     from graphalign.encoders.featurize import GraphConfig
     from graphalign.graph.store import build_graph
@@ -450,6 +472,11 @@ def benchmark_graphs(data_dir: str | Path, config: Any = None, knn: int = 0) -> 
                                    "image_encoder_kwargs": {**conse_config.image_encoder_kwargs, "mode": "concat"}})
     graphs = {"base": base}
     graphs["conse+visual"], _ = build_graph(data_dir, visual_config)
+    if predictions > 0:
+        try:
+            graphs["conse+visual"] = add_prediction_edges(graphs["conse+visual"], predictions)
+        except ConfigError as error:
+            logger.info("no ImageNet prediction edges (the hierarchy channel stays empty): %s", error)
     if knn > 0:
         from graphalign.graph.knn import add_knn_edges
 

@@ -7,14 +7,12 @@ images that look like it.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import torch
 import torch.nn.functional as F
 
 from graphalign.errors import ConfigError
-from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.graph.store import BuiltGraph
 from graphalign.typing import NodeType
 
@@ -110,16 +108,7 @@ def add_knn_edges(built: BuiltGraph, node_type: NodeType = "image", k: int = 5, 
     if any(built.graph.edge_type(e) == (node_type, relation, target_type) for e in built.graph.edges):
         raise ConfigError(f"the graph already has {relation!r} edges from {node_type!r} to {target_type!r}")
     pairs = knn_edge_index(built, node_type, k, target_type)
-    graph = KnowledgeGraph(built.graph.root, allow_self_loops=False, allow_outside_root=built.graph.allow_outside_root)
-    for node in built.graph.nodes():
-        graph.add_node(node)
-    for edge in built.graph.edges:
-        graph.add_edge(edge.head, edge.relation, edge.tail)
     heads, tails = built.index.ids[node_type], built.index.ids[target_type]
-    seen = set()
-    for head, tail in pairs.t().tolist():
-        if (head, tail) not in seen:
-            seen.add((head, tail))
-            graph.add_edge(heads[head], relation, tails[tail])
-    logger.info("added %d %s edges from %s to %s nodes (k=%d)", len(seen), relation, node_type, target_type, k)
-    return dataclasses.replace(built, graph=graph)
+    triples = list(dict.fromkeys((heads[head], relation, tails[tail]) for head, tail in pairs.t().tolist()))
+    logger.info("added %d %s edges from %s to %s nodes (k=%d)", len(triples), relation, node_type, target_type, k)
+    return built.with_edges(triples)

@@ -14,12 +14,14 @@ Loading reads JSON and safetensors only, never a pickle.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import logging
 import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -92,6 +94,19 @@ class BuiltGraph:
         from graphalign.encoders.featurize import GraphConfig
 
         return GraphConfig.from_dict(self.config)
+
+    def with_edges(self, triples: Iterable[tuple[str, str, str]]) -> BuiltGraph:
+        """A copy with more ``(head, relation, tail)`` edges (same nodes and features;
+        duplicates of one another are added once). The graph's own checks apply."""
+        graph = KnowledgeGraph(self.graph.root, allow_self_loops=self.graph.allow_self_loops,
+                               allow_outside_root=self.graph.allow_outside_root)
+        for node in self.graph.nodes():
+            graph.add_node(node)
+        for edge in self.graph.edges:
+            graph.add_edge(edge.head, edge.relation, edge.tail)
+        for triple in dict.fromkeys(triples):
+            graph.add_edge(*triple)
+        return dataclasses.replace(self, graph=graph)
 
     def summary(self) -> dict[str, Any]:
         """Counts by node and edge type, feature sizes and encoders."""

@@ -35,6 +35,7 @@ learned part is trained to complement it.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -75,6 +76,15 @@ class ChannelConfig:
             channel that carries a pretrained shared space with ``hops=0``).
         in_loss: Also append the channel in training mode, so the loss sees it
             (default: evaluation mode only; see the module docstring).
+        codes: With ``codes > 0``, an *identity channel*: every source node
+            carries a fixed pseudo-random unit code of this size instead of its
+            features (the same for the same node row, run after run), and a
+            reached node the normalised mean of its neighbours' codes (``decay``
+            does not apply). Its cosine with a source is then high exactly for
+            the sources it is linked to, e.g. images linked to concepts by
+            :func:`~graphalign.graph.wordnet_predictions.add_prediction_edges`.
+            New nodes (:meth:`~graphalign.nn.hetero_gnn.HeteroAligner.encode_features`)
+            have no identity and get zeros.
     """
 
     sources: list[NodeType]
@@ -85,6 +95,7 @@ class ChannelConfig:
     feature_slice: list[int] | None = None
     center: bool = True
     in_loss: bool = False
+    codes: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.sources, str):
@@ -93,6 +104,10 @@ class ChannelConfig:
             raise ConfigError("a graph channel needs at least one source node type")
         if self.weight < 0 or self.hops < 0 or not 0.0 < self.decay <= 1.0:
             raise ConfigError(f"channel weight and hops must be >= 0 and decay in (0, 1], got {self.weight}, {self.hops}, {self.decay}")
+        if self.codes < 0 or (self.codes and (self.feature_slice is not None or self.in_loss)):
+            raise ConfigError(f"codes must be >= 0, and an identity channel (codes > 0) reads no features (no feature_slice) "
+                              f"and is appended in evaluation only (no in_loss: mini-batch rows are not node identities), "
+                              f"got codes={self.codes}, feature_slice={self.feature_slice}, in_loss={self.in_loss}")
         if self.feature_slice is not None:
             self.feature_slice = list(self.feature_slice)
             valid = len(self.feature_slice) == 2 and (
@@ -129,7 +144,7 @@ class GraphChannels(nn.Module):
             for source in channel.sources:
                 if source not in in_dims:
                     raise ConfigError(f"graph channel {i}: unknown source node type {source!r}; node types: {sorted(in_dims)}")
-                size = in_dims[source]
+                size = channel.codes or in_dims[source]
                 if channel.feature_slice is not None:
                     start, stop = channel.feature_slice
                     if stop > size or -start > size:
@@ -161,7 +176,7 @@ class GraphChannels(nn.Module):
         for i, channel in enumerate(self.channels):
             rows = [self._source_features(i, x_dict[t]) for t in channel.sources if t in x_dict]
             rows = torch.cat(rows) if rows else None
-            if not channel.center or rows is None or rows.size(0) == 0:
+            if not channel.center or channel.codes or rows is None or rows.size(0) == 0:
                 continue
             center: Tensor = getattr(self, f"center_{i}")
             seen: Tensor = getattr(self, f"seen_{i}")
@@ -174,33 +189,46 @@ class GraphChannels(nn.Module):
         """Indices of the channels appended in training mode too."""
         return [i for i, c in enumerate(self.channels) if c.in_loss]
 
+    def _codes(self, i: int, node_type: NodeType, num_nodes: int, device: torch.device) -> Tensor:
+        """The fixed unit codes of the first ``num_nodes`` rows of a source type (seeded by channel and type)."""
+        generator = torch.Generator().manual_seed(zlib.crc32(f"graphalign-channel-{i}:{node_type}".encode()))
+        return F.normalize(torch.randn(num_nodes, self.dims[i], generator=generator), dim=-1).to(device)
+
     def _centered(self, i: int, x_dict: Mapping[NodeType, Tensor]) -> dict[NodeType, Tensor]:
+        if self.channels[i].codes:
+            return {t: self._codes(i, t, x_dict[t].size(0), x_dict[t].device) for t in self.channels[i].sources if t in x_dict}
         feats = {t: self._source_features(i, x_dict[t]) for t in self.channels[i].sources if t in x_dict}
         if not self.channels[i].center:
             return {t: F.normalize(x, dim=-1) for t, x in feats.items()}
         center: Tensor = getattr(self, f"center_{i}")
         return {t: F.normalize(x - center, dim=-1) for t, x in feats.items()}
 
-    def _propagate(self, i: int, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor]) -> dict[NodeType, Tensor]:
+    def _propagate(self, i: int, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor],
+                   new_nodes: bool = False) -> dict[NodeType, Tensor]:
         channel = self.channels[i]
         dim = self.dims[i]
         values = {t: x.new_zeros(x.size(0), dim, dtype=torch.float32) for t, x in x_dict.items()}
         filled = {t: torch.zeros(x.size(0), dtype=torch.bool, device=x.device) for t, x in x_dict.items()}
+        if new_nodes and channel.codes:
+            return values  # new nodes have no identity
         for t, v in self._centered(i, x_dict).items():
             values[t] = v
             filled[t][:] = True
         edges = [(et, ei) for et, ei in edge_index_dict.items()
                  if et[0] in values and et[2] in values and (channel.relations is None or relation_of(et) in channel.relations)]
-        return spread(values, filled, edges, channel.hops, channel.decay)[0]
+        values = spread(values, filled, edges, channel.hops, channel.decay)[0]
+        return {t: F.normalize(v, dim=-1) for t, v in values.items()} if channel.codes else values
 
     def forward(self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor],
-                only: Sequence[int] | None = None) -> dict[NodeType, Tensor]:
+                only: Sequence[int] | None = None, new_nodes: bool = False) -> dict[NodeType, Tensor]:
         """The weighted channels of every node, concatenated.
 
         Args:
             x_dict: Raw input features per node type.
             edge_index_dict: The message-passing edges.
             only: Indices of the channels to compute (default: all).
+            new_nodes: ``x_dict`` holds nodes that are not in the graph (rows are no
+                node identities): identity channels give them zeros.
 
         Shapes:
             - x_dict[t]: ``(num_nodes_t, in_dims[t])``
@@ -212,7 +240,7 @@ class GraphChannels(nn.Module):
             if only is not None and i not in only:
                 continue
             with torch.no_grad():
-                values = self._propagate(i, x_dict, edge_index_dict)
+                values = self._propagate(i, x_dict, edge_index_dict, new_nodes)
             for t in x_dict:
                 parts[t].append(channel.weight * values[t])
         return {t: torch.cat(p, dim=-1) if p else x_dict[t].new_zeros(x_dict[t].size(0), 0) for t, p in parts.items()}

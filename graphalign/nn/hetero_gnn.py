@@ -282,9 +282,11 @@ class HeteroAligner(nn.Module):
         return self.config.out_dim + (self.channels.dim if self.channels is not None else 0)
 
     def append_channels(self, z: dict[NodeType, Tensor], x_dict: Mapping[NodeType, Tensor],
-                        edge_index_dict: Mapping[EdgeType, Tensor], select: Sequence[int] | None = None) -> dict[NodeType, Tensor]:
+                        edge_index_dict: Mapping[EdgeType, Tensor], select: Sequence[int] | None = None,
+                        new_nodes: bool = False) -> dict[NodeType, Tensor]:
         """``z`` (the learned part, ``forward(..., with_channels=False)``) with the graph channels
         appended: all of them (or those in ``select``) in eval mode, those with ``in_loss`` in training.
+        ``new_nodes``: the rows are nodes outside the graph (identity channels give them zeros).
 
         Shapes:
             - z[t]: ``(num_nodes_t, config.out_dim)``
@@ -297,7 +299,7 @@ class HeteroAligner(nn.Module):
             only = [i for i in self.channels.in_loss if only is None or i in only]
         if only == []:
             return z
-        channels = self.channels(x_dict, edge_index_dict, only=only)
+        channels = self.channels(x_dict, edge_index_dict, only=only, new_nodes=new_nodes)
         return {t: F.normalize(torch.cat([v, channels[t].to(v.dtype)], dim=-1), dim=-1) for t, v in z.items()}
 
     def _check_input(self, node_type: NodeType, x: Tensor) -> None:
@@ -394,7 +396,7 @@ class HeteroAligner(nn.Module):
         for layer, conv in enumerate(self.convs):
             h = self._update(layer, node_type, h, conv.forward_isolated(node_type, h))
         z = {node_type: self._output(node_type, h, h0, x)}
-        return self.append_channels(z, {node_type: x}, {})[node_type]  # no edges: sources keep their own value
+        return self.append_channels(z, {node_type: x}, {}, new_nodes=True)[node_type]  # no edges: sources keep their own value
 
     def __repr__(self) -> str:
         cfg = self.config

@@ -83,9 +83,10 @@ class SplitConfig:
         return cls(**data)
 
 
-LABEL_FREE_RELATIONS: tuple[str, ...] = ("similar_to",)
-"""Relations computed from features alone (:mod:`graphalign.graph.knn`): never
-supervision, and kept for held-out nodes (they carry no label)."""
+LABEL_FREE_RELATIONS: tuple[str, ...] = ("similar_to", "predicted_as")
+"""Relations computed from features alone (:mod:`graphalign.graph.knn`,
+:mod:`graphalign.graph.wordnet_predictions`): never supervision, and kept for
+held-out nodes (they carry no label)."""
 
 
 def is_aligned(edge_type: EdgeType, align_relations: list[str] | None) -> bool:

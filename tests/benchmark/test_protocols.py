@@ -181,3 +181,13 @@ def test_knn_method_trains_on_label_free_candidate_edges(toy):
     split = with_label_free_edges(toy, dataclasses.replace(protocol.split, edges=edges))
     assert torch.equal(split.edges["message_passing"][knn], protocol.split.edges["message_passing"][knn])
     assert with_label_free_edges(toy, protocol.split) is protocol.split
+
+
+def test_bench_channels_come_in_the_order_of_their_names(toy):
+    from graphalign.benchmark.quality import CHANNEL_NAMES, bench_channels
+    from graphalign.graph.wordnet_predictions import PREDICTION_RELATION
+
+    channels = bench_channels(toy, prior=1.0, text=0.0, visual=0.0, concept=1.0, hierarchy=0.5)
+    assert len(channels) == 3 and CHANNEL_NAMES[-1] == "hierarchy"
+    assert channels[1]["relations"] == ["depicts"]
+    assert channels[2]["relations"] == [PREDICTION_RELATION] and channels[2]["codes"] > 0 and channels[2]["weight"] == 0.5

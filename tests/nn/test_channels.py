@@ -162,3 +162,35 @@ def test_forward_can_select_channels():
     # The selected channel is the same block as in the full embedding, up to the joint normalisation.
     assert torch.allclose(F.normalize(both["image"][:, 4:10], dim=-1), F.normalize(first["image"][:, 4:], dim=-1), atol=1e-6)
     assert torch.allclose(F.normalize(both["image"][:, 10:], dim=-1)[2], F.normalize(second["image"][:, 4:], dim=-1)[2], atol=1e-6)
+
+
+def test_identity_channel_scores_exactly_the_linked_sources():
+    """codes > 0: concepts carry fixed unit codes; an image linked to two of them carries their normalised mean."""
+    x = {"image": torch.randn(3, 6), "concept": torch.randn(5, 3)}
+    predicted = ("image", "predicted_as", "concept")
+    links = torch.tensor([[0, 0, 1], [1, 3, 4]])
+    edges = {predicted: links, ("concept", "rev_predicted_as", "image"): links.flip(0), IS_A: torch.tensor([[2], [0]])}
+    config = ChannelConfig(["concept"], weight=1.0, hops=1, relations=["predicted_as"], center=False, codes=512)
+    channels = GraphChannels({"image": 6, "concept": 3}, [config]).eval()
+    out = channels(x, edges)
+    codes = out["concept"]
+    assert torch.allclose(codes.norm(dim=-1), torch.ones(5))
+    assert torch.equal(codes, GraphChannels({"image": 6, "concept": 3}, [config])(x, edges)["concept"])  # fixed codes
+    scores = out["image"] @ codes.T
+    assert torch.allclose(scores[0, [1, 3]], torch.full((2,), 2 ** -0.5), atol=0.1)
+    assert scores[0, [0, 2, 4]].abs().max() < 0.2 and scores[1, 4] > 0.99
+    assert torch.equal(out["image"][2], torch.zeros(512))  # no prediction edge: zeros
+
+
+def test_identity_channel_gives_new_nodes_no_identity():
+    config = ChannelConfig(["concept"], hops=1, relations=["predicted_as"], center=False, codes=16)
+    model = HeteroAligner({"image": 6, "concept": 3}, [("image", "predicted_as", "concept")],
+                          ModelConfig(hidden_dim=8, out_dim=4, num_layers=1, conv="sage", channels=[config.to_dict()])).eval()
+    with torch.no_grad():
+        assert torch.equal(model.encode_features("concept", torch.randn(2, 3))[:, 4:], torch.zeros(2, 16))
+
+
+@pytest.mark.parametrize("bad", [{"codes": -1}, {"codes": 8, "feature_slice": [0, 2]}, {"codes": 8, "in_loss": True}])
+def test_bad_identity_channels_are_rejected(bad):
+    with pytest.raises(ConfigError):
+        ChannelConfig(["concept"], **bad)
