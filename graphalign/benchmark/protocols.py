@@ -135,7 +135,7 @@ def _normalised(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def _description_groups(texts: list, text_image: dict[int, int], images: set[int]) -> list[list[int]]:
+def _description_groups(texts: list, normalised: list[str], text_image: dict[int, int], images: set[int]) -> list[list[int]]:
     """Descriptions of the images in ``images``, grouped into copies of each other:
     the descriptions of one image in one primary language (``en``, ``en-GB``,
     ``en-AU``), and every description with the same text (after case folding and
@@ -144,7 +144,7 @@ def _description_groups(texts: list, text_image: dict[int, int], images: set[int
     sets = _UnionFind(rows)
     for t in rows:
         sets.union_by_keys(t, [("language", text_image[t], _primary_language(texts[t].language)),
-                               ("text", _normalised(texts[t].text or ""))])
+                               ("text", normalised[t])])
     return sorted(sets.groups().values(), key=min)
 
 
@@ -155,11 +155,11 @@ def _representative(texts: list, group: list[int]) -> int:
     return (exact or english or group)[0]
 
 
-def _distinct_texts(texts: list, group: list[int]) -> list[int]:
+def _distinct_texts(normalised: list[str], group: list[int]) -> list[int]:
     """One description per distinct text of a group (copies are not queried twice)."""
     seen: dict[str, int] = {}
     for t in group:
-        seen.setdefault(_normalised(texts[t].text or ""), t)
+        seen.setdefault(normalised[t], t)
     return sorted(seen.values())
 
 
@@ -216,13 +216,14 @@ def make_protocol_split(
 
     # (b)/(e) held-out descriptions of training images.
     texts = list(built.graph.nodes("text"))
+    normalised = [_normalised(node.text or "") for node in texts]  # case- and whitespace-folded, for copies
     describes = edges.get(DESCRIBES, torch.empty(2, 0, dtype=torch.long))
     text_image = dict(zip(describes[0].tolist(), describes[1].tolist()))
     # Descriptions are held out in groups of copies (trap: en-GB / en-AU
     # descriptions mostly repeat the English one word for word, so a held-out
     # English description would still sit on its image, and in the training
     # pairs, as an identical en-GB text).
-    copy_groups = _description_groups(texts, text_image, train_images)
+    copy_groups = _description_groups(texts, normalised, text_image, train_images)
     english = [grp for grp in copy_groups if any(_primary_language(texts[t].language) == "en" for t in grp)]
     other = [grp for grp in copy_groups if not any(_primary_language(texts[t].language) == "en" for t in grp)]
     en_test_groups, en_rest = _pick(english, text_test, g, [0.0])
@@ -230,7 +231,7 @@ def make_protocol_split(
     xl_test_groups, _ = _pick(other, text_test, g, [0.0])
     en_test = [_representative(texts, grp) for grp in en_test_groups]
     en_val = [_representative(texts, grp) for grp in en_val_groups]
-    xl_test = [t for grp in xl_test_groups for t in _distinct_texts(texts, grp)]
+    xl_test = [t for grp in xl_test_groups for t in _distinct_texts(normalised, grp)]
     queried = set(en_test) | set(en_val) | set(xl_test)
     copies = {t for grp in en_test_groups + en_val_groups + xl_test_groups for t in grp} - queried
     heldout_texts = queried | copies
@@ -305,8 +306,8 @@ def make_protocol_split(
     # (filtered ranking), not only the image the query node is attached to.
     images_of_text: dict[str, set[int]] = defaultdict(set)
     for t, i in text_image.items():
-        images_of_text[_normalised(texts[t].text or "")].add(i)
-    known_ti = torch.tensor([[t, j] for t in sorted(text_image) for j in sorted(images_of_text[_normalised(texts[t].text or "")])],
+        images_of_text[normalised[t]].add(i)
+    known_ti = torch.tensor([[t, j] for t in sorted(text_image) for j in sorted(images_of_text[normalised[t]])],
                             dtype=torch.long).t().reshape(2, -1)
 
     def text_query(selected: list[int]) -> Query:
