@@ -219,6 +219,8 @@ def _add_training_options(parser: argparse.ArgumentParser, epochs: int = 50, pri
                      help="torch.use_deterministic_algorithms while training: bitwise-equal runs with the same seed")
     opt.add_argument("--val-fraction", type=float, default=0.1)
     opt.add_argument("--test-fraction", type=float, default=0.2)
+    opt.add_argument("--no-group-copies", dest="group_copies", action="store_false",
+                     help="hold out copies (same text, same image file) one by one instead of together")
     opt.add_argument("--train-device", default="auto", help="cpu, cuda or auto")
 
 
@@ -329,7 +331,7 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         seed=args.seed, device=args.train_device, progress=not args.quiet,
         distributed=getattr(args, "distributed", None), deterministic=args.deterministic,
     )
-    split = SplitConfig(val_fraction=args.val_fraction, test_fraction=args.test_fraction)
+    split = SplitConfig(val_fraction=args.val_fraction, test_fraction=args.test_fraction, group_copies=args.group_copies)
     return model, train, split
 
 

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from graphalign.graph.convert import edge_index_dict
 from graphalign.graph.store import BuiltGraph
-from graphalign.training.split import LABEL_FREE_RELATIONS, EdgeSplit, is_aligned
+from graphalign.training.split import LABEL_FREE_RELATIONS, EdgeSplit, fold_text, is_aligned
 from graphalign.typing import EdgeType
 
 __all__ = ["ProtocolSplit", "Query", "make_protocol_split", "is_letter_stamp"]
@@ -131,10 +131,6 @@ def _primary_language(language: str | None) -> str:
     return (language or "en").split("-")[0].lower()
 
 
-def _normalised(text: str) -> str:
-    return " ".join(text.casefold().split())
-
-
 def _description_groups(texts: list, normalised: list[str], text_image: dict[int, int], images: set[int]) -> list[list[int]]:
     """Descriptions of the images in ``images``, grouped into copies of each other:
     the descriptions of one image in one primary language (``en``, ``en-GB``,
@@ -216,7 +212,7 @@ def make_protocol_split(
 
     # (b)/(e) held-out descriptions of training images.
     texts = list(built.graph.nodes("text"))
-    normalised = [_normalised(node.text or "") for node in texts]  # case- and whitespace-folded, for copies
+    normalised = [fold_text(node.text or "") for node in texts]  # case- and whitespace-folded, for copies
     describes = edges.get(DESCRIBES, torch.empty(2, 0, dtype=torch.long))
     text_image = dict(zip(describes[0].tolist(), describes[1].tolist()))
     # Descriptions are held out in groups of copies (trap: en-GB / en-AU

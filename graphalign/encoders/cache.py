@@ -83,6 +83,15 @@ def content_digest(data: bytes | str) -> bytes:
     return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).digest()
 
 
+def file_digest(path: Path) -> bytes:
+    """:func:`content_digest` of a file's bytes, read in blocks (large files never sit in memory whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()
+
+
 def _checksum(keys: torch.Tensor, vectors: torch.Tensor) -> str:
     digest = hashlib.sha256(keys.numpy().tobytes())
     digest.update(vectors.numpy().tobytes())

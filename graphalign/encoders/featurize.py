@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import logging
 from collections.abc import Sequence
@@ -14,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
-from graphalign.encoders.cache import FeatureCache, content_digest, default_cache_dir
+from graphalign.encoders.cache import FeatureCache, content_digest, default_cache_dir, file_digest
 from graphalign.errors import ConfigError, EncoderError, GraphValidationError
 from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.graph.schema import ConceptNode, ImageNode, Node, TextNode
@@ -126,15 +125,6 @@ def concept_text(node: ConceptNode, template: str) -> str:
     return node.name
 
 
-def _file_digest(path: Path) -> bytes:
-    """:func:`content_digest` of a file's bytes, read in blocks (large files never sit in memory whole)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.digest()
-
-
 def _item_and_key(graph: KnowledgeGraph, node: Node, template: str, max_chars: int | None = None) -> tuple[Any, bytes]:
     """What the encoder sees for ``node`` and its content digest.
 
@@ -152,7 +142,7 @@ def _item_and_key(graph: KnowledgeGraph, node: Node, template: str, max_chars: i
     try:
         if not path.is_file():
             raise EncoderError(f"image {node.id!r}: {path}: " + ("image file not found" if not path.exists() else "not a regular file"))
-        return path, _file_digest(path)
+        return path, file_digest(path)
     except OSError as error:
         raise EncoderError(f"image {node.id!r}: cannot read {path}: {error}") from error
 

@@ -14,7 +14,38 @@ from graphalign.typing import EdgeType, NodeType
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LinkEvaluator", "direction_name"]
+__all__ = ["LinkEvaluator", "direction_name", "expand_copies"]
+
+
+def _with_copies(pairs: torch.Tensor, side: int, groups: torch.Tensor) -> torch.Tensor:
+    """``pairs`` plus, for each pair, the same pair with its ``side`` node replaced by each of its copies."""
+    counts = torch.bincount(groups)
+    members = torch.argsort(groups, stable=True)  # the rows of group g are members[starts[g] : starts[g] + counts[g]]
+    starts = torch.cumsum(counts, 0) - counts
+    group = groups[pairs[side]]
+    sizes = counts[group]
+    first = torch.repeat_interleave(starts[group], sizes)
+    within = torch.arange(int(sizes.sum())) - torch.repeat_interleave(torch.cumsum(sizes, 0) - sizes, sizes)
+    out = torch.repeat_interleave(pairs, sizes, dim=1)
+    out[side] = members[first + within]
+    return out
+
+
+def expand_copies(pairs: torch.Tensor, src_groups: torch.Tensor | None, dst_groups: torch.Tensor | None) -> torch.Tensor:
+    """Known ``(2, K)`` pairs closed under copies: ``(a, b)`` known makes ``(a', b')`` known for copies ``a'`` of ``a`` and ``b'`` of ``b``.
+
+    Args:
+        pairs: Known (source row, target row) pairs.
+        src_groups, dst_groups: Copy-group id of every source / target row, or ``None`` (no copies).
+
+    Shapes:
+        - pairs: ``(2, K)``; groups: ``(num_rows,)``; output: ``(2, K')`` with ``K' >= K``, unique columns.
+    """
+    out = pairs
+    for side, groups in ((0, src_groups), (1, dst_groups)):
+        if groups is not None and out.size(1):
+            out = _with_copies(out, side, groups)
+    return torch.unique(out, dim=1) if out is not pairs else pairs
 
 
 def direction_name(src: NodeType, relation: str, dst: NodeType, reverse: bool = False) -> str:
@@ -35,7 +66,9 @@ class LinkEvaluator:
     the concept among all concepts given the image, and ``concept->image`` the
     image among all images given the concept. Known positives other than the
     target (any link between the two nodes' types in the whole graph, train,
-    validation or test) are filtered out of each ranking.
+    validation or test) are filtered out of each ranking, and so are the links
+    of copies (:attr:`EdgeSplit.copies`): when "A frog." describes two images,
+    both images answer the query "A frog.".
 
     Example:
         >>> evaluator = LinkEvaluator(all_edges, split)  # doctest: +SKIP
@@ -70,7 +103,8 @@ class LinkEvaluator:
         for edge_type in split.aligned_edge_types:
             if edge_type in all_edges:
                 grouped[self._group(edge_type)].append(all_edges[edge_type])
-        self._known = {key: torch.cat(parts, dim=1) for key, parts in grouped.items()}
+        self._known = {key: expand_copies(torch.cat(parts, dim=1), split.copies.get(key[0]), split.copies.get(key[2]))
+                       for key, parts in grouped.items()}
 
     @staticmethod
     def _group(edge_type: EdgeType) -> tuple[NodeType, str, NodeType]:

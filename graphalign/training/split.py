@@ -15,6 +15,12 @@ become validation/test edges, and their other edges are dropped from message
 passing too (``isolate_heldout``), so a held-out image is ranked from its own
 pixels alone, never from a label edge. Concept–concept aligned relations
 (``is_a``, ``part_of``, ...) are split edge by edge (link prediction).
+
+Copies are held out together (``group_copies``): texts with the same text (case
+and whitespace folded) and images with the same file bytes are all training,
+all validation or all test. Otherwise a held-out description "A frog." whose
+word-for-word copy describes another image in training is answered from memory,
+and test metrics come out inflated.
 """
 
 from __future__ import annotations
@@ -26,14 +32,16 @@ from typing import Any
 
 import torch
 
-from graphalign.errors import GraphValidationError
+from graphalign.encoders.cache import file_digest
+from graphalign.errors import GraphValidationError, check_config_keys
 from graphalign.graph.convert import NodeIndex, edge_index_dict, reverse_edge_type
 from graphalign.graph.knowledge_graph import KnowledgeGraph
+from graphalign.graph.schema import ImageNode, Node, TextNode
 from graphalign.typing import EdgeType, NodeType
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SplitConfig", "EdgeSplit", "split_graph", "is_aligned", "LABEL_FREE_RELATIONS"]
+__all__ = ["SplitConfig", "EdgeSplit", "split_graph", "is_aligned", "LABEL_FREE_RELATIONS", "fold_text", "copy_key"]
 
 PARTS = ("message_passing", "supervision", "val", "test")
 
@@ -57,6 +65,8 @@ class SplitConfig:
             different node types, and every concept–concept relation.
         isolate_heldout: Also drop non-aligned edges of held-out nodes from
             message passing (label-free kNN edges are kept: they use no label).
+        group_copies: Hold out copies together (see the module docstring;
+            :func:`copy_key`); the fractions then count groups of copies.
     """
 
     val_fraction: float = 0.1
@@ -65,6 +75,7 @@ class SplitConfig:
     supervision_only: float = 0.3
     align_relations: list[str] | None = None
     isolate_heldout: bool = True
+    group_copies: bool = True
 
     def __post_init__(self) -> None:
         self.heldout_node_types = tuple(self.heldout_node_types)
@@ -80,6 +91,7 @@ class SplitConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SplitConfig:
+        check_config_keys(cls, data, "split")
         return cls(**data)
 
 
@@ -113,11 +125,16 @@ class EdgeSplit:
             GNN, forward direction only), ``supervision``, ``val``, ``test``.
         heldout: ``"val"``/``"test"`` → node type → held-out row indices.
         aligned_edge_types: The aligned edge types.
+        copies: Node type → copy-group id of every row (rows with the same id are
+            copies, :func:`copy_key`), for the node types that have copies; the
+            evaluation counts a copy's links as known positives
+            (:class:`~graphalign.evaluation.LinkEvaluator`).
     """
 
     edges: dict[str, dict[EdgeType, torch.Tensor]]
     heldout: dict[str, dict[NodeType, torch.Tensor]] = field(default_factory=dict)
     aligned_edge_types: list[EdgeType] = field(default_factory=list)
+    copies: dict[NodeType, torch.Tensor] = field(default_factory=dict)
 
     def message_passing_edges(self, add_reverse: bool = True) -> dict[EdgeType, torch.Tensor]:
         """Message-passing edges with reverse edge types added."""
@@ -158,48 +175,99 @@ class EdgeSplit:
         for part, by_type in self.heldout.items():
             for node_type, rows in by_type.items():
                 flat[f"heldout/{part}/{node_type}"] = rows.contiguous()
+        for node_type, groups in self.copies.items():
+            flat[f"copies/groups/{node_type}"] = groups.contiguous()
         return flat
 
     @classmethod
     def from_tensors(cls, flat: dict[str, torch.Tensor], aligned_edge_types: list[EdgeType]) -> EdgeSplit:
         edges: dict[str, dict[EdgeType, torch.Tensor]] = {part: {} for part in PARTS}
         heldout: dict[str, dict[NodeType, torch.Tensor]] = defaultdict(dict)
+        copies: dict[NodeType, torch.Tensor] = {}
         for key, value in flat.items():
             kind, part, name = key.split("/", 2)
             if kind == "edges":
                 edges[part][tuple(name.split("|"))] = value  # type: ignore[index]
+            elif kind == "copies":
+                copies[name] = value
             else:
                 heldout[part][name] = value
-        return cls(edges=edges, heldout=dict(heldout), aligned_edge_types=[tuple(e) for e in aligned_edge_types])  # type: ignore[misc]
+        return cls(edges=edges, heldout=dict(heldout), aligned_edge_types=[tuple(e) for e in aligned_edge_types],  # type: ignore[misc]
+                   copies=copies)
+
+
+def fold_text(text: str) -> str:
+    """``text`` case-folded, with runs of whitespace as one space: copies compare equal."""
+    return " ".join(text.casefold().split())
+
+
+def copy_key(graph: KnowledgeGraph, node: Node) -> tuple[str, str]:
+    """What makes two nodes copies of each other (see :attr:`SplitConfig.group_copies`).
+
+    A text's folded text (:func:`fold_text`); an image's file bytes (SHA-256; the
+    pixels of an in-memory image); for anything else, and for an image file that
+    cannot be read (the encoders report it), the node id.
+    """
+    if isinstance(node, TextNode):
+        return ("text", fold_text(node.text))
+    if isinstance(node, ImageNode):
+        if node.path is None:
+            return ("pixels", node.pixel_hash())
+        try:
+            return ("file", file_digest(graph.resolve_image_path(node)).hex())
+        except (OSError, GraphValidationError):
+            return ("id", node.id)
+    return ("id", node.id)
 
 
 def _choose_heldout_nodes(
     graph: KnowledgeGraph, index: NodeIndex, node_type: NodeType, config: SplitConfig, generator: torch.Generator
 ) -> dict[str, torch.Tensor]:
-    """Held-out rows of one node type, stratified by their first linked concept."""
-    strata: dict[str, list[int]] = defaultdict(list)
+    """Held-out rows of one node type, stratified by their first linked concept, in groups of copies.
+
+    Returns:
+        ``"val"`` and ``"test"`` rows, and under ``"copies"`` the copy-group id of
+        every row when some rows are copies (else no such key).
+    """
     first_concept: dict[str, str] = {}
     for edge in graph.edges:
         for here, there in ((edge.head, edge.tail), (edge.tail, edge.head)):
             if here not in first_concept and graph[here].type == node_type and graph[there].type == "concept":
                 first_concept[here] = there
-    for row, node_id in enumerate(index.ids.get(node_type, [])):
-        strata[first_concept.get(node_id, "")].append(row)
-    val, test = [], []
+    ids = index.ids.get(node_type, [])
+    groups: dict[Any, list[int]] = defaultdict(list)
+    for row, node_id in enumerate(ids):
+        groups[copy_key(graph, graph[node_id]) if config.group_copies else row].append(row)
+    strata: dict[str, list[list[int]]] = defaultdict(list)
+    for rows in groups.values():  # a group's stratum: its first member's concept
+        strata[first_concept.get(ids[rows[0]], "")].append(rows)
+    copies = sum(len(rows) for rows in groups.values() if len(rows) > 1)
+    if copies:
+        logger.info("%d %s nodes are copies of another (%d groups): each group is held out whole",
+                    copies, node_type, sum(1 for rows in groups.values() if len(rows) > 1))
+    val: list[int] = []
+    test: list[int] = []
     carry_val = carry_test = 0.0
     for key in sorted(strata):
-        rows = torch.tensor(strata[key])[torch.randperm(len(strata[key]), generator=generator)].tolist()
+        members = strata[key]
+        members = [members[i] for i in torch.randperm(len(members), generator=generator).tolist()]
         # Randomised rounding keeps the overall fractions right across many small strata.
-        carry_test += config.test_fraction * len(rows)
-        carry_val += config.val_fraction * len(rows)
+        carry_test += config.test_fraction * len(members)
+        carry_val += config.val_fraction * len(members)
         n_test, n_val = int(carry_test), int(carry_val)
-        n_test = min(n_test, len(rows))
-        n_val = min(n_val, len(rows) - n_test)
+        n_test = min(n_test, len(members))
+        n_val = min(n_val, len(members) - n_test)
         carry_test -= n_test
         carry_val -= n_val
-        test.extend(rows[:n_test])
-        val.extend(rows[n_test : n_test + n_val])
-    return {"val": torch.tensor(sorted(val), dtype=torch.long), "test": torch.tensor(sorted(test), dtype=torch.long)}
+        test.extend(row for rows in members[:n_test] for row in rows)
+        val.extend(row for rows in members[n_test : n_test + n_val] for row in rows)
+    chosen = {"val": torch.tensor(sorted(val), dtype=torch.long), "test": torch.tensor(sorted(test), dtype=torch.long)}
+    if copies:
+        group_of = torch.empty(len(ids), dtype=torch.long)
+        for group, rows in enumerate(groups.values()):
+            group_of[rows] = group
+        chosen["copies"] = group_of
+    return chosen
 
 
 def split_graph(graph: KnowledgeGraph, config: SplitConfig | None = None, seed: int = 0) -> EdgeSplit:
@@ -224,11 +292,14 @@ def split_graph(graph: KnowledgeGraph, config: SplitConfig | None = None, seed: 
         )
     heldout: dict[str, dict[NodeType, torch.Tensor]] = {"val": {}, "test": {}}
     masks: dict[str, dict[NodeType, torch.Tensor]] = {"val": {}, "test": {}}
+    copies: dict[NodeType, torch.Tensor] = {}
     for node_type in config.heldout_node_types:
         count = index.num_nodes(node_type)
         if count == 0:
             continue
         chosen = _choose_heldout_nodes(graph, index, node_type, config, generator)
+        if "copies" in chosen:
+            copies[node_type] = chosen["copies"]
         for part in ("val", "test"):
             heldout[part][node_type] = chosen[part]
             mask = torch.zeros(count, dtype=torch.bool)
@@ -271,6 +342,6 @@ def split_graph(graph: KnowledgeGraph, config: SplitConfig | None = None, seed: 
         edges["supervision"][edge_type] = train_edges
         hidden = torch.rand(train_edges.size(1), generator=generator) < config.supervision_only
         edges["message_passing"][edge_type] = train_edges[:, ~hidden]
-    split = EdgeSplit(edges=edges, heldout=heldout, aligned_edge_types=aligned)
+    split = EdgeSplit(edges=edges, heldout=heldout, aligned_edge_types=aligned, copies=copies)
     logger.info("split (seed %d): %s", seed, split.counts())
     return split

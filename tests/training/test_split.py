@@ -87,3 +87,86 @@ def test_bad_split_configs():
 def test_no_aligned_edges_is_an_error(toy_built):
     with pytest.raises(GraphValidationError, match="no aligned edge type"):
         split_graph(toy_built.graph, SplitConfig(align_relations=["nothing"]))
+
+
+def _graph_with_copies(root):
+    """4 concepts x 5 images: two byte-identical image files, one in-memory pair with the
+    same pixels; every image has a text, and the texts of concept c0 are one text in
+    different case and spacing (a copy group of 5)."""
+    from PIL import Image
+
+    from graphalign.graph.knowledge_graph import KnowledgeGraph
+
+    graph = KnowledgeGraph(root)
+    (root / "images").mkdir()
+    for c in range(4):
+        graph.add_concept(f"c{c}", name=f"concept {c}")
+        for i in range(5):
+            image_id, text_id = f"img:{c}-{i}", f"txt:{c}-{i}"
+            if (c, i) in ((1, 0), (1, 1)):  # the same file content twice
+                Image.new("RGB", (8, 8), (200, 10, 10)).save(root / "images" / f"{c}-{i}.png")
+                graph.add_image(image_id, path=f"images/{c}-{i}.png")
+            elif (c, i) in ((2, 0), (2, 1)):  # the same pixels in memory
+                graph.add_image(image_id, image=Image.new("RGB", (8, 8), (10, 200, 10)))
+            else:
+                Image.new("RGB", (8, 8), (c * 40, i * 40, 7)).save(root / "images" / f"{c}-{i}.png")
+                graph.add_image(image_id, path=f"images/{c}-{i}.png")
+            graph.add_text(text_id, ["A frog.", "a  FROG.", "A frog. "][i % 3] if c == 0 else f"picture {c} {i}")
+            graph.add_edge(image_id, "depicts", f"c{c}")
+            graph.add_edge(text_id, "describes", image_id)
+    return graph
+
+
+def _side(split, node_type, index, node_id):
+    row = index.ids[node_type].index(node_id)
+    for part in ("val", "test"):
+        if row in split.heldout[part].get(node_type, torch.empty(0)).tolist():
+            return part
+    return "train"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_copies_are_held_out_together(tmp_path, seed):
+    from graphalign.graph.convert import NodeIndex
+
+    graph = _graph_with_copies(tmp_path)
+    index = NodeIndex.from_graph(graph)
+    split = split_graph(graph, SplitConfig(val_fraction=0.2, test_fraction=0.3), seed=seed)
+    frog = {_side(split, "text", index, f"txt:0-{i}") for i in range(5)}
+    assert len(frog) == 1  # same text up to case and whitespace: one side
+    assert _side(split, "image", index, "img:1-0") == _side(split, "image", index, "img:1-1")  # same file bytes
+    assert _side(split, "image", index, "img:2-0") == _side(split, "image", index, "img:2-1")  # same pixels
+    held = sum(len(split.heldout[p]["text"]) for p in ("val", "test"))
+    assert 0 < held < index.num_nodes("text")
+
+
+def test_copies_can_be_split_one_by_one(tmp_path):
+    from graphalign.graph.convert import NodeIndex
+
+    graph = _graph_with_copies(tmp_path)
+    index = NodeIndex.from_graph(graph)
+    sides = set()
+    for seed in range(6):
+        split = split_graph(graph, SplitConfig(val_fraction=0.2, test_fraction=0.3, group_copies=False), seed=seed)
+        sides |= {frozenset(_side(split, "text", index, f"txt:0-{i}") for i in range(5))}
+    assert any(len(s) > 1 for s in sides)  # without grouping, copies land on different sides
+
+
+def test_copy_keys(tmp_path):
+    from graphalign.training.split import copy_key, fold_text
+
+    graph = _graph_with_copies(tmp_path)
+    assert fold_text("  A \t frog.\n") == fold_text("a frog.") == "a frog."
+    assert copy_key(graph, graph["txt:0-0"]) == copy_key(graph, graph["txt:0-1"]) != copy_key(graph, graph["txt:1-0"])
+    assert copy_key(graph, graph["img:1-0"]) == copy_key(graph, graph["img:1-1"]) != copy_key(graph, graph["img:1-2"])
+    (tmp_path / "images" / "3-0.png").unlink()  # unreadable: its own group (the encoders report the missing file)
+    assert copy_key(graph, graph["img:3-0"]) == ("id", "img:3-0")
+    split_graph(graph, SplitConfig(), seed=0)
+
+
+def test_split_config_rejects_unknown_keys():
+    from graphalign.errors import ConfigError
+
+    assert SplitConfig.from_dict(SplitConfig(group_copies=False).to_dict()) == SplitConfig(group_copies=False)
+    with pytest.raises((ConfigError, GraphValidationError), match="group_copy"):
+        SplitConfig.from_dict({"group_copy": True})

@@ -21,12 +21,12 @@ def noise_graph(num_concepts: int = 20, images_per_concept: int = 3, seed: int =
     """
     g = torch.Generator().manual_seed(seed)
     kg = KnowledgeGraph()
-    pixel = Image.new("RGB", (2, 2))
     for c in range(num_concepts):
         kg.add_concept(f"c{c}", name=f"concept {c}")
     for c in range(num_concepts):
         for k in range(images_per_concept):
-            kg.add_image(f"i{c}_{k}", image=pixel)
+            # distinct pixels (identical images would be held out together as copies); the features are noise anyway
+            kg.add_image(f"i{c}_{k}", image=Image.new("RGB", (2, 2), (c, k, 0)))
             kg.add_edge(f"i{c}_{k}", "depicts", f"c{c}")
             kg.add_edge(f"i{c}_{k}", "tagged", f"c{c}")
     features = {
@@ -116,14 +116,16 @@ def test_early_stopping(toy_built):
 
 def test_full_batch_and_mini_batch_reach_similar_metrics(toy_built):
     model = ModelConfig(hidden_dim=32, out_dim=16, num_layers=2, conv="sage", dropout=0.0)
-    runs = {}
-    for mode in ("full", "minibatch"):
-        config = TrainConfig(epochs=30, batch_size=32, mode=mode, num_neighbors=[-1, -1], patience=100, progress=False)
-        runs[mode] = fit(toy_built, model, config).test_metrics
+    runs: dict[str, list[dict[str, float]]] = {"full": [], "minibatch": []}
+    for seed in (0, 1):  # ~20 held-out images per split: one seed alone swings between 0.29 and 0.69
+        for mode in runs:
+            config = TrainConfig(epochs=30, batch_size=32, mode=mode, num_neighbors=[-1, -1], patience=100, progress=False,
+                                 seed=seed)
+            runs[mode].append(fit(toy_built, model, config).test_metrics)
     chance = sum(1 / r for r in range(1, 12)) / 11
     for mode, metrics in runs.items():
-        assert metrics["image->concept/mrr"] > 1.5 * chance, mode
-    assert abs(runs["full"]["mrr"] - runs["minibatch"]["mrr"]) < 0.1
+        assert sum(m["image->concept/mrr"] for m in metrics) / 2 > 1.5 * chance, mode
+        assert all(abs(m["mrr"] - f["mrr"]) < 0.1 for m, f in zip(metrics, runs["full"]))
 
 
 def test_mini_batch_with_small_fan_out_trains(toy_built):
