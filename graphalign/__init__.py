@@ -14,33 +14,84 @@ Example:
     KnowledgeGraph(concept=1, text=1, image=0, edges=1)
 """
 
-from graphalign.encoders import ENCODERS, Encoder, FeatureCache, GraphConfig, build_encoder
-from graphalign.errors import (
-    CheckpointError,
-    DataFormatError,
-    EncoderError,
-    GraphAlignError,
-    GraphValidationError,
-    RegistryError,
-)
-from graphalign.graph import (
-    ConceptNode,
-    Edge,
-    ImageNode,
-    KnowledgeGraph,
-    NodeIndex,
-    TextNode,
-    from_networkx,
-    load_dataset,
-    save_dataset,
-    to_hetero_data,
-    to_networkx,
-)
-from graphalign.graph.store import BuiltGraph, build_graph
-from graphalign.losses import LOSSES, InfoNCELoss, TripletMarginLoss, build_loss
-from graphalign.nn import CONVS, HeteroAligner, ModelConfig
-from graphalign.query import INDEXES, Aligner, Neighbor
-from graphalign.training import EdgeSplit, SplitConfig, TrainConfig, TrainedRun, TrainResult, fit, split_graph
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Public names are imported on first use (PEP 562), so that `import graphalign`
+# and `graphalign --help` do not pay for torch, PyG and transformers up front.
+_LAZY: dict[str, str] = {
+    "ENCODERS": "graphalign.encoders",
+    "Encoder": "graphalign.encoders",
+    "FeatureCache": "graphalign.encoders",
+    "GraphConfig": "graphalign.encoders",
+    "build_encoder": "graphalign.encoders",
+    "CheckpointError": "graphalign.errors",
+    "DataFormatError": "graphalign.errors",
+    "EncoderError": "graphalign.errors",
+    "GraphAlignError": "graphalign.errors",
+    "GraphValidationError": "graphalign.errors",
+    "RegistryError": "graphalign.errors",
+    "ConceptNode": "graphalign.graph",
+    "Edge": "graphalign.graph",
+    "ImageNode": "graphalign.graph",
+    "KnowledgeGraph": "graphalign.graph",
+    "NodeIndex": "graphalign.graph",
+    "TextNode": "graphalign.graph",
+    "from_networkx": "graphalign.graph",
+    "load_dataset": "graphalign.graph",
+    "save_dataset": "graphalign.graph",
+    "to_hetero_data": "graphalign.graph",
+    "to_networkx": "graphalign.graph",
+    "BuiltGraph": "graphalign.graph.store",
+    "build_graph": "graphalign.graph.store",
+    "LOSSES": "graphalign.losses",
+    "InfoNCELoss": "graphalign.losses",
+    "TripletMarginLoss": "graphalign.losses",
+    "build_loss": "graphalign.losses",
+    "CONVS": "graphalign.nn",
+    "HeteroAligner": "graphalign.nn",
+    "ModelConfig": "graphalign.nn",
+    "INDEXES": "graphalign.query",
+    "Aligner": "graphalign.query",
+    "Neighbor": "graphalign.query",
+    "EdgeSplit": "graphalign.training",
+    "SplitConfig": "graphalign.training",
+    "TrainConfig": "graphalign.training",
+    "TrainedRun": "graphalign.training",
+    "TrainResult": "graphalign.training",
+    "fit": "graphalign.training",
+    "split_graph": "graphalign.training",
+}
+"""Public name → the module that defines it."""
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from graphalign.encoders import ENCODERS, Encoder, FeatureCache, GraphConfig, build_encoder
+    from graphalign.errors import (
+        CheckpointError,
+        DataFormatError,
+        EncoderError,
+        GraphAlignError,
+        GraphValidationError,
+        RegistryError,
+    )
+    from graphalign.graph import (
+        ConceptNode,
+        Edge,
+        ImageNode,
+        KnowledgeGraph,
+        NodeIndex,
+        TextNode,
+        from_networkx,
+        load_dataset,
+        save_dataset,
+        to_hetero_data,
+        to_networkx,
+    )
+    from graphalign.graph.store import BuiltGraph, build_graph
+    from graphalign.losses import LOSSES, InfoNCELoss, TripletMarginLoss, build_loss
+    from graphalign.nn import CONVS, HeteroAligner, ModelConfig
+    from graphalign.query import INDEXES, Aligner, Neighbor
+    from graphalign.training import EdgeSplit, SplitConfig, TrainConfig, TrainedRun, TrainResult, fit, split_graph
 
 __version__ = "0.1.0"
 
@@ -88,3 +139,15 @@ __all__ = [
     "CheckpointError",
     "RegistryError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # the next access skips this hook
+        return value
+    raise AttributeError(f"module 'graphalign' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

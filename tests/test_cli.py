@@ -244,3 +244,9 @@ def test_bench_parses_inherit_and_reports_every_leave_one_out_row():
         methods = default_methods(losses=("infonce",), convs=("gatv2",), inherit=inherit)
         gnn = next(m for m in methods if m.name.startswith("graphalign gatv2"))
         assert gnn.rows is not None and any("no prior channel" in row for row in gnn.rows)
+
+
+def test_ls_families_match_the_registries():
+    from graphalign.cli import REGISTRY_FAMILIES, _registries
+
+    assert tuple(sorted(_registries())) == REGISTRY_FAMILIES
