@@ -25,6 +25,9 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "atomic_save_safetensors",
+    "read_safetensors",
+    "tensors_digest",
+    "CHECKSUM_KEY",
     "read_versioned_json",
     "temp_files",
     "remove_temp_files",
@@ -121,13 +124,79 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
 
 
-def atomic_save_safetensors(path: str | os.PathLike[str], tensors: dict[str, Any], metadata: dict[str, str] | None = None) -> None:
-    """Saves a dict of tensors as safetensors to ``path`` atomically."""
+CHECKSUM_KEY = "graphalign.sha256"
+"""Metadata key of the checksum that :func:`atomic_save_safetensors` writes and :func:`read_safetensors` checks."""
+
+
+def tensors_digest(tensors: dict[str, Any]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+    import hashlib
+
+    import torch
+
+    digest = hashlib.sha256()
+    for key in sorted(tensors):
+        tensor = tensors[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        if tensor.numel():
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().data)
+    return digest.hexdigest()
+
+
+def atomic_save_safetensors(path: str | os.PathLike[str], tensors: dict[str, Any], metadata: dict[str, str] | None = None,
+                            checksum: bool = True) -> None:
+    """Saves a dict of tensors as safetensors to ``path`` atomically.
+
+    With ``checksum``, the metadata also holds :func:`tensors_digest` of the
+    tensors (key :data:`CHECKSUM_KEY`), which :func:`read_safetensors` checks:
+    safetensors validates its header, not the bytes of the tensors, so a flipped
+    bit would otherwise load as a silently wrong weight.
+    """
     from safetensors.torch import save
 
-    payload = save({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata)
+    tensors = {k: v.contiguous() for k, v in tensors.items()}
+    metadata = dict(metadata or {})
+    if checksum:
+        metadata[CHECKSUM_KEY] = tensors_digest(tensors)
+    payload = save(tensors, metadata=metadata or None)
     with atomic_open(path, "wb") as handle:
         handle.write(payload)
+
+
+def read_safetensors(path: str | os.PathLike[str], what: str = "safetensors file") -> tuple[dict[str, Any], dict[str, str]]:
+    """Reads tensors and metadata from a safetensors file, checking its checksum when it has one.
+
+    Files written without a checksum (by older versions) load as they are. Only
+    the safetensors format is read: nothing in the file can make Python run code.
+
+    Args:
+        path: The file.
+        what: What the file holds, for error messages (e.g. ``"checkpoint"``).
+
+    Raises:
+        CheckpointError: If the file is missing, is not a safetensors file, or its
+            tensors do not match their checksum.
+    """
+    from safetensors import safe_open
+
+    from graphalign.errors import CheckpointError
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: {what} not found")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+            metadata = dict(handle.metadata() or {})
+    except Exception as error:  # safetensors raises several types; a pickle or any other file fails here
+        raise CheckpointError(
+            f"{path}: cannot read the {what} as safetensors ({type(error).__name__}: {error}); "
+            "graphalign only loads safetensors and JSON, never pickles"
+        ) from error
+    expected = metadata.pop(CHECKSUM_KEY, None)
+    if expected is not None and tensors_digest(tensors) != expected:
+        raise CheckpointError(f"{path}: corrupt {what}: the tensors do not match the checksum written with them")
+    return tensors, metadata
 
 
 def read_versioned_json(path: str | os.PathLike[str], kind: str, version: int, missing_hint: str) -> dict[str, Any]:

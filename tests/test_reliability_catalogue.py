@@ -470,7 +470,7 @@ CATALOGUE: list[Case] = [
     # ---- built graph folders
     Case("graph-folder-truncated-graph-json", load_tampered(truncate("graph.json")), CheckpointError, "graph.json: invalid JSON"),
     Case("graph-folder-truncated-features", load_tampered(truncate("features.safetensors")), CheckpointError,
-         "features.safetensors: cannot load features"),
+         "features.safetensors: cannot read the features as safetensors"),
     Case("graph-folder-nan-features", load_tampered(nan_features), CheckpointError,
          "features.safetensors: concept features hold NaN or infinite values (nodes 'animal')"),
     # ---- command line (in-process; exit status 2 and one line)
@@ -489,7 +489,7 @@ CATALOGUE: list[Case] = [
          "error: {data}: not a graphalign graph folder (no graph.json)"),
     Case("cli-info-pickled-features", cli(lambda tmp: ["-q", "info", str(tmp / "graph")],
                                           built_folder(lambda g: (g / "features.safetensors").write_bytes(pickle.dumps({"x": 1})))),
-         EXIT_2, "error: {tmp}/graph/features.safetensors: cannot load features"),
+         EXIT_2, "error: {tmp}/graph/features.safetensors: cannot read the features as safetensors"),
 ]
 
 
@@ -612,10 +612,10 @@ def _load_run(run: Path) -> None:
 @pytest.mark.parametrize(
     ("target", "load", "message"),
     [
-        ("model.safetensors", _load_run, "model.safetensors: cannot read safetensors file"),
-        ("split.safetensors", _load_run, "split.safetensors: cannot load the split"),
-        ("graph/features.safetensors", _load_run, "features.safetensors: cannot load features"),
-        ("checkpoint.safetensors", _resume, "checkpoint.safetensors: cannot read safetensors file"),
+        ("model.safetensors", _load_run, "model.safetensors: cannot read the weights as safetensors"),
+        ("split.safetensors", _load_run, "split.safetensors: cannot read the split as safetensors"),
+        ("graph/features.safetensors", _load_run, "features.safetensors: cannot read the features as safetensors"),
+        ("checkpoint.safetensors", _resume, "checkpoint.safetensors: cannot read the training checkpoint as safetensors"),
     ],
 )
 def test_a_planted_pickle_in_a_run_folder_is_refused(tiny_run, tmp_path, target, load, message, kind):
@@ -629,6 +629,43 @@ def test_a_planted_pickle_in_a_run_folder_is_refused(tiny_run, tmp_path, target,
     with pytest.raises(CheckpointError, match=message):
         load(run)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("target", "load", "message"),
+    [
+        ("model.safetensors", _load_run, "model.safetensors: corrupt weights"),
+        ("split.safetensors", _load_run, "split.safetensors: corrupt split"),
+        ("graph/features.safetensors", _load_run, "features.safetensors: corrupt features"),
+        ("checkpoint.safetensors", _resume, "checkpoint.safetensors: corrupt training checkpoint"),
+    ],
+)
+def test_a_flipped_bit_in_a_run_file_is_caught(tiny_run, tmp_path, target, load, message):
+    """safetensors checks its header, not the tensor bytes: the checksum written with them does."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    data = bytearray((run / target).read_bytes())
+    data[-1] ^= 0x01  # the last byte belongs to the last tensor's data
+    (run / target).write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=message):
+        load(run)
+
+
+def test_files_without_a_checksum_still_load(tmp_path):
+    """Files written before checksums (or by other tools) load as they are."""
+    import torch
+    from safetensors.torch import save_file
+
+    from graphalign.atomic import CHECKSUM_KEY, atomic_save_safetensors, read_safetensors
+
+    save_file({"w": torch.arange(4.0)}, str(tmp_path / "plain.safetensors"), metadata={"note": "x"})
+    tensors, metadata = read_safetensors(tmp_path / "plain.safetensors")
+    assert torch.equal(tensors["w"], torch.arange(4.0)) and metadata == {"note": "x"}
+    atomic_save_safetensors(tmp_path / "checked.safetensors", {"w": torch.arange(4.0), "empty": torch.zeros(0, 3)})
+    tensors, metadata = read_safetensors(tmp_path / "checked.safetensors")
+    assert CHECKSUM_KEY not in metadata and tensors["empty"].shape == (0, 3)
 
 
 def test_a_planted_pickle_in_the_cache_is_quarantined_not_loaded(tmp_path, caplog):

@@ -271,7 +271,7 @@ class FeatureCache:
             atomic_write_json(info, {"identity": self.identity, "dim": int(vectors.size(1))})
         path = self.folder / f"shard-{uuid.uuid4().hex}.safetensors"
         meta = {"identity": self.identity, "checksum": _checksum(keys, vectors), "count": str(keys.size(0))}
-        atomic_save_safetensors(path, {"keys": keys, "vectors": vectors}, metadata=meta)
+        atomic_save_safetensors(path, {"keys": keys, "vectors": vectors}, metadata=meta, checksum=False)  # has its own
         return path
 
     def compact(self) -> None:

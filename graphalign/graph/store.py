@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_versioned_json
+from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_safetensors, read_versioned_json
 from graphalign.errors import CheckpointError, GraphAlignError
 from graphalign.graph.convert import NodeIndex, to_hetero_data
 from graphalign.graph.io import load_dataset, save_dataset
@@ -146,8 +146,6 @@ class BuiltGraph:
         Raises:
             CheckpointError: If the folder is missing or not a graph folder.
         """
-        from safetensors.torch import load_file
-
         folder = Path(folder)
         _recover_interrupted_swap(folder)
         meta = read_versioned_json(
@@ -166,10 +164,7 @@ class BuiltGraph:
             root = folder
         graph = load_dataset(folder, check_images=False)
         graph.root = root
-        try:
-            tensors = load_file(str(folder / FEATURES_FILE))
-        except Exception as error:  # safetensors raises several types; a pickle or any other file fails here
-            raise CheckpointError(f"{folder / FEATURES_FILE}: cannot load features ({type(error).__name__}: {error})") from error
+        tensors, _ = read_safetensors(folder / FEATURES_FILE, "features")
         features: dict[NodeType, torch.Tensor] = {}
         for key, value in tensors.items():
             node_type = key.split(".", 1)[1] if key.startswith("x.") else None

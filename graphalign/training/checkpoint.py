@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_versioned_json, remove_temp_files
+from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_safetensors, read_versioned_json, remove_temp_files
 from graphalign.errors import CheckpointError
 
 logger = logging.getLogger(__name__)
@@ -110,28 +110,13 @@ def save_weights(path: Path, modules: dict[str, nn.Module], metadata: dict[str, 
     atomic_save_safetensors(path, tensors, metadata=metadata)
 
 
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    from safetensors import safe_open
-
-    if not path.is_file():
-        raise CheckpointError(f"{path}: file not found")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            return {key: handle.get_tensor(key) for key in handle.keys()}, dict(handle.metadata() or {})
-    except Exception as error:  # safetensors raises several types; a pickle or any other file fails here
-        raise CheckpointError(
-            f"{path}: cannot read safetensors file ({type(error).__name__}: {error}); "
-            "graphalign only loads safetensors and JSON, never pickles"
-        ) from error
-
-
 def load_weights(path: Path, modules: dict[str, nn.Module]) -> dict[str, str]:
     """Loads weights saved by :func:`save_weights` (strict); returns the metadata.
 
     Raises:
         CheckpointError: If the file is missing, corrupt or does not fit the modules.
     """
-    tensors, metadata = _read_safetensors(path)
+    tensors, metadata = read_safetensors(path, "weights")
     for name, module in modules.items():
         try:
             module.load_state_dict(_unprefixed(f"{name}.", tensors), strict=True)
@@ -192,7 +177,7 @@ def load_training_checkpoint(path: Path, modules: dict[str, nn.Module], optimize
     Raises:
         CheckpointError: If the file is missing, corrupt or does not fit.
     """
-    tensors, metadata = _read_safetensors(path)
+    tensors, metadata = read_safetensors(path, "training checkpoint")
     try:
         state = json.loads(metadata["state"])
         param_groups = json.loads(metadata["param_groups"])

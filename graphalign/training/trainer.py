@@ -17,9 +17,9 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from graphalign.atomic import atomic_save_safetensors, atomic_write_json
+from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_safetensors
 from graphalign.encoders.base import resolve_device
-from graphalign.errors import CheckpointError, GraphValidationError
+from graphalign.errors import GraphValidationError
 from graphalign.evaluation.evaluator import LinkEvaluator
 from graphalign.graph.convert import REVERSE_PREFIX, edge_index_dict, reverse_edge_type
 from graphalign.graph.store import BuiltGraph
@@ -779,12 +779,6 @@ def _start_run(
 
 
 def _load_split(run_path: Path, saved: dict[str, Any]) -> EdgeSplit:
-    from safetensors.torch import load_file
-
-    path = run_path / ckpt.SPLIT_FILE
-    try:
-        flat = load_file(str(path))
-    except Exception as error:
-        raise CheckpointError(f"{path}: cannot load the split ({error})") from error
+    flat, _ = read_safetensors(run_path / ckpt.SPLIT_FILE, "split")
     return EdgeSplit.from_tensors(flat, [tuple(e) for e in saved["aligned_edge_types"]])
 
