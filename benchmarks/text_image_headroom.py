@@ -70,19 +70,18 @@ def main() -> None:
                                           steps_per_epoch=args.steps_per_epoch, eval_every=2, num_neighbors=[10, 5],
                                           losses=("infonce",), convs=("gatv2",)) if m.rows]
     results: dict[str, list[tuple[float, float]]] = {}
-    graph_rows: set[str] = set()
+    graph_rows = {row for method in methods for row, graph in method.row_names().items() if graph}
     for seed in args.seeds:
         protocol = make_protocol_split(base, seed)
         query = protocol.queries[PROTOCOL]
+        # known pairs are (text row, image): re-index them to the query rows
+        position = {int(t): i for i, t in enumerate(query.pairs[0].tolist())}
+        known = torch.tensor([[position[int(t)], int(i)] for t, i in query.known.t().tolist() if int(t) in position],
+                             dtype=torch.long).reshape(-1, 2)
         for method in methods:
-            graph_rows |= {row for row, graph in method.row_names().items() if graph}
             for row, emb in method.embed(graphs[method.features], protocol, seed).items():
                 q = F.normalize(emb["text"], dim=-1)[query.pairs[0]]
                 scores = q @ F.normalize(emb["image"], dim=-1).T
-                # known pairs are (text row, image): re-index them to the query rows
-                position = {int(t): i for i, t in enumerate(query.pairs[0].tolist())}
-                known = torch.tensor([[position[int(t)], int(i)] for t, i in query.known.t().tolist() if int(t) in position],
-                                     dtype=torch.long).reshape(-1, 2)
                 results.setdefault(row, []).append(headroom(scores, query.pairs[1], known, same_concept))
         print(f"seed {seed} done", flush=True)
 

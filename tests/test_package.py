@@ -14,6 +14,8 @@ def test_every_public_name_resolves() -> None:
     for name in graphalign.__all__:
         assert getattr(graphalign, name) is not None, name
     assert set(graphalign.__all__) <= set(dir(graphalign))
+    # __all__ stays written out (linters and type checkers read it); it must list exactly the lazy names
+    assert set(graphalign.__all__) == {"__version__", *graphalign._LAZY}
     from graphalign.training import fit
 
     assert graphalign.fit is fit

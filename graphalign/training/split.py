@@ -241,10 +241,10 @@ def _choose_heldout_nodes(
     strata: dict[str, list[list[int]]] = defaultdict(list)
     for rows in groups.values():  # a group's stratum: its first member's concept
         strata[first_concept.get(ids[rows[0]], "")].append(rows)
-    copies = sum(len(rows) for rows in groups.values() if len(rows) > 1)
-    if copies:
+    shared = [rows for rows in groups.values() if len(rows) > 1]
+    if shared:
         logger.info("%d %s nodes are copies of another (%d groups): each group is held out whole",
-                    copies, node_type, sum(1 for rows in groups.values() if len(rows) > 1))
+                    sum(map(len, shared)), node_type, len(shared))
     val: list[int] = []
     test: list[int] = []
     carry_val = carry_test = 0.0
@@ -262,7 +262,7 @@ def _choose_heldout_nodes(
         test.extend(row for rows in members[:n_test] for row in rows)
         val.extend(row for rows in members[n_test : n_test + n_val] for row in rows)
     chosen = {"val": torch.tensor(sorted(val), dtype=torch.long), "test": torch.tensor(sorted(test), dtype=torch.long)}
-    if copies:
+    if shared:
         group_of = torch.empty(len(ids), dtype=torch.long)
         for group, rows in enumerate(groups.values()):
             group_of[rows] = group
