@@ -52,7 +52,7 @@ CACHE_TARGET = 50.0
 
 def text_items(graph, count: int) -> list[str]:
     """The dataset's concept and text nodes as encoded, repeated with a suffix up to ``count``."""
-    from graphalign.encoders.featurize import GraphConfig, concept_text
+    from graphalign.features.featurize import GraphConfig, concept_text
 
     template = GraphConfig().concept_template
     pool = [concept_text(node, template) for node in graph.nodes("concept")] + [node.text for node in graph.nodes("text")]
@@ -152,7 +152,7 @@ def compare(name: str, variants: dict, items: list, segment: int, repeat: int, r
 def cache_cold_warm(modality: str, make_encoder, items: list, key_of, warm_repeat: int) -> dict:
     """A cold run (fresh encoder, empty cache) and warm re-runs (fresh encoder, full cache)."""
     from graphalign.encoders.cache import FeatureCache
-    from graphalign.encoders.featurize import encode_with_cache
+    from graphalign.features.featurize import encode_with_cache
 
     with tempfile.TemporaryDirectory() as root:
 

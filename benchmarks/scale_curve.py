@@ -109,7 +109,8 @@ def child(spec: dict[str, Any]) -> None:
         torch.set_num_threads(spec["threads"])
     from graphalign.benchmark.synthetic import ALIGNED_RELATIONS, make_synthetic_graph
     from graphalign.nn import ModelConfig
-    from graphalign.training import SplitConfig, TrainConfig, fit
+    from graphalign.data import SplitConfig
+    from graphalign.training import TrainConfig, fit
 
     started = time.perf_counter()
     graph = make_synthetic_graph(num_nodes=spec["nodes"], edges_per_node=spec["edges_per_node"], dtype=spec["dtype"], seed=0)

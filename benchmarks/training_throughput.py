@@ -64,7 +64,7 @@ HEADS = 4
 
 def _graph_and_split(spec: dict[str, Any]) -> tuple[Any, Any]:
     from graphalign.benchmark.synthetic import ALIGNED_RELATIONS, make_synthetic_graph
-    from graphalign.training.split import SplitConfig
+    from graphalign.data.split import SplitConfig
 
     graph = make_synthetic_graph(num_nodes=spec["nodes"], seed=0)
     split = graph.split(SplitConfig(val_fraction=0.0, test_fraction=0.0, align_relations=list(ALIGNED_RELATIONS)), seed=0)

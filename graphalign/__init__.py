@@ -23,7 +23,7 @@ _LAZY: dict[str, str] = {
     "ENCODERS": "graphalign.encoders",
     "Encoder": "graphalign.encoders",
     "FeatureCache": "graphalign.encoders",
-    "GraphConfig": "graphalign.encoders",
+    "GraphConfig": "graphalign.features",
     "build_encoder": "graphalign.encoders",
     "CheckpointError": "graphalign.errors",
     "DataFormatError": "graphalign.errors",
@@ -42,8 +42,8 @@ _LAZY: dict[str, str] = {
     "save_dataset": "graphalign.graph",
     "to_hetero_data": "graphalign.graph",
     "to_networkx": "graphalign.graph",
-    "BuiltGraph": "graphalign.graph.store",
-    "build_graph": "graphalign.graph.store",
+    "BuiltGraph": "graphalign.features",
+    "build_graph": "graphalign.features",
     "LOSSES": "graphalign.losses",
     "InfoNCELoss": "graphalign.losses",
     "TripletMarginLoss": "graphalign.losses",
@@ -54,18 +54,19 @@ _LAZY: dict[str, str] = {
     "INDEXES": "graphalign.query",
     "Aligner": "graphalign.query",
     "Neighbor": "graphalign.query",
-    "EdgeSplit": "graphalign.training",
-    "SplitConfig": "graphalign.training",
+    "EdgeSplit": "graphalign.data",
+    "SplitConfig": "graphalign.data",
     "TrainConfig": "graphalign.training",
     "TrainedRun": "graphalign.training",
     "TrainResult": "graphalign.training",
     "fit": "graphalign.training",
-    "split_graph": "graphalign.training",
+    "split_graph": "graphalign.data",
 }
 """Public name → the module that defines it."""
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
-    from graphalign.encoders import ENCODERS, Encoder, FeatureCache, GraphConfig, build_encoder
+    from graphalign.data import EdgeSplit, SplitConfig, split_graph
+    from graphalign.encoders import ENCODERS, Encoder, FeatureCache, build_encoder
     from graphalign.errors import (
         CheckpointError,
         DataFormatError,
@@ -87,11 +88,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         to_hetero_data,
         to_networkx,
     )
-    from graphalign.graph.store import BuiltGraph, build_graph
+    from graphalign.features import BuiltGraph, GraphConfig, build_graph
     from graphalign.losses import LOSSES, InfoNCELoss, TripletMarginLoss, build_loss
     from graphalign.nn import CONVS, HeteroAligner, ModelConfig
     from graphalign.query import INDEXES, Aligner, Neighbor
-    from graphalign.training import EdgeSplit, SplitConfig, TrainConfig, TrainedRun, TrainResult, fit, split_graph
+    from graphalign.training import TrainConfig, TrainedRun, TrainResult, fit
 
 __version__ = "0.1.0"
 

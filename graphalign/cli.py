@@ -230,7 +230,7 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 
 
 def _graph_config(args: argparse.Namespace) -> Any:
-    from graphalign.encoders.featurize import GraphConfig
+    from graphalign.features.featurize import GraphConfig
 
     return GraphConfig(
         text_encoder=args.text_encoder,
@@ -256,7 +256,7 @@ def _knn_spec(spec: str) -> tuple[str, int, str | None]:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from graphalign.graph.store import build_graph
+    from graphalign.features.store import build_graph
 
     config = _graph_config(args)
     start = time.perf_counter()
@@ -264,12 +264,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
         args.data_dir, config, allow_outside_root=args.allow_outside_root, allow_self_loops=args.allow_self_loops
     )
     for spec in args.knn:
-        from graphalign.graph.knn import add_knn_edges
+        from graphalign.features.knn import add_knn_edges
 
         node_type, k, target_type = _knn_spec(spec)
         built = add_knn_edges(built, node_type, k, target_type=target_type)
     if args.predictions > 0:
-        from graphalign.graph.wordnet_predictions import add_prediction_edges
+        from graphalign.features.wordnet_predictions import add_prediction_edges
 
         built = add_prediction_edges(built, args.predictions)
     built.save(args.output)
@@ -287,7 +287,7 @@ def _print_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from graphalign.graph.store import BuiltGraph
+    from graphalign.features.store import BuiltGraph
 
     built = BuiltGraph.load(args.graph_dir)
     summary = built.summary()
@@ -319,7 +319,7 @@ def _registries() -> dict[str, Any]:
 
 def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from graphalign.nn.hetero_gnn import ModelConfig
-    from graphalign.training.split import SplitConfig
+    from graphalign.data.split import SplitConfig
     from graphalign.training.trainer import TrainConfig
 
     model = ModelConfig(
@@ -355,7 +355,7 @@ def _print_metrics(metrics: dict[str, float], title: str) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from graphalign.graph.store import BuiltGraph
+    from graphalign.features.store import BuiltGraph
     from graphalign.training.trainer import fit
 
     model, train, split = _configs(args)
@@ -460,7 +460,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         run_benchmark,
         write_csv,
     )
-    from graphalign.encoders.featurize import GraphConfig
+    from graphalign.features.featurize import GraphConfig
 
     started = time.perf_counter()
     graphs = benchmark_graphs(args.data_dir, GraphConfig(cache_dir=args.cache_dir, progress=not args.quiet), knn=args.knn,

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graphalign.encoders.featurize import GraphConfig
-from graphalign.graph.store import build_graph
+from graphalign.features.featurize import GraphConfig
+from graphalign.features.store import build_graph
 from graphalign.nn.hetero_gnn import ModelConfig
 from graphalign.query.aligner import Aligner, Neighbor
 from graphalign.training.run import TrainedRun
-from graphalign.training.split import SplitConfig
+from graphalign.data.split import SplitConfig
 from graphalign.training.trainer import TrainConfig, fit
 
 logger = logging.getLogger(__name__)

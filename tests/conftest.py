@@ -45,6 +45,20 @@ def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def fast_config():
     """A GraphConfig with the dependency-free encoders (no model loading)."""
-    from graphalign.encoders.featurize import GraphConfig
+    from graphalign.features.featurize import GraphConfig
 
     return GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 64}, image_encoder="color-histogram", progress=False)
+
+
+
+@pytest.fixture(scope="session")
+def toy_built(tmp_path_factory):
+    """The toy graph (6 images per concept) with fast features; do not mutate."""
+    from graphalign.features import GraphConfig, build_graph
+    from graphalign.testing import make_toy_graph
+
+    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 64}, image_encoder="color-histogram",
+                         progress=False, use_cache=False)
+    graph = make_toy_graph(tmp_path_factory.mktemp("toy-built"), images_per_concept=6)
+    built, _ = build_graph(graph, config)
+    return built

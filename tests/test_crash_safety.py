@@ -32,9 +32,10 @@ import pytest
 import torch
 
 from graphalign.atomic import temp_files
-from graphalign.encoders import FeatureCache, GraphConfig
+from graphalign.encoders import FeatureCache
+from graphalign.features import GraphConfig
 from graphalign.encoders.hashing import ColorHistogramEncoder
-from graphalign.graph.store import BuiltGraph, build_graph
+from graphalign.features.store import BuiltGraph, build_graph
 from graphalign.nn.hetero_gnn import ModelConfig
 from graphalign.testing import make_toy_dataset
 from graphalign.training import checkpoint as ckpt
@@ -52,7 +53,7 @@ ZYGOTE = textwrap.dedent(
     from pathlib import Path
     warnings.filterwarnings("ignore")
     import torch
-    import graphalign.graph.store, graphalign.training.trainer  # the slow imports, once
+    import graphalign.features.store, graphalign.training.trainer  # the slow imports, once
     ROOT = Path(sys.argv[1])
     (ROOT / "ready").touch()
     children, number = {}, 0
@@ -222,8 +223,8 @@ def test_kill_during_encoding_keeps_finished_chunks(zygote, tmp_path):
     data = make_toy_dataset(tmp_path / "data", images_per_concept=4, size=8)  # 32 images
     cache, out = tmp_path / "cache", tmp_path / "graph"
     worker = zygote.spawn(SLOW_ENCODER.format(delay=0.25) + f"""
-    from graphalign.graph.store import build_graph
-    from graphalign.encoders.featurize import GraphConfig
+    from graphalign.features.store import build_graph
+    from graphalign.features.featurize import GraphConfig
 
     config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={{"dim": 16}}, image_encoder="slow-color-histogram",
                          cache_dir={str(cache)!r}, cache_every=4, progress=False)
@@ -277,7 +278,7 @@ def straight(train_graph, tmp_path_factory):
 
 
 FIT_JOB = """
-    from graphalign.graph.store import BuiltGraph
+    from graphalign.features.store import BuiltGraph
     from graphalign.nn.hetero_gnn import ModelConfig
     from graphalign.training import trainer
 
@@ -396,8 +397,8 @@ def test_two_processes_build_the_same_graph_into_one_cache(zygote, tmp_path, mon
     import json
     from pathlib import Path
     import graphalign.encoders.cache as cache_module
-    from graphalign.graph.store import build_graph
-    from graphalign.encoders.featurize import GraphConfig
+    from graphalign.features.store import build_graph
+    from graphalign.features.featurize import GraphConfig
 
     cache_module.MAX_SHARDS = 3  # merge often: merges race with the other process's writes and merges
     config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={{"dim": 16}}, image_encoder="slow-color-histogram",

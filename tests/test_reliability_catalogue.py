@@ -36,7 +36,8 @@ import pytest
 import torch
 from PIL import Image
 
-from graphalign.encoders import ENCODERS, FeatureCache, GraphConfig
+from graphalign.encoders import ENCODERS, FeatureCache
+from graphalign.features import GraphConfig
 from graphalign.encoders.hashing import HashingTextEncoder
 from graphalign.errors import (
     CheckpointError,
@@ -46,7 +47,7 @@ from graphalign.errors import (
     GraphValidationError,
 )
 from graphalign.graph import KnowledgeGraph, from_networkx, to_hetero_data
-from graphalign.graph.store import BuiltGraph, build_graph
+from graphalign.features.store import BuiltGraph, build_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from graphalign.encoders.cache import FeatureCache, content_digest
-from graphalign.encoders.image_io import check_image_header, open_image_rgb
+from graphalign.image_io import check_image_header, open_image_rgb
 from graphalign.errors import CheckpointError, EncoderError, GraphAlignError
 from graphalign.graph import KnowledgeGraph
-from graphalign.graph.store import BuiltGraph
+from graphalign.features.store import BuiltGraph
 from graphalign.training import checkpoint as ckpt
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

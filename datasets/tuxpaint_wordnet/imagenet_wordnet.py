@@ -8,7 +8,7 @@ EfficientNet checkpoints, in logit order) are WordNet 3.0 noun synsets
 hypernym paths (``@`` and ``@i`` pointers) with its distance in hops, the class
 itself at 0, so that graphalign can map a classifier's predictions onto the
 concepts of any graph whose concepts are WordNet synsets
-(:mod:`graphalign.graph.wordnet_predictions`).
+(:mod:`graphalign.features.wordnet_predictions`).
 
 Inputs: the WordNet database of the ``wordnet-base`` Debian package, and the
 list of the 1000 class synsets in logit order (one ``nXXXXXXXX`` per line, e.g.

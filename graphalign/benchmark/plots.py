@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from graphalign.errors import GraphAlignError
-from graphalign.graph.store import BuiltGraph
+from graphalign.features.store import BuiltGraph
 
 logger = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 
 from graphalign.graph.convert import edge_index_dict
-from graphalign.graph.store import BuiltGraph
-from graphalign.training.split import LABEL_FREE_RELATIONS, EdgeSplit, fold_text, is_aligned
+from graphalign.features.store import BuiltGraph
+from graphalign.data.split import LABEL_FREE_RELATIONS, EdgeSplit, fold_text, is_aligned
 from graphalign.typing import EdgeType
 
 __all__ = ["ProtocolSplit", "Query", "make_protocol_split", "is_letter_stamp"]

@@ -21,7 +21,7 @@ the two towers get the same prior channel (it uses no edge). One training run
 gives the rows with and without the channels. graphalign also gets a
 concept channel (images carry the text vector of the concept they depict) and
 a hierarchy channel (images score the concepts their ImageNet predictions lead
-to through WordNet, :mod:`graphalign.graph.wordnet_predictions`), each also
+to through WordNet, :mod:`graphalign.features.wordnet_predictions`), each also
 left out in turn. graphalign's concepts without
 images inherit the learned embeddings of their relatives with images
 (:mod:`graphalign.nn.inherit`; ``--no-inherit`` turns it off). ``--plain``
@@ -49,15 +49,15 @@ from graphalign.benchmark.protocols import ProtocolSplit, Query, make_protocol_s
 from graphalign.errors import ConfigError
 from graphalign.evaluation.ranking import evaluate_ranking
 from graphalign.graph.convert import edge_index_dict
-from graphalign.graph.store import BuiltGraph
-from graphalign.graph.wordnet_predictions import (
+from graphalign.features.store import BuiltGraph
+from graphalign.features.wordnet_predictions import (
     PREDICTION_RELATION,
     add_prediction_edges,
 )
 from graphalign.nn.channels import ChannelConfig
 from graphalign.nn.hetero_gnn import ModelConfig
 from graphalign.nn.inherit import InheritConfig
-from graphalign.training.split import LABEL_FREE_RELATIONS, EdgeSplit
+from graphalign.data.split import LABEL_FREE_RELATIONS, EdgeSplit
 from graphalign.training.trainer import TrainConfig, fit, message_passing_data
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def with_label_free_edges(built: BuiltGraph, split: EdgeSplit) -> EdgeSplit:
     """``split`` plus the graph's label-free (kNN) edges as message passing.
 
     The protocol split is drawn on the plain graph; kNN edges added to a copy of
-    it (:func:`~graphalign.graph.knn.add_knn_edges`) carry no label, so every one
+    it (:func:`~graphalign.features.knn.add_knn_edges`) carry no label, so every one
     of them, held-out nodes' included, is visible to message passing.
     """
     extra = {et: e for et, e in edge_index_dict(built.graph, built.index).items()
@@ -151,7 +151,7 @@ def bench_channels(built: BuiltGraph, prior: float = 1.0, text: float = 1.0, vis
             concept it names.
         hierarchy: Weight of the hierarchy channel: an identity channel
             (``codes``) over the label-free ``predicted_as`` edges of
-            :func:`~graphalign.graph.wordnet_predictions.add_prediction_edges`:
+            :func:`~graphalign.features.wordnet_predictions.add_prediction_edges`:
             an image scores high against the concepts its ImageNet predictions
             lead to through the WordNet hierarchy (zeros where the graph has no
             such edges).
@@ -457,11 +457,11 @@ def benchmark_graphs(data_dir: str | Path, config: Any = None, knn: int = 0, pre
     from each image to its ``knn`` closest concepts. With ``predictions > 0``,
     ``"conse+visual"`` also has label-free ``predicted_as`` edges from each image
     to the concepts its top ``predictions`` ImageNet classes lead to
-    (:func:`~graphalign.graph.wordnet_predictions.add_prediction_edges`), when
+    (:func:`~graphalign.features.wordnet_predictions.add_prediction_edges`), when
     the concepts are WordNet synsets (otherwise none, with a log line).
     """
-    from graphalign.encoders.featurize import GraphConfig
-    from graphalign.graph.store import build_graph
+    from graphalign.features.featurize import GraphConfig
+    from graphalign.features.store import build_graph
 
     config = config or GraphConfig(progress=False)
     base, _ = build_graph(data_dir, config)
@@ -478,7 +478,7 @@ def benchmark_graphs(data_dir: str | Path, config: Any = None, knn: int = 0, pre
         except ConfigError as error:
             logger.info("no ImageNet prediction edges (the hierarchy channel stays empty): %s", error)
     if knn > 0:
-        from graphalign.graph.knn import add_knn_edges
+        from graphalign.features.knn import add_knn_edges
 
         graphs["conse"], _ = build_graph(data_dir, conse_config)
         graphs["conse+knn"] = add_knn_edges(graphs["conse"], "image", knn, target_type="concept")

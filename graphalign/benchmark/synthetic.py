@@ -11,9 +11,9 @@ and no Python loop runs per node or edge.
 The result is a :class:`SyntheticGraph`: features and edges as tensors, which
 :func:`~graphalign.training.fit` trains on directly (it never builds the
 per-node :class:`~graphalign.graph.KnowledgeGraph`); :meth:`SyntheticGraph.split`
-is the vectorised counterpart of :func:`~graphalign.training.split_graph`, and
+is the vectorised counterpart of :func:`~graphalign.data.split_graph`, and
 :meth:`SyntheticGraph.to_built` converts a small graph into a validated
-:class:`~graphalign.graph.store.BuiltGraph` (for run folders and the CLI).
+:class:`~graphalign.features.store.BuiltGraph` (for run folders and the CLI).
 
 The structure (``C``, ``I``, ``T``: numbers of concepts, images, texts):
 
@@ -30,7 +30,7 @@ The structure (``C``, ``I``, ``T``: numbers of concepts, images, texts):
   hubs with a large share of all edges;
 * ``text --describes--> image``: one per text, images drawn uniformly;
 * ``image --similar_to--> image``: mostly images of the same concept (a stand-in
-  for visual kNN edges, label-free like those of :mod:`graphalign.graph.knn`),
+  for visual kNN edges, label-free like those of :mod:`graphalign.features.knn`),
   some random ones;
 * the context relations (``mentions``, ``similar_to``, ``related_to``) fill the
   edge budget ``edges_per_node * num_nodes`` in the proportions of
@@ -67,13 +67,13 @@ import torch
 from torch import Tensor
 
 from graphalign.errors import ConfigError
-from graphalign.training.split import LABEL_FREE_RELATIONS, PARTS, EdgeSplit, SplitConfig, is_aligned
+from graphalign.data.split import LABEL_FREE_RELATIONS, PARTS, EdgeSplit, SplitConfig, is_aligned
 from graphalign.typing import EdgeType, NodeType
 
 if TYPE_CHECKING:
     from torch_geometric.data import HeteroData
 
-    from graphalign.graph.store import BuiltGraph
+    from graphalign.features.store import BuiltGraph
 
 logger = logging.getLogger(__name__)
 
@@ -262,12 +262,12 @@ class SyntheticGraph:
         return data
 
     def split(self, config: SplitConfig | None = None, seed: int = 0) -> EdgeSplit:
-        """Splits the edges as :func:`~graphalign.training.split_graph` does, vectorised.
+        """Splits the edges as :func:`~graphalign.data.split_graph` does, vectorised.
 
         Held-out images and texts are stratified by :attr:`concept_of` (in each
         stratum the counts are the fractions with randomised rounding); all
         their edges except label-free ones (``similar_to``, see
-        :data:`~graphalign.training.split.LABEL_FREE_RELATIONS`) leave message
+        :data:`~graphalign.data.split.LABEL_FREE_RELATIONS`) leave message
         passing (with ``isolate_heldout``), aligned ones become validation/test links. Concept–concept aligned relations
         are split edge by edge; ``supervision_only`` of the training aligned
         edges are hidden from message passing.
@@ -335,7 +335,7 @@ class SyntheticGraph:
         return split
 
     def to_built(self) -> BuiltGraph:
-        """A validated :class:`~graphalign.graph.store.BuiltGraph` with the same rows and edges.
+        """A validated :class:`~graphalign.features.store.BuiltGraph` with the same rows and edges.
 
         Builds one Python object per node and edge (use it below ~10^5 nodes).
         Node ids are ``c<row>``, ``i<row>``, ``t<row>``; image nodes carry the
@@ -343,7 +343,7 @@ class SyntheticGraph:
         synthetic). ``edge_index_dict`` of the result equals :meth:`edge_index_dict`.
         """
         from graphalign.graph.knowledge_graph import KnowledgeGraph
-        from graphalign.graph.store import BuiltGraph
+        from graphalign.features.store import BuiltGraph
 
         prefix = {"concept": "c", "image": "i", "text": "t"}
         graph = KnowledgeGraph()

@@ -15,9 +15,7 @@ from graphalign.encoders.cache import FeatureCache, default_cache_dir
 from graphalign.encoders.clip import CLIPImageEncoder, CLIPTextEncoder
 from graphalign.encoders.conse import ConSEImageEncoder
 from graphalign.encoders.efficientnet_lite import EfficientNetLite0, EfficientNetLite0Encoder
-from graphalign.encoders.featurize import FeatureStats, GraphConfig, featurize
 from graphalign.encoders.hashing import ColorHistogramEncoder, HashingTextEncoder
-from graphalign.encoders.image_io import open_image_rgb
 from graphalign.encoders.text import MiniLMTextEncoder, TransformersTextEncoder
 from graphalign.encoders.torchvision_backbone import TorchvisionEncoder
 
@@ -27,10 +25,6 @@ __all__ = [
     "build_encoder",
     "FeatureCache",
     "default_cache_dir",
-    "GraphConfig",
-    "FeatureStats",
-    "featurize",
-    "open_image_rgb",
     "TransformersTextEncoder",
     "MiniLMTextEncoder",
     "CLIPTextEncoder",

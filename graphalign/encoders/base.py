@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from graphalign.device import resolve_device
 from graphalign.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -84,13 +85,6 @@ ENCODERS: Registry[Encoder] = Registry("encoder")
 def build_encoder(spec: str | Encoder | type[Encoder], kwargs: dict[str, Any] | None = None) -> Encoder:
     """Builds an encoder from a registered name (or class) and keyword arguments."""
     return ENCODERS.build(spec, kwargs)
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` or ``"auto"`` picks CUDA when available, else CPU."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def fingerprint_files(paths: Sequence[Path], extra: dict[str, Any] | None = None, edge_bytes: int = 1 << 20) -> str:

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from graphalign.digest import content_digest, file_digest
 from graphalign.atomic import TEMP_SUFFIX, atomic_save_safetensors, atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -76,20 +77,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "graphalign"
-
-
-def content_digest(data: bytes | str) -> bytes:
-    """SHA-256 digest of text (UTF-8) or raw bytes: the cache key of one item."""
-    return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).digest()
-
-
-def file_digest(path: Path) -> bytes:
-    """:func:`content_digest` of a file's bytes, read in blocks (large files never sit in memory whole)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.digest()
 
 
 def _checksum(keys: torch.Tensor, vectors: torch.Tensor) -> str:

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
-from graphalign.encoders.cache import FeatureCache, content_digest, default_cache_dir
+from graphalign.digest import content_digest
+from graphalign.encoders.cache import FeatureCache, default_cache_dir
 from graphalign.encoders.efficientnet_lite import EfficientNetLite0Encoder
 from graphalign.encoders.imagenet import imagenet_classes
 from graphalign.errors import ConfigError
@@ -104,7 +105,7 @@ class ConSEImageEncoder(Encoder):
         """Text embeddings of the 1000 ImageNet class names, through the feature cache
         of the text encoder (so later runs load no text model). Shapes: ``(1000, d)``."""
         if self._class_embeddings is None:
-            from graphalign.encoders.featurize import encode_with_cache
+            from graphalign.features.featurize import encode_with_cache
 
             names = imagenet_classes()
             cache = FeatureCache(self.cache_dir or default_cache_dir(), self.text_encoder.identity) if self.use_cache else None

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from graphalign.encoders.base import ENCODERS, Encoder
-from graphalign.encoders.image_io import open_image_rgb
+from graphalign.image_io import open_image_rgb
 from graphalign.errors import EncoderError
 
 __all__ = ["HashingTextEncoder", "ColorHistogramEncoder"]

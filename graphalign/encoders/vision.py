@@ -10,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from graphalign.encoders.base import Encoder
-from graphalign.encoders.image_io import open_image_rgb
+from graphalign.image_io import open_image_rgb
 
 __all__ = ["BatchedImageEncoder"]
 

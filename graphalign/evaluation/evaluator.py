@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from graphalign.evaluation.ranking import evaluate_ranking
-from graphalign.training.split import EdgeSplit
+from graphalign.data.split import EdgeSplit
 from graphalign.typing import EdgeType, NodeType
 
 logger = logging.getLogger(__name__)

@@ -236,7 +236,7 @@ class KnowledgeGraph:
             check_pixels: Also decode the image fully (slower; catches truncated
                 files). Otherwise only the header is read.
         """
-        from graphalign.encoders.image_io import check_image_file, check_image_header
+        from graphalign.image_io import check_image_file, check_image_header
 
         if node.path is None:
             return None

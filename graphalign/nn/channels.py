@@ -82,7 +82,7 @@ class ChannelConfig:
             reached node the normalised mean of its neighbours' codes (``decay``
             does not apply). Its cosine with a source is then high exactly for
             the sources it is linked to, e.g. images linked to concepts by
-            :func:`~graphalign.graph.wordnet_predictions.add_prediction_edges`.
+            :func:`~graphalign.features.wordnet_predictions.add_prediction_edges`.
             New nodes (:meth:`~graphalign.nn.hetero_gnn.HeteroAligner.encode_features`)
             have no identity and get zeros.
     """

@@ -1,8 +1,7 @@
-"""Training: leakage-free splits, the fit loop, checkpoints, trained runs."""
+"""Training: the fit loop, neighbour sampling, checkpoints, trained runs."""
 
 from graphalign.training.run import TrainedRun
 from graphalign.training.sampling import TorchNeighborSampler, make_neighbor_sampler
-from graphalign.training.split import EdgeSplit, SplitConfig, split_graph
 from graphalign.training.trainer import TrainConfig, TrainResult, fit
 
-__all__ = ["fit", "TrainConfig", "TrainResult", "SplitConfig", "EdgeSplit", "split_graph", "TrainedRun", "TorchNeighborSampler", "make_neighbor_sampler"]
+__all__ = ["fit", "TrainConfig", "TrainResult", "TrainedRun", "TorchNeighborSampler", "make_neighbor_sampler"]

@@ -13,12 +13,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from graphalign.encoders.base import resolve_device
-from graphalign.graph.store import BuiltGraph
+from graphalign.device import resolve_device
+from graphalign.features.store import BuiltGraph
 from graphalign.losses import build_loss
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.training import checkpoint as ckpt
-from graphalign.training.split import EdgeSplit, SplitConfig
+from graphalign.data.split import EdgeSplit, SplitConfig
 from graphalign.training.trainer import TrainConfig, _load_split, message_passing_data
 from graphalign.typing import NodeType
 

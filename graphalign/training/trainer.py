@@ -18,16 +18,16 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_safetensors
-from graphalign.encoders.base import resolve_device
+from graphalign.device import resolve_device
 from graphalign.errors import GraphValidationError
 from graphalign.evaluation.evaluator import LinkEvaluator
 from graphalign.graph.convert import REVERSE_PREFIX, edge_index_dict, reverse_edge_type
-from graphalign.graph.store import BuiltGraph
+from graphalign.features.store import BuiltGraph
 from graphalign.losses import build_loss
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.training import checkpoint as ckpt
 from graphalign.training.distributed import resolve_distributed
-from graphalign.training.split import LABEL_FREE_RELATIONS, EdgeSplit, SplitConfig, split_graph
+from graphalign.data.split import LABEL_FREE_RELATIONS, EdgeSplit, SplitConfig, split_graph
 from graphalign.typing import EdgeType, NodeType
 
 if TYPE_CHECKING:
@@ -420,7 +420,7 @@ class _Trainer:
                  cut: dict[NodeType, Tensor] | None = None) -> dict[EdgeType, Tensor]:
         """Drops every edge of a random ``isolate_nodes`` fraction of nodes (by global row).
 
-        Label-free edges (:data:`~graphalign.training.split.LABEL_FREE_RELATIONS`,
+        Label-free edges (:data:`~graphalign.data.split.LABEL_FREE_RELATIONS`,
         e.g. kNN edges) stay: held-out and new nodes keep theirs at test time too.
         """
         if self.config.isolate_nodes == 0.0:
@@ -587,7 +587,7 @@ def fit(
 ) -> TrainResult:
     """Trains a :class:`HeteroAligner` on a built graph and evaluates it.
 
-    Aligned edges are split without leakage (see :mod:`graphalign.training.split`);
+    Aligned edges are split without leakage (see :mod:`graphalign.data.split`);
     the model is trained with the contrastive loss on supervision edges, early
     stopped on validation MRR, and the best weights are evaluated on the test
     edges. With ``run_dir``, the run is saved there (configs, graph, split,

@@ -5,15 +5,15 @@ import torch
 
 from graphalign.benchmark.protocols import _stem, make_protocol_split
 from graphalign.benchmark.quality import Method, best_comparison, conse_embeddings, format_table, run_benchmark, trained_method
-from graphalign.graph.knn import add_knn_edges
-from graphalign.graph.store import build_graph
+from graphalign.features.knn import add_knn_edges
+from graphalign.features.store import build_graph
 from graphalign.nn import ModelConfig
 from graphalign.training import TrainConfig
 
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
-    from graphalign.encoders.featurize import GraphConfig
+    from graphalign.features.featurize import GraphConfig
     from graphalign.testing import make_toy_dataset
 
     root = tmp_path_factory.mktemp("bench")
@@ -55,7 +55,7 @@ def test_protocol_split_is_seeded(toy):
 
 def test_copies_of_a_heldout_description_are_dropped(tmp_path):
     """en-GB / en-AU descriptions that repeat a held-out English one are neither queried, trained on nor passed."""
-    from graphalign.encoders.featurize import GraphConfig
+    from graphalign.features.featurize import GraphConfig
     from graphalign.graph.io import save_dataset
     from graphalign.testing import make_toy_graph
 
@@ -84,7 +84,7 @@ def test_copies_of_a_heldout_description_are_dropped(tmp_path):
 
 def test_images_sharing_a_description_are_all_true_answers(tmp_path):
     """Two stamp variants carry the same English text: a query of one counts the other as known (filtered ranking)."""
-    from graphalign.encoders.featurize import GraphConfig
+    from graphalign.features.featurize import GraphConfig
     from graphalign.graph.io import save_dataset
     from graphalign.testing import make_toy_graph
 
@@ -185,7 +185,7 @@ def test_knn_method_trains_on_label_free_candidate_edges(toy):
 
 def test_bench_channels_come_in_the_order_of_their_names(toy):
     from graphalign.benchmark.quality import CHANNEL_NAMES, bench_channels
-    from graphalign.graph.wordnet_predictions import PREDICTION_RELATION
+    from graphalign.features.wordnet_predictions import PREDICTION_RELATION
 
     channels = bench_channels(toy, prior=1.0, text=0.0, visual=0.0, concept=1.0, hierarchy=0.5)
     assert len(channels) == 3 and CHANNEL_NAMES[-1] == "hierarchy"

@@ -13,7 +13,7 @@ from graphalign.benchmark.synthetic import (
     make_synthetic_graph,
 )
 from graphalign.errors import ConfigError
-from graphalign.training.split import LABEL_FREE_RELATIONS, SplitConfig
+from graphalign.data.split import LABEL_FREE_RELATIONS, SplitConfig
 
 ALIGNED_SPLIT = SplitConfig(align_relations=list(ALIGNED_RELATIONS))
 
@@ -116,7 +116,7 @@ def test_split_is_leak_free_and_stratified(graph):
 
 def test_to_built_round_trip(tmp_path):
     from graphalign.graph.convert import edge_index_dict
-    from graphalign.graph.store import BuiltGraph
+    from graphalign.features.store import BuiltGraph
 
     graph = make_synthetic_graph(num_nodes=300, seed=0, text_dim=8, image_dim=12)
     built = graph.to_built()

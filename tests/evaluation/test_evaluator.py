@@ -3,7 +3,7 @@ from __future__ import annotations
 import torch
 
 from graphalign.evaluation.evaluator import LinkEvaluator, expand_copies
-from graphalign.training.split import EdgeSplit
+from graphalign.data.split import EdgeSplit
 
 DESCRIBES = ("text", "describes", "image")
 

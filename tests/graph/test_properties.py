@@ -109,7 +109,7 @@ FEWER = settings(SETTINGS, max_examples=25)
 def test_random_built_graphs_round_trip_through_their_folder(kg, dim, seed):
     import torch
 
-    from graphalign.graph.store import BuiltGraph
+    from graphalign.features.store import BuiltGraph
 
     generator = torch.Generator().manual_seed(seed)
     counts = kg.counts()["nodes"]

@@ -3,13 +3,13 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from graphalign.encoders.featurize import GraphConfig
+from graphalign.features.featurize import GraphConfig
 from graphalign.errors import GraphAlignError, GraphValidationError
-from graphalign.graph.store import build_graph
+from graphalign.features.store import build_graph
 from graphalign.nn import ModelConfig
 from graphalign.query import Aligner
 from graphalign.testing import TOY_CONCEPTS, make_toy_graph
-from graphalign.training.split import SplitConfig
+from graphalign.data.split import SplitConfig
 from graphalign.training.trainer import TrainConfig, fit
 
 

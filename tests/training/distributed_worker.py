@@ -21,7 +21,8 @@ from graphalign.benchmark.synthetic import (
     make_synthetic_graph,
 )
 from graphalign.nn import ModelConfig
-from graphalign.training import SplitConfig, TrainConfig, TrainResult, fit
+from graphalign.data import SplitConfig
+from graphalign.training import TrainConfig, TrainResult, fit
 
 GRAPH = {"num_nodes": 120, "edges_per_node": 4.0, "text_dim": 12, "image_dim": 20, "seed": 0}
 SPLIT = SplitConfig(val_fraction=0.0, test_fraction=0.0, align_relations=list(ALIGNED_RELATIONS))

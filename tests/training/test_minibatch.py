@@ -7,7 +7,8 @@ import torch
 
 from graphalign.benchmark.synthetic import ALIGNED_RELATIONS, make_synthetic_graph
 from graphalign.nn import ModelConfig
-from graphalign.training import SplitConfig, TrainConfig, fit
+from graphalign.data import SplitConfig
+from graphalign.training import TrainConfig, fit
 from graphalign.training.trainer import _Trainer
 
 MODEL = ModelConfig(hidden_dim=16, out_dim=8, conv="sage", dropout=0.1)

@@ -5,9 +5,9 @@ import torch
 from PIL import Image
 
 from graphalign.graph import KnowledgeGraph
-from graphalign.graph.store import BuiltGraph
+from graphalign.features.store import BuiltGraph
 from graphalign.nn import ModelConfig
-from graphalign.training.split import SplitConfig
+from graphalign.data.split import SplitConfig
 from graphalign.training.trainer import TrainConfig, fit
 
 SMALL_MODEL = ModelConfig(hidden_dim=32, out_dim=16, num_layers=2, conv="sage", dropout=0.0)
@@ -135,7 +135,7 @@ def test_mini_batch_with_small_fan_out_trains(toy_built):
 
 
 def test_isolate_nodes_cuts_all_edges_of_chosen_nodes(toy_built):
-    from graphalign.training.split import split_graph
+    from graphalign.data.split import split_graph
     from graphalign.training.trainer import _Trainer
 
     split = split_graph(toy_built.graph, seed=0)
@@ -157,8 +157,8 @@ def test_isolate_nodes_cuts_all_edges_of_chosen_nodes(toy_built):
 
 
 def test_isolation_keeps_label_free_knn_edges(toy_built):
-    from graphalign.graph.knn import add_knn_edges
-    from graphalign.training.split import split_graph
+    from graphalign.features.knn import add_knn_edges
+    from graphalign.data.split import split_graph
     from graphalign.training.trainer import _Trainer
 
     built = add_knn_edges(toy_built, "image", k=2)
@@ -171,7 +171,7 @@ def test_isolation_keeps_label_free_knn_edges(toy_built):
 
 
 def test_steps_per_epoch_cap(toy_built):
-    from graphalign.training.split import split_graph
+    from graphalign.data.split import split_graph
     from graphalign.training.trainer import _Trainer
 
     split = split_graph(toy_built.graph, seed=0)
@@ -181,7 +181,7 @@ def test_steps_per_epoch_cap(toy_built):
 
 def test_supervise_trains_only_the_chosen_relations(toy_built):
     from graphalign.errors import GraphValidationError
-    from graphalign.training.split import split_graph
+    from graphalign.data.split import split_graph
     from graphalign.training.trainer import _Trainer
 
     split = split_graph(toy_built.graph, seed=0)
@@ -202,7 +202,7 @@ def test_supervise_trains_only_the_chosen_relations(toy_built):
 @pytest.mark.parametrize("negatives", [-1, 0, 3])
 def test_towers_step_embeds_only_needed_rows_with_the_same_loss_and_gradients(toy_built, negatives, monkeypatch):
     """A model without message passing takes a row-restricted step; it must equal the whole-graph step."""
-    from graphalign.training.split import split_graph
+    from graphalign.data.split import split_graph
     from graphalign.training.trainer import _Trainer
 
     split = split_graph(toy_built.graph, seed=0)

@@ -12,7 +12,7 @@ WordNet installation is needed at run time.
 
 The edges (relation :data:`PREDICTION_RELATION`) use no label, only the image's
 own pixels, so they are legal for held-out images and new images alike and
-count among :data:`~graphalign.training.split.LABEL_FREE_RELATIONS`. A graph
+count among :data:`~graphalign.data.split.LABEL_FREE_RELATIONS`. A graph
 channel with concept codes over them (:mod:`graphalign.nn.channels`) turns them
 into a score: an image then ranks high the concepts its predictions point to.
 """
@@ -28,7 +28,7 @@ import torch
 
 from graphalign.errors import ConfigError
 from graphalign.graph.schema import Node
-from graphalign.graph.store import BuiltGraph
+from graphalign.features.store import BuiltGraph
 
 logger = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from graphalign.typing import NodeType
 if TYPE_CHECKING:
     from torch_geometric.data import HeteroData
 
-    from graphalign.encoders.featurize import FeatureStats, GraphConfig
+    from graphalign.features.featurize import FeatureStats, GraphConfig
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class BuiltGraph:
         return {t: int(x.size(1)) for t, x in self.features.items()}
 
     def graph_config(self) -> GraphConfig:
-        from graphalign.encoders.featurize import GraphConfig
+        from graphalign.features.featurize import GraphConfig
 
         return GraphConfig.from_dict(self.config)
 
@@ -272,7 +272,7 @@ def build_graph(
         GraphValidationError: For invalid data (naming file and line, or id).
         EncoderError: If an item cannot be encoded.
     """
-    from graphalign.encoders.featurize import GraphConfig, featurize
+    from graphalign.features.featurize import GraphConfig, featurize
 
     config = config or GraphConfig()
     if isinstance(source, KnowledgeGraph):

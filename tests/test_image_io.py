@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from graphalign.encoders.hashing import ColorHistogramEncoder, HashingTextEncoder
-from graphalign.encoders.image_io import open_image_rgb
+from graphalign.image_io import open_image_rgb
 from graphalign.errors import EncoderError
 
 

@@ -7,10 +7,10 @@ import torch
 from PIL import Image
 
 from graphalign.encoders import ENCODERS, Encoder
-from graphalign.encoders.featurize import GraphConfig, concept_text, featurize
+from graphalign.features.featurize import GraphConfig, concept_text, featurize
 from graphalign.errors import EncoderError
 from graphalign.graph import ConceptNode, load_dataset
-from graphalign.graph.store import BuiltGraph, build_graph
+from graphalign.features.store import BuiltGraph, build_graph
 
 
 class CountingEncoder(Encoder):

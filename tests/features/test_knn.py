@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from graphalign.errors import ConfigError
-from graphalign.graph.knn import add_knn_edges, knn_pairs
+from graphalign.features.knn import add_knn_edges, knn_pairs
 
 
 def test_knn_pairs_brute_force():
@@ -28,7 +28,7 @@ def test_add_knn_edges_copies_and_adds(toy_built_fast):
 
 @pytest.fixture
 def toy_built_fast(toy_dataset, fast_config):
-    from graphalign.graph.store import build_graph
+    from graphalign.features.store import build_graph
 
     return build_graph(toy_dataset, fast_config)[0]
 
@@ -64,7 +64,7 @@ def test_cross_type_knn_edges_need_one_feature_space(toy_built_fast):
 
 
 def test_knn_edges_are_label_free_in_the_split(toy_built_fast):
-    from graphalign.training.split import SplitConfig, is_aligned, split_graph
+    from graphalign.data.split import SplitConfig, is_aligned, split_graph
 
     assert not is_aligned(("image", "similar_to", "concept"), None)
     assert is_aligned(("image", "depicts", "concept"), None)

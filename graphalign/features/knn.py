@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from graphalign.errors import ConfigError
-from graphalign.graph.store import BuiltGraph
+from graphalign.features.store import BuiltGraph
 from graphalign.typing import NodeType
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from graphalign.errors import GraphValidationError
-from graphalign.training.split import EdgeSplit, SplitConfig, is_aligned, split_graph
+from graphalign.data.split import EdgeSplit, SplitConfig, is_aligned, split_graph
 
 
 def edge_set(edges: dict) -> set[tuple]:
@@ -153,7 +153,7 @@ def test_copies_can_be_split_one_by_one(tmp_path):
 
 
 def test_copy_keys(tmp_path):
-    from graphalign.training.split import copy_key, fold_text
+    from graphalign.data.split import copy_key, fold_text
 
     graph = _graph_with_copies(tmp_path)
     assert fold_text("  A \t frog.\n") == fold_text("a frog.") == "a frog."

@@ -5,8 +5,8 @@ import torch
 
 from graphalign.errors import ConfigError
 from graphalign.graph.knowledge_graph import KnowledgeGraph
-from graphalign.graph.store import BuiltGraph
-from graphalign.graph.wordnet_predictions import (
+from graphalign.features.store import BuiltGraph
+from graphalign.features.wordnet_predictions import (
     PREDICTION_RELATION,
     add_prediction_edges,
     imagenet_hypernyms,
@@ -66,7 +66,7 @@ def tiny_built() -> BuiltGraph:
 
 
 def test_prediction_edges_are_added_once_and_are_label_free():
-    from graphalign.training.split import LABEL_FREE_RELATIONS
+    from graphalign.data.split import LABEL_FREE_RELATIONS
 
     built = tiny_built()
     augmented = add_prediction_edges(built, top_k=1, probabilities=one_hot([[1], [0]]))
@@ -81,7 +81,7 @@ def test_prediction_edges_are_added_once_and_are_label_free():
 
 
 def test_graphs_without_wordnet_concepts_or_imagenet_features_are_refused(toy_dataset, fast_config):
-    from graphalign.graph.store import build_graph
+    from graphalign.features.store import build_graph
 
     toy = build_graph(toy_dataset, fast_config)[0]
     with pytest.raises(ConfigError, match="no concept carries a WordNet 3.0 offset"):

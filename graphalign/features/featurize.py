@@ -13,7 +13,8 @@ import torch
 from tqdm.auto import tqdm
 
 from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
-from graphalign.encoders.cache import FeatureCache, content_digest, default_cache_dir, file_digest
+from graphalign.digest import content_digest, file_digest
+from graphalign.encoders.cache import FeatureCache, default_cache_dir
 from graphalign.errors import ConfigError, EncoderError, GraphValidationError
 from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.graph.schema import ConceptNode, ImageNode, Node, TextNode
@@ -149,7 +150,7 @@ def _item_and_key(graph: KnowledgeGraph, node: Node, template: str, max_chars: i
 
 def _locate_bad_images(items: Sequence[Any], labels: Sequence[str]) -> list[str]:
     """``node 'id': problem`` for every image item that cannot be decoded (on the error path only)."""
-    from graphalign.encoders.image_io import check_image_file
+    from graphalign.image_io import check_image_file
 
     found = []
     for item, label in zip(items, labels):

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from graphalign.encoders.cache import file_digest
+from graphalign.digest import file_digest
 from graphalign.errors import GraphValidationError, check_config_keys
 from graphalign.graph.convert import NodeIndex, edge_index_dict, reverse_edge_type
 from graphalign.graph.knowledge_graph import KnowledgeGraph
@@ -96,8 +96,8 @@ class SplitConfig:
 
 
 LABEL_FREE_RELATIONS: tuple[str, ...] = ("similar_to", "predicted_as")
-"""Relations computed from features alone (:mod:`graphalign.graph.knn`,
-:mod:`graphalign.graph.wordnet_predictions`): never supervision, and kept for
+"""Relations computed from features alone (:mod:`graphalign.features.knn`,
+:mod:`graphalign.features.wordnet_predictions`): never supervision, and kept for
 held-out nodes (they carry no label)."""
 
 
