@@ -37,7 +37,7 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data", nargs="?", default="datasets/tuxpaint_small", help="dataset folder")
+    parser.add_argument("data", nargs="?", default="tuxpaint_small", help="dataset folder or bundled dataset name")
     parser.add_argument("--repeat", type=int, default=3, help="warm runs and start-up runs to take the median of")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

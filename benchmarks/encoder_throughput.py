@@ -18,7 +18,7 @@ Measures, in one run on the same inputs:
    cache: load the model, encode, store) against a warm re-run (fresh encoder,
    every vector from the cache, no model loaded), per modality.
 
-Inputs come from a dataset folder (default: the bundled ``tuxpaint_small``):
+Inputs come from a dataset folder or bundled dataset (default: ``tuxpaint_small``):
 its concept and text nodes as the encoder sees them (``name: description``),
 repeated with a numbered suffix up to ``--texts``, and its images repeated up to
 ``--images``. The variants are interleaved segment by segment, their order
@@ -152,7 +152,7 @@ def compare(name: str, variants: dict, items: list, segment: int, repeat: int, r
 def cache_cold_warm(modality: str, make_encoder, items: list, key_of, warm_repeat: int) -> dict:
     """A cold run (fresh encoder, empty cache) and warm re-runs (fresh encoder, full cache)."""
     from graphalign.encoders.cache import FeatureCache
-    from graphalign.features.featurize import encode_with_cache
+    from graphalign.encoders.cached import encode_with_cache
 
     with tempfile.TemporaryDirectory() as root:
 
@@ -205,7 +205,7 @@ def measure_modality(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="datasets/tuxpaint_small", help="dataset folder (nodes.jsonl + images)")
+    parser.add_argument("--data", default="tuxpaint_small", help="dataset folder (nodes.jsonl + images) or bundled dataset name")
     parser.add_argument("--texts", type=int, default=1000, help="texts to encode (dataset texts repeated with a suffix)")
     parser.add_argument("--images", type=int, default=200, help="images to encode (dataset images repeated)")
     parser.add_argument("--text-batch", type=int, default=64, help="batch size of both text loops (graphalign's default)")

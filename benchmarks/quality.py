@@ -4,7 +4,7 @@ Same as ``graphalign bench``; writes ``docs/results/quality-<dataset>.md`` and `
 
 Usage::
 
-    python benchmarks/quality.py datasets/tuxpaint_small            # bundled data, a few minutes
+    python benchmarks/quality.py tuxpaint_small                     # bundled data, a few minutes
     python benchmarks/quality.py data/tuxpaint-wordnet --seeds 0 1 2 # the full graph (after the recipe)
 """
 

@@ -1,6 +1,6 @@
 """graphalign in five steps on the bundled Tux Paint + WordNet sample.
 
-Run from the repository root::
+Run from any folder::
 
     python examples/quickstart.py
 """
@@ -13,8 +13,8 @@ import graphalign as ga
 
 logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-# 1. Load and validate the dataset folder (nodes.jsonl + edges.tsv + images/).
-graph = ga.load_dataset("datasets/tuxpaint_small")
+# 1. Load and validate the bundled dataset by name (a folder with nodes.jsonl + edges.tsv + images/ works too).
+graph = ga.load_dataset("tuxpaint_small")
 print(graph)
 
 # 2. Initial features: MiniLM for concepts and texts, EfficientNet-Lite0 for images (cached).
@@ -39,7 +39,8 @@ for hit in aligner.neighbors(image_id, k=5, type="concept"):
     print(f"  {hit.score:.3f} {hit.label}")
 
 # 5. Zero-shot: a new image and a new text, not in the graph.
-for hit in aligner.search(image="examples/queries/pizza.png", k=3, type="concept"):
+pizza = next(p for p in ga.datasets.query_images("tuxpaint_small") if p.name == "pizza.png")  # not in the graph
+for hit in aligner.search(image=pizza, k=3, type="concept"):
     print(f"  pizza.png -> {hit.score:.3f} {hit.label}")
 for hit in aligner.search(text="a fire engine with a ladder", k=3, type="image"):
     print(f"  'a fire engine with a ladder' -> {hit.score:.3f} {hit.label}")

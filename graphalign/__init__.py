@@ -31,6 +31,8 @@ _LAZY: dict[str, str] = {
     "GraphAlignError": "graphalign.errors",
     "GraphValidationError": "graphalign.errors",
     "RegistryError": "graphalign.errors",
+    "DatasetError": "graphalign.errors",
+    "datasets": "graphalign.datasets",
     "ConceptNode": "graphalign.graph",
     "Edge": "graphalign.graph",
     "ImageNode": "graphalign.graph",
@@ -62,14 +64,16 @@ _LAZY: dict[str, str] = {
     "fit": "graphalign.training",
     "split_graph": "graphalign.data",
 }
-"""Public name → the module that defines it."""
+"""Public name → the module that defines it (a submodule, such as ``datasets``, maps to itself)."""
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from graphalign import datasets
     from graphalign.data import EdgeSplit, SplitConfig, split_graph
     from graphalign.encoders import ENCODERS, Encoder, FeatureCache, build_encoder
     from graphalign.errors import (
         CheckpointError,
         DataFormatError,
+        DatasetError,
         EncoderError,
         GraphAlignError,
         GraphValidationError,
@@ -95,6 +99,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from graphalign.training import TrainConfig, TrainedRun, TrainResult, fit
 
 __version__ = "0.1.0"
+"""The release (the one place it is written: pyproject.toml reads it from here)."""
 
 __all__ = [
     "__version__",
@@ -139,12 +144,15 @@ __all__ = [
     "EncoderError",
     "CheckpointError",
     "RegistryError",
+    "DatasetError",
+    "datasets",
 ]
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+        module = importlib.import_module(_LAZY[name])
+        value = module if module.__name__ == f"{__name__}.{name}" else getattr(module, name)
         globals()[name] = value  # the next access skips this hook
         return value
     raise AttributeError(f"module 'graphalign' has no attribute {name!r}")

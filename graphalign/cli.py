@@ -68,27 +68,179 @@ def _channel(text: str) -> dict[str, Any]:
         raise argparse.ArgumentTypeError(f"bad graph channel {text!r}: {error}") from None
 
 
-def _add_encoder_options(parser: argparse.ArgumentParser, image_encoder: str = "efficientnet-lite0") -> None:
+CONFIG_CLASSES: dict[str, tuple[str, str]] = {
+    "graph": ("graphalign.features.featurize", "GraphConfig"),
+    "model": ("graphalign.nn.hetero_gnn", "ModelConfig"),
+    "inherit": ("graphalign.nn.inherit", "InheritConfig"),
+    "train": ("graphalign.training.trainer", "TrainConfig"),
+    "split": ("graphalign.data.split", "SplitConfig"),
+}
+"""The config dataclasses behind the options, imported only when needed (``--help`` or a command)."""
+
+_OPTION_FIELDS: dict[str, tuple[str, str]] = {}
+"""``dest`` of each config option -> (config, field); filled by :func:`_option` (the same on every build)."""
+
+
+def _config_class(config: str) -> type:
+    import importlib
+
+    module, name = CONFIG_CLASSES[config]
+    return getattr(importlib.import_module(module), name)
+
+
+def _field_default(config: str, name: str) -> Any:
+    """The default of dataclass field ``name`` of ``config`` (``"train"``, ...).
+
+    From :func:`dataclasses.fields` when the config's module is loaded; otherwise
+    read from the dataclass's source with :mod:`ast`, so that ``--help`` loads no
+    torch (a test checks that both give the same defaults).
+    """
+    import dataclasses
+
+    module, class_name = CONFIG_CLASSES[config]
+    if module in sys.modules:
+        for f in dataclasses.fields(_config_class(config)):
+            if f.name == name:
+                return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        raise KeyError(f"{config}.{name}")
+    return _source_defaults(module, class_name)[name]
+
+
+def _source_defaults(module: str, class_name: str) -> dict[str, Any]:
+    """The literal field defaults of dataclass ``class_name`` in ``module``, read from its source without importing it."""
+    import ast
+
+    source = Path(__file__).parent.joinpath(*module.split(".")[1:]).with_suffix(".py").read_text(encoding="utf-8")
+    cls = next(n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == class_name)
+    defaults: dict[str, Any] = {}
+    factories = {"dict": dict, "list": list, "tuple": tuple}
+    for statement in cls.body:
+        if not (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name) and statement.value):
+            continue
+        value = statement.value
+        if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "field":
+            keywords = {k.arg: k.value for k in value.keywords}
+            if "default" in keywords:
+                value = keywords["default"]
+            else:
+                factory = keywords["default_factory"]
+                defaults[statement.target.id] = (ast.literal_eval(factory.body) if isinstance(factory, ast.Lambda)
+                                                 else factories[factory.id]())  # type: ignore[attr-defined]
+                continue
+        defaults[statement.target.id] = ast.literal_eval(value)
+    return defaults
+
+
+def _option(group: Any, *flags: str, config: str, field: str, preset: str | None = None, **kwargs: Any) -> argparse.Action:
+    """Adds an option whose default is the config dataclass's (or the preset's, for ``demo``).
+
+    argparse gets ``default=None``: only the values a user gives are passed to the
+    config, so the dataclass defaults apply and the CLI cannot disagree with them.
+    The help shows the default, read when the help is printed.
+    """
+    action = group.add_argument(*flags, default=None, **kwargs)
+    action.config_field = (config, field)  # type: ignore[attr-defined]
+    action.error_key = (CONFIG_CLASSES[config][1], field)  # type: ignore[attr-defined]
+    action.preset = preset  # type: ignore[attr-defined]
+    _OPTION_FIELDS[action.dest] = (config, field)
+    return action
+
+
+def _preset_settings(preset: str | None) -> dict[str, dict[str, Any]]:
+    """``graphalign.demo.DEMO_SETTINGS`` for ``preset="demo"`` (read from the source while the
+    module is not loaded, so that ``demo --help`` loads no torch), else nothing."""
+    if preset != "demo":
+        return {}
+    if "graphalign.demo" in sys.modules:
+        return sys.modules["graphalign.demo"].DEMO_SETTINGS
+    import ast
+
+    tree = ast.parse((Path(__file__).parent / "demo.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        target = node.target if isinstance(node, ast.AnnAssign) else (node.targets[0] if isinstance(node, ast.Assign) else None)
+        if isinstance(target, ast.Name) and target.id == "DEMO_SETTINGS":
+            return ast.literal_eval(node.value)  # type: ignore[arg-type]
+    raise KeyError("graphalign.demo.DEMO_SETTINGS")
+
+
+def _show_default(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(str, value)) if value else "none"
+    if isinstance(value, dict):
+        return json.dumps(value) if value else "{}"
+    return "none" if value is None else str(value)
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Appends each option's default to its help; config options read it from the dataclass."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or action.default is argparse.SUPPRESS or not action.option_strings:
+            return text
+        if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            return text
+        if getattr(action, "registry_family", None):
+            text = f"{text}: one of {', '.join(_registries()[action.registry_family].main_names())}"
+        config_field = getattr(action, "config_field", None)
+        if config_field is not None:
+            config, name = config_field
+            settings = _preset_settings(getattr(action, "preset", None)).get(config, {})
+            if name in settings:
+                shown = f"{_show_default(settings[name])}, the demo's setting (graphalign.demo.DEMO_SETTINGS)"
+            else:
+                shown = f"{_show_default(_field_default(config, name))}, {CONFIG_CLASSES[config][1]}.{name}"
+                if isinstance(action, argparse._StoreFalseAction):
+                    shown = f"{CONFIG_CLASSES[config][1]}.{name}={_field_default(config, name)}"
+        elif isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse._CountAction)):
+            return text
+        elif action.default is None:
+            return text
+        else:
+            shown = _show_default(action.default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose help shows every option's default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def _add_encoder_options(parser: argparse.ArgumentParser, preset: str | None = None) -> None:
     group = parser.add_argument_group("encoders")
-    group.add_argument("--text-encoder", default="minilm", help="encoder for concepts and texts (see `graphalign ls encoders`)")
-    group.add_argument("--text-encoder-kwargs", type=_json_dict, default={}, metavar="JSON", help="its arguments as JSON")
-    group.add_argument("--image-encoder", default=image_encoder, help="encoder for images")
-    group.add_argument("--image-encoder-kwargs", type=_json_dict, default={}, metavar="JSON", help="its arguments as JSON")
-    group.add_argument("--cache-dir", default=None, help="feature cache folder (default: $GRAPHALIGN_CACHE or ~/.cache/graphalign)")
-    group.add_argument("--no-cache", action="store_true", help="encode everything, do not read or write the cache")
-    group.add_argument("--device", default="auto", help="cpu, cuda or auto")
-    group.add_argument("--encode-batch-size", dest="batch_size", type=int, default=None, help="encoder batch size")
+    option = lambda *flags, **kwargs: _option(group, *flags, config="graph", preset=preset, **kwargs)  # noqa: E731
+    option("--text-encoder", field="text_encoder", help="encoder for concepts and texts (see `graphalign ls encoders`)")
+    option("--text-encoder-kwargs", field="text_encoder_kwargs", type=_json_dict, metavar="JSON",
+           help="its arguments as JSON; a name it does not take is an error that lists the valid ones")
+    option("--image-encoder", field="image_encoder", help="encoder for images (see `graphalign ls encoders`)")
+    option("--image-encoder-kwargs", field="image_encoder_kwargs", type=_json_dict, metavar="JSON",
+           help="its arguments as JSON; a name it does not take is an error that lists the valid ones")
+    option("--cache-dir", field="cache_dir", help="feature cache folder (none: $GRAPHALIGN_CACHE or ~/.cache/graphalign)")
+    option("--no-cache", field="use_cache", dest="use_cache", action="store_false",
+           help="encode everything, do not read or write the cache")
+    option("--device", field="device", help="where encoders run: auto, cpu, cuda, cuda:N or mps")
+    option("--encode-batch-size", field="batch_size", dest="batch_size", type=int,
+           help="encoder batch size (none: each encoder's own)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="graphalign", description="Graph-based multimodal knowledge alignment.")
+    parser = _Parser(prog="graphalign", description="Graph-based multimodal knowledge alignment.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors; no progress bars")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"graphalign {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     build = commands.add_parser("build", help="validate a dataset folder, encode its nodes, write a graph folder")
-    build.add_argument("data_dir", type=Path, help="dataset folder with nodes.jsonl and edges.tsv")
-    build.add_argument("-o", "--output", type=Path, required=True, help="graph folder to write")
+    build.add_argument("data_dir", type=Path,
+                       help="dataset folder with nodes.jsonl and edges.tsv, or a bundled dataset's name (tuxpaint_small)")
+    build.add_argument("-o", "--output", type=Path, required=True, help="graph folder to write (new or empty)")
+    build.add_argument("--overwrite", action="store_true",
+                       help="replace a graph folder graphalign wrote there (never a folder holding other files)")
     build.add_argument("--allow-outside-root", action="store_true", help="accept image paths outside the dataset folder")
     build.add_argument("--allow-self-loops", action="store_true", help="accept edges from a node to itself")
     build.add_argument("--knn", action="append", default=[], metavar="TYPE:K[:TARGET]",
@@ -107,7 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train the aligner on a graph folder; writes a run folder")
     train.add_argument("graph_dir", type=Path, help="a graph folder written by `graphalign build`")
-    train.add_argument("-o", "--output", type=Path, required=True, help="run folder to write")
+    train.add_argument("-o", "--output", type=Path, required=True, help="run folder to write (new or empty)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace a run folder graphalign wrote there (never a folder holding other files)")
     _add_training_options(train)
     train.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     train.add_argument("--distributed", action=argparse.BooleanOptionalAction, default=None,
@@ -115,33 +269,40 @@ def build_parser() -> argparse.ArgumentParser:
                             "with several processes, e.g. `torchrun --nproc-per-node 2 -m graphalign train ...`)")
 
     evaluate = commands.add_parser("eval", help="evaluate a trained run on its held-out links (metrics table)")
-    evaluate.add_argument("run_dir", type=Path)
-    evaluate.add_argument("--part", choices=["test", "val"], default="test")
+    evaluate.add_argument("run_dir", type=Path, help="a run folder written by `graphalign train`")
+    evaluate.add_argument("--part", choices=["test", "val"], default="test", help="which held-out links to rank")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
 
     query = commands.add_parser("query", help="nearest neighbours of a node, a new text or a new image")
-    query.add_argument("run_dir", type=Path)
+    query.add_argument("run_dir", type=Path, help="a run folder written by `graphalign train`")
     what = query.add_mutually_exclusive_group(required=True)
     what.add_argument("--node", help="a node id of the graph")
     what.add_argument("--text", help="a new text (not in the graph)")
     what.add_argument("--image", type=Path, help="a new image file (not in the graph)")
     query.add_argument("--type", choices=["concept", "text", "image"], default=None,
                        help="rank only nodes of this type (default: concept for --text/--image, all for --node)")
-    query.add_argument("-k", type=int, default=10, help="how many results")
-    query.add_argument("--graph-hops", type=int, default=0, help="with --node: also list graph neighbours within N hops")
-    query.add_argument("--index", default="exact", help="index backend: exact or faiss")
+    query.add_argument("-k", type=int, default=10, help="how many results (>= 1)").error_key = ("Aligner", "k")
+    query.add_argument("--graph-hops", type=int, default=0,
+                       help="with --node: also list graph neighbours within N hops (0: none)").error_key = ("Aligner", "hops")
+    index = query.add_argument("--index", default="exact", help="vector index backend (see `graphalign ls indexes`)")
+    index.registry_family = "indexes"  # type: ignore[attr-defined]  # the help lists the registered names
     query.add_argument("--json", action="store_true", help="print JSON")
 
-    demo = commands.add_parser("demo", help="the main job on the bundled dataset: build, train, evaluate, query")
-    demo.add_argument("--data", type=Path, default=Path("datasets/tuxpaint_small"), help="dataset folder")
+    demo = commands.add_parser("demo", help="the main job on the bundled dataset: build, train, evaluate, query",
+                               description="Build, train, evaluate and query on a dataset. The settings are those of "
+                                           "`graphalign train` and `build` except the few in graphalign.demo.DEMO_SETTINGS "
+                                           "(ConSE image features kept as a prior, all concepts as negatives, 40 epochs); "
+                                           "every option overrides them.")
+    demo.add_argument("--data", default=DEMO_DATASET,
+                      help="dataset folder or bundled dataset name (a bundled one brings its example query images)")
     demo.add_argument("--work-dir", type=Path, default=Path("runs/demo"), help="where the graph and run folders go")
-    _add_training_options(demo, epochs=DEMO_EPOCHS, prior=True)
-    _add_encoder_options(demo, image_encoder="conse")
+    _add_training_options(demo, preset="demo")
+    _add_encoder_options(demo, preset="demo")
 
     bench = commands.add_parser("bench", help="quality benchmark: graphalign vs. non-graph baselines on the same splits")
     bench.add_argument("data_dir", type=Path, help="dataset folder (e.g. the full Tux Paint + WordNet build)")
-    bench.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    bench.add_argument("--epochs", type=int, default=40)
+    bench.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the splits and the training runs")
+    bench.add_argument("--epochs", type=int, default=40, help="maximum epochs of every trained method")
     bench.add_argument("--batch-size", type=int, default=256, help="supervision pairs per edge type and step")
     bench.add_argument("--mode", choices=["full", "minibatch"], default="full", help="full-batch or neighbour-sampled training")
     bench.add_argument("--steps-per-epoch", type=int, default=None, help="cap on optimiser steps per epoch (large graphs)")
@@ -170,58 +331,84 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--cache-dir", default=None, help="feature cache folder")
     bench.add_argument("--plots", action="store_true", help="also draw t-SNE maps before/after alignment and training curves")
 
+    export = commands.add_parser("export", help="write a run's embeddings: node ids, types, labels and vectors")
+    export.add_argument("run_dir", type=Path, help="a run folder written by `graphalign train`")
+    export.add_argument("-o", "--output", type=Path, required=True,
+                        help="FILE.npz (NumPy: ids, types, labels, vectors) or FILE.tsv (TensorBoard Embedding Projector: "
+                             "FILE.tsv with the vectors and FILE-metadata.tsv with id, type, label)")
+    export.add_argument("--type", dest="types", action="append", choices=["concept", "text", "image"], default=None,
+                        help="node type to export (repeatable; default: all)")
+    export.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+    dataset = commands.add_parser("dataset", help="named datasets: print a bundled one's folder, write one by name")
+    dataset_actions = dataset.add_subparsers(dest="dataset_action", metavar="ACTION", required=True)
+    dataset_path = dataset_actions.add_parser("path", help="print the folder of a bundled dataset (see `graphalign ls datasets`)")
+    dataset_path.add_argument("name", help="a bundled dataset's name, e.g. tuxpaint_small")
+    dataset_build = dataset_actions.add_parser("build", help="write a named dataset folder: run its recipe, or copy a bundled one")
+    dataset_build.add_argument("name", help="a dataset name, e.g. tuxpaint_wordnet (see `graphalign ls datasets`)")
+    dataset_build.add_argument("-o", "--output", type=Path, required=True, help="dataset folder to write")
+    dataset_build.add_argument("--kwargs", type=_json_dict, default={}, metavar="JSON",
+                               help="the dataset's arguments as JSON, e.g. '{\"small\": true}' for tuxpaint_wordnet")
+
     ls = commands.add_parser("ls", help="list the registered components")
     ls.add_argument("family", nargs="?", default=None, choices=REGISTRY_FAMILIES, help="which family (default: all)")
     return parser
 
 
-DEMO_EPOCHS = 40
+DEMO_DATASET = "tuxpaint_small"
 
 
-def _add_training_options(parser: argparse.ArgumentParser, epochs: int = 50, prior: bool = False) -> None:
-    model = parser.add_argument_group("model")
-    model.add_argument("--conv", default="gatv2", help="message-passing layer (see `graphalign ls convs`)")
-    model.add_argument("--conv-kwargs", type=_json_dict, default={}, metavar="JSON")
-    model.add_argument("--layers", type=int, default=2, help="message-passing layers")
-    model.add_argument("--hidden-dim", type=int, default=256)
-    model.add_argument("--out-dim", type=int, default=384 if prior else 128, help="size of the shared space")
-    model.add_argument("--prior-residual", action=argparse.BooleanOptionalAction, default=prior,
-                       help="keep the pretrained text space as a prior: output = normalize(P x + s * GNN)")
-    model.add_argument("--prior-scale", type=float, default=0.2, help="initial weight of the GNN term against the prior")
-    model.add_argument("--dropout", type=float, default=0.1)
-    model.add_argument("--edge-dropout", type=float, default=0.0)
-    model.add_argument("--channel", dest="channels", type=_channel, action="append", default=[], metavar="SPEC",
-                       help="graph channel appended to the embedding (repeatable): JSON or SOURCES[@RELATIONS][:weight=W,hops=H,"
-                            "decay=D,feature_slice=A-B], e.g. image@depicts,is_a,part_of (see graphalign.nn.channels)")
-    model.add_argument("--inherit", action=argparse.BooleanOptionalAction, default=False,
+def _add_training_options(parser: argparse.ArgumentParser, preset: str | None = None) -> None:
+    group = parser.add_argument_group("model")
+    option = lambda *flags, **kwargs: _option(group, *flags, config="model", preset=preset, **kwargs)  # noqa: E731
+    option("--conv", field="conv", help="message-passing layer (see `graphalign ls convs`)")
+    option("--conv-kwargs", field="conv_kwargs", type=_json_dict, metavar="JSON",
+           help="its arguments as JSON, e.g. '{\"heads\": 4}'; a name it does not take is an error that lists the valid ones")
+    option("--layers", field="num_layers", dest="layers", type=int, help="message-passing layers (0: a per-type MLP)")
+    option("--hidden-dim", field="hidden_dim", type=int, help="width of the message-passing layers")
+    option("--out-dim", field="out_dim", type=int, help="size of the shared space")
+    option("--prior-residual", field="prior_residual", action=argparse.BooleanOptionalAction,
+           help="keep the pretrained text space as a prior: output = normalize(P x + s * GNN)")
+    option("--prior-scale", field="prior_scale", type=float, help="initial weight s of the GNN term against the prior")
+    option("--dropout", field="dropout", type=float, help="dropout after each layer, in [0, 1)")
+    option("--edge-dropout", field="edge_dropout", type=float,
+           help="probability of dropping each message-passing edge while training, in [0, 1)")
+    option("--channel", field="channels", dest="channels", type=_channel, action="append", metavar="SPEC",
+           help="graph channel appended to the embedding (repeatable): JSON or SOURCES[@RELATIONS][:weight=W,hops=H,"
+                "decay=D,feature_slice=A-B], e.g. image@depicts,is_a,part_of (see graphalign.nn.channels)")
+    group.add_argument("--inherit", action=argparse.BooleanOptionalAction, default=False,
                        help="concepts without images inherit the learned embeddings of their relatives with images "
                             "over is_a / part_of, after training (graphalign.nn.inherit)")
-    model.add_argument("--inherit-weight", type=float, default=1.0, help="weight of the inherited mean")
-    model.add_argument("--inherit-hops", type=int, default=3, help="how far inheritance reaches over is_a / part_of")
-    opt = parser.add_argument_group("training")
-    opt.add_argument("--loss", default="infonce", help="contrastive loss (see `graphalign ls losses`)")
-    opt.add_argument("--loss-kwargs", type=_json_dict, default={}, metavar="JSON")
-    opt.add_argument("--epochs", type=int, default=epochs)
-    opt.add_argument("--batch-size", dest="train_batch_size", type=int, default=256, help="supervision pairs per edge type and step")
-    opt.add_argument("--lr", type=float, default=2e-3)
-    opt.add_argument("--mode", choices=["full", "minibatch"], default="full")
-    opt.add_argument("--num-neighbors", type=int, nargs="+", default=[15, 10], help="mini-batch fan-out per hop")
-    opt.add_argument("--negatives", type=int, default=-1 if prior else 0,
-                     help="extra negatives per step (-1: all nodes of the target type)")
-    opt.add_argument("--steps-per-epoch", type=int, default=None, help="cap on optimiser steps per epoch")
-    opt.add_argument("--isolate-nodes", type=float, default=0.0,
-                     help="fraction of images/texts cut off from message passing at each step (trains for new nodes)")
-    opt.add_argument("--supervise", nargs="+", default=None, metavar="RELATION",
-                     help="relations the loss trains on (default: every aligned relation; the rest still pass messages)")
-    opt.add_argument("--patience", type=int, default=10)
-    opt.add_argument("--seed", type=int, default=0)
-    opt.add_argument("--deterministic", action="store_true",
-                     help="torch.use_deterministic_algorithms while training: bitwise-equal runs with the same seed")
-    opt.add_argument("--val-fraction", type=float, default=0.1)
-    opt.add_argument("--test-fraction", type=float, default=0.2)
-    opt.add_argument("--no-group-copies", dest="group_copies", action="store_false",
-                     help="hold out copies (same text, same image file) one by one instead of together")
-    opt.add_argument("--train-device", default="auto", help="cpu, cuda or auto")
+    _option(group, "--inherit-weight", config="inherit", field="weight", preset=preset, type=float,
+            help="with --inherit: weight of the inherited mean")
+    _option(group, "--inherit-hops", config="inherit", field="hops", preset=preset, type=int,
+            help="with --inherit: how far inheritance reaches over is_a / part_of")
+    group = parser.add_argument_group("training")
+    option = lambda *flags, **kwargs: _option(group, *flags, config="train", preset=preset, **kwargs)  # noqa: E731
+    option("--loss", field="loss", help="contrastive loss (see `graphalign ls losses`)")
+    option("--loss-kwargs", field="loss_kwargs", type=_json_dict, metavar="JSON",
+           help="its arguments as JSON, e.g. '{\"temperature\": 0.05}'; a name it does not take is an error that lists the valid ones")
+    option("--epochs", field="epochs", type=int, help="maximum number of epochs")
+    option("--batch-size", field="batch_size", dest="train_batch_size", type=int, help="supervision pairs per edge type and step")
+    option("--lr", field="lr", type=float, help="AdamW learning rate (> 0)")
+    option("--mode", field="mode", choices=["full", "minibatch"], help="full-batch or neighbour-sampled training")
+    option("--num-neighbors", field="num_neighbors", type=int, nargs="+", help="mini-batch fan-out per hop (-1: all)")
+    option("--negatives", field="negatives", type=int, help="extra negatives per step (0: in-batch only, -1: all nodes of the target type)")
+    option("--steps-per-epoch", field="steps_per_epoch", type=int, help="cap on optimiser steps per epoch (none: one pass)")
+    option("--isolate-nodes", field="isolate_nodes", type=float,
+           help="fraction of images/texts cut off from message passing at each step (trains for new nodes), in [0, 1)")
+    option("--supervise", field="supervise", nargs="+", metavar="RELATION",
+           help="relations the loss trains on (none: every aligned relation; the rest still pass messages)")
+    option("--patience", field="patience", type=int, help="stop after this many evaluations without a better validation MRR")
+    option("--seed", field="seed", type=int, help="seed of the split, the initialisation, shuffling and sampling")
+    option("--deterministic", field="deterministic", action="store_true",
+           help="torch.use_deterministic_algorithms while training: bitwise-equal runs with the same seed")
+    option("--train-device", field="device", dest="train_device", help="where training runs: auto, cpu, cuda, cuda:N or mps")
+    option = lambda *flags, **kwargs: _option(group, *flags, config="split", preset=preset, **kwargs)  # noqa: E731
+    option("--val-fraction", field="val_fraction", type=float, help="fraction of images/texts held out for validation, in [0, 1)")
+    option("--test-fraction", field="test_fraction", type=float, help="fraction of images/texts held out for testing, in [0, 1)")
+    option("--no-group-copies", field="group_copies", dest="group_copies", action="store_false",
+           help="hold out copies (same text, same image file) one by one instead of together")
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -229,20 +416,19 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
-def _graph_config(args: argparse.Namespace) -> Any:
+def _given(args: argparse.Namespace, config: str, preset: str | None = None) -> dict[str, Any]:
+    """The ``config`` fields set by the preset (``demo``) or given as options; the rest keep their defaults."""
+    values = dict(_preset_settings(preset).get(config, {}))
+    for dest, (owner, name) in _OPTION_FIELDS.items():
+        if owner == config and getattr(args, dest, None) is not None:
+            values[name] = getattr(args, dest)
+    return values
+
+
+def _graph_config(args: argparse.Namespace, preset: str | None = None) -> Any:
     from graphalign.features.featurize import GraphConfig
 
-    return GraphConfig(
-        text_encoder=args.text_encoder,
-        text_encoder_kwargs=args.text_encoder_kwargs,
-        image_encoder=args.image_encoder,
-        image_encoder_kwargs=args.image_encoder_kwargs,
-        cache_dir=args.cache_dir,
-        use_cache=not args.no_cache,
-        device=args.device,
-        batch_size=args.batch_size,
-        progress=not args.quiet,
-    )
+    return GraphConfig(**_given(args, "graph", preset), progress=not args.quiet)
 
 
 def _knn_spec(spec: str) -> tuple[str, int, str | None]:
@@ -256,8 +442,12 @@ def _knn_spec(spec: str) -> tuple[str, int, str | None]:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from graphalign.features.store import build_graph
+    from graphalign.features.store import build_graph, check_graph_output
 
+    _check_flags(args, {"--predictions": ("predictions", 0)})
+    for spec in args.knn:
+        _knn_spec(spec)  # a bad spec fails before any encoding
+    check_graph_output(args.output, args.overwrite)  # before any encoding
     config = _graph_config(args)
     start = time.perf_counter()
     built, stats = build_graph(
@@ -272,7 +462,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         from graphalign.features.wordnet_predictions import add_prediction_edges
 
         built = add_prediction_edges(built, args.predictions)
-    built.save(args.output)
+    built.save(args.output, overwrite=args.overwrite)
     elapsed = time.perf_counter() - start
     cached = sum(stats.cached.values())
     print(f"built {built.graph!r} in {elapsed:.1f}s: {stats.total_encoded} items encoded, {cached} from cache")
@@ -300,11 +490,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
     _print_table([(et, str(n)) for et, n in summary["edges"].items()], ("edge type (src|relation|dst)", "edges"))
     print()
     for modality, identity in summary["encoders"].items():
-        print(f"{modality} encoder: {identity}")
+        name = summary["encoder_names"].get(modality)
+        print(f"{modality} encoder: {name} (cache identity {identity})" if name else f"{modality} encoder: {identity}")
     return 0
 
 
-REGISTRY_FAMILIES = ("convs", "encoders", "indexes", "losses")
+REGISTRY_FAMILIES = ("convs", "datasets", "encoders", "indexes", "losses")
 """The families of `graphalign ls` (named here so that building the parser imports no registry)."""
 
 
@@ -312,31 +503,25 @@ def _registries() -> dict[str, Any]:
     from graphalign.encoders import ENCODERS
     from graphalign.losses import LOSSES
     from graphalign.nn.convs import CONVS
+    from graphalign.datasets import DATASETS
     from graphalign.query.index import INDEXES
 
-    return {"encoders": ENCODERS, "convs": CONVS, "losses": LOSSES, "indexes": INDEXES}
+    return {"datasets": DATASETS, "encoders": ENCODERS, "convs": CONVS, "losses": LOSSES, "indexes": INDEXES}
 
 
-def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    from graphalign.nn.hetero_gnn import ModelConfig
-    from graphalign.data.split import SplitConfig
-    from graphalign.training.trainer import TrainConfig
-
-    model = ModelConfig(
-        conv=args.conv, conv_kwargs=args.conv_kwargs, num_layers=args.layers, hidden_dim=args.hidden_dim,
-        out_dim=args.out_dim, dropout=args.dropout, edge_dropout=args.edge_dropout,
-        prior_residual=args.prior_residual, prior_scale=args.prior_scale, channels=args.channels,
-        inherit={"weight": args.inherit_weight, "hops": args.inherit_hops} if args.inherit else None,
-    )
-    train = TrainConfig(
-        loss=args.loss, loss_kwargs=args.loss_kwargs, epochs=args.epochs, batch_size=args.train_batch_size, lr=args.lr,
-        mode=args.mode, num_neighbors=args.num_neighbors, negatives=args.negatives, isolate_nodes=args.isolate_nodes,
-        steps_per_epoch=args.steps_per_epoch, patience=args.patience, supervise=args.supervise,
-        seed=args.seed, device=args.train_device, progress=not args.quiet,
-        distributed=getattr(args, "distributed", None), deterministic=args.deterministic,
-    )
-    split = SplitConfig(val_fraction=args.val_fraction, test_fraction=args.test_fraction, group_copies=args.group_copies)
-    return model, train, split
+def _configs(args: argparse.Namespace, preset: str | None = None) -> tuple[Any, Any, Any]:
+    """ModelConfig, TrainConfig and SplitConfig from the options (dataclass defaults, or the preset's, elsewhere)."""
+    if preset == "demo":
+        import graphalign.demo  # noqa: F401  (DEMO_SETTINGS from the module itself)
+    model = _given(args, "model", preset)
+    if args.inherit:
+        model["inherit"] = _given(args, "inherit", preset)
+    train = _given(args, "train", preset)
+    train["progress"] = not args.quiet
+    if getattr(args, "distributed", None) is not None:
+        train["distributed"] = args.distributed
+    return (_config_class("model")(**model), _config_class("train")(**train),
+            _config_class("split")(**_given(args, "split", preset)))
 
 
 METRIC_COLUMNS = ("mrr", "hits@1", "hits@3", "hits@10", "mean_rank", "count")
@@ -356,29 +541,45 @@ def _print_metrics(metrics: dict[str, float], title: str) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from graphalign.features.store import BuiltGraph
+    from graphalign.training.checkpoint import check_run_output
     from graphalign.training.trainer import fit
 
     model, train, split = _configs(args)
+    check_run_output(args.output, overwrite=args.overwrite, resume=args.resume)  # before loading and training
     built = BuiltGraph.load(args.graph_dir)
-    result = fit(built, model, train, split, run_dir=args.output, resume=args.resume)
+    result = fit(built, model, train, split, run_dir=args.output, resume=args.resume, overwrite=args.overwrite)
     import torch.distributed as dist
 
     distributed = dist.is_available() and dist.is_initialized()
     if not distributed or dist.get_rank() == 0:  # under torchrun, rank 0 alone reports (and wrote the run)
         print(f"trained {result.model!r}")
-        print(f"best epoch {result.best_epoch} of {len(result.history)}; run saved to {args.output}")
+        print(f"best epoch {result.best_epoch} of {len(result.history)}{_early_stop_note(len(result.history), train)}; "
+              f"run saved to {args.output}")
         _print_metrics(result.test_metrics, "test metrics (filtered ranking, held-out links):")
     if distributed:
         dist.destroy_process_group()
     return 0
 
 
+def _early_stop_note(epochs_run: int, train: Any) -> str:
+    """`` (early stopping: ...)`` when training ended before its epoch budget."""
+    if epochs_run >= train.epochs:
+        return ""
+    return (f" (early stopping after {epochs_run} of {train.epochs} epochs: validation MRR did not improve "
+            f"for {train.patience} evaluations)")
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from graphalign.errors import GraphAlignError
     from graphalign.evaluation.evaluator import LinkEvaluator
     from graphalign.graph.convert import edge_index_dict
     from graphalign.training.run import TrainedRun
 
     run = TrainedRun.load(args.run_dir)
+    if run.split.counts()[args.part] == 0:
+        option = "--val-fraction" if args.part == "val" else "--test-fraction"
+        raise GraphAlignError(f"{args.run_dir}: its split holds no {args.part} links (too few images and texts to hold "
+                              f"any out), so there is nothing to evaluate; train on more data or with a larger {option}")
     evaluator = LinkEvaluator(edge_index_dict(run.built.graph, run.built.index), run.split)
     metrics = evaluator.evaluate(run.embeddings(), part=args.part)
     if args.json:
@@ -416,18 +617,15 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from graphalign.demo import run_demo
-    from graphalign.errors import GraphAlignError
 
-    if not args.data.is_dir():
-        raise GraphAlignError(f"{args.data}: dataset folder not found (run the demo from the repository root, or pass --data)")
-    images = sorted(Path("examples/queries").glob("*.png")) if Path("examples/queries").is_dir() else []
-    model, train, split = _configs(args)
-    report = run_demo(args.data, args.work_dir, _graph_config(args), model, train, split, example_images=images)
+    model, train, split = _configs(args, preset="demo")
+    report = run_demo(args.data, args.work_dir, _graph_config(args, preset="demo"), model, train, split)
     nodes = report.counts["nodes"]
     print(f"graph: {nodes['concept']} concepts, {nodes['image']} images, {nodes['text']} texts, "
           f"{sum(report.counts['edges'].values())} edges ({args.data})")
     print(f"build: {report.build_seconds:.1f}s ({report.items_encoded} items encoded, {report.items_cached} from cache)")
-    print(f"train: {report.train_seconds:.1f}s, best epoch {report.best_epoch} of {report.epochs_run} ({args.conv}, {args.loss})")
+    print(f"train: {report.train_seconds:.1f}s, best epoch {report.best_epoch} of {report.epochs_run}"
+          f"{_early_stop_note(report.epochs_run, train)} ({model.conv}, {train.loss})")
     print()
     _print_metrics(report.test_metrics, "held-out test links (filtered ranking against all nodes of the target type):")
     print()
@@ -447,7 +645,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_flags(args: argparse.Namespace, flags: dict[str, tuple[str, int]]) -> None:
+    """Each ``flag: (dest, lowest)``: the value (or each value of a list) must be an integer >= lowest."""
+    from graphalign.errors import ConfigError
+
+    for flag, (dest, lowest) in flags.items():
+        value = getattr(args, dest)
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None and item < lowest:
+                raise ConfigError(f"{flag} must be an integer >= {lowest}, got {item}")
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
+    from graphalign.errors import ConfigError
+
     import datetime
     import platform
 
@@ -462,6 +673,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     )
     from graphalign.features.featurize import GraphConfig
 
+    _check_flags(args, {"--epochs": ("epochs", 0), "--batch-size": ("batch_size", 1), "--steps-per-epoch": ("steps_per_epoch", 1),
+                        "--eval-every": ("eval_every", 1), "--knn": ("knn", 0), "--predictions": ("predictions", 0),
+                        "--seeds": ("seeds", 0), "--num-neighbors": ("num_neighbors", -1)})
+    if 0 in args.num_neighbors:
+        raise ConfigError(f"--num-neighbors takes fan-outs >= 1 or -1 (all), got {args.num_neighbors}")
+    if any(not 0 <= w < float("inf") for w in args.channel_weights):
+        raise ConfigError(f"--channel-weights takes finite weights >= 0, got {args.channel_weights}")
+    for family, names in (("losses", args.losses), ("convs", args.convs)):
+        for name in names:
+            _registries()[family].get(name)  # an unknown name fails before any encoding
     started = time.perf_counter()
     graphs = benchmark_graphs(args.data_dir, GraphConfig(cache_dir=args.cache_dir, progress=not args.quiet), knn=args.knn,
                               predictions=args.predictions)
@@ -521,11 +742,65 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _defaults() -> dict[str, dict[str, str]]:
+    """The default of each family, read from the configs: name -> what it is the default for."""
+    from graphalign.features.featurize import GraphConfig
+    from graphalign.nn.hetero_gnn import ModelConfig
+    from graphalign.training.trainer import TrainConfig
+
+    graph = GraphConfig()
+    return {"encoders": {graph.text_encoder: "default text encoder", graph.image_encoder: "default image encoder"},
+            "convs": {ModelConfig().conv: "default"}, "losses": {TrainConfig().loss: "default"},
+            "indexes": {"exact": "default"}, "datasets": {DEMO_DATASET: "default of demo"}}
+
+
 def _cmd_ls(args: argparse.Namespace) -> int:
+    defaults = _defaults()
     for family, registry in _registries().items():
-        if args.family in (None, family):
-            print(f"{family}: {', '.join(registry.names())}")
+        if args.family not in (None, family):
+            continue
+        print(f"{family}:")
+        rows = []
+        for name in registry.main_names():
+            notes = [defaults[family].get(name), (f"needs {registry.requires(name)}" if registry.requires(name) else None),
+                     (f"alias {', '.join(registry.aliases(name))}" if registry.aliases(name) else None)]
+            rows.append((f"  {name}", "; ".join(n for n in notes if n), registry.summary(name)))
+        widths = [max(len(r[i]) for r in rows) for i in range(2)]
+        for name, notes, summary in rows:
+            print(f"{name.ljust(widths[0])}  {notes.ljust(widths[1])}  {summary}".rstrip())
     return 0
+
+
+def _cmd_dataset(args: argparse.Namespace) -> int:
+    from graphalign import datasets
+
+    if args.dataset_action == "path":
+        print(datasets.path(args.name))
+        return 0
+    start = time.perf_counter()
+    out = datasets.build(args.name, args.output, **args.kwargs)
+    print(f"wrote {args.name} to {out} in {time.perf_counter() - start:.1f}s")
+    print(f"next: graphalign build {out} -o GRAPH_DIR")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from graphalign.query.aligner import Aligner
+
+    aligner = Aligner.load(args.run_dir)
+    written = aligner.export(args.output, types=args.types, overwrite=args.overwrite)
+    counts = {t: len(aligner.node_index.ids[t]) for t in (args.types or aligner.embeddings)}
+    print(f"exported {sum(counts.values())} vectors ({', '.join(f'{n} {t}' for t, n in counts.items())}) "
+          f"of dimension {next(iter(aligner.embeddings.values())).size(1)}")
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _version() -> str:
+    from graphalign import __version__
+
+    return __version__
 
 
 COMMANDS = {
@@ -536,8 +811,23 @@ COMMANDS = {
     "query": _cmd_query,
     "demo": _cmd_demo,
     "bench": _cmd_bench,
+    "export": _cmd_export,
+    "dataset": _cmd_dataset,
     "ls": _cmd_ls,
 }
+
+
+def _flag_of(parser: argparse.ArgumentParser, command: str, error: Exception) -> str | None:
+    """The option of ``command`` that set the config value a :class:`ConfigError` is about, if any."""
+    owner, key = getattr(error, "config", None), getattr(error, "key", None)
+    if owner is None or key is None:
+        return None
+    subparsers = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    command_parser = subparsers.choices.get(command) if subparsers is not None else None
+    for action in command_parser._actions if command_parser is not None else []:
+        if getattr(action, "error_key", None) == (owner, key):
+            return "/".join(action.option_strings)
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -556,7 +846,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except GraphAlignError as error:
-        print(f"error: {error}", file=sys.stderr)
+        flag = _flag_of(parser, args.command, error)
+        print(f"error: {flag + ': ' if flag else ''}{error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as error:  # e.g. an output folder that cannot be written
+        print(f"error: {error.filename + ': ' if error.filename else ''}{error.strerror or error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except MemoryError:
+        print(f"error: out of memory while running `graphalign {args.command}`", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -9,17 +9,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graphalign.datasets import query_images
 from graphalign.features.featurize import GraphConfig
-from graphalign.features.store import build_graph
+from graphalign.features.store import build_graph, check_graph_output
 from graphalign.nn.hetero_gnn import ModelConfig
 from graphalign.query.aligner import Aligner, Neighbor
+from graphalign.training.checkpoint import check_run_output
 from graphalign.training.run import TrainedRun
 from graphalign.data.split import SplitConfig
 from graphalign.training.trainer import TrainConfig, fit
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DemoReport", "run_demo", "chance_mrr", "DEMO_TEXT_QUERIES"]
+__all__ = ["DemoReport", "run_demo", "chance_mrr", "DEMO_TEXT_QUERIES", "DEMO_SETTINGS"]
+
+DEMO_SETTINGS: dict[str, dict[str, Any]] = {
+    "graph": {"image_encoder": "conse"},
+    "model": {"out_dim": 384, "prior_residual": True, "prior_scale": 0.2},
+    "train": {"epochs": 40, "negatives": -1},
+}
+"""Where ``graphalign demo`` departs from the config dataclasses' defaults, by config
+(``graph``: :class:`GraphConfig`, ``model``: :class:`ModelConfig`, ``train``:
+:class:`TrainConfig`): ConSE image features in the text space, kept as a prior
+(a 384-dimensional shared space, the text encoder's), all concepts as negatives.
+Every other setting, and every option given on the command line, is as for
+``graphalign train``."""
 
 DEMO_TEXT_QUERIES = ("a big red fire engine", "a small animal with long ears", "something to eat for dessert")
 
@@ -72,21 +86,29 @@ def run_demo(
     """Builds, trains, evaluates and queries; returns a :class:`DemoReport`.
 
     Args:
-        data_dir: A dataset folder (default in the CLI: the bundled Tux Paint + WordNet sample).
-        work_dir: Where ``graph/`` and ``run/`` are written.
+        data_dir: A dataset folder or a bundled dataset's name (default in the CLI:
+            ``tuxpaint_small``, the bundled Tux Paint + WordNet sample).
+        work_dir: Where ``graph/`` and ``run/`` are written (graphalign's own
+            folders there are replaced; anything else is refused).
         graph_config: Encoders and cache.
         model_config: Model hyper-parameters.
         train_config: Training settings.
         split_config: Held-out fractions.
-        example_images: New images (not in the graph) to query with.
+        example_images: New images (not in the graph) to query with; ``None``: the
+            example query images that come with a bundled dataset
+            (:func:`graphalign.datasets.query_images`), none for other folders.
     """
     work_dir = Path(work_dir)
+    # The demo owns its graph/ and run/ folders and replaces them on every run; a folder there that
+    # graphalign did not write (or one holding a user's files) is refused before any work.
+    check_graph_output(work_dir / "graph", overwrite=True)
+    check_run_output(work_dir / "run", overwrite=True)
     started = time.perf_counter()
     built, stats = build_graph(data_dir, graph_config or GraphConfig())
-    graph_dir = built.save(work_dir / "graph")
+    graph_dir = built.save(work_dir / "graph", overwrite=True)
     build_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    result = fit(built, model_config, train_config, split_config, run_dir=work_dir / "run")
+    result = fit(built, model_config, train_config, split_config, run_dir=work_dir / "run", overwrite=True)
     train_seconds = time.perf_counter() - started
 
     aligner = Aligner(TrainedRun.load(work_dir / "run"))
@@ -116,8 +138,10 @@ def run_demo(
                 break
     for text in DEMO_TEXT_QUERIES:
         examples.append(ExampleQuery(f"new text {text!r} -> concept", [], aligner.search(text=text, k=3, type="concept")))
-    for path in example_images or []:
-        examples.append(ExampleQuery(f"new image {path} -> concept", [], aligner.search(image=path, k=3, type="concept")))
+    if example_images is None:
+        example_images = query_images(data_dir)
+    for path in example_images:
+        examples.append(ExampleQuery(f"new image {Path(path).name} -> concept", [], aligner.search(image=path, k=3, type="concept")))
     return DemoReport(
         build_seconds=build_seconds,
         train_seconds=train_seconds,

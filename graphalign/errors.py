@@ -19,6 +19,8 @@ __all__ = [
     "CheckpointError",
     "RegistryError",
     "ConfigError",
+    "DatasetError",
+    "OutputError",
 ]
 
 
@@ -80,7 +82,27 @@ class RegistryError(GraphAlignError, KeyError):
 
 
 class ConfigError(GraphAlignError, ValueError):
-    """A configuration value is out of range or inconsistent (e.g. ``dropout=1.5``)."""
+    """A configuration value is out of range or inconsistent (e.g. ``dropout=1.5``).
+
+    Args:
+        message: The whole message (it names the config and the key).
+        config: The config class the value belongs to, e.g. ``"TrainConfig"``.
+        key: The field, e.g. ``"lr"``; the CLI uses ``(config, key)`` to name the flag.
+    """
+
+    def __init__(self, message: str, *, config: str | None = None, key: str | None = None) -> None:
+        super().__init__(message)
+        self.config = config
+        self.key = key
+
+
+class DatasetError(GraphAlignError):
+    """A named dataset cannot be provided: it is not bundled, or its recipe's sources are not installed."""
+
+
+class OutputError(GraphAlignError):
+    """An output path cannot be written without losing something graphalign did not write
+    (see :mod:`graphalign.outputs`), or needs ``overwrite`` to replace graphalign's own output."""
 
 
 def check_config_keys(cls: type, data: Mapping[str, Any], what: str) -> None:

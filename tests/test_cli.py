@@ -15,7 +15,9 @@ def test_build_then_info(toy_dataset, tmp_path, capsys):
     out = tmp_path / "graph"
     assert main(["-q", "build", str(toy_dataset), "-o", str(out), *FAST]) == 0
     assert "32 from cache" not in capsys.readouterr().out
-    assert main(["-q", "build", str(toy_dataset), "-o", str(out), *FAST]) == 0
+    assert main(["-q", "build", str(toy_dataset), "-o", str(out), *FAST]) == 2  # graphalign's own graph: needs --overwrite
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert main(["-q", "build", str(toy_dataset), "-o", str(out), *FAST, "--overwrite"]) == 0
     assert "0 items encoded, 75 from cache" in capsys.readouterr().out
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out

@@ -407,7 +407,7 @@ def test_two_processes_build_the_same_graph_into_one_cache(zygote, tmp_path, mon
     while not Path({str(go)!r}).exists():
         time.sleep(0.001)
     built, stats = build_graph({str(data)!r}, config)
-    built.save({str(out)!r})  # both write the same output folder too
+    built.save({str(out)!r}, overwrite=True)  # both write the same output folder too
     (BOX / "stats.json").write_text(json.dumps(stats.encoded))
     """)
     # This process does the same, with the same pace (the slow encoder's delay), at the same moment.
@@ -417,7 +417,7 @@ def test_two_processes_build_the_same_graph_into_one_cache(zygote, tmp_path, mon
     worker.wait_for(lambda: (worker.box / "at-barrier").exists(), "the worker at the start line")
     go.touch()
     built, stats = build_graph(data, graph_config(cache, cache_every=2))
-    built.save(out)
+    built.save(out, overwrite=True)
     worker.join()
     monkeypatch.undo()
 

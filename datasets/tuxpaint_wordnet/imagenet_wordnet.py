@@ -22,11 +22,9 @@ Rebuilding gives a byte-identical file.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build import DEFAULT_WORDNET_DIR, WordNet  # noqa: E402
+from graphalign.datasets.tuxpaint_wordnet import WORDNET_DIR, WordNet, system_path
 
 OUT = Path(__file__).resolve().parents[2] / "graphalign" / "encoders" / "data" / "imagenet_wordnet.tsv"
 HEADER = """\
@@ -35,7 +33,7 @@ HEADER = """\
 # OFFSET:DISTANCE for the class itself (distance 0) and every synset on its
 # hypernym paths (@ and @i pointers), nearest first.
 # Derived from WordNet 3.0 (Princeton University; WordNet 3.0 license in
-# datasets/tuxpaint_small/LICENSE-wordnet.txt) and the ImageNet class synset
+# graphalign/datasets/data/tuxpaint_small/LICENSE-wordnet.txt) and the ImageNet class synset
 # list of timm (Apache-2.0), by datasets/tuxpaint_wordnet/imagenet_wordnet.py.
 """
 
@@ -58,7 +56,7 @@ def hypernym_distances(wordnet: WordNet, offset: str) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--synsets", type=Path, required=True, help="the 1000 class synsets in logit order, one per line")
-    parser.add_argument("--wordnet", type=Path, default=DEFAULT_WORDNET_DIR, help="WordNet 3.0 dict folder")
+    parser.add_argument("--wordnet", type=Path, default=system_path(WORDNET_DIR), help="WordNet 3.0 dict folder")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     synsets = [line.strip() for line in args.synsets.read_text().splitlines() if line.strip()]

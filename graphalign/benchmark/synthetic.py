@@ -71,6 +71,7 @@ from graphalign.data.split import LABEL_FREE_RELATIONS, PARTS, EdgeSplit, SplitC
 from graphalign.typing import EdgeType, NodeType
 
 if TYPE_CHECKING:
+    import graphalign._pyg  # noqa: F401
     from torch_geometric.data import HeteroData
 
     from graphalign.features.store import BuiltGraph
@@ -249,6 +250,7 @@ class SyntheticGraph:
     @cached_property
     def hetero_data(self) -> HeteroData:
         """PyG ``HeteroData`` with ``x`` per node type and reverse edge types."""
+        import graphalign._pyg  # noqa: F401
         from torch_geometric.data import HeteroData
 
         from graphalign.graph.convert import reverse_edge_type
@@ -360,9 +362,10 @@ class SyntheticGraph:
         return BuiltGraph(graph=graph, features=dict(self.features), config={"synthetic": self.config.to_dict()},
                           spaces=dict(self.spaces))
 
-    def save(self, folder: str | os.PathLike[str]) -> Path:
-        """Writes a graph folder (through :meth:`to_built`) that ``BuiltGraph.load`` reads."""
-        return self.to_built().save(folder)
+    def save(self, folder: str | os.PathLike[str], overwrite: bool = False) -> Path:
+        """Writes a graph folder (through :meth:`to_built`) that ``BuiltGraph.load`` reads;
+        ``overwrite`` replaces graphalign's own graph folder (see ``BuiltGraph.save``)."""
+        return self.to_built().save(folder, overwrite=overwrite)
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{t}={n}" for t, n in self.node_counts().items())

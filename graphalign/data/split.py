@@ -33,11 +33,12 @@ from typing import Any
 import torch
 
 from graphalign.digest import file_digest
-from graphalign.errors import GraphValidationError, check_config_keys
+from graphalign.checks import check_bool, check_choice, check_float
+from graphalign.errors import ConfigError, GraphValidationError, check_config_keys
 from graphalign.graph.convert import NodeIndex, edge_index_dict, reverse_edge_type
 from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.graph.schema import ImageNode, Node, TextNode
-from graphalign.typing import EdgeType, NodeType
+from graphalign.typing import NODE_TYPES, EdgeType, NodeType
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +80,19 @@ class SplitConfig:
 
     def __post_init__(self) -> None:
         self.heldout_node_types = tuple(self.heldout_node_types)
+        for node_type in self.heldout_node_types:
+            check_choice("SplitConfig", "heldout_node_types", node_type, NODE_TYPES)
         for name in ("val_fraction", "test_fraction", "supervision_only"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise GraphValidationError(f"SplitConfig.{name} must be in [0, 1), got {value}")
+            check_float("SplitConfig", name, getattr(self, name), low=0.0, high=1.0, high_open=True)
+        for name in ("isolate_heldout", "group_copies"):
+            check_bool("SplitConfig", name, getattr(self, name))
+        if self.align_relations is not None and (isinstance(self.align_relations, str)
+                                                 or not all(isinstance(r, str) for r in self.align_relations)):
+            raise ConfigError(f"SplitConfig.align_relations must be a list of relation names or None, got {self.align_relations!r}",
+                              config="SplitConfig", key="align_relations")
         if self.val_fraction + self.test_fraction >= 1.0:
-            raise GraphValidationError("SplitConfig: val_fraction + test_fraction must be below 1")
+            raise ConfigError(f"SplitConfig: val_fraction + test_fraction must be below 1, got "
+                              f"{self.val_fraction} + {self.test_fraction}", config="SplitConfig", key="test_fraction")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

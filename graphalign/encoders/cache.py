@@ -11,7 +11,10 @@ checksum of both in its metadata. Shards are written atomically (temp file +
 rename) and never modified, so several processes can share one cache: each adds
 its own shards, and a merge writes the merged shard before it deletes the old
 ones. No lock is needed. A process killed while writing leaves at most a hidden
-``.shard-*.tmp`` file, which readers ignore and a later merge deletes. A shard
+``.shard-*.tmp`` file, which readers ignore and a later merge deletes. The cache
+reads, renames and deletes only regular files with these names, in its own
+encoder folders: anything else in ``CACHE_DIR`` (a user's files included) is never
+touched, and an encoder folder that is a symbolic link is refused. A shard
 that fails to load (a planted pickle included: shards are read with safetensors
 only, never unpickled) or whose checksum does not match is moved aside
 (``*.corrupt``) with a warning and its entries are recomputed.
@@ -24,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -34,6 +38,7 @@ import torch
 
 from graphalign.digest import content_digest, file_digest
 from graphalign.atomic import TEMP_SUFFIX, atomic_save_safetensors, atomic_write_json
+from graphalign.errors import OutputError
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +51,10 @@ STALE_TEMP_SECONDS = 3600.0
 """Temporary files older than this are leftovers of a killed writer (a live one
 finishes a shard in far less), and :meth:`FeatureCache.compact` deletes them."""
 IDENTITY_FILE = "identity.json"
+SHARD_NAME = re.compile(r"shard-.+\.safetensors")
+"""The names of the shards the cache writes (and the only files it reads, merges or moves aside)."""
+TEMP_NAME = re.compile(r"\.(shard-.+\.safetensors|identity\.json)\..+" + re.escape(TEMP_SUFFIX))
+"""The temporary files of the cache's own interrupted writes (the only ones it deletes)."""
 
 
 @dataclass
@@ -111,8 +120,26 @@ class FeatureCache:
         self.folder = self.root / hashlib.sha256(identity.encode()).hexdigest()[:24]
         self._rows: dict[bytes, torch.Tensor] | None = None
 
+    def _own_files(self, pattern: re.Pattern[str]) -> list[Path]:
+        """The regular files in the cache folder whose names match ``pattern`` (links never count)."""
+        if not self._folder_ok():
+            return []
+        with os.scandir(self.folder) as entries:
+            return sorted(Path(e.path) for e in entries if pattern.fullmatch(e.name) and e.is_file(follow_symlinks=False))
+
+    def _folder_ok(self) -> bool:
+        """Whether the encoder's cache folder exists; refuses one that is a link or a file.
+
+        Raises:
+            OutputError: If the folder is a symbolic link or not a folder.
+        """
+        if self.folder.is_symlink() or (self.folder.exists() and not self.folder.is_dir()):
+            raise OutputError(f"feature cache folder {self.folder} is a symbolic link or a file, not a folder graphalign "
+                              "wrote; move it away, choose another --cache-dir, or pass --no-cache")
+        return self.folder.is_dir()
+
     def _shards(self) -> list[Path]:
-        return sorted(self.folder.glob("shard-*.safetensors")) if self.folder.is_dir() else []
+        return self._own_files(SHARD_NAME)
 
     def _check_shard(self, path: Path) -> tuple[torch.Tensor, torch.Tensor] | str | None:
         """Reads one shard: ``(keys, vectors)``, a problem string, or ``None`` if it is gone."""
@@ -149,11 +176,14 @@ class FeatureCache:
 
     def _quarantine(self, path: Path, reason: str) -> None:
         logger.warning("feature cache shard %s is corrupt (%s); its entries will be recomputed", path, reason)
+        target = path.with_suffix(".corrupt")
+        if target.exists() or target.is_symlink():  # never replace an existing file
+            target = path.with_suffix(f".{uuid.uuid4().hex[:8]}.corrupt")
         with contextlib.suppress(OSError):
-            os.replace(path, path.with_suffix(".corrupt"))
+            os.replace(path, target)
 
     def _temp_files(self) -> list[Path]:
-        return sorted(self.folder.glob(f".*{TEMP_SUFFIX}")) if self.folder.is_dir() else []
+        return self._own_files(TEMP_NAME)
 
     def verify(self) -> CacheReport:
         """Checks every shard (loadable, checksum, identity, shapes, finite values).
@@ -252,7 +282,8 @@ class FeatureCache:
             self.compact()
 
     def _write_shard(self, keys: torch.Tensor, vectors: torch.Tensor) -> Path:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if not self._folder_ok():
+            self.folder.mkdir(parents=True, exist_ok=True)
         info = self.folder / IDENTITY_FILE
         if not info.exists():
             atomic_write_json(info, {"identity": self.identity, "dim": int(vectors.size(1))})

@@ -35,7 +35,7 @@ def _features(output: Any) -> torch.Tensor:
     return output.pooler_output
 
 
-@ENCODERS.register("clip-image")
+@ENCODERS.register("clip-image", requires="CLIP weights (folder or hub id)")
 class CLIPImageEncoder(BatchedImageEncoder):
     """The image tower of a CLIP model, projected into CLIP's joint space, L2-normalised.
 
@@ -78,7 +78,7 @@ class CLIPImageEncoder(BatchedImageEncoder):
         from transformers import AutoImageProcessor, CLIPModel
 
         logger.info("loading CLIP image tower %s", self.model_name)
-        kwargs = dict(revision=self.revision, trust_remote_code=self.trust_remote_code)
+        kwargs = dict(revision=self.revision, trust_remote_code=self.trust_remote_code, progress=self.progress)
         self._model = load_pretrained(CLIPModel, self.model_name, **kwargs).to(self.device).eval()
         processor = load_pretrained(AutoImageProcessor, self.model_name, **kwargs)
         self._preprocess = lambda images: processor(images=images, return_tensors="pt")["pixel_values"]
@@ -87,7 +87,7 @@ class CLIPImageEncoder(BatchedImageEncoder):
         return F.normalize(_features(self._model.get_image_features(pixel_values=pixels)), dim=-1)
 
 
-@ENCODERS.register("clip-text")
+@ENCODERS.register("clip-text", requires="CLIP weights (folder or hub id)")
 class CLIPTextEncoder(TransformersTextEncoder):
     """The text tower of a CLIP model, projected into CLIP's joint space, L2-normalised.
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
 from graphalign.digest import content_digest
 from graphalign.encoders.cache import FeatureCache, default_cache_dir
+from graphalign.encoders.cached import encode_with_cache
 from graphalign.encoders.efficientnet_lite import EfficientNetLite0Encoder
 from graphalign.encoders.imagenet import imagenet_classes
 from graphalign.errors import ConfigError
@@ -105,8 +106,6 @@ class ConSEImageEncoder(Encoder):
         """Text embeddings of the 1000 ImageNet class names, through the feature cache
         of the text encoder (so later runs load no text model). Shapes: ``(1000, d)``."""
         if self._class_embeddings is None:
-            from graphalign.features.featurize import encode_with_cache
-
             names = imagenet_classes()
             cache = FeatureCache(self.cache_dir or default_cache_dir(), self.text_encoder.identity) if self.use_cache else None
             self._class_embeddings, _ = encode_with_cache(self.text_encoder, names, [content_digest(n) for n in names], cache)

@@ -33,7 +33,7 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
 
 
-@ENCODERS.register("transformers", "hf-text")
+@ENCODERS.register("transformers", "hf-text", requires="a model folder or hub id")
 class TransformersTextEncoder(Encoder):
     """Encodes texts with a transformers model: mean pooling, then L2 normalisation.
 
@@ -103,7 +103,7 @@ class TransformersTextEncoder(Encoder):
         import transformers
 
         logger.info("loading %s %s", self.model_class, self.model_name)
-        kwargs = dict(revision=self.revision, trust_remote_code=self.trust_remote_code)
+        kwargs = dict(revision=self.revision, trust_remote_code=self.trust_remote_code, progress=self.progress)
         self._tokenizer = load_pretrained(transformers.AutoTokenizer, self.model_name, **kwargs)
         factory = getattr(transformers, self.model_class)
         self._model = load_pretrained(factory, self.model_name, **kwargs).to(self.device).eval()

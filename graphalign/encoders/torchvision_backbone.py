@@ -61,7 +61,7 @@ def _strip_classifier(model: torch.nn.Module) -> int:
     raise EncoderError(f"cannot find the classifier of {type(model).__name__} to strip")
 
 
-@ENCODERS.register("torchvision")
+@ENCODERS.register("torchvision", requires="a weights file")
 class TorchvisionEncoder(BatchedImageEncoder):
     """Any torchvision classification model by name, as a feature extractor.
 

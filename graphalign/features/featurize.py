@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Sequence
+import os
+import string
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
 from graphalign.digest import content_digest, file_digest
 from graphalign.encoders.cache import FeatureCache, default_cache_dir
+from graphalign.encoders.cached import encode_with_cache
+from graphalign.checks import check_bool, check_int
+from graphalign.device import check_device_name
 from graphalign.errors import ConfigError, EncoderError, GraphValidationError
+from graphalign.image_io import check_image_file_size
 from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.graph.schema import ConceptNode, ImageNode, Node, TextNode
 from graphalign.typing import NodeType
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GraphConfig", "FeatureStats", "featurize", "encode_with_cache", "concept_text"]
+__all__ = ["GraphConfig", "FeatureStats", "featurize", "concept_text"]
 
 MODALITY_OF: dict[NodeType, str] = {"concept": "text", "text": "text", "image": "image"}
 """Which encoder (text or image) gives each node type its features."""
@@ -74,7 +78,27 @@ class GraphConfig:
         for name in ("max_text_chars", "cache_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"GraphConfig.{name} must be a positive integer, got {value!r}")
+                raise ConfigError(f"GraphConfig.{name} must be a positive integer, got {value!r}", config="GraphConfig", key=name)
+        check_int("GraphConfig", "batch_size", self.batch_size, low=1, high=1 << 20, optional=True)
+        check_device_name(self.device, "GraphConfig.device")
+        check_bool("GraphConfig", "use_cache", self.use_cache)
+        check_bool("GraphConfig", "progress", self.progress)
+        for modality in ("text", "image"):
+            key = f"{modality}_encoder_kwargs"
+            if not isinstance(getattr(self, key), dict):
+                raise ConfigError(f"GraphConfig.{key} must be a dict (a JSON object), got {getattr(self, key)!r}",
+                                  config="GraphConfig", key=key)
+        if self.cache_dir is not None and not isinstance(self.cache_dir, (str, os.PathLike)):
+            raise ConfigError(f"GraphConfig.cache_dir must be a folder path or None, got {self.cache_dir!r}",
+                              config="GraphConfig", key="cache_dir")
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(self.concept_template) if f is not None}
+        except (ValueError, TypeError, AttributeError) as error:
+            raise ConfigError(f"GraphConfig.concept_template is not a format string ({error})",
+                              config="GraphConfig", key="concept_template") from None
+        if not fields <= {"name", "description"}:
+            raise ConfigError(f"GraphConfig.concept_template may use only {{name}} and {{description}}, got "
+                              f"{self.concept_template!r}", config="GraphConfig", key="concept_template")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +116,12 @@ class GraphConfig:
         name, kwargs = (
             (self.text_encoder, self.text_encoder_kwargs) if modality == "text" else (self.image_encoder, self.image_encoder_kwargs)
         )
+        key = f"{modality}_encoder_kwargs"
+        try:  # a misspelled argument names the setting, the valid ones and the closest ("did you mean")
+            if isinstance(name, str):
+                ENCODERS.check_kwargs(name, kwargs)
+        except ConfigError as error:
+            raise ConfigError(f"GraphConfig.{key}: {error}", config="GraphConfig", key=key) from None
         kwargs = {"device": self.device, "progress": self.progress, **kwargs}
         if self.batch_size is not None:
             kwargs.setdefault("batch_size", self.batch_size)
@@ -143,104 +173,27 @@ def _item_and_key(graph: KnowledgeGraph, node: Node, template: str, max_chars: i
     try:
         if not path.is_file():
             raise EncoderError(f"image {node.id!r}: {path}: " + ("image file not found" if not path.exists() else "not a regular file"))
+        try:
+            check_image_file_size(path)  # before the file is hashed
+        except EncoderError as error:
+            raise EncoderError(f"image {node.id!r}: {error}") from None
         return path, file_digest(path)
     except OSError as error:
         raise EncoderError(f"image {node.id!r}: cannot read {path}: {error}") from error
 
 
-def _locate_bad_images(items: Sequence[Any], labels: Sequence[str]) -> list[str]:
-    """``node 'id': problem`` for every image item that cannot be decoded (on the error path only)."""
-    from graphalign.image_io import check_image_file
-
-    found = []
-    for item, label in zip(items, labels):
-        if isinstance(item, str):
-            return []  # a text encoder: nothing to locate this way
-        if problem := check_image_file(item):
-            found.append(f"node {label!r}: {problem}")
-    return found
-
-
-def _encode_chunk(encoder: Encoder, items: list[Any], labels: list[str]) -> torch.Tensor:
-    """Encodes one chunk; errors name the node(s) at fault."""
+def _check_cache_root(root: Path, setting: str) -> None:
+    """Refuses a feature-cache folder that is a file or cannot be created, naming the setting."""
     try:
-        vectors = encoder.encode(items)
-    except EncoderError as error:
-        culprits = _locate_bad_images(items, labels)
-        if culprits:
-            more = f" (and {len(culprits) - 3} more)" if len(culprits) > 3 else ""
-            raise EncoderError("; ".join(culprits[:3]) + more) from error
-        raise
-    if vectors.dim() != 2 or vectors.size(0) != len(items):
-        raise EncoderError(f"encoder {encoder.identity} returned shape {tuple(vectors.shape)} for {len(items)} items")
-    bad = (~torch.isfinite(vectors)).any(dim=1).nonzero().flatten().tolist()
-    if bad:
-        names = [labels[i] for i in bad[:5]]
-        raise EncoderError(f"encoder {encoder.identity} gave NaN/inf features for: {', '.join(map(repr, names))}")
-    return vectors
-
-
-def encode_with_cache(
-    encoder: Encoder,
-    items: Sequence[Any],
-    keys: list[bytes],
-    cache: FeatureCache | None,
-    labels: Sequence[str] | None = None,
-    *,
-    chunk_size: int | None = None,
-) -> tuple[torch.Tensor, int]:
-    """Encodes ``items``, taking what it can from ``cache`` and storing the rest.
-
-    The model is loaded only if something is missing from the cache. Missing
-    items are encoded in chunks of ``chunk_size`` and each chunk is stored as
-    soon as it is done, so an interruption loses at most one chunk of work.
-
-    Args:
-        encoder: The encoder.
-        items: Raw items (texts, paths, PIL images).
-        keys: Content digest of each item.
-        cache: The cache, or ``None`` to encode everything.
-        labels: Node ids, for error messages.
-        chunk_size: Items per encode-and-store step (default: all at once).
-
-    Returns:
-        ``(vectors (n, dim), number of items encoded now)``.
-
-    Raises:
-        EncoderError: If an item cannot be encoded or gives NaN/inf, naming it.
-            Chunks finished before the failure stay in the cache.
-    """
-    labels = list(labels) if labels is not None else [str(i) for i in range(len(items))]
-    hits, misses = cache.get(keys) if cache is not None else ({}, list(range(len(items))))
-    size = max(1, chunk_size or len(misses) or 1)
-    chunks = [misses[start : start + size] for start in range(0, len(misses), size)]
-    fresh: list[tuple[list[int], torch.Tensor]] = []
-    show = encoder.progress
-    bar = tqdm(total=len(misses), desc="encoding", unit="item", disable=not show or len(chunks) < 2, leave=False)
-    if len(chunks) > 1:
-        encoder.progress = False  # one bar over the chunks instead of one per chunk
-    try:
-        for chunk in chunks:
-            vectors = _encode_chunk(encoder, [items[i] for i in chunk], [labels[i] for i in chunk])
-            if cache is not None:
-                cache.put([keys[i] for i in chunk], vectors)
-            fresh.append((chunk, vectors))
-            bar.update(len(chunk))
-    except EncoderError as error:
-        done = sum(len(c) for c, _ in fresh)
-        if done and cache is not None:
-            raise EncoderError(f"{error} ({done} item(s) encoded before the failure are saved in the cache)") from error
-        raise
-    finally:
-        encoder.progress = show
-        bar.close()
-    dim = fresh[0][1].size(1) if fresh else (next(iter(hits.values())).numel() if hits else 0)
-    out = torch.empty(len(items), dim)
-    for position, vector in hits.items():
-        out[position] = vector
-    for chunk, vectors in fresh:
-        out[torch.tensor(chunk, dtype=torch.long)] = vectors
-    return out, len(misses)
+        if root.exists() and not root.is_dir():
+            raise ConfigError(f"feature cache folder {root} is a file, not a folder (set by {setting})")
+        root.mkdir(parents=True, exist_ok=True)
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise ConfigError(f"feature cache folder {root} is not writable (set by {setting}); "
+                              "choose another or pass --no-cache")
+    except OSError as error:
+        raise ConfigError(f"cannot create the feature cache folder {root} (set by {setting}): "
+                          f"{error.strerror or error}") from None
 
 
 def _warn_truncated(nodes: list[Node], config: GraphConfig) -> None:
@@ -278,6 +231,8 @@ def featurize(graph: KnowledgeGraph, config: GraphConfig | None = None) -> tuple
     """
     config = config or GraphConfig()
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+    if config.use_cache:
+        _check_cache_root(cache_root, "GraphConfig.cache_dir (--cache-dir)" if config.cache_dir else "$GRAPHALIGN_CACHE")
     node_types = [t for t in ("image", "concept", "text") if any(True for _ in graph.nodes(t))]
     # Build every encoder first, so a wrong name or argument fails before any work.
     encoders: dict[str, Encoder] = {}

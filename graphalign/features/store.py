@@ -18,7 +18,6 @@ import dataclasses
 import errno
 import logging
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Iterable
@@ -29,25 +28,44 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_safetensors, read_versioned_json
+from graphalign.atomic import (
+    atomic_save_safetensors,
+    atomic_write_json,
+    read_safetensors,
+    read_versioned_json,
+)
 from graphalign.errors import CheckpointError, GraphAlignError
+from graphalign.features.featurize import FeatureStats, GraphConfig, featurize
 from graphalign.graph.convert import NodeIndex, to_hetero_data
-from graphalign.graph.io import load_dataset, save_dataset
+from graphalign.graph.io import EDGES_FILE, NODES_FILE, load_dataset, save_dataset
 from graphalign.graph.knowledge_graph import KnowledgeGraph
+from graphalign.outputs import (
+    OutputLayout,
+    check_output_dir,
+    remove_own_folder,
+    write_marker,
+)
 from graphalign.typing import NodeType
 
 if TYPE_CHECKING:
     from torch_geometric.data import HeteroData
 
-    from graphalign.features.featurize import FeatureStats, GraphConfig
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BuiltGraph", "build_graph", "GRAPH_FORMAT_VERSION"]
+__all__ = ["BuiltGraph", "build_graph", "GRAPH_FORMAT_VERSION", "GRAPH_LAYOUT", "check_graph_output"]
 
 GRAPH_FORMAT_VERSION = 1
 GRAPH_META = "graph.json"
 FEATURES_FILE = "features.safetensors"
+GRAPH_LAYOUT = OutputLayout(
+    "graph", files=(GRAPH_META, NODES_FILE, EDGES_FILE, FEATURES_FILE),
+    folders=(("images", OutputLayout("images", patterns=("*.png",), marked=False)),),
+    metadata=GRAPH_META, metadata_format="graphalign-graph",
+)
+"""What a graph folder holds (see :mod:`graphalign.outputs`)."""
+GRAPH_STAGING_LAYOUT = dataclasses.replace(GRAPH_LAYOUT, marked=False)
+"""A graph folder being written (its marker comes last)."""
 STALE_STAGING_SECONDS = 3600.0
 """A staging folder older than this belongs to a killed build and is deleted by the next save."""
 
@@ -57,7 +75,7 @@ class BuiltGraph:
     """A knowledge graph with an initial feature vector for every node.
 
     Example:
-        >>> built = build_graph("datasets/tuxpaint_small")  # doctest: +SKIP
+        >>> built = build_graph("tuxpaint_small")  # doctest: +SKIP
         >>> built.hetero_data["image"].x.shape  # doctest: +SKIP
         torch.Size([300, 1280])
 
@@ -91,7 +109,6 @@ class BuiltGraph:
         return {t: int(x.size(1)) for t, x in self.features.items()}
 
     def graph_config(self) -> GraphConfig:
-        from graphalign.features.featurize import GraphConfig
 
         return GraphConfig.from_dict(self.config)
 
@@ -109,14 +126,28 @@ class BuiltGraph:
         return dataclasses.replace(self, graph=graph)
 
     def summary(self) -> dict[str, Any]:
-        """Counts by node and edge type, feature sizes and encoders."""
-        return {**self.graph.counts(), "feature_dims": self.feature_dims, "encoders": self.encoders}
+        """Counts by node and edge type, feature sizes, encoder names (as registered) and identities."""
+        names = {m: self.config.get(f"{m}_encoder") for m in self.encoders}
+        return {**self.graph.counts(), "feature_dims": self.feature_dims,
+                "encoder_names": {m: n for m, n in names.items() if isinstance(n, str)}, "encoders": self.encoders}
 
-    def save(self, folder: str | os.PathLike[str]) -> Path:
-        """Writes the graph folder atomically (temp folder, then swap)."""
+    def save(self, folder: str | os.PathLike[str], overwrite: bool = False) -> Path:
+        """Writes the graph folder atomically (temp folder, then swap).
+
+        Args:
+            folder: A new or empty folder, or (with ``overwrite``) a graph folder
+                graphalign wrote.
+            overwrite: Replace graphalign's own graph folder. A folder holding
+                anything graphalign did not write is refused even then.
+
+        Raises:
+            OutputError: If ``folder`` may not be written (see
+                :func:`graphalign.outputs.check_output_dir`); nothing is changed.
+        """
         folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
         _recover_interrupted_swap(folder)
+        check_graph_output(folder, overwrite)
+        folder.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_staging(folder)
         staging = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
         staging.mkdir()
@@ -133,9 +164,10 @@ class BuiltGraph:
                 **self.summary(),
             }
             atomic_write_json(staging / GRAPH_META, meta)
-            _swap_in(staging, folder)
+            write_marker(staging, GRAPH_LAYOUT)
+            _swap_in(staging, folder, overwrite)
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            remove_own_folder(staging, GRAPH_STAGING_LAYOUT)
             raise
         return folder
 
@@ -158,6 +190,7 @@ class BuiltGraph:
                 raise CheckpointError(f"{folder / GRAPH_META}: field {key!r} must be a JSON object")
         if source is not None and not isinstance(source, str):
             raise CheckpointError(f"{folder / GRAPH_META}: field 'source' must be a string or null")
+        _check_graph_config(meta.get("config", {}), folder / GRAPH_META)
         try:
             root = Path(source) if source and Path(source).is_dir() else folder
         except (OSError, ValueError):
@@ -181,6 +214,27 @@ class BuiltGraph:
                 ids = ", ".join(repr(built.index.id(node_type, r)) for r in rows)
                 raise CheckpointError(f"{folder / FEATURES_FILE}: {node_type} features hold NaN or infinite values (nodes {ids})")
         return built
+
+
+def check_graph_output(folder: str | os.PathLike[str], overwrite: bool = False) -> None:
+    """Checks, before any work, that :meth:`BuiltGraph.save` may write ``folder``.
+
+    Raises:
+        OutputError: See :func:`graphalign.outputs.check_output_dir`.
+    """
+    check_output_dir(folder, GRAPH_LAYOUT, overwrite)
+
+
+def _check_graph_config(config: dict[str, Any], path: Path) -> None:
+    """The encoder config saved in ``graph.json`` must be a valid :class:`GraphConfig` (checked on load,
+    so a query never builds an encoder from out-of-range values). A graph whose features came from
+    elsewhere (its config names no GraphConfig field, e.g. a synthetic graph) has no encoder to check."""
+    if not config.keys() & {f.name for f in dataclasses.fields(GraphConfig)}:
+        return
+    try:
+        GraphConfig.from_dict(config)
+    except (GraphAlignError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: key 'config': {error}") from None
 
 
 def _siblings(folder: Path, tag: str) -> list[Path]:
@@ -209,43 +263,47 @@ def _remove_stale_staging(folder: Path) -> None:
     for staging in _siblings(folder, "tmp"):
         with contextlib.suppress(OSError):
             if now - staging.stat().st_mtime > STALE_STAGING_SECONDS:
-                shutil.rmtree(staging, ignore_errors=True)
+                remove_own_folder(staging, GRAPH_STAGING_LAYOUT)
     if folder.exists():
         for old in _siblings(folder, "old"):  # the swap finished; only its clean-up was cut short
-            shutil.rmtree(old, ignore_errors=True)
+            remove_own_folder(old, GRAPH_LAYOUT)
 
 
-def _swap_in(staging: Path, folder: Path, attempts: int = 10) -> None:
+def _swap_in(staging: Path, folder: Path, overwrite: bool = False, attempts: int = 10) -> None:
     """Replaces ``folder`` by ``staging`` with renames (old content removed last).
 
     Another process saving to the same folder at the same time may win the race
-    for a rename; then this one tries again, so the last save wins and the folder
-    is always one complete graph.
+    for a rename; then this one tries again (with ``overwrite``), so the last
+    save wins and the folder is always one complete graph. The folder is checked
+    again right before it is moved away, and only graphalign's own files of the
+    old folder are deleted.
     """
     for _ in range(attempts):
         old = None
-        if folder.exists():
-            if not (folder / GRAPH_META).exists() and any(folder.iterdir()):
-                raise GraphAlignError(f"{folder}: exists and is not a graphalign graph folder; refusing to overwrite it")
-            old = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
-            try:
-                os.replace(folder, old)
-            except FileNotFoundError:
-                continue  # another process moved it away first
-            except OSError as error:
-                if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                    raise
-                continue
+        if folder.exists() or folder.is_symlink():
+            if check_output_dir(folder, GRAPH_LAYOUT, overwrite) == "empty":
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # the rename below puts the graph in its place
+            else:
+                old = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
+                try:
+                    os.replace(folder, old)
+                except FileNotFoundError:
+                    continue  # another process moved it away first
+                except OSError as error:
+                    if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise
+                    continue
         try:
             os.replace(staging, folder)
         except OSError as error:
             if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
             if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+                remove_own_folder(old, GRAPH_LAYOUT)
             continue  # another process swapped its folder in between our renames
         if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            remove_own_folder(old, GRAPH_LAYOUT)
         return
     raise GraphAlignError(f"{folder}: could not replace the folder (other processes keep writing it)")
 
@@ -260,7 +318,8 @@ def build_graph(
     """Validates a dataset and encodes every node (through the feature cache).
 
     Args:
-        source: A dataset folder or an in-memory :class:`KnowledgeGraph`.
+        source: A dataset folder, a bundled dataset's name (``"tuxpaint_small"``) or an
+            in-memory :class:`KnowledgeGraph`.
         config: Encoders, cache and device (default :class:`GraphConfig`).
         allow_outside_root: Accept image paths outside the dataset folder.
         allow_self_loops: Accept self-loop edges.
@@ -272,7 +331,6 @@ def build_graph(
         GraphValidationError: For invalid data (naming file and line, or id).
         EncoderError: If an item cannot be encoded.
     """
-    from graphalign.features.featurize import GraphConfig, featurize
 
     config = config or GraphConfig()
     if isinstance(source, KnowledgeGraph):

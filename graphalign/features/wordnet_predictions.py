@@ -7,7 +7,7 @@ onto the graph through the WordNet hierarchy: each predicted class links to its
 *nearest* concepts of the graph among itself and its hypernyms ("Dalmatian" →
 "dog" when the graph has "dog" but not "Dalmatian"). The table of hypernyms
 ships with graphalign (``encoders/data/imagenet_wordnet.tsv``, derived from
-WordNet 3.0 by ``datasets/tuxpaint_wordnet/imagenet_wordnet.py``), so no
+WordNet 3.0 by ``datasets/tuxpaint_wordnet/imagenet_wordnet.py`` in the repository), so no
 WordNet installation is needed at run time.
 
 The edges (relation :data:`PREDICTION_RELATION`) use no label, only the image's

@@ -109,6 +109,7 @@ def to_hetero_data(
         GraphValidationError: If a feature matrix has the wrong number of rows or
             holds NaN/infinite values.
     """
+    import graphalign._pyg  # noqa: F401
     from torch_geometric.data import HeteroData
 
     index = NodeIndex.from_graph(graph)

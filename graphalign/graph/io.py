@@ -7,10 +7,14 @@ A dataset folder holds:
   texts carry ``text`` and optional ``language``; images carry ``path`` relative
   to the folder. Any node may carry ``attributes`` (a JSON object).
 * ``edges.tsv`` -- ``head<TAB>relation<TAB>tail`` lines; ``#`` starts a comment
-  line; blank lines are ignored.
+  line; blank lines are ignored. The file must exist (a header line is enough
+  for a graph without edges).
 
-Reading accepts a UTF-8 byte-order mark and Windows line endings, reports every
-problem with its file and line, and builds nothing unless the whole input is valid.
+Reading accepts a UTF-8 byte-order mark (also at the start of any line, as left
+by concatenating files) and Windows line endings. :func:`load_dataset` checks
+the records, the edge lines, the ids and relations and the image files in one
+pass, reports every problem with its file and line in one error, and builds
+nothing unless the whole input is valid.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ import json
 import logging
 import os
 import re
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 from graphalign.atomic import atomic_open
+from graphalign.datasets.base import resolve
 from graphalign.errors import DataFormatError, GraphValidationError
 from graphalign.graph.knowledge_graph import KnowledgeGraph
-from graphalign.graph.schema import NODE_CLASSES, ImageNode, Node
+from graphalign.graph.schema import NODE_CLASSES, ImageNode, Node, brief_repr, check_relation
 
 logger = logging.getLogger(__name__)
 
@@ -47,91 +53,157 @@ def node_from_json(obj: Any) -> Node:
         raise GraphValidationError(f"expected a JSON object, got {type(obj).__name__}")
     if "id" not in obj:
         raise GraphValidationError("missing field 'id'")
+    label = f"node {brief_repr(obj['id'])}"
     node_type = obj.get("type")
     if node_type is None:
-        raise GraphValidationError(f"node {obj['id']!r}: missing field 'type'")
+        raise GraphValidationError(f"{label}: missing field 'type'")
     cls = NODE_CLASSES.get(node_type) if isinstance(node_type, str) else None
     if cls is None:
         raise GraphValidationError(
-            f"node {obj['id']!r}: unknown node type {node_type!r} (expected one of: {', '.join(NODE_CLASSES)})"
+            f"{label}: unknown node type {brief_repr(node_type)} (expected one of: {', '.join(NODE_CLASSES)})"
         )
     allowed = {"id", "type", "attributes", *cls.fields}
     unexpected = sorted(set(obj) - allowed)
     if unexpected:
         raise GraphValidationError(
-            f"node {obj['id']!r}: unexpected field(s) {', '.join(map(repr, unexpected))} for a {node_type} node "
+            f"{label}: unexpected field(s) {', '.join(map(brief_repr, unexpected))} for a {node_type} node "
             f"(allowed: {', '.join(sorted(allowed))}; put extra data under 'attributes')"
         )
     required = {"concept": "name", "text": "text", "image": "path"}[node_type]
     if required not in obj:
-        raise GraphValidationError(f"node {obj['id']!r}: missing field {required!r} for a {node_type} node")
+        raise GraphValidationError(f"{label}: missing field {required!r} for a {node_type} node")
     kwargs = {name: obj[name] for name in cls.fields if name in obj}
     node = cls(obj["id"], attributes=obj.get("attributes", {}), **kwargs)
     if problems := node.problems():
-        raise GraphValidationError([f"node {obj['id']!r}: {p}" for p in problems])
+        raise GraphValidationError([f"{label}: {p}" for p in problems])
     return node
 
 
 def _read_lines(path: Path) -> list[str]:
-    """Reads a UTF-8 text file (BOM allowed) into lines without line endings."""
+    """Reads a UTF-8 text file (BOM allowed) into lines without line endings.
+
+    Raises:
+        DataFormatError: If the file is missing, not a file, unreadable or not UTF-8.
+    """
+    lines, problem = _try_read_lines(path)
+    if problem is not None:
+        line, what = problem
+        raise DataFormatError(f"{path}:{line}: {what}" if line else f"{path}: {what}", path=str(path), line=line or None)
+    assert lines is not None
+    return lines
+
+
+def _try_read_lines(path: Path) -> tuple[list[str] | None, tuple[int, str] | None]:
+    """:func:`_read_lines` returning ``(lines, None)`` or ``(None, (line or 0, problem))``."""
     if not path.exists():
-        raise DataFormatError(f"{path}: file not found", path=str(path))
+        return None, (0, "file not found")
     if not path.is_file():
-        raise DataFormatError(f"{path}: not a file", path=str(path))
+        return None, (0, "not a file")
     try:
         raw = path.read_bytes()
     except OSError as error:  # permission denied, I/O error
-        raise DataFormatError(f"{path}: cannot read ({error.strerror or error})", path=str(path)) from None
+        return None, (0, f"cannot read ({error.strerror or error})")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise DataFormatError(f"{path}:{line}: not valid UTF-8 ({error.reason})", path=str(path), line=line) from None
+        return None, (raw[: error.start].count(b"\n") + 1, f"not valid UTF-8 ({error.reason})")
     # Split on "\n" only (with "\r\n" accepted): str.splitlines() would also split
     # inside JSON strings at characters such as U+2028 or U+0085.
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    # A byte-order mark at the start of a later line comes from concatenated files.
+    return [(line[:-1] if line.endswith("\r") else line).removeprefix("\ufeff") for line in lines], None
+
+
+class _JSONProblem(ValueError):
+    """Raised by the JSON hooks below: JSON that parses but must not be accepted."""
+
+
+def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` that refuses a key given twice (``json`` keeps the last one)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _JSONProblem(f"duplicate key {brief_repr(key)} in a JSON object (each key may appear once)")
+    return obj
+
+
+def _refuse_constant(name: str) -> Any:
+    """``parse_constant`` that refuses ``NaN``, ``Infinity`` and ``-Infinity`` (not JSON)."""
+    raise _JSONProblem(f"invalid JSON ({name} is not a JSON value; write null, a number or a string)")
 
 
 def _parse_json_line(line: str) -> tuple[Any, str | None]:
     """Parses one JSON line; returns ``(value, None)`` or ``(None, problem)``."""
     try:
-        return json.loads(line), None
+        return json.loads(line, object_pairs_hook=_object_without_duplicate_keys, parse_constant=_refuse_constant), None
     except json.JSONDecodeError as error:
         return None, f"invalid JSON ({error.msg} at column {error.colno})"
+    except _JSONProblem as error:
+        return None, str(error)
     except RecursionError:
         return None, "invalid JSON (nested too deeply)"
     except ValueError as error:  # e.g. an integer literal with thousands of digits
         return None, f"invalid JSON ({error})"
 
 
-def _read_numbered_nodes(path: Path) -> list[tuple[int, Node]]:
-    """:func:`read_nodes` with the line number of every node."""
-    nodes: list[tuple[int, Node]] = []
-    problems: list[tuple[int, str]] = []
+class _NodeScan:
+    """What reading the lines of ``nodes.jsonl`` found.
+
+    Attributes:
+        nodes: ``(line, node)`` for every valid record whose id is new.
+        problems: ``(line, problem)`` for every bad line.
+        invalid_ids: Ids read from records that have problems; an edge to one
+            of them is not reported again (the record's own line is).
+        records: How many non-blank lines the file has.
+    """
+
+    def __init__(self) -> None:
+        self.nodes: list[tuple[int, Node]] = []
+        self.problems: list[tuple[int, str]] = []
+        self.invalid_ids: set[str] = set()
+        self.records = 0
+
+
+def _scan_nodes(lines: list[str]) -> _NodeScan:
+    """Parses every line of ``nodes.jsonl``, collecting the problems of all of them."""
+    scan = _NodeScan()
     first_line: dict[str, int] = {}
-    for number, line in enumerate(_read_lines(path), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        scan.records += 1
         obj, problem = _parse_json_line(line)
         if problem is not None:
-            problems.append((number, problem))
+            scan.problems.append((number, problem))
             continue
+        node_id = obj.get("id") if isinstance(obj, dict) else None
+        key = node_id if isinstance(node_id, str) else None
+        node: Node | None = None
         try:
             node = node_from_json(obj)
         except GraphValidationError as error:
-            problems.extend((number, p) for p in error.problems)
+            scan.problems.extend((number, p) for p in error.problems)
+        if key is not None and key in first_line:
+            scan.problems.append((number, f"duplicate node id {brief_repr(key)} (first defined on line {first_line[key]})"))
             continue
-        if node.id in first_line:
-            problems.append((number, f"duplicate node id {node.id!r} (first defined on line {first_line[node.id]})"))
-            continue
-        first_line[node.id] = number
-        nodes.append((number, node))
-    if problems:
-        raise DataFormatError([f"{path}:{n}: {p}" for n, p in problems], path=str(path), line=problems[0][0])
-    return nodes
+        if key is not None:
+            first_line[key] = number
+        if node is not None:
+            scan.nodes.append((number, node))
+        elif key is not None:
+            scan.invalid_ids.add(key)
+    return scan
+
+
+def _read_numbered_nodes(path: Path) -> list[tuple[int, Node]]:
+    """:func:`read_nodes` with the line number of every node."""
+    scan = _scan_nodes(_read_lines(path))
+    if scan.problems:
+        raise DataFormatError([f"{path}:{n}: {p}" for n, p in scan.problems], path=str(path), line=scan.problems[0][0])
+    return scan.nodes
 
 
 def read_nodes(path: str | os.PathLike[str]) -> list[Node]:
@@ -152,9 +224,17 @@ def read_edges(path: str | os.PathLike[str]) -> list[tuple[int, tuple[str, str, 
             non-empty fields.
     """
     path = Path(path)
+    triples, problems = _scan_edges(_read_lines(path))
+    if problems:
+        raise DataFormatError([f"{path}:{n}: {p}" for n, p in problems], path=str(path), line=problems[0][0])
+    return triples
+
+
+def _scan_edges(lines: list[str]) -> tuple[list[tuple[int, tuple[str, str, str]]], list[tuple[int, str]]]:
+    """Splits every line of ``edges.tsv``; returns ``(numbered triples, (line, problem) list)``."""
     triples = []
     problems: list[tuple[int, str]] = []
-    for number, line in enumerate(_read_lines(path), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         parts = line.split("\t")
@@ -167,9 +247,47 @@ def read_edges(path: str | os.PathLike[str]) -> list[tuple[int, tuple[str, str, 
             problems.append((number, "empty field"))
             continue
         triples.append((number, (head, relation, tail)))
-    if problems:
-        raise DataFormatError([f"{path}:{n}: {p}" for n, p in problems], path=str(path), line=problems[0][0])
-    return triples
+    return triples, problems
+
+
+def _missing_edges_file(folder: Path) -> str:
+    """The problem of a dataset folder without ``edges.tsv``, naming likely misnamed files."""
+    try:
+        names = sorted(p.name for p in folder.iterdir() if p.name != NODES_FILE and not p.name.startswith("."))
+    except OSError:
+        names = []
+    stems = ("edge", "edges", "triple", "triples", "relation", "relations")
+    candidates = [
+        name for name in names
+        if name.lower().endswith((".tsv", ".csv", ".txt")) or name.lower().split(".")[0] in stems
+    ]
+    if candidates:
+        found = ", ".join(repr(name) for name in candidates[:5])
+        return f"file not found (found {found} in {folder}: did you mean {EDGES_FILE}?)"
+    return f"file not found (a dataset folder holds {NODES_FILE} and {EDGES_FILE}; an empty {EDGES_FILE} is allowed)"
+
+
+def _warn_about_edges(graph: KnowledgeGraph, edges_path: Path, lines: dict[tuple[str, str, str], int]) -> None:
+    """Logs a warning for a graph without edges and for relations used in both directions between two node types."""
+    if not graph.num_edges:
+        logger.warning("%s holds no edges: the graph has no relations to learn from", edges_path)
+        return
+    by_relation: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
+    first_line: dict[tuple[str, str, str], int] = {}
+    for edge in graph.edges:
+        head_type, relation, tail_type = graph.edge_type(edge)
+        by_relation[relation][(head_type, tail_type)] += 1
+        first_line.setdefault((head_type, relation, tail_type), lines[edge.as_tuple()])
+    for relation, pairs in by_relation.items():
+        for (head_type, tail_type), count in sorted(pairs.items()):
+            reverse = pairs.get((tail_type, head_type), 0)
+            if head_type != tail_type and (count, head_type) < (reverse, tail_type):
+                logger.warning(
+                    "%s:%d: relation %r links %s -> %s on %d line(s) but %s -> %s on %d; "
+                    "check the direction of those edges",
+                    edges_path, first_line[(head_type, relation, tail_type)], relation, head_type, tail_type, count,
+                    tail_type, head_type, reverse,
+                )
 
 
 def load_dataset(
@@ -181,47 +299,87 @@ def load_dataset(
 ) -> KnowledgeGraph:
     """Loads a dataset folder (``nodes.jsonl`` + ``edges.tsv``) into a graph.
 
+    Every check runs on the whole input, whatever the others find: the records
+    of ``nodes.jsonl``, the fields of every ``edges.tsv`` line, the ids and
+    relation names of the edges and the image files. The id of a record with a
+    problem of its own still counts as known, so an edge to it is not reported
+    as an unknown id (its node's line is reported instead). A warning is logged
+    for an ``edges.tsv`` without edges and for a relation that links two node
+    types in both directions (e.g. ``image -> concept`` on most lines but
+    ``concept -> image`` on one).
+
     Args:
-        folder: The dataset folder; image paths are relative to it.
+        folder: The dataset folder; image paths are relative to it. A name of a
+            bundled dataset (``"tuxpaint_small"``, see :mod:`graphalign.datasets`)
+            loads that dataset from the installed package when no such folder exists.
         check_images: Check that every image file exists, stays inside the folder
             and has a readable image header.
         allow_self_loops: Accept edges from a node to itself.
         allow_outside_root: Accept image paths outside ``folder``.
 
     Raises:
-        DataFormatError: Naming the file and line of every problem (image file
-            problems are reported on the line of their node); nothing is
-            returned unless the whole dataset is valid.
+        DataFormatError: One error listing every problem as ``FILE:LINE: what``
+            (``nodes.jsonl`` first, then ``edges.tsv``, each in line order;
+            image file problems are reported on the line of their node);
+            nothing is returned unless the whole dataset is valid.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataFormatError(f"{folder}: dataset folder not found", path=str(folder))
+    folder = resolve(folder)  # DataFormatError if neither a folder nor a bundled dataset's name
     nodes_path, edges_path = folder / NODES_FILE, folder / EDGES_FILE
     graph = KnowledgeGraph(folder, allow_self_loops=allow_self_loops, allow_outside_root=allow_outside_root)
-    numbered = _read_numbered_nodes(nodes_path)
-    if not numbered:
-        raise DataFormatError(f"{nodes_path}: the graph has no nodes (the file holds no node records)", path=str(nodes_path))
-    for _, node in numbered:
-        graph.add_node(node)  # ids were checked for duplicates by read_nodes
-    triples = read_edges(edges_path) if edges_path.exists() else []
-    problems: list[tuple[int, str]] = []
+    node_problems: list[tuple[int, str]] = []  # line 0: the file as a whole
+    edge_problems: list[tuple[int, str]] = []
+
+    node_lines, problem = _try_read_lines(nodes_path)
+    scan = _scan_nodes(node_lines) if node_lines is not None else None  # None: no records to check edges against
+    if problem is not None:
+        node_problems.append(problem)
+    if scan is not None:
+        node_problems.extend(scan.problems)
+        if not scan.records:
+            node_problems.append((0, "the graph has no nodes (the file holds no node records)"))
+        for _, node in scan.nodes:
+            graph.add_node(node)  # valid records with ids checked for duplicates by _scan_nodes
+
+    edge_lines, problem = _try_read_lines(edges_path)
+    if problem is not None:
+        edge_problems.append((0, _missing_edges_file(folder)) if problem == (0, "file not found") else problem)
+    triples, problems = _scan_edges(edge_lines or [])
+    edge_problems.extend(problems)
+    first_data_line = next(
+        (n for n, line in enumerate(edge_lines or [], start=1) if line.strip() and not line.lstrip().startswith("#")), 0
+    )
+
+    lines: dict[tuple[str, str, str], int] = {}
     for number, (head, relation, tail) in triples:
-        if problem := graph.edge_problem(head, relation, tail):
-            problems.append((number, problem))
+        if scan is None:  # no records to check the ids against
+            if problem := check_relation(relation):
+                edge_problems.append((number, problem))
             continue
-        graph.add_edge(head, relation, tail)
-    if problems:
-        raise DataFormatError([f"{edges_path}:{n}: {p}" for n, p in problems], path=str(edges_path), line=problems[0][0])
-    if check_images:
-        image_problems = [
-            (number, problem)
-            for number, node in numbered
-            if isinstance(node, ImageNode) and (problem := graph.image_problem(node))
-        ]
-        if image_problems:
-            raise DataFormatError(
-                [f"{nodes_path}:{n}: {p}" for n, p in image_problems], path=str(nodes_path), line=image_problems[0][0]
+        pending = scan.invalid_ids
+        if number == first_data_line and not any(i in graph or i in pending for i in (head, tail)):
+            triple = f"({brief_repr(head)}, {brief_repr(relation)}, {brief_repr(tail)})"
+            edge_problems.append(
+                (number, f"edge {triple}: unknown head and tail ids (if this is a header line, start it with '#')")
             )
+        elif problem := graph.edge_problem(head, relation, tail, pending=pending):
+            edge_problems.append((number, problem))
+        elif head not in pending and tail not in pending:
+            graph.add_edge(head, relation, tail)
+            lines[(head, relation, tail)] = number
+
+    if check_images and scan is not None:
+        for number, node in scan.nodes:
+            if isinstance(node, ImageNode) and (problem := graph.image_problem(node)):
+                node_problems.append((number, problem))
+
+    if node_problems or edge_problems:
+        located = [(nodes_path, n, p) for n, p in sorted(node_problems, key=lambda item: item[0])]
+        located += [(edges_path, n, p) for n, p in sorted(edge_problems, key=lambda item: item[0])]
+        path, line, _ = located[0]
+        raise DataFormatError(
+            [f"{file}:{n}: {p}" if n else f"{file}: {p}" for file, n, p in located], path=str(path), line=line or None
+        )
+    _warn_about_edges(graph, edges_path, lines)
     logger.info("loaded %r from %s", graph, folder)
     return graph
 

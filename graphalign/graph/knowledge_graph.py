@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from graphalign.errors import GraphValidationError
-from graphalign.graph.schema import ConceptNode, Edge, ImageNode, Node, TextNode, check_relation
+from graphalign.graph.schema import ConceptNode, Edge, ImageNode, Node, TextNode, brief_repr, check_relation
 from graphalign.typing import NODE_TYPES, EdgeType, NodeType
 
 logger = logging.getLogger(__name__)
@@ -85,17 +85,30 @@ class KnowledgeGraph:
         path_str = os.fspath(path) if path is not None else None
         self.add_node(ImageNode(id, path=path_str, image=image, attributes=dict(attributes or {})))
 
-    def edge_problem(self, head: str, relation: str, tail: str) -> str | None:
-        """What would be wrong with adding this edge (``None`` if it is fine)."""
+    def edge_problem(self, head: str, relation: str, tail: str, *, pending: Container[str] = ()) -> str | None:
+        """What would be wrong with adding this edge (``None`` if it is fine).
+
+        Args:
+            head: The head node id.
+            relation: The relation name.
+            tail: The tail node id.
+            pending: Ids that count as known although they are not nodes (yet),
+                e.g. those of records that failed to load for a reason of their
+                own. An edge to one of them is checked only for its relation and
+                its other id.
+        """
         if problem := check_relation(relation):
             return problem
+        triple = f"({brief_repr(head)}, {brief_repr(relation)}, {brief_repr(tail)})"
         for role, node_id in (("head", head), ("tail", tail)):
-            if node_id not in self._nodes:
-                return f"edge ({head!r}, {relation!r}, {tail!r}): unknown {role} id {node_id!r}"
+            if node_id not in self._nodes and node_id not in pending:
+                return f"edge {triple}: unknown {role} id {brief_repr(node_id)}"
+        if head in pending or tail in pending:
+            return None
         if head == tail and not self.allow_self_loops:
-            return f"edge ({head!r}, {relation!r}, {tail!r}): self-loop not allowed (allow_self_loops=False)"
+            return f"edge {triple}: self-loop not allowed (allow_self_loops=False)"
         if Edge(head, relation, tail) in self._edge_set:
-            return f"duplicate edge ({head!r}, {relation!r}, {tail!r})"
+            return f"duplicate edge {triple}"
         return None
 
     def add_edge(self, head: str, relation: str, tail: str) -> None:

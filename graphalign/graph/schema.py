@@ -11,12 +11,35 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from graphalign.typing import NodeType
 
-__all__ = ["Node", "ConceptNode", "TextNode", "ImageNode", "Edge", "NODE_CLASSES", "check_id", "check_relation"]
+__all__ = [
+    "Node",
+    "ConceptNode",
+    "TextNode",
+    "ImageNode",
+    "Edge",
+    "NODE_CLASSES",
+    "MAX_NAME_CHARS",
+    "check_id",
+    "check_relation",
+    "brief_repr",
+]
+
+MAX_NAME_CHARS = 1024
+"""The longest node id or relation name accepted, in characters."""
+
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+"""Unicode categories that draw nothing: control and format characters, spaces."""
+_INVISIBLE_CHARACTERS = frozenset(
+    "\u034f\u115f\u1160\u3164\uffa0\u2800" + "".join(map(chr, range(0xFE00, 0xFE10)))
+)
+"""Characters outside those categories that draw nothing either: the combining
+grapheme joiner, Hangul fillers, the blank Braille pattern, variation selectors."""
 
 
 def _unpaired_surrogate(value: str) -> bool:
@@ -29,18 +52,68 @@ def _unpaired_surrogate(value: str) -> bool:
     return False
 
 
+def brief_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut in the middle (``'aaa...aaa'``) when longer than ``limit`` characters."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]}...{text[-(limit // 2) :]}"
+
+
+def _invisible(ch: str) -> bool:
+    """Whether ``ch`` draws nothing on its own (space, control, format, filler)."""
+    return ch.isspace() or ch in _INVISIBLE_CHARACTERS or unicodedata.category(ch) in _INVISIBLE_CATEGORIES
+
+
+def _code_points(chars: str, limit: int = 3) -> str:
+    """``"U+200B, U+FEFF"``: the distinct characters of ``chars``, in order, at most ``limit``."""
+    distinct = list(dict.fromkeys(chars))
+    shown = ", ".join(f"U+{ord(ch):04X}" for ch in distinct[:limit])
+    return shown + (", ..." if len(distinct) > limit else "")
+
+
+def _no_visible_characters(value: str) -> str | None:
+    """For a string of invisible characters only, what they are (e.g. ``"U+200B and whitespace"``); else ``None``."""
+    if not all(_invisible(ch) for ch in value):
+        return None
+    special = "".join(ch for ch in value if not ch.isspace())
+    spaces = any(ch.isspace() for ch in value)
+    return _code_points(special) + (" and whitespace" if spaces else "")
+
+
+def _name_problem(value: str, what: str) -> str | None:
+    """Problems shared by node ids and relation names: length, control and invisible characters."""
+    if len(value) <= MAX_NAME_CHARS and value.isprintable() and not (_invisible(value[0]) or _invisible(value[-1])):
+        return None  # the common case, without a look at every character
+    if len(value) > MAX_NAME_CHARS:
+        return f"{what} {brief_repr(value)} is too long ({len(value):,} characters; at most {MAX_NAME_CHARS:,})"
+    if controls := "".join(ch for ch in value if unicodedata.category(ch) == "Cc"):
+        return f"{what} {value!r} contains a control character ({_code_points(controls)})"
+    if only := _no_visible_characters(value):
+        return f"{what} {value!r} has no visible characters (only {only})"
+    if _invisible(value[0]) or _invisible(value[-1]):
+        edges = "".join(ch for ch in (value[0], value[-1]) if _invisible(ch))
+        return f"{what} {value!r} starts or ends with an invisible character ({_code_points(edges)})"
+    return None
+
+
 def check_id(node_id: Any) -> str | None:
     """Returns a problem with ``node_id`` as a string, or ``None`` if it is valid.
 
-    An id must be a non-empty string without leading or trailing whitespace, tabs
-    or line breaks (``edges.tsv`` could not hold it), must not start with ``#``
-    (an ``edges.tsv`` line starting with ``#`` is a comment) and must be valid
-    unicode text.
+    An id must be a non-empty string of at most :data:`MAX_NAME_CHARS`
+    characters without leading or trailing whitespace, tabs or line breaks
+    (``edges.tsv`` could not hold it), must not start with ``#`` (an
+    ``edges.tsv`` line starting with ``#`` is a comment), must be valid unicode
+    text, must hold no control characters (such as NUL) and must not start or
+    end with an invisible character (such as U+200B ZERO WIDTH SPACE), which
+    would make two ids that look the same differ.
     """
     if not isinstance(node_id, str):
-        return f"node id must be a string, got {type(node_id).__name__} {node_id!r}"
+        return f"node id must be a string, got {type(node_id).__name__} {brief_repr(node_id)}"
     if not node_id.strip():
         return "node id is empty"
+    if len(node_id) > MAX_NAME_CHARS:
+        return _name_problem(node_id, "node id")
     if node_id != node_id.strip():
         return f"node id {node_id!r} has leading or trailing whitespace"
     if any(ch in node_id for ch in "\t\n\r"):
@@ -49,18 +122,23 @@ def check_id(node_id: Any) -> str | None:
         return f"node id {node_id!r} starts with '#', which marks a comment line in edges.tsv"
     if _unpaired_surrogate(node_id):
         return f"node id {node_id!r} contains an unpaired surrogate (not valid unicode text)"
-    return None
+    return _name_problem(node_id, "node id")
 
 
 def check_relation(relation: Any) -> str | None:
     """Returns a problem with a relation name, or ``None`` if it is valid.
 
-    Relation names may be any non-empty text (unicode included) without tabs or
-    line breaks, which the TSV format cannot hold, and must not start with
-    ``rev_``, which graphalign reserves for reverse message-passing edges.
+    Relation names may be any non-empty text (unicode included) of at most
+    :data:`MAX_NAME_CHARS` characters without tabs or line breaks, which the
+    TSV format cannot hold, without ``|``, which joins the parts of an edge type
+    in saved splits, and without control characters or invisible characters at
+    either end; they must not start with ``rev_``, which graphalign reserves
+    for reverse message-passing edges.
     """
     if not isinstance(relation, str) or not relation.strip():
-        return f"relation must be a non-empty string, got {relation!r}"
+        return f"relation must be a non-empty string, got {brief_repr(relation)}"
+    if len(relation) > MAX_NAME_CHARS:
+        return _name_problem(relation, "relation")
     if any(ch in relation for ch in "\t\n\r"):
         return f"relation {relation!r} contains a tab or line break"
     if relation != relation.strip():
@@ -69,7 +147,9 @@ def check_relation(relation: Any) -> str | None:
         return f"relation {relation!r}: the prefix 'rev_' is reserved for reverse edges"
     if _unpaired_surrogate(relation):
         return f"relation {relation!r} contains an unpaired surrogate (not valid unicode text)"
-    return None
+    if "|" in relation:
+        return f"relation {relation!r} contains '|', which graphalign uses to join the parts of an edge type"
+    return _name_problem(relation, "relation")
 
 
 def _check_text_field(value: Any, what: str, *, required: bool = True) -> str | None:
@@ -82,6 +162,8 @@ def _check_text_field(value: Any, what: str, *, required: bool = True) -> str | 
         return f"{what} is empty"
     if _unpaired_surrogate(value):
         return f"{what} contains an unpaired surrogate (not valid unicode text)"
+    if required and (only := _no_visible_characters(value)):
+        return f"{what} has no visible characters (only {only})"
     return None
 
 

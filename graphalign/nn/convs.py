@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
+import graphalign._pyg  # noqa: F401  (PyG without its import-time FutureWarning)
 from torch_geometric.nn import GATConv, GATv2Conv, HeteroConv, HGTConv, SAGEConv
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.nn.module_dict import ModuleDict

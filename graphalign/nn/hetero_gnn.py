@@ -16,9 +16,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+import graphalign._pyg  # noqa: F401  (PyG without its import-time FutureWarning)
 from torch_geometric.data import HeteroData
 from torch_geometric.nn.module_dict import ModuleDict
 
+from graphalign.checks import check_bool, check_float, check_int
 from graphalign.errors import ConfigError, GraphValidationError, check_config_keys
 from graphalign.nn.channels import ChannelConfig, GraphChannels
 from graphalign.nn.inherit import InheritConfig, inherit
@@ -60,6 +62,13 @@ class _BatchNorm(nn.BatchNorm1d):
 class _NoNorm(nn.Identity):
     def __init__(self, num_features: int) -> None:
         super().__init__()
+
+
+MAX_DIM = 1 << 16
+"""Largest ``hidden_dim`` / ``out_dim`` a :class:`ModelConfig` accepts (a typo like ``2560000`` would
+ask for terabytes)."""
+MAX_LAYERS = 64
+"""Most message-passing layers a :class:`ModelConfig` accepts."""
 
 
 @dataclass
@@ -130,15 +139,21 @@ class ModelConfig:
         self.channels = [c.to_dict() if isinstance(c, ChannelConfig) else ChannelConfig.from_dict(c).to_dict() for c in self.channels]
         if self.inherit is not None:
             self.inherit = (self.inherit if isinstance(self.inherit, InheritConfig) else InheritConfig.from_dict(self.inherit)).to_dict()
-        if self.hidden_dim <= 0 or self.out_dim <= 0:
-            raise ConfigError(f"hidden_dim and out_dim must be positive, got {self.hidden_dim}, {self.out_dim}")
-        if self.num_layers < 0:
-            raise ConfigError(f"num_layers must be >= 0, got {self.num_layers}")
+        for name in ("hidden_dim", "out_dim"):
+            check_int("ModelConfig", name, getattr(self, name), low=1, high=MAX_DIM)
+        check_int("ModelConfig", "num_layers", self.num_layers, low=0, high=MAX_LAYERS)
         for name in ("dropout", "input_dropout", "edge_dropout"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise ConfigError(f"{name} must be in [0, 1), got {value}")
-        CONVS.get(self.conv)  # raise early, listing valid names
+            check_float("ModelConfig", name, getattr(self, name), low=0.0, high=1.0, high_open=True)
+        check_float("ModelConfig", "prior_scale", self.prior_scale, low=0.0)
+        for name in ("residual", "skip_input", "shared_head", "tie_inputs", "prior_residual"):
+            check_bool("ModelConfig", name, getattr(self, name))
+        if not isinstance(self.conv_kwargs, dict):
+            raise ConfigError(f"ModelConfig.conv_kwargs must be a dict (a JSON object), got {self.conv_kwargs!r}",
+                              config="ModelConfig", key="conv_kwargs")
+        try:  # unknown names list the valid ones; unknown arguments get a did-you-mean
+            CONVS.check_kwargs(self.conv, self.conv_kwargs, reserved=("metadata", "hidden_dim"))
+        except ConfigError as error:
+            raise ConfigError(f"ModelConfig.conv_kwargs: {error}", config="ModelConfig", key="conv_kwargs") from None
         NORMS.get(self.norm)
         ACTIVATIONS.get(self.act)
 

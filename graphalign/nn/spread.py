@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
+import graphalign._pyg  # noqa: F401  (PyG without its import-time FutureWarning)
 from torch_geometric.utils import scatter
 
 from graphalign.typing import EdgeType, NodeType

@@ -5,18 +5,32 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from graphalign.encoders.base import Encoder
-from graphalign.errors import GraphAlignError, GraphValidationError
+from graphalign.checks import check_int
+from graphalign.device import resolve_device
+from graphalign.errors import ConfigError, GraphAlignError, GraphValidationError
+from graphalign.query.export import export_embeddings
 from graphalign.query.index import VectorIndex, build_index
 from graphalign.training.run import TrainedRun
+from graphalign.training.trainer import TrainResult
 from graphalign.typing import NODE_TYPES, NodeType
 
 logger = logging.getLogger(__name__)
+
+
+def _device_usable(device: str) -> bool:
+    """Whether ``device`` (a name from a graph folder's config) exists on this machine."""
+    try:
+        resolve_device(device)
+    except ConfigError:
+        return False
+    return True
 
 __all__ = ["Aligner", "Neighbor", "GraphNeighbor"]
 
@@ -52,13 +66,23 @@ class Aligner:
         [Neighbor(id='wn:02121620-n', type='concept', score=0.83, label='cat'), ...]
         >>> aligner.search(text="a fire engine", type="image", k=5)  # doctest: +SKIP
 
+    A result of :func:`~graphalign.training.fit` is queried at once, without
+    saving it first::
+
+        result = ga.fit(built)
+        aligner = ga.Aligner(result)
+
     Args:
-        run: A loaded :class:`TrainedRun`.
-        index: Index backend name (``exact``, ``faiss``) or class.
+        run: A loaded :class:`TrainedRun`, or the :class:`TrainResult` of
+            :func:`~graphalign.training.fit`.
+        index: Index backend name (``exact``, ``faiss``, ``usearch``) or class.
         index_kwargs: Its arguments.
     """
 
-    def __init__(self, run: TrainedRun, index: str | type[VectorIndex] = "exact", index_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(self, run: TrainedRun | TrainResult, index: str | type[VectorIndex] = "exact",
+                 index_kwargs: dict[str, Any] | None = None) -> None:
+        if isinstance(run, TrainResult):
+            run = TrainedRun.from_result(run)
         self.run = run
         self.graph = run.built.graph
         self.node_index = run.built.index
@@ -73,10 +97,28 @@ class Aligner:
         """Loads a run folder written by ``graphalign train`` / :func:`~graphalign.training.fit`."""
         return cls(TrainedRun.load(run_dir, device=device), index=index, index_kwargs=index_kwargs)
 
+    def export(self, path: str | os.PathLike[str], types: list[NodeType] | None = None,
+               overwrite: bool = False) -> list[Path]:
+        """Writes node ids, types, labels and vectors to ``path`` (``.npz``, or ``.tsv`` for
+        TensorBoard's Embedding Projector); see :func:`~graphalign.query.export.export_embeddings`.
+
+        Example:
+            >>> aligner.export("embeddings.tsv", types=["image", "concept"])  # doctest: +SKIP
+            [PosixPath('embeddings.tsv'), PosixPath('embeddings-metadata.tsv')]
+        """
+        return export_embeddings(self.embeddings, self.node_index.ids, self.graph, path, types=types, overwrite=overwrite)
+
+    def ids(self, type: NodeType) -> list[str]:
+        """Node ids of one type, in the row order of ``embeddings[type]``."""
+        self._types(type)  # raises on an unknown or empty type
+        return list(self.node_index.ids[type])
+
     # ------------------------------------------------------------------ helpers
     def _types(self, type: NodeType | list[NodeType] | None) -> list[NodeType]:
         if type is None:
             return [t for t in NODE_TYPES if t in self.embeddings]
+        if not isinstance(type, (str, list, tuple)):
+            raise ConfigError(f"type must be a node type ({', '.join(NODE_TYPES)}), a list of them, or None; got {type!r}")
         types = [type] if isinstance(type, str) else list(type)
         for t in types:
             if t not in self.embeddings:
@@ -94,7 +136,8 @@ class Aligner:
     def _rank(self, query: torch.Tensor, types: list[NodeType], k: int, exclude: str | None = None) -> list[Neighbor]:
         results: list[Neighbor] = []
         for node_type in types:
-            scores, rows = self.index(node_type).search(query.unsqueeze(0), k + (1 if exclude else 0))
+            wanted = min(k + (1 if exclude else 0), len(self.index(node_type)))  # never more than it holds
+            scores, rows = self.index(node_type).search(query.unsqueeze(0), wanted)
             for score, row in zip(scores[0].tolist(), rows[0].tolist()):
                 if row < 0:
                     continue
@@ -120,7 +163,9 @@ class Aligner:
 
         Raises:
             GraphValidationError: If the id or type is unknown.
+            ConfigError: If ``k`` is not an integer >= 1.
         """
+        check_int("Aligner", "k", k, low=1)
         return self._rank(self.embedding(node_id), self._types(type), k, exclude=node_id)
 
     def graph_neighbors(self, node_id: str, hops: int = 1) -> list[GraphNeighbor]:
@@ -129,6 +174,7 @@ class Aligner:
         Each node is reported once, at its smallest distance, with the relation of
         the edge it was first reached through.
         """
+        check_int("Aligner", "hops", hops, low=0)
         self.node_index.locate(node_id)  # raises on an unknown id
         if not hasattr(self, "_adjacency"):
             adjacency: dict[str, list[tuple[str, str, str]]] = {}
@@ -156,6 +202,10 @@ class Aligner:
         if modality not in self._encoders:
             config = self.run.built.graph_config()
             config.progress = False
+            if config.device not in ("auto", "cpu") and not _device_usable(config.device):
+                logger.info("the graph was encoded on %s, which this machine lacks; encoding queries on %s",
+                            config.device, self.run.device)
+                config.device = str(self.run.device)
             encoder = config.build_encoder(modality)
             expected = self.run.built.encoders.get(modality)
             if expected and encoder.identity != expected:
@@ -192,5 +242,10 @@ class Aligner:
             image: A query image (file path or PIL image).
             k: How many results.
             type: Which node type(s) to rank (default concepts; ``None``: all).
+
+        Raises:
+            ConfigError: If ``k`` is not an integer >= 1 or ``type`` is malformed.
         """
-        return self._rank(self.embed_new(text=text, image=image), self._types(type), k)
+        check_int("Aligner", "k", k, low=1)
+        types = self._types(type)  # before encoding anything
+        return self._rank(self.embed_new(text=text, image=image), types, k)

@@ -157,7 +157,7 @@ class ExactIndex(VectorIndex):
         )
 
 
-@INDEXES.register("faiss")
+@INDEXES.register("faiss", requires="graphalign[faiss]")
 class FaissIndex(VectorIndex):
     """Approximate (or exact ``flat``) search with faiss (``pip install graphalign[faiss]``).
 
@@ -254,7 +254,7 @@ class FaissIndex(VectorIndex):
         return f"FaissIndex(kind={self.kind!r}, n={len(self)}{params})"
 
 
-@INDEXES.register("usearch")
+@INDEXES.register("usearch", requires="graphalign[usearch]")
 class UsearchIndex(VectorIndex):
     """Approximate search with a usearch HNSW index (``pip install usearch``).
 

@@ -2,7 +2,9 @@
 
 A run folder written by :func:`~graphalign.training.trainer.fit` holds::
 
-    run.json              model / train / split configs, model input dims and edge types
+    .graphalign.json      the marker {"kind": "run", "format": 1} (see graphalign.outputs)
+    run.json              model / train / split configs, model input dims and edge types,
+                          and the fingerprint of the graph (resuming checks it)
     graph/                the built graph the run was trained on (see BuiltGraph)
     split.safetensors     the edge split (message passing, supervision, val, test)
     model.safetensors     the best weights (by validation MRR)
@@ -35,11 +37,15 @@ from torch import nn
 
 from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_safetensors, read_versioned_json, remove_temp_files
 from graphalign.errors import CheckpointError
+from graphalign.features.store import GRAPH_LAYOUT, GRAPH_STAGING_LAYOUT
+from graphalign.outputs import OutputLayout, check_output_dir
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "RUN_FILE",
+    "RUN_LAYOUT",
+    "check_run_output",
     "write_run_config",
     "read_run_config",
     "save_weights",
@@ -56,6 +62,27 @@ SPLIT_FILE = "split.safetensors"
 METRICS_FILE = "metrics.json"
 GRAPH_SUBDIR = "graph"
 RUN_FORMAT_VERSION = 1
+RUN_LAYOUT = OutputLayout(
+    "run", files=(RUN_FILE, MODEL_FILE, CHECKPOINT_FILE, SPLIT_FILE, METRICS_FILE),
+    folders=((GRAPH_SUBDIR, GRAPH_LAYOUT), (f".{GRAPH_SUBDIR}.tmp-*", GRAPH_STAGING_LAYOUT),
+             (f".{GRAPH_SUBDIR}.old-*", GRAPH_STAGING_LAYOUT)),
+    metadata=RUN_FILE, metadata_format="graphalign-run",
+)
+"""What a run folder holds (see :mod:`graphalign.outputs`)."""
+
+
+def check_run_output(run_dir: str | os.PathLike[str], overwrite: bool = False, resume: bool = False) -> None:
+    """Checks, before any work, that :func:`~graphalign.training.trainer.fit` may write ``run_dir``.
+
+    Args:
+        run_dir: The run folder.
+        overwrite: Replace graphalign's own run folder.
+        resume: Continue graphalign's own run there (allowed without ``overwrite``).
+
+    Raises:
+        OutputError: See :func:`graphalign.outputs.check_output_dir`.
+    """
+    check_output_dir(run_dir, RUN_LAYOUT, overwrite=overwrite or resume)
 
 
 def write_run_config(run_dir: Path, config: dict[str, Any]) -> None:

@@ -19,12 +19,57 @@ from graphalign.losses import build_loss
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.training import checkpoint as ckpt
 from graphalign.data.split import EdgeSplit, SplitConfig
-from graphalign.training.trainer import TrainConfig, _load_split, message_passing_data
+from graphalign.errors import CheckpointError, ConfigError, GraphAlignError
+from graphalign.training.trainer import TrainConfig, TrainResult, _load_split, message_passing_data, run_config
 from graphalign.typing import NodeType
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["TrainedRun"]
+
+
+def _config_from_file(cls: type, config: dict[str, Any], key: str, path: Path) -> Any:
+    """``cls.from_dict(config[key])``; a bad value is a CheckpointError naming the file and key."""
+    try:
+        return cls.from_dict(config[key])
+    except (ConfigError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: key {key!r}: {error}") from None
+
+
+def _check_in_dims(in_dims: dict[str, Any], feature_dims: dict[str, int], path: Path) -> None:
+    """The model's input sizes in ``run.json`` must be those of the graph's features."""
+    for node_type, dim in in_dims.items():
+        if node_type not in feature_dims:
+            raise CheckpointError(f"{path}: key 'in_dims': node type {node_type!r} has no features in the run's graph "
+                                  f"(it has {sorted(feature_dims)})")
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim != feature_dims[node_type]:
+            raise CheckpointError(f"{path}: key 'in_dims.{node_type}' is {dim!r}, but the run's graph has "
+                                  f"{feature_dims[node_type]}-dimensional {node_type} features")
+
+
+def _check_model_size(config: dict[str, Any], edge_types: list[Any], model_config: ModelConfig, weights: Path) -> None:
+    """Refuses a ``run.json`` whose model would hold more numbers than its weights file.
+
+    The model is first built on the ``meta`` device, which allocates nothing, so
+    an edited ``hidden_dim`` of a billion costs no memory.
+    """
+    try:
+        with torch.device("meta"):
+            model = HeteroAligner(config["in_dims"], edge_types, model_config, input_groups=config.get("input_groups"))
+    except (GraphAlignError, TypeError, ValueError, KeyError, RuntimeError, NotImplementedError) as error:
+        raise CheckpointError(f"{weights.parent / ckpt.RUN_FILE}: the model it describes cannot be built "
+                              f"({type(error).__name__}: {error})") from None
+    needed = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    try:
+        available = weights.stat().st_size
+    except OSError:
+        return  # load_weights reports the missing file
+    if needed > available:
+        from graphalign.atomic import read_safetensors
+
+        read_safetensors(weights, "weights")  # a file that is no weights file at all is reported as such (it is small)
+        raise CheckpointError(f"{weights.parent / ckpt.RUN_FILE}: key 'model' describes a model of {needed:,} bytes of "
+                              f"weights, but {weights.name} holds {available:,} bytes")
 
 
 @dataclass
@@ -37,20 +82,22 @@ class TrainedRun:
         torch.Size([300, 128])
 
     Attributes:
-        run_dir: The folder.
+        run_dir: The folder (``None`` for a result that was never saved).
         built: The graph the model was trained on.
         split: The edge split.
         model: The best model, in eval mode.
         loss: The loss module (holds the learned temperature).
         config: The content of ``run.json``.
+        saved_metrics: The metrics of an unsaved result (a saved run reads ``metrics.json``).
     """
 
-    run_dir: Path
+    run_dir: Path | None
     built: BuiltGraph
     split: EdgeSplit
     model: HeteroAligner
     loss: nn.Module
     config: dict[str, Any]
+    saved_metrics: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike[str], device: str | None = "cpu") -> TrainedRun:
@@ -61,17 +108,40 @@ class TrainedRun:
         """
         run_dir = Path(run_dir)
         config = ckpt.read_run_config(run_dir)
+        path = run_dir / ckpt.RUN_FILE
+        model_config = _config_from_file(ModelConfig, config, "model", path)
+        train = _config_from_file(TrainConfig, config, "train", path)
+        _config_from_file(SplitConfig, config, "split", path)
         built = BuiltGraph.load(run_dir / ckpt.GRAPH_SUBDIR)
+        _check_in_dims(config["in_dims"], built.feature_dims, path)
         split = _load_split(run_dir, config)
         edge_types = [tuple(e) for e in config["edge_types"]]
-        model = HeteroAligner(
-            config["in_dims"], edge_types, ModelConfig.from_dict(config["model"]), input_groups=config.get("input_groups")  # type: ignore[arg-type]
-        )
-        train = TrainConfig.from_dict(config["train"])
-        loss = build_loss(train.loss, train.loss_kwargs)
+        _check_model_size(config, edge_types, model_config, run_dir / ckpt.MODEL_FILE)
+        try:
+            model = HeteroAligner(config["in_dims"], edge_types, model_config, input_groups=config.get("input_groups"))  # type: ignore[arg-type]
+            loss = build_loss(train.loss, train.loss_kwargs)
+        except (GraphAlignError, TypeError, ValueError, KeyError) as error:
+            raise CheckpointError(f"{path}: the model it describes cannot be built ({type(error).__name__}: {error})") from None
         ckpt.load_weights(run_dir / ckpt.MODEL_FILE, {"model": model, "loss": loss})
         model = model.to(resolve_device(device)).eval()
         return cls(run_dir=run_dir, built=built, split=split, model=model, loss=loss, config=config)
+
+    @classmethod
+    def from_result(cls, result: TrainResult) -> TrainedRun:
+        """The run of a :class:`TrainResult` in memory, as :meth:`load` would give it back from its folder.
+
+        Raises:
+            GraphAlignError: If the result was trained on something other than a :class:`BuiltGraph`.
+        """
+        if not isinstance(result.built, BuiltGraph):
+            raise GraphAlignError("only a result trained on a BuiltGraph (ga.build_graph) can be queried")
+        model_config = result.model_config or result.model.config
+        config = run_config(result.model, result.split, model_config, result.train_config or TrainConfig(),
+                            result.split_config or SplitConfig())
+        metrics = {"best_epoch": result.best_epoch, "val": result.val_metrics, "test": result.test_metrics,
+                   "history": result.history, "split": result.split.counts()}
+        return cls(run_dir=result.run_dir, built=result.built, split=result.split, model=result.model.eval(),
+                   loss=result.loss, config=config, saved_metrics=metrics)
 
     @property
     def model_config(self) -> ModelConfig:
@@ -105,5 +175,7 @@ class TrainedRun:
 
     def metrics(self) -> dict[str, Any]:
         """The ``metrics.json`` written at the end of training."""
-        path = self.run_dir / ckpt.METRICS_FILE
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        if self.saved_metrics is not None:
+            return self.saved_metrics
+        path = self.run_dir / ckpt.METRICS_FILE if self.run_dir is not None else None
+        return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else {}

@@ -34,6 +34,7 @@ import warnings
 from typing import Any
 
 import torch
+import graphalign._pyg  # noqa: F401  (PyG without its import-time FutureWarning)
 import torch_geometric.typing
 from torch import Tensor
 from torch.utils.data import get_worker_info

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import math
 import os
@@ -17,18 +19,21 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_safetensors
+from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_safetensors, tensors_digest
 from graphalign.device import resolve_device
-from graphalign.errors import GraphValidationError
+from graphalign.checks import check_bool, check_choice, check_float, check_int
+from graphalign.device import check_device_name
+from graphalign.errors import CheckpointError, ConfigError, GraphValidationError, check_config_keys
 from graphalign.evaluation.evaluator import LinkEvaluator
 from graphalign.graph.convert import REVERSE_PREFIX, edge_index_dict, reverse_edge_type
 from graphalign.features.store import BuiltGraph
-from graphalign.losses import build_loss
+from graphalign.losses import LOSSES, build_loss
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
+from graphalign.outputs import write_marker
 from graphalign.training import checkpoint as ckpt
 from graphalign.training.distributed import resolve_distributed
 from graphalign.data.split import LABEL_FREE_RELATIONS, EdgeSplit, SplitConfig, split_graph
-from graphalign.typing import EdgeType, NodeType
+from graphalign.typing import NODE_TYPES, EdgeType, NodeType
 
 if TYPE_CHECKING:
     from graphalign.training.distributed import DistributedContext
@@ -70,8 +75,9 @@ class TensorGraph(Protocol):
         """The edge split (as :func:`split_graph`)."""
         ...
 
-    def save(self, folder: str | os.PathLike[str]) -> Path:
-        """Writes a graph folder that :meth:`BuiltGraph.load` reads (for run folders)."""
+    def save(self, folder: str | os.PathLike[str], overwrite: bool = False) -> Path:
+        """Writes a graph folder that :meth:`BuiltGraph.load` reads (for run folders);
+        ``overwrite`` replaces graphalign's own graph folder (see :meth:`BuiltGraph.save`)."""
         ...
 
 
@@ -159,30 +165,83 @@ class TrainConfig:
     deterministic: bool = False
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise GraphValidationError(f"TrainConfig.mode must be one of {MODES}, got {self.mode!r}")
-        if self.epochs < 0 or self.batch_size < 1 or self.eval_every < 1:
-            raise GraphValidationError("TrainConfig: epochs >= 0, batch_size >= 1 and eval_every >= 1 are required")
+        name = "TrainConfig"
+        check_choice(name, "mode", self.mode, MODES)
+        check_int(name, "epochs", self.epochs, low=0)
+        check_int(name, "batch_size", self.batch_size, low=1)
+        check_int(name, "eval_every", self.eval_every, low=1)
+        check_int(name, "patience", self.patience, low=1)
+        check_int(name, "negatives", self.negatives, low=-1)
+        check_int(name, "steps_per_epoch", self.steps_per_epoch, low=1, optional=True)
+        check_int(name, "seed", self.seed, low=0, high=2**63 - 1)
+        check_float(name, "lr", self.lr, low=0.0, low_open=True)
+        check_float(name, "weight_decay", self.weight_decay, low=0.0)
+        check_float(name, "grad_clip", self.grad_clip, low=0.0, low_open=True, optional=True)
+        check_float(name, "isolate_nodes", self.isolate_nodes, low=0.0, high=1.0, high_open=True)
+        for flag in ("progress", "deterministic"):
+            check_bool(name, flag, getattr(self, flag))
+        check_bool(name, "distributed", self.distributed, optional=True)
+        check_device_name(self.device, f"{name}.device")
+        if isinstance(self.num_neighbors, (str, bytes)) or not isinstance(self.num_neighbors, (list, tuple)) or not self.num_neighbors:
+            raise ConfigError(f"{name}.num_neighbors must be a non-empty list (one fan-out per hop), got {self.num_neighbors!r}",
+                              config=name, key="num_neighbors")
         self.num_neighbors = list(self.num_neighbors)
+        for fan_out in self.num_neighbors:
+            if isinstance(fan_out, bool) or not isinstance(fan_out, int) or not (fan_out >= 1 or fan_out == -1):
+                raise ConfigError(f"{name}.num_neighbors: each fan-out must be an integer >= 1 or -1 (all), got {fan_out!r}",
+                                  config=name, key="num_neighbors")
         self.isolate_types = tuple(self.isolate_types)
+        for node_type in self.isolate_types:
+            check_choice(name, "isolate_types", node_type, NODE_TYPES)
         if self.supervise is not None:
             self.supervise = list(self.supervise)
-            if not self.supervise:
-                raise GraphValidationError("TrainConfig.supervise must name at least one relation (or be None for all)")
-        if not 0.0 <= self.isolate_nodes < 1.0:
-            raise GraphValidationError(f"TrainConfig.isolate_nodes must be in [0, 1), got {self.isolate_nodes}")
+            if not self.supervise or not all(isinstance(r, str) and r for r in self.supervise):
+                raise ConfigError(f"{name}.supervise must name at least one relation (or be None for all)",
+                                  config=name, key="supervise")
+        if not isinstance(self.loss_kwargs, dict):
+            raise ConfigError(f"{name}.loss_kwargs must be a dict (a JSON object), got {self.loss_kwargs!r}",
+                              config=name, key="loss_kwargs")
+        if isinstance(self.loss, str):
+            try:  # unknown names list the valid ones; unknown arguments get a did-you-mean
+                LOSSES.check_kwargs(self.loss, self.loss_kwargs)
+            except ConfigError as error:
+                raise ConfigError(f"{name}.loss_kwargs: {error}", config=name, key="loss_kwargs") from None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ConfigError: On keys that are not fields, or values out of range.
+        """
+        check_config_keys(cls, data, "TrainConfig")
         return cls(**data)
 
 
 @dataclass
 class TrainResult:
-    """What :func:`fit` returns: the best model and how it was obtained."""
+    """What :func:`fit` returns: the best model, how it was obtained, and on which graph.
+
+    ``graphalign.Aligner(result)`` queries it at once, without a round trip
+    through a run folder.
+
+    Attributes:
+        model: The best model (by validation MRR; the last one without validation links).
+        loss: The loss module (holds the learned temperature).
+        split: The edge split.
+        history: One record per epoch (``epoch``, ``loss``, ``val_mrr``, ...).
+        best_epoch: The epoch whose weights were kept (0: the untrained model).
+        val_metrics: Validation metrics of the kept model (empty without validation links).
+        test_metrics: Test metrics (empty without test links; keys such as ``image->concept/mrr``).
+        run_dir: The run folder, if the run was saved.
+        built: The graph it was trained on.
+        model_config: The model's configuration.
+        train_config: The training configuration.
+        split_config: How the edges were split.
+    """
 
     model: HeteroAligner
     loss: nn.Module
@@ -192,6 +251,10 @@ class TrainResult:
     val_metrics: dict[str, float]
     test_metrics: dict[str, float]
     run_dir: Path | None = None
+    built: GraphLike | None = None
+    model_config: ModelConfig | None = None
+    train_config: TrainConfig | None = None
+    split_config: SplitConfig | None = None
 
 
 def graph_edges(built: GraphLike) -> dict[EdgeType, Tensor]:
@@ -226,6 +289,7 @@ def input_groups(built: GraphLike, model_config: ModelConfig) -> dict[NodeType, 
 def message_passing_data(built: GraphLike, split: EdgeSplit, inference: bool = False) -> Any:
     """``HeteroData`` with all node features and the message-passing edges of
     training, or with ``inference`` every training edge (:meth:`EdgeSplit.inference_edges`)."""
+    import graphalign._pyg  # noqa: F401
     from torch_geometric.data import HeteroData
 
     data = HeteroData()
@@ -317,6 +381,7 @@ class _Trainer:
     def _make_loaders(self, graph: Any) -> None:
         """One sampler, and one ``LinkNeighborLoader`` per aligned edge type over all its
         supervision pairs, built once; each step calls a loader with its batch's positions."""
+        import graphalign._pyg  # noqa: F401
         from torch_geometric.loader import LinkNeighborLoader
 
         from graphalign.training.sampling import make_neighbor_sampler
@@ -584,6 +649,7 @@ def fit(
     run_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
     split: EdgeSplit | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Trains a :class:`HeteroAligner` on a built graph and evaluates it.
 
@@ -601,7 +667,7 @@ def fit(
     run folder, so it must be on a file system that all of them see.
 
     Example:
-        >>> built, _ = build_graph("datasets/tuxpaint_small")  # doctest: +SKIP
+        >>> built, _ = build_graph("tuxpaint_small")  # doctest: +SKIP
         >>> result = fit(built, ModelConfig(conv="rgcn"), TrainConfig(epochs=20), run_dir="runs/demo")  # doctest: +SKIP
         >>> result.test_metrics["image->concept/mrr"]  # doctest: +SKIP
         0.42
@@ -612,22 +678,34 @@ def fit(
         model_config: Model hyper-parameters.
         train_config: Optimisation settings (seed included).
         split_config: How edges are split.
-        run_dir: Where to save the run (optional).
+        run_dir: Where to save the run (optional): a new or empty folder, or
+            graphalign's own run folder with ``overwrite`` or ``resume``.
         resume: Continue from ``run_dir``'s last checkpoint, if there is one; the
-            configs and split are then read from the run folder.
+            configs and split are then read from the run folder, and ``built``
+            must be the graph the run was started on.
         split: A ready-made :class:`EdgeSplit` (e.g. a benchmark protocol) to use
             instead of splitting with ``split_config``.
+        overwrite: Replace graphalign's own run folder at ``run_dir``. A folder
+            holding anything graphalign did not write is refused even then.
 
     Returns:
         The trained model (best validation epoch), split, history and metrics.
+
+    Raises:
+        OutputError: If ``run_dir`` may not be written (checked before training;
+            see :func:`graphalign.outputs.check_output_dir`).
+        CheckpointError: If ``resume`` finds a run of another graph, or a broken run.
     """
     run_path = Path(run_dir) if run_dir is not None else None
     start_epoch, history, best = 0, [], {"epoch": -1, "mrr": -1.0, "bad": 0}
+    if run_path is not None:  # a resume continues graphalign's own run, so it may write there
+        ckpt.check_run_output(run_path, overwrite=overwrite, resume=resume)
     checkpoint_path = run_path / ckpt.CHECKPOINT_FILE if run_path else None
     resuming = bool(resume and checkpoint_path and checkpoint_path.is_file())
     if resuming:
         assert run_path is not None
         saved = ckpt.read_run_config(run_path)
+        _check_same_graph(run_path, saved, built)
         model_config = ModelConfig.from_dict(saved["model"])
         train_config = TrainConfig.from_dict({**saved["train"], **_overrides(train_config)})
         split_config = SplitConfig.from_dict(saved["split"])
@@ -657,6 +735,8 @@ def fit(
             _start_run(run_path, built, split, model_config, train_config, split_config, trainer.model)
 
         has_val = _has_edges(split, "val")
+        if is_main:
+            _warn_empty_parts(split, split_config)
         best_state: dict[str, Tensor] | None = None
 
         def evaluate(part: str) -> dict[str, float]:
@@ -714,8 +794,14 @@ def fit(
                     assert checkpoint_path is not None
                     ckpt.save_training_checkpoint(checkpoint_path, trainer.modules(), trainer.optimizer, state, rng)
             if stopped and is_main:
-                logger.info("early stop at epoch %d (best epoch %d, val mrr %.4f)", epoch + 1, best["epoch"], best["mrr"])
+                epochs.set_description(f"early stop at epoch {epoch + 1}")
         epochs.close()
+        if stopped and is_main:
+            logger.info(
+                "early stopping at epoch %d of %d: validation MRR has not improved for %d evaluations; "
+                "keeping epoch %d (val MRR %.4f)", len(history), train_config.epochs, train_config.patience,
+                best["epoch"], best["mrr"],
+            )
 
         # Back to the best weights (by validation MRR); the last ones if nothing was validated.
         if has_val and best["epoch"] >= 0:
@@ -739,7 +825,25 @@ def fit(
                 run_path / ckpt.METRICS_FILE,
                 {"best_epoch": best_epoch, "val": val_metrics, "test": test_metrics, "history": history, "split": split.counts()},
             )
-        return TrainResult(trainer.model, trainer.loss_fn, split, history, best_epoch, val_metrics, test_metrics, run_path)
+        return TrainResult(trainer.model, trainer.loss_fn, split, history, best_epoch, val_metrics, test_metrics, run_path,
+                           built=built, model_config=model_config, train_config=train_config, split_config=split_config)
+
+
+def _warn_empty_parts(split: EdgeSplit, config: SplitConfig) -> None:
+    """Says, before training, which held-out parts are empty and what to change."""
+    counts = split.counts()
+    if counts["val"] == 0:
+        logger.warning(
+            "no validation links: the split held out no image or text (val_fraction=%g of %s); early stopping is off "
+            "and the last epoch is kept. Add more linked images/texts or raise SplitConfig.val_fraction (--val-fraction).",
+            config.val_fraction, "/".join(config.heldout_node_types),
+        )
+    if counts["test"] == 0:
+        logger.warning(
+            "no test links: the split held out no image or text (test_fraction=%g), so nothing can be measured on "
+            "held-out links and the test metrics stay empty. Add more linked images/texts or raise "
+            "SplitConfig.test_fraction (--test-fraction).", config.test_fraction,
+        )
 
 
 def _overrides(config: TrainConfig | None) -> dict[str, Any]:
@@ -760,22 +864,62 @@ def _start_run(
     model: HeteroAligner,
 ) -> None:
     run_path.mkdir(parents=True, exist_ok=True)
+    write_marker(run_path, ckpt.RUN_LAYOUT)  # first: from now on the folder is graphalign's own run
     for stale in (ckpt.CHECKPOINT_FILE, ckpt.MODEL_FILE, ckpt.METRICS_FILE):
         (run_path / stale).unlink(missing_ok=True)
-    built.save(run_path / ckpt.GRAPH_SUBDIR)
+    built.save(run_path / ckpt.GRAPH_SUBDIR, overwrite=True)
     atomic_save_safetensors(run_path / ckpt.SPLIT_FILE, split.to_tensors())
-    ckpt.write_run_config(
-        run_path,
-        {
-            "model": model_config.to_dict(),
-            "train": train_config.to_dict(),
-            "split": split_config.to_dict(),
-            "in_dims": model.in_dims,
-            "input_groups": model.input_groups,
-            "edge_types": [list(e) for e in model.edge_types],
-            "aligned_edge_types": [list(e) for e in split.aligned_edge_types],
-        },
-    )
+    config = run_config(model, split, model_config, train_config, split_config)
+    ckpt.write_run_config(run_path, {**config, "graph_fingerprint": graph_fingerprint(built)})
+
+
+def run_config(model: HeteroAligner, split: EdgeSplit, model_config: ModelConfig, train_config: TrainConfig,
+               split_config: SplitConfig) -> dict[str, Any]:
+    """What ``run.json`` holds: the configs and the model's shape, enough to rebuild it."""
+    return {
+        "model": model_config.to_dict(),
+        "train": train_config.to_dict(),
+        "split": split_config.to_dict(),
+        "in_dims": model.in_dims,
+        "input_groups": model.input_groups,
+        "edge_types": [list(e) for e in model.edge_types],
+        "aligned_edge_types": [list(e) for e in split.aligned_edge_types],
+    }
+
+
+def graph_fingerprint(built: GraphLike, node_ids: bool = True) -> str:
+    """SHA-256 over a graph's node ids per type, every edge and every feature tensor.
+
+    A run stores it in ``run.json``; resuming refuses a graph with another one.
+
+    Args:
+        built: The graph.
+        node_ids: Include the node ids of a :class:`BuiltGraph` (a
+            :class:`TensorGraph` has none).
+    """
+    digest = hashlib.sha256()
+    if node_ids and isinstance(built, BuiltGraph):
+        for node_type in sorted(built.index.ids):
+            digest.update(json.dumps([node_type, list(built.index.ids[node_type])]).encode())
+    tensors = {f"x.{t}": x for t, x in built.features.items()}
+    tensors.update({"edges." + "|".join(e): index for e, index in graph_edges(built).items()})
+    digest.update(tensors_digest(tensors).encode())
+    return digest.hexdigest()
+
+
+def _check_same_graph(run_path: Path, saved: dict[str, Any], built: GraphLike) -> None:
+    """Refuses to resume a run on a graph other than the one it was started on."""
+    expected = saved.get("graph_fingerprint")
+    node_ids = True
+    if not isinstance(expected, str):  # a run.json without a fingerprint: compare with the run's copy of its graph
+        node_ids = isinstance(built, BuiltGraph)
+        expected = graph_fingerprint(BuiltGraph.load(run_path / ckpt.GRAPH_SUBDIR), node_ids=node_ids)
+    if graph_fingerprint(built, node_ids=node_ids) != expected:
+        raise CheckpointError(
+            f"{run_path}: this run was trained on another graph (its nodes, edges or features differ); resuming it "
+            f"on this one would mix two graphs: train into a new folder, or resume with the run's own graph "
+            f"({run_path / ckpt.GRAPH_SUBDIR})"
+        )
 
 
 def _load_split(run_path: Path, saved: dict[str, Any]) -> EdgeSplit:

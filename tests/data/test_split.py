@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from graphalign.errors import GraphValidationError
+from graphalign.errors import ConfigError, GraphValidationError
 from graphalign.data.split import EdgeSplit, SplitConfig, is_aligned, split_graph
 
 
@@ -78,9 +78,9 @@ def test_alignment_rule():
 
 
 def test_bad_split_configs():
-    with pytest.raises(GraphValidationError, match="must be below 1"):
+    with pytest.raises(ConfigError, match="must be below 1"):
         SplitConfig(val_fraction=0.5, test_fraction=0.5)
-    with pytest.raises(GraphValidationError, match=r"in \[0, 1\)"):
+    with pytest.raises(ConfigError, match=r"supervision_only must be a number >= 0 and < 1"):
         SplitConfig(supervision_only=1.5)
 
 

@@ -1,32 +1,20 @@
-"""Fast tests of the Tux Paint x WordNet data recipe (datasets/tuxpaint_wordnet/build.py).
+"""Fast tests of the Tux Paint x WordNet data recipe (graphalign.datasets.tuxpaint_wordnet).
 
 Everything runs on hand-written tiny inputs; the Debian packages are not needed.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[2]
-RECIPE = ROOT / "datasets" / "tuxpaint_wordnet" / "build.py"
-
-
-def _load_recipe():
-    spec = importlib.util.spec_from_file_location("tuxpaint_wordnet_build", RECIPE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _load_recipe()
+from graphalign import datasets
+from graphalign.datasets import tuxpaint_wordnet as build
+from graphalign.errors import DatasetError
 
 # A tiny WordNet: entity > animal > mammal > placental > {bat, mouse}; entity > artifact > {club (bat),
 # device (mouse)}; wing is part of bat; "hybrid" has two hypernyms, one an ancestor of the other.
@@ -324,9 +312,7 @@ def test_build_end_to_end(tiny_wordnet, tmp_path: Path):
 
 
 def test_bundled_small_dataset_is_consistent():
-    folder = ROOT / "datasets" / "tuxpaint_small"
-    if not (folder / "nodes.jsonl").exists():
-        pytest.skip("datasets/tuxpaint_small not built")
+    folder = datasets.path("tuxpaint_small")
     stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
     nodes = [json.loads(line) for line in (folder / "nodes.jsonl").read_text(encoding="utf-8").splitlines()]
     images = [n for n in nodes if n["type"] == "image"]
@@ -335,3 +321,25 @@ def test_bundled_small_dataset_is_consistent():
     for node in images[:20]:
         with Image.open(io.BytesIO((folder / node["path"]).read_bytes())) as image:
             assert max(image.size) <= 128
+
+
+def test_missing_debian_packages_are_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setattr(build, "SYSTEM_ROOT", tmp_path / "root")
+    with pytest.raises(DatasetError) as caught:
+        datasets.build("tuxpaint_wordnet", tmp_path / "out")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "Debian package(s) tuxpaint-stamps-default, wordnet-base" in message
+    assert message.endswith("install them with: apt-get install -y tuxpaint-stamps-default wordnet-base libcairo2")
+    assert not (tmp_path / "out").exists()
+    from graphalign.cli import main
+
+    assert main(["dataset", "build", "tuxpaint_wordnet", "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {message}"
+
+
+def test_only_the_missing_package_is_named(tiny_wordnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build, "SYSTEM_ROOT", tmp_path / "root")
+    with pytest.raises(DatasetError, match=r"package\(s\) tuxpaint-stamps-default \(not found: .*/usr/share/tuxpaint/stamps\)"):
+        build.build(tmp_path / "out", wordnet_dir=tiny_wordnet.folder)

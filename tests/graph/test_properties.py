@@ -10,12 +10,13 @@ from hypothesis import strategies as st
 
 from graphalign.errors import GraphAlignError
 from graphalign.graph import KnowledgeGraph, from_networkx, load_dataset, save_dataset, to_hetero_data, to_networkx
+from graphalign.graph.schema import check_id, check_relation
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 _text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), min_size=1, max_size=12)
-ids = _text.map(str.strip).filter(lambda i: bool(i) and not i.startswith("#"))  # "#" starts a comment in edges.tsv
-relations = _text.map(str.strip).filter(lambda r: bool(r) and not r.startswith("rev_"))
+ids = _text.map(str.strip).filter(lambda i: check_id(i) is None)  # e.g. "#" starts a comment in edges.tsv
+relations = _text.map(str.strip).filter(lambda r: check_relation(r) is None)  # e.g. "rev_" is reserved
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),

@@ -95,7 +95,8 @@ def test_cli_under_torchrun_writes_one_run_equal_to_a_single_process_run(torchru
 
     run = torchrun_out / "cli-run"
     assert sorted(p.name for p in run.iterdir()) == [
-        "checkpoint.safetensors", "graph", "metrics.json", "model.safetensors", "run.json", "split.safetensors"]
+        ".graphalign.json", "checkpoint.safetensors", "graph", "metrics.json", "model.safetensors", "run.json",
+        "split.safetensors"]
     assert (torchrun_out / "stdout.txt").read_text().count("trained HeteroAligner") == 1  # rank 0 alone reports
     assert main(["-q", "train", str(torchrun_out / "graph"), "-o", str(tmp_path / "single"), *worker.CLI_ARGS]) == 0
     expected = load_file(str(tmp_path / "single" / "model.safetensors"))

@@ -102,7 +102,8 @@ def test_checkpoint_resume_gives_the_same_result(toy_built, tmp_path, batch_size
     assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-5)
     assert resumed.test_metrics == pytest.approx(straight.test_metrics, rel=1e-5)
     files = sorted(p.name for p in (tmp_path / "resumed").iterdir())
-    assert files == ["checkpoint.safetensors", "graph", "metrics.json", "model.safetensors", "run.json", "split.safetensors"]
+    assert files == [".graphalign.json", "checkpoint.safetensors", "graph", "metrics.json", "model.safetensors", "run.json",
+                     "split.safetensors"]
 
 
 def test_early_stopping(toy_built):
@@ -180,7 +181,7 @@ def test_steps_per_epoch_cap(toy_built):
 
 
 def test_supervise_trains_only_the_chosen_relations(toy_built):
-    from graphalign.errors import GraphValidationError
+    from graphalign.errors import ConfigError, GraphValidationError
     from graphalign.data.split import split_graph
     from graphalign.training.trainer import _Trainer
 
@@ -193,7 +194,7 @@ def test_supervise_trains_only_the_chosen_relations(toy_built):
     assert any(et[1] == "describes" for et in split.edges["message_passing"])
     with pytest.raises(GraphValidationError, match=r"selects no supervision edges; relations with supervision edges: \["):
         _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(supervise=["likes"], progress=False))
-    with pytest.raises(GraphValidationError, match="at least one relation"):
+    with pytest.raises(ConfigError, match="at least one relation"):
         TrainConfig(supervise=[])
     result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=2, supervise=["depicts"], progress=False, seed=0), split=split)
     assert "image->concept/mrr" in result.test_metrics

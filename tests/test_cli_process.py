@@ -1,0 +1,141 @@
+"""Every documented command, run as a user runs it: the ``graphalign`` executable in a separate process.
+
+In-process tests (``main([...])``) share imports with the rest of the suite and
+once hid an import cycle that crashed ``graphalign eval`` in every fresh process;
+these tests start a new interpreter for each command, from a folder other than
+the repository, with an empty feature cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FAST = ["--text-encoder", "hashing-text", "--text-encoder-kwargs", '{"dim": 32}', "--image-encoder", "color-histogram"]
+EXECUTABLE = Path(sys.executable).parent / "graphalign"
+
+
+def graphalign(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Runs the installed ``graphalign`` command in ``cwd`` with its own feature cache."""
+    env = {**os.environ, "GRAPHALIGN_CACHE": str(cwd / "feature-cache")}
+    result = subprocess.run([str(EXECUTABLE), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    if check:
+        assert result.returncode == 0, f"graphalign {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+        assert "Traceback" not in result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory, toy_dataset: Path) -> Path:
+    """A user's folder with a graph folder and a run folder made by the commands themselves."""
+    cwd = tmp_path_factory.mktemp("user")
+    graphalign("-q", "build", str(toy_dataset), "-o", "graph", *FAST, cwd=cwd)
+    graphalign("-q", "train", "graph", "-o", "run", "--epochs", "3", "--seed", "0", cwd=cwd)
+    return cwd
+
+
+def test_the_executable_is_installed() -> None:
+    assert EXECUTABLE.is_file(), f"{EXECUTABLE} missing: install graphalign with pip first"
+
+
+def test_version(tmp_path: Path) -> None:
+    from graphalign import __version__
+
+    assert graphalign("--version", cwd=tmp_path).stdout.strip() == f"graphalign {__version__}"
+
+
+def test_build_writes_a_graph_folder(workdir: Path) -> None:
+    assert (workdir / "graph" / "graph.json").is_file()
+
+
+def test_info(workdir: Path) -> None:
+    out = graphalign("info", "graph", cwd=workdir).stdout
+    rows = [line.split() for line in out.splitlines()]
+    assert ["image", "32", "64"] in rows
+    assert "text encoder: hashing-text (cache identity" in out
+    summary = json.loads(graphalign("info", "graph", "--json", cwd=workdir).stdout)
+    assert summary["nodes"] == {"concept": 11, "text": 32, "image": 32}
+
+
+def test_train_writes_a_run_and_says_what_it_measured(workdir: Path, tmp_path: Path) -> None:
+    out = graphalign("train", str(workdir / "graph"), "-o", "run2", "--epochs", "2", "--seed", "1", cwd=tmp_path).stdout
+    assert "test metrics (filtered ranking, held-out links):" in out
+    assert "image->concept" in out
+    metrics = json.loads((tmp_path / "run2" / "metrics.json").read_text())
+    assert metrics["test"]["image->concept/mrr"] > 0
+
+
+def test_eval_in_a_fresh_process(workdir: Path) -> None:
+    out = graphalign("eval", "run", cwd=workdir).stdout
+    assert "test metrics of run (filtered ranking):" in out and "image->concept" in out
+    metrics = json.loads(graphalign("eval", "run", "--json", cwd=workdir).stdout)
+    saved = json.loads((workdir / "run" / "metrics.json").read_text())["test"]
+    assert metrics["image->concept/mrr"] == pytest.approx(saved["image->concept/mrr"], abs=1e-6)
+
+
+def test_query_by_node_text_and_image(workdir: Path, toy_dataset: Path) -> None:
+    image_id = next(json.loads(line)["id"] for line in (toy_dataset / "nodes.jsonl").read_text().splitlines()
+                    if json.loads(line)["type"] == "image")
+    out = graphalign("query", "run", "--node", image_id, "--type", "concept", "-k", "3", cwd=workdir).stdout
+    assert f"nearest to {image_id}" in out and len([ln for ln in out.splitlines() if " concept " in ln]) == 3
+    found = json.loads(graphalign("query", "run", "--text", "a red square", "-k", "2", "--json", cwd=workdir).stdout)
+    assert len(found["neighbors"]) == 2 and all(n["type"] == "concept" for n in found["neighbors"])
+    image = next((toy_dataset / "images").rglob("*.png"))
+    out = graphalign("query", "run", "--image", str(image), "--type", "image", "-k", "1", cwd=workdir).stdout
+    assert "nearest image nodes to the new image" in out
+
+
+def test_export_npz_and_projector_tsv(workdir: Path) -> None:
+    out = graphalign("export", "run", "-o", "emb.npz", cwd=workdir).stdout
+    assert "exported 75 vectors" in out
+    with np.load(workdir / "emb.npz") as saved:
+        assert saved["vectors"].shape[0] == 75 and saved["ids"].shape == (75,)
+        assert sorted(set(saved["types"].tolist())) == ["concept", "image", "text"]
+    graphalign("export", "run", "-o", "emb.tsv", "--type", "image", cwd=workdir)
+    vectors = (workdir / "emb.tsv").read_text().splitlines()
+    meta = (workdir / "emb-metadata.tsv").read_text().splitlines()
+    assert len(vectors) == 32 and meta[0] == "id\ttype\tlabel" and len(meta) == 33
+    assert all(line.split("\t")[1] == "image" for line in meta[1:])
+    again = graphalign("export", "run", "-o", "emb.npz", cwd=workdir, check=False)
+    assert again.returncode == 2 and again.stderr.startswith("error: ") and "Traceback" not in again.stderr
+
+
+def test_ls_marks_defaults_and_extras(tmp_path: Path) -> None:
+    out = graphalign("ls", cwd=tmp_path).stdout
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert "default text encoder" in lines["minilm"] and "default image encoder" in lines["efficientnet-lite0"]
+    assert "default" in lines["gatv2"] and "default" in lines["infonce"] and "default" in lines["exact"]
+    assert "needs graphalign[faiss]" in lines["faiss"] and "hf-text" not in lines
+
+
+def test_demo_from_any_folder(tmp_path: Path) -> None:
+    result = graphalign("demo", *FAST, "--epochs", "2", "--work-dir", "demo-run", cwd=tmp_path)
+    assert "held-out test links" in result.stdout
+    assert (tmp_path / "demo-run" / "run" / "metrics.json").is_file()
+
+
+def test_no_command_prints_help_and_exits_2(tmp_path: Path) -> None:
+    result = graphalign(cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "usage: graphalign" in result.stdout
+
+
+def test_api_users_see_no_deprecation_warning(tmp_path: Path, toy_dataset: Path) -> None:
+    code = (
+        "import graphalign as ga\n"
+        "from graphalign.features import GraphConfig\n"
+        f"built, _ = ga.build_graph({str(toy_dataset)!r}, GraphConfig(text_encoder='hashing-text', "
+        "image_encoder='color-histogram', progress=False, use_cache=False))\n"
+        "result = ga.fit(built, train_config=ga.TrainConfig(epochs=1, progress=False))\n"
+        "print(ga.Aligner(result).neighbors(built.index.ids['image'][0], k=1, type='concept')[0].type)\n"
+    )
+    result = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-W", "error::FutureWarning", "-c", code],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "concept"
+    assert "Warning" not in result.stderr

@@ -1,0 +1,49 @@
+"""A graph too small to hold anything out: training says so, nothing fails later."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from PIL import Image
+
+import graphalign as ga
+from graphalign.cli import main
+from graphalign.features import GraphConfig
+
+
+@pytest.fixture
+def tiny_built(tmp_path):
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(tmp_path / "images" / "cat.png")
+    kg = ga.KnowledgeGraph(root=tmp_path)
+    kg.add_concept("animal", name="animal")
+    kg.add_concept("cat", name="cat", description="a small domesticated feline")
+    kg.add_image("img1", path="images/cat.png")
+    kg.add_text("t1", text="A cat sleeping on a sofa.", language="en")
+    kg.add_edge("cat", "is_a", "animal")
+    kg.add_edge("img1", "depicts", "cat")
+    kg.add_edge("t1", "describes", "img1")
+    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 16}, image_encoder="color-histogram",
+                         progress=False, use_cache=False)
+    built, _ = ga.build_graph(kg, config)
+    return built
+
+
+def test_fit_warns_about_empty_parts_and_keeps_the_last_epoch(tiny_built, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="graphalign"):
+        result = ga.fit(tiny_built, train_config=ga.TrainConfig(epochs=2, progress=False), run_dir=tmp_path / "run")
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(m.startswith("no validation links") and "val_fraction" in m for m in messages), messages
+    assert any(m.startswith("no test links") and "test_fraction" in m for m in messages), messages
+    assert result.val_metrics == {} and result.test_metrics == {}
+    assert result.best_epoch == 2 and len(result.history) == 2
+    assert ga.Aligner(result).neighbors("img1", k=1, type="concept")[0].type == "concept"
+
+
+def test_eval_of_a_run_without_test_links_is_one_clear_error(tiny_built, tmp_path, capsys):
+    ga.fit(tiny_built, train_config=ga.TrainConfig(epochs=1, progress=False), run_dir=tmp_path / "run")
+    assert main(["eval", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "holds no test links" in err and "--test-fraction" in err
+    assert err.count("\n") == 1
