@@ -79,7 +79,10 @@ def machine() -> str:
     import torch
 
     accelerator = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{platform.machine()}, {os.cpu_count()} CPU cores{memory}, {accelerator}; torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    return (
+        f"{platform.machine()}, {os.cpu_count()} CPU cores{memory}, {accelerator}; "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )
 
 
 def load_average() -> str:
@@ -119,7 +122,9 @@ def report_header(title: str, load_before: str) -> str:
     )
 
 
-def write_results(stem: str, markdown: str, rows: Sequence[dict[str, Any]], folder: Path = RESULTS) -> tuple[Path, Path]:
+def write_results(
+    stem: str, markdown: str, rows: Sequence[dict[str, Any]], folder: Path = RESULTS
+) -> tuple[Path, Path]:
     """Writes ``folder/stem.md`` and ``folder/stem.csv`` (columns: union of the rows' keys, in order)."""
     folder.mkdir(parents=True, exist_ok=True)
     md_path, csv_path = folder / f"{stem}.md", folder / f"{stem}.csv"

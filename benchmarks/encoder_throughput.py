@@ -27,7 +27,7 @@ jobs hits both sides alike. Writes ``benchmarks/results/encoder_throughput.{md,c
 
 Usage::
 
-    python benchmarks/encoder_throughput.py                       # 1000 texts, 200 images: 3-4 min idle, 8 min under heavy load
+    python benchmarks/encoder_throughput.py  # 1000 texts, 200 images: 3-4 min idle, 8 min under heavy load
     python benchmarks/encoder_throughput.py --texts 2000 --images 300 --text-segment 250 --image-segment 50
 """
 
@@ -43,7 +43,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
 from _common import interleaved, load_average, markdown_table, paired_ratio, report_header, write_results
 
 THROUGHPUT_TARGET = 0.9
@@ -55,8 +54,12 @@ def text_items(graph, count: int) -> list[str]:
     from graphalign.features.featurize import GraphConfig, concept_text
 
     template = GraphConfig().concept_template
-    pool = [concept_text(node, template) for node in graph.nodes("concept")] + [node.text for node in graph.nodes("text")]
-    return [pool[i % len(pool)] if i < len(pool) else f"{pool[i % len(pool)]} ({i // len(pool) + 1})" for i in range(count)]
+    pool = [concept_text(node, template) for node in graph.nodes("concept")] + [
+        node.text for node in graph.nodes("text")
+    ]
+    return [
+        pool[i % len(pool)] if i < len(pool) else f"{pool[i % len(pool)]} ({i // len(pool) + 1})" for i in range(count)
+    ]
 
 
 def image_items(graph, count: int) -> list[Path]:
@@ -81,7 +84,13 @@ def bare_text_loop(model_path: str, batch_size: int, max_length: int):
         out = []
         with torch.no_grad():
             for start in range(0, len(texts), batch_size):
-                batch = tokenizer(texts[start : start + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+                batch = tokenizer(
+                    texts[start : start + batch_size],
+                    padding=True,
+                    truncation=True,
+                    max_length=max_length,
+                    return_tensors="pt",
+                )
                 hidden = model(**batch).last_hidden_state  # (B, T, 384)
                 mask = batch["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
                 out.append(F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1))
@@ -114,7 +123,9 @@ def bare_image_loop(batch_size: int, channels_last: bool = True):
         out = []
         with torch.no_grad():
             for start in range(0, len(paths), batch_size):
-                pixels = torch.stack([transform(load(p)) for p in paths[start : start + batch_size]])  # (B, 3, 224, 224)
+                pixels = torch.stack(
+                    [transform(load(p)) for p in paths[start : start + batch_size]]
+                )  # (B, 3, 224, 224)
                 if channels_last:
                     pixels = pixels.contiguous(memory_format=torch.channels_last)
                 out.append(model.extract_features(pixels))  # (B, 1280)
@@ -184,7 +195,15 @@ def cache_cold_warm(modality: str, make_encoder, items: list, key_of, warm_repea
 
 
 def measure_modality(
-    name: str, items: list, make_encoder, bare: dict, more: dict, key_of, segment: int, args: argparse.Namespace, checks: list[str]
+    name: str,
+    items: list,
+    make_encoder,
+    bare: dict,
+    more: dict,
+    key_of,
+    segment: int,
+    args: argparse.Namespace,
+    checks: list[str],
 ) -> list[dict]:
     """Throughput of graphalign's encoder (and ``more`` variants) against ``bare`` loops, then cold vs. warm cache."""
     started = time.perf_counter()
@@ -205,11 +224,19 @@ def measure_modality(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="tuxpaint_small", help="dataset folder (nodes.jsonl + images) or bundled dataset name")
-    parser.add_argument("--texts", type=int, default=1000, help="texts to encode (dataset texts repeated with a suffix)")
+    parser.add_argument(
+        "--data", default="tuxpaint_small", help="dataset folder (nodes.jsonl + images) or bundled dataset name"
+    )
+    parser.add_argument(
+        "--texts", type=int, default=1000, help="texts to encode (dataset texts repeated with a suffix)"
+    )
     parser.add_argument("--images", type=int, default=200, help="images to encode (dataset images repeated)")
-    parser.add_argument("--text-batch", type=int, default=64, help="batch size of both text loops (graphalign's default)")
-    parser.add_argument("--image-batch", type=int, default=32, help="batch size of both image loops (graphalign's default)")
+    parser.add_argument(
+        "--text-batch", type=int, default=64, help="batch size of both text loops (graphalign's default)"
+    )
+    parser.add_argument(
+        "--image-batch", type=int, default=32, help="batch size of both image loops (graphalign's default)"
+    )
     parser.add_argument("--text-segment", type=int, default=125, help="texts per interleaved segment")
     parser.add_argument("--image-segment", type=int, default=25, help="images per interleaved segment")
     parser.add_argument("--repeat", type=int, default=1, help="passes over all segments")
@@ -238,8 +265,15 @@ def main() -> None:
         bare = bare_text_loop(str(default_minilm_path()), args.text_batch, text_encoder().max_length)
         unsorted = text_encoder(sort_by_length=False)
         rows += measure_modality(
-            "text (minilm)", text_items(graph, args.texts), text_encoder, {"bare": bare},
-            {"graphalign, sort_by_length=False": unsorted.encode}, content_digest, args.text_segment, args, checks,
+            "text (minilm)",
+            text_items(graph, args.texts),
+            text_encoder,
+            {"bare": bare},
+            {"graphalign, sort_by_length=False": unsorted.encode},
+            content_digest,
+            args.text_segment,
+            args,
+            checks,
         )
     if "image" not in args.skip:
 
@@ -250,8 +284,15 @@ def main() -> None:
         if args.bare_nchw:
             bare["bare, NCHW (not channels-last)"] = bare_image_loop(args.image_batch, channels_last=False)
         rows += measure_modality(
-            "image (efficientnet-lite0)", image_items(graph, args.images), image_encoder, bare, {},
-            lambda path: content_digest(Path(path).read_bytes()), args.image_segment, args, checks,
+            "image (efficientnet-lite0)",
+            image_items(graph, args.images),
+            image_encoder,
+            bare,
+            {},
+            lambda path: content_digest(Path(path).read_bytes()),
+            args.image_segment,
+            args,
+            checks,
         )
 
     markdown = render(rows, checks, args, load_before, time.perf_counter() - run_started)
@@ -294,15 +335,30 @@ def render(rows: list[dict], checks: list[str], args: argparse.Namespace, load_b
         for r in cache
     ]
     pairs = {r["modality"]: r["pairs"] for r in throughput}
-    missed = [f"{r['modality']} {r['variant']} at {r['ratio_vs_bare']:.2f}x the bare loop" for r in throughput
-              if not r["variant"].startswith("bare") and r["ratio_vs_bare"] < THROUGHPUT_TARGET]
-    missed += [f"{r['modality']} cache at {r['cold_over_warm']:.0f}x" for r in cache if r["cold_over_warm"] < CACHE_TARGET]
+    missed = [
+        f"{r['modality']} {r['variant']} at {r['ratio_vs_bare']:.2f}x the bare loop"
+        for r in throughput
+        if not r["variant"].startswith("bare") and r["ratio_vs_bare"] < THROUGHPUT_TARGET
+    ]
+    missed += [
+        f"{r['modality']} cache at {r['cold_over_warm']:.0f}x" for r in cache if r["cold_over_warm"] < CACHE_TARGET
+    ]
     verdict = ("**Missed**: " + "; ".join(missed) + ".") if missed else "All targets met."
     parts = [
         report_header("Encoder throughput", load_before),
         "## Throughput: graphalign vs. a bare loop over the same model\n",
         markdown_table(
-            ["modality", "variant", "batch", "items", "items/s", "/ bare (median of paired segments)", "/ bare (totals)", "target", "met"],
+            [
+                "modality",
+                "variant",
+                "batch",
+                "items",
+                "items/s",
+                "/ bare (median of paired segments)",
+                "/ bare (totals)",
+                "target",
+                "met",
+            ],
             table,
             [False, False, True, True, True, True, True, False, False],
         ),
@@ -316,7 +372,15 @@ def render(rows: list[dict], checks: list[str], args: argparse.Namespace, load_b
         "",
         "## Feature cache: cold run vs. warm re-run (`encode_with_cache`)\n",
         markdown_table(
-            ["modality", "items", "cold (s)", f"warm (s, median of {args.warm_repeat})", "cold / warm", "target", "met"],
+            [
+                "modality",
+                "items",
+                "cold (s)",
+                f"warm (s, median of {args.warm_repeat})",
+                "cold / warm",
+                "target",
+                "met",
+            ],
             cache_table,
             [False, True, True, True, True, False, False],
         ),

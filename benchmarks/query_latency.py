@@ -24,7 +24,8 @@ Writes ``benchmarks/results/query_latency.{md,csv}``.
 Usage::
 
     python benchmarks/query_latency.py                                # 10^5 vectors (a few minutes)
-    python benchmarks/query_latency.py --sizes 100000 1000000         # adds 10^6 (HNSW builds: tens of minutes on 2 cores)
+    python benchmarks/query_latency.py --sizes 100000 1000000         # adds 10^6 (HNSW builds: tens of minutes
+                                                                      # on 2 cores)
     python benchmarks/query_latency.py --sizes 1000000 --approximate ivf --name query_latency_1e6  # 10^6 without HNSW
 """
 
@@ -40,7 +41,6 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-
 from _common import interleaved, load_average, markdown_table, percentile, report_header, write_results
 
 RECALL_TARGET = 0.95
@@ -55,7 +55,9 @@ SWEEPS = {
 }
 
 
-def clustered_embeddings(dim: int, clusters: int, latent: int, seed: int, noise: float = 0.3) -> Callable[[int], torch.Tensor]:
+def clustered_embeddings(
+    dim: int, clusters: int, latent: int, seed: int, noise: float = 0.3
+) -> Callable[[int], torch.Tensor]:
     """A sampler of normalised vectors from a fixed mixture of gaussians.
 
     Cluster ``c`` has weight ``(c + 1) ** -0.5`` and spread in ``[0.6, 1.2]``; points
@@ -118,7 +120,10 @@ def bench_size(n: int, args: argparse.Namespace) -> tuple[list[dict], list[dict]
     nbytes = matrix.numel() * matrix.element_size()
 
     truth = exact.search(queries, K)[1]
-    recall = {name: (1.0 if name == "exact" else recall_at_k(truth, index.search(queries, K)[1])) for name, index in indexes.items()}
+    recall = {
+        name: (1.0 if name == "exact" else recall_at_k(truth, index.search(queries, K)[1]))
+        for name, index in indexes.items()
+    }
 
     sweep_rows = []
     for name, index in indexes.items():
@@ -191,7 +196,12 @@ def bench_size(n: int, args: argparse.Namespace) -> tuple[list[dict], list[dict]
         if batch_name in batch_times:
             row["batch64_p50_ms"] = round(1e3 * percentile(batch_times[batch_name], 50), 3)
             row["batch64_p99_ms"] = round(1e3 * percentile(batch_times[batch_name], 99), 3)
-        scanned = {"exact": nbytes, BARE_SINGLE: nbytes, "memory read: torch.sum": nbytes, "memory copy: copy_": 2 * nbytes}
+        scanned = {
+            "exact": nbytes,
+            BARE_SINGLE: nbytes,
+            "memory read: torch.sum": nbytes,
+            "memory copy: copy_": 2 * nbytes,
+        }
         if name in scanned:
             row["gb_per_s"] = round(scanned[name] / p50 / 1e9, 2)
             row["vs_memory_read"] = round(scanned[name] / p50 / (nbytes / read_p50), 2)
@@ -250,26 +260,47 @@ def render(rows: list[dict], sweep_rows: list[dict], args: argparse.Namespace, l
             ]
         )
     sweep = [
-        [f"{r['n']:,}", r["method"], f"{r['parameter']}={r['value']}" + (" (default)" if r["default"] else ""), f"{r['recall_at_10']:.4f}", f"{r['ms_per_query_batched']:.3f}"]
+        [
+            f"{r['n']:,}",
+            r["method"],
+            f"{r['parameter']}={r['value']}" + (" (default)" if r["default"] else ""),
+            f"{r['recall_at_10']:.4f}",
+            f"{r['ms_per_query_batched']:.3f}",
+        ]
         for r in sweep_rows
     ]
     headers = [
-        "vectors", "method", "settings", "build (s)", "recall@10", "1 query p50 (ms)", "p99 (ms)", "exact p50 / p50",
-        f"{BATCH} queries p50 (ms)", "p99 (ms)", "GB/s scanned (1 query)", "/ memory read", f"recall >= {RECALL_TARGET}",
+        "vectors",
+        "method",
+        "settings",
+        "build (s)",
+        "recall@10",
+        "1 query p50 (ms)",
+        "p99 (ms)",
+        "exact p50 / p50",
+        f"{BATCH} queries p50 (ms)",
+        "p99 (ms)",
+        "GB/s scanned (1 query)",
+        "/ memory read",
+        f"recall >= {RECALL_TARGET}",
     ]
     parts = [
         report_header("Query latency", load_before),
         f"{args.dim}-d normalised embeddings from a mixture of gaussians ({args.latent}-d latent space, "
         f"{'one cluster per 100 vectors' if not args.clusters else f'{args.clusters} clusters'}), "
         f"{args.queries} held-out queries from the same mixture, k = {K}. "
-        "Latencies are of `index.search` (what `Aligner` calls), every method timed in the same rounds, in a random order.\n",
+        "Latencies are of `index.search` (what `Aligner` calls), every method timed in the same rounds, "
+        "in a random order.\n",
         markdown_table(headers, table, [False, False, False] + [True] * 9 + [False]),
         "",
-        "GB/s scanned: bytes of the float32 embedding matrix divided by the one-query p50 (copy: bytes read + written); "
+        "GB/s scanned: bytes of the float32 embedding matrix divided by the one-query p50 "
+        "(copy: bytes read + written); "
         "'/ memory read' compares it with `torch.sum` over the same matrix in the same rounds.",
         "",
         f"## Recall vs. search breadth (all {args.queries} queries in one batch)\n",
-        markdown_table(["vectors", "index", "setting", "recall@10", "ms per query"], sweep, [False, False, False, True, True]),
+        markdown_table(
+            ["vectors", "index", "setting", "recall@10", "ms per query"], sweep, [False, False, False, True, True]
+        ),
     ]
     return "\n".join(parts) + "\n"
 
@@ -288,7 +319,9 @@ def main() -> None:
         choices=["hnsw", "ivf", "usearch"],
         help="approximate indexes next to exact search (default: faiss hnsw and ivf, and usearch if installed)",
     )
-    parser.add_argument("--rounds", type=int, default=None, help="single-query rounds (default: 300 at 10^5, 30 at 10^6)")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="single-query rounds (default: 300 at 10^5, 30 at 10^6)"
+    )
     parser.add_argument("--batch-rounds", type=int, default=None, help="batch rounds (default: 30 at 10^5, 10 at 10^6)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")

@@ -54,9 +54,29 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-FIELDS = ["nodes", "edges", "supervision_edges", "steps", "pairs", "graph_mib", "generate_s", "split_s", "setup_s",
-          "epoch_s", "pairs_per_s", "rss_after_graph_mib", "peak_rss_mib", "conv", "hidden_dim", "batch_size",
-          "num_neighbors", "dtype", "threads", "mmap_threshold", "date"]
+FIELDS = [
+    "nodes",
+    "edges",
+    "supervision_edges",
+    "steps",
+    "pairs",
+    "graph_mib",
+    "generate_s",
+    "split_s",
+    "setup_s",
+    "epoch_s",
+    "pairs_per_s",
+    "rss_after_graph_mib",
+    "peak_rss_mib",
+    "conv",
+    "hidden_dim",
+    "batch_size",
+    "num_neighbors",
+    "dtype",
+    "threads",
+    "mmap_threshold",
+    "date",
+]
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,9 +111,12 @@ def _log_progress(steps: int, every: int) -> None:
         state["done"] += 1
         if state["done"] % every == 0 or state["done"] == steps:
             elapsed = time.perf_counter() - state["started"]
-            print(f"  step {state['done']}/{steps}: {elapsed:.0f}s, {elapsed / state['done']:.1f}s/step, "
-                  f"loss {float(loss):.3f}, RSS {_rss_mib():.0f} MiB, peak "
-                  f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB", flush=True)
+            print(
+                f"  step {state['done']}/{steps}: {elapsed:.0f}s, {elapsed / state['done']:.1f}s/step, "
+                f"loss {float(loss):.3f}, RSS {_rss_mib():.0f} MiB, peak "
+                f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB",
+                flush=True,
+            )
         return loss
 
     _Trainer._minibatch_step = logged
@@ -108,43 +131,69 @@ def child(spec: dict[str, Any]) -> None:
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
     from graphalign.benchmark.synthetic import ALIGNED_RELATIONS, make_synthetic_graph
-    from graphalign.nn import ModelConfig
     from graphalign.data import SplitConfig
+    from graphalign.nn import ModelConfig
     from graphalign.training import TrainConfig, fit
 
     started = time.perf_counter()
-    graph = make_synthetic_graph(num_nodes=spec["nodes"], edges_per_node=spec["edges_per_node"], dtype=spec["dtype"], seed=0)
+    graph = make_synthetic_graph(
+        num_nodes=spec["nodes"], edges_per_node=spec["edges_per_node"], dtype=spec["dtype"], seed=0
+    )
     generated = time.perf_counter()
-    split = graph.split(SplitConfig(val_fraction=0.0, test_fraction=0.0, align_relations=list(ALIGNED_RELATIONS)), seed=0)
+    split = graph.split(
+        SplitConfig(val_fraction=0.0, test_fraction=0.0, align_relations=list(ALIGNED_RELATIONS)), seed=0
+    )
     split_done = time.perf_counter()
     rss_graph = _rss_mib()
     supervision = sum(int(e.size(1)) for e in split.edges["supervision"].values())
     types = len(split.edges["supervision"])
     steps = math.ceil(supervision / (spec["batch_size"] * types))
-    print(f"graph {graph!r}: {graph.nbytes() / 2**20:.0f} MiB, generated in {generated - started:.1f}s, "
-          f"split in {split_done - generated:.1f}s; {supervision} supervision edges -> {steps} steps; "
-          f"RSS {rss_graph:.0f} MiB", flush=True)
+    print(
+        f"graph {graph!r}: {graph.nbytes() / 2**20:.0f} MiB, generated in {generated - started:.1f}s, "
+        f"split in {split_done - generated:.1f}s; {supervision} supervision edges -> {steps} steps; "
+        f"RSS {rss_graph:.0f} MiB",
+        flush=True,
+    )
     conv_kwargs = {"heads": 4} if spec["conv"] in ("gat", "gatv2") else {}
-    model = ModelConfig(conv=spec["conv"], conv_kwargs=conv_kwargs, hidden_dim=spec["hidden_dim"],
-                        out_dim=spec["out_dim"], num_layers=2)
-    train = TrainConfig(epochs=1, steps_per_epoch=steps, batch_size=spec["batch_size"], mode="minibatch",
-                        num_neighbors=spec["num_neighbors"], seed=0, progress=spec.get("progress", False), distributed=False)
+    model = ModelConfig(
+        conv=spec["conv"], conv_kwargs=conv_kwargs, hidden_dim=spec["hidden_dim"], out_dim=spec["out_dim"], num_layers=2
+    )
+    train = TrainConfig(
+        epochs=1,
+        steps_per_epoch=steps,
+        batch_size=spec["batch_size"],
+        mode="minibatch",
+        num_neighbors=spec["num_neighbors"],
+        seed=0,
+        progress=spec.get("progress", False),
+        distributed=False,
+    )
     _log_progress(steps, spec["log_every"])
     fit_started = time.perf_counter()
     result = fit(graph, model, train, split=split)
     fit_total = time.perf_counter() - fit_started
     epoch = result.history[0]["seconds"]
     out = {
-        "nodes": graph.num_nodes, "edges": graph.num_edges, "supervision_edges": supervision, "steps": steps,
-        "pairs": steps * spec["batch_size"] * types, "graph_mib": round(graph.nbytes() / 2**20, 1),
-        "generate_s": round(generated - started, 2), "split_s": round(split_done - generated, 2),
-        "setup_s": round(fit_total - epoch, 2), "epoch_s": round(epoch, 2),
+        "nodes": graph.num_nodes,
+        "edges": graph.num_edges,
+        "supervision_edges": supervision,
+        "steps": steps,
+        "pairs": steps * spec["batch_size"] * types,
+        "graph_mib": round(graph.nbytes() / 2**20, 1),
+        "generate_s": round(generated - started, 2),
+        "split_s": round(split_done - generated, 2),
+        "setup_s": round(fit_total - epoch, 2),
+        "epoch_s": round(epoch, 2),
         "pairs_per_s": round(steps * spec["batch_size"] * types / epoch, 1),
         "rss_after_graph_mib": round(rss_graph, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "conv": spec["conv"], "hidden_dim": spec["hidden_dim"], "batch_size": spec["batch_size"],
-        "num_neighbors": " ".join(map(str, spec["num_neighbors"])), "dtype": spec["dtype"],
-        "mmap_threshold": spec.get("mmap_threshold", 0), "threads": spec.get("threads") or torch.get_num_threads(),
+        "conv": spec["conv"],
+        "hidden_dim": spec["hidden_dim"],
+        "batch_size": spec["batch_size"],
+        "num_neighbors": " ".join(map(str, spec["num_neighbors"])),
+        "dtype": spec["dtype"],
+        "mmap_threshold": spec.get("mmap_threshold", 0),
+        "threads": spec.get("threads") or torch.get_num_threads(),
         "date": date.today().isoformat(),
     }
     print("RESULT " + json.dumps(out), flush=True)
@@ -165,8 +214,10 @@ def write_outputs(rows: list[dict[str, Any]], out: Path, command: str) -> None:
         writer.writerows({k: r.get(k, "") for k in FIELDS} for r in rows)
     gib = 2**10
     lines = [
-        ("| nodes | edges | supervision edges | steps | epoch | pairs/s | setup (sampler, loaders) | generate + split "
-         "| graph tensors | peak RSS | settings |"),
+        (
+            "| nodes | edges | supervision edges | steps | epoch | pairs/s | setup (sampler, loaders) "
+            "| generate + split | graph tensors | peak RSS | settings |"
+        ),
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
@@ -174,20 +225,28 @@ def write_outputs(rows: list[dict[str, Any]], out: Path, command: str) -> None:
             f"| {int(r['nodes']):,} | {int(r['edges']):,} | {int(r['supervision_edges']):,} | {int(r['steps']):,} "
             f"| {float(r['epoch_s']):,.0f} s | {float(r['pairs_per_s']):,.0f} | {float(r['setup_s']):.1f} s "
             f"| {float(r['generate_s']) + float(r['split_s']):.1f} s | {float(r['graph_mib']) / gib:.2f} GiB "
-            f"| {float(r['peak_rss_mib']) / gib:.2f} GiB | {r['conv']}, hidden {r['hidden_dim']}, batch {r['batch_size']}, "
+            f"| {float(r['peak_rss_mib']) / gib:.2f} GiB "
+            f"| {r['conv']}, hidden {r['hidden_dim']}, batch {r['batch_size']}, "
             f"fan-out {r['num_neighbors']}, {r.get('dtype') or 'float32'}, {r['threads']} thread(s), "
             f"mmap threshold {_threshold(r.get('mmap_threshold'))} |"
         )
     text = [
-        "# Scale curve: one mini-batch epoch", "",
+        "# Scale curve: one mini-batch epoch",
+        "",
         f"Latest command: `{command}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {_memory_gib():.0f} GiB (CPU training; shared, "
         f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} when written); rows dated by run "
-        f"({', '.join(sorted({r['date'] for r in rows}))}).", "",
-        ("Model: 2 layers, out 64; batch = supervision pairs per aligned edge type (3 types) and step; fan-out per "
-         "hop and edge type (see the settings column). One epoch = as many supervision pairs as supervision edges."), "",
-        "\n".join(lines), "",
-        "![scale curve](scale_curve.png)", "",
+        f"({', '.join(sorted({r['date'] for r in rows}))}).",
+        "",
+        (
+            "Model: 2 layers, out 64; batch = supervision pairs per aligned edge type (3 types) and step; fan-out per "
+            "hop and edge type (see the settings column). One epoch = as many supervision pairs as supervision edges."
+        ),
+        "",
+        "\n".join(lines),
+        "",
+        "![scale curve](scale_curve.png)",
+        "",
     ]
     (out / "scale_curve.md").write_text("\n".join(text), encoding="utf-8")
     plot(rows, out / "scale_curve.png")
@@ -208,8 +267,12 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     nodes = [int(r["nodes"]) for r in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
     left.loglog(nodes, [float(r["epoch_s"]) for r in rows], "o-", label="epoch")
-    left.loglog(nodes, [float(r["setup_s"]) + float(r["generate_s"]) + float(r["split_s"]) for r in rows], "s--",
-                label="generate + split + setup")
+    left.loglog(
+        nodes,
+        [float(r["setup_s"]) + float(r["generate_s"]) + float(r["split_s"]) for r in rows],
+        "s--",
+        label="generate + split + setup",
+    )
     left.set_xlabel("nodes (about 10x edges)")
     left.set_ylabel("seconds")
     left.set_title("one mini-batch epoch")
@@ -244,8 +307,12 @@ def main() -> None:
     parser.add_argument("--num-neighbors", type=int, nargs="+", default=[3, 1], help="fan-out per hop and edge type")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="feature storage")
     parser.add_argument("--log-every", type=int, default=20, help="print progress every N steps")
-    parser.add_argument("--mmap-threshold", type=int, default=1 << 20,
-                        help="MALLOC_MMAP_THRESHOLD_ of the child in bytes (0: glibc's default, see the module docstring)")
+    parser.add_argument(
+        "--mmap-threshold",
+        type=int,
+        default=1 << 20,
+        help="MALLOC_MMAP_THRESHOLD_ of the child in bytes (0: glibc's default, see the module docstring)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
     parser.add_argument("--progress", action="store_true", help="progress bar in the child (stderr)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
@@ -257,19 +324,33 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/scale_curve.py " + " ".join(sys.argv[1:])
     for size in args.sizes:
-        spec = {"nodes": size, "edges_per_node": args.edges_per_node, "conv": args.conv, "hidden_dim": args.hidden_dim,
-                "out_dim": args.out_dim, "batch_size": args.batch_size, "num_neighbors": args.num_neighbors,
-                "threads": args.threads, "progress": args.progress, "dtype": args.dtype, "log_every": args.log_every,
-                "mmap_threshold": args.mmap_threshold}
+        spec = {
+            "nodes": size,
+            "edges_per_node": args.edges_per_node,
+            "conv": args.conv,
+            "hidden_dim": args.hidden_dim,
+            "out_dim": args.out_dim,
+            "batch_size": args.batch_size,
+            "num_neighbors": args.num_neighbors,
+            "threads": args.threads,
+            "progress": args.progress,
+            "dtype": args.dtype,
+            "log_every": args.log_every,
+            "mmap_threshold": args.mmap_threshold,
+        }
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, __file__, "--child", json.dumps(spec)], stdout=subprocess.PIPE, text=True,
-                                   env=child_env(args.mmap_threshold))
+        process = subprocess.Popen(
+            [sys.executable, __file__, "--child", json.dumps(spec)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=child_env(args.mmap_threshold),
+        )
         result = None
         assert process.stdout is not None
         for line in process.stdout:
             print(line, end="", flush=True)
             if line.startswith("RESULT "):
-                result = json.loads(line[len("RESULT "):])
+                result = json.loads(line[len("RESULT ") :])
         if process.wait() != 0 or result is None:
             sys.exit(f"size {size}: the child failed (exit status {process.returncode})")
         print(f"size {size}: {time.perf_counter() - started:.0f}s in all", flush=True)

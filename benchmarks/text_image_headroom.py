@@ -34,7 +34,9 @@ from graphalign.graph.convert import edge_index_dict
 PROTOCOL = "b:text->image"
 
 
-def headroom(scores: torch.Tensor, targets: torch.Tensor, known: torch.Tensor, same_concept: torch.Tensor) -> tuple[float, float]:
+def headroom(
+    scores: torch.Tensor, targets: torch.Tensor, known: torch.Tensor, same_concept: torch.Tensor
+) -> tuple[float, float]:
     """MRR of ``scores`` (queries x images), filtered by ``known`` (query row, image) pairs, and with the oracle.
 
     Shapes:
@@ -44,7 +46,9 @@ def headroom(scores: torch.Tensor, targets: torch.Tensor, known: torch.Tensor, s
     rows = torch.arange(scores.size(0))
     eye = torch.eye(scores.size(1))
     plain = evaluate_ranking(scores, eye, rows, targets, known_pairs=known, similarity="dot")["mrr"]
-    oracle = scores.masked_fill(~same_concept[targets], -1e4)  # below any cosine (finite: the ranking multiplies by an identity)
+    oracle = scores.masked_fill(
+        ~same_concept[targets], -1e4
+    )  # below any cosine (finite: the ranking multiplies by an identity)
     return plain, evaluate_ranking(oracle, eye, rows, targets, known_pairs=known, similarity="dot")["mrr"]
 
 
@@ -66,9 +70,20 @@ def main() -> None:
     membership = torch.zeros(n_images, n_concepts)
     membership[depicts[0], depicts[1]] = 1.0
     same_concept = (membership @ membership.T) > 0
-    methods = [m for m in default_methods(epochs=args.epochs, batch_size=args.batch_size, mode="minibatch",
-                                          steps_per_epoch=args.steps_per_epoch, eval_every=2, num_neighbors=[10, 5],
-                                          losses=("infonce",), convs=("gatv2",)) if m.rows]
+    methods = [
+        m
+        for m in default_methods(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            mode="minibatch",
+            steps_per_epoch=args.steps_per_epoch,
+            eval_every=2,
+            num_neighbors=[10, 5],
+            losses=("infonce",),
+            convs=("gatv2",),
+        )
+        if m.rows
+    ]
     results: dict[str, list[tuple[float, float]]] = {}
     graph_rows = {row for method in methods for row, graph in method.row_names().items() if graph}
     for seed in args.seeds:
@@ -76,8 +91,9 @@ def main() -> None:
         query = protocol.queries[PROTOCOL]
         # known pairs are (text row, image): re-index them to the query rows
         position = {int(t): i for i, t in enumerate(query.pairs[0].tolist())}
-        known = torch.tensor([[position[int(t)], int(i)] for t, i in query.known.t().tolist() if int(t) in position],
-                             dtype=torch.long).reshape(-1, 2)
+        known = torch.tensor(
+            [[position[int(t)], int(i)] for t, i in query.known.t().tolist() if int(t) in position], dtype=torch.long
+        ).reshape(-1, 2)
         for method in methods:
             for row, emb in method.embed(graphs[method.features], protocol, seed).items():
                 q = F.normalize(emb["text"], dim=-1)[query.pairs[0]]
@@ -92,12 +108,16 @@ def main() -> None:
     print("| method | uses graph | MRR | oracle MRR | per seed (MRR / oracle) |\n|---|---|---:|---:|---|")
     for row, runs in results.items():
         seeds = ", ".join(f"{p:.3f} / {o:.3f}" for p, o in runs)
-        print(f"| {row} | {'yes' if row in graph_rows else 'no'} | {mean([p for p, _ in runs]):.3f} | "
-              f"{mean([o for _, o in runs]):.3f} | {seeds} |")
+        print(
+            f"| {row} | {'yes' if row in graph_rows else 'no'} | {mean([p for p, _ in runs]):.3f} | "
+            f"{mean([o for _, o in runs]):.3f} | {seeds} |"
+        )
     best_other = max(mean([p for p, _ in runs]) for row, runs in results.items() if row not in graph_rows)
     best_oracle = max(mean([o for _, o in runs]) for runs in results.values())
-    print(f"\nbest non-graph MRR {best_other:.3f}; the target (+10%) needs {1.1 * best_other:.3f}; "
-          f"best oracle MRR of any embedding {best_oracle:.3f}")
+    print(
+        f"\nbest non-graph MRR {best_other:.3f}; the target (+10%) needs {1.1 * best_other:.3f}; "
+        f"best oracle MRR of any embedding {best_oracle:.3f}"
+    )
 
 
 if __name__ == "__main__":

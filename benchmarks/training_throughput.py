@@ -33,7 +33,8 @@ and setup time; graphalign and plain alternate.
 
 Usage::
 
-    python benchmarks/training_throughput.py [--nodes 10000] [--steps 4] [--blocks 8] [--repeat 1] [--threads 1] [--legacy]
+    python benchmarks/training_throughput.py [--nodes 10000] [--steps 4] [--blocks 8] [--repeat 1] [--threads 1] \
+        [--legacy]
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ def _graph_and_split(spec: dict[str, Any]) -> tuple[Any, Any]:
     from graphalign.data.split import SplitConfig
 
     graph = make_synthetic_graph(num_nodes=spec["nodes"], seed=0)
-    split = graph.split(SplitConfig(val_fraction=0.0, test_fraction=0.0, align_relations=list(ALIGNED_RELATIONS)), seed=0)
+    split = graph.split(
+        SplitConfig(val_fraction=0.0, test_fraction=0.0, align_relations=list(ALIGNED_RELATIONS)), seed=0
+    )
     return graph, split
 
 
@@ -76,10 +79,24 @@ def _configs(spec: dict[str, Any], epochs: int = 1) -> tuple[Any, Any]:
     from graphalign.training import TrainConfig
 
     conv_kwargs = {"heads": HEADS} if spec["conv"] == "gat" else {}
-    model = ModelConfig(conv=spec["conv"], conv_kwargs=conv_kwargs, hidden_dim=spec["hidden_dim"],
-                        out_dim=spec["out_dim"], num_layers=2, dropout=0.1)
-    train = TrainConfig(epochs=epochs, steps_per_epoch=spec["steps"], batch_size=spec["batch_size"], mode=spec["mode"],
-                        num_neighbors=spec["num_neighbors"], seed=0, progress=False, distributed=False)
+    model = ModelConfig(
+        conv=spec["conv"],
+        conv_kwargs=conv_kwargs,
+        hidden_dim=spec["hidden_dim"],
+        out_dim=spec["out_dim"],
+        num_layers=2,
+        dropout=0.1,
+    )
+    train = TrainConfig(
+        epochs=epochs,
+        steps_per_epoch=spec["steps"],
+        batch_size=spec["batch_size"],
+        mode=spec["mode"],
+        num_neighbors=spec["num_neighbors"],
+        seed=0,
+        progress=False,
+        distributed=False,
+    )
     return model, train
 
 
@@ -110,9 +127,14 @@ def _legacy_minibatch_step(self: Any, epoch: int) -> Any:
     losses = []
     for edge_type, cycler in self.cyclers.items():
         pairs = cycler.next()
-        loader = LinkNeighborLoader(self.data, num_neighbors=self.config.num_neighbors,
-                                    edge_label_index=(edge_type, pairs), batch_size=pairs.size(1), shuffle=False,
-                                    neighbor_sampler=self.sampler)
+        loader = LinkNeighborLoader(
+            self.data,
+            num_neighbors=self.config.num_neighbors,
+            edge_label_index=(edge_type, pairs),
+            batch_size=pairs.size(1),
+            shuffle=False,
+            neighbor_sampler=self.sampler,
+        )
         batch = next(iter(loader)).to(self.device)
         z = self.model(batch.x_dict, self._isolate(batch.edge_index_dict, batch.n_id_dict))
         src, _, dst = edge_type
@@ -136,14 +158,16 @@ class PlainRunner:
         from torch_geometric.nn import GATConv, HeteroConv
         from torch_geometric.utils import scatter
 
+        from graphalign.graph.convert import reverse_edge_type
+
         torch.manual_seed(0)
         h, out_dim = spec["hidden_dim"], spec["out_dim"]
         data = HeteroData()
         for node_type, x in graph.features.items():
             data[node_type].x = x.float()
-        for (src, rel, dst), edge_index in split.edges["message_passing"].items():
-            data[src, rel, dst].edge_index = edge_index
-            data[dst, "rev_" + rel, src].edge_index = edge_index.flip(0)
+        for edge_type, edge_index in split.edges["message_passing"].items():
+            data[edge_type].edge_index = edge_index
+            data[reverse_edge_type(edge_type)].edge_index = edge_index.flip(0)
         edge_types = list(data.edge_types)
         node_types = list(graph.features)
         groups = graph.spaces
@@ -173,9 +197,21 @@ class PlainRunner:
                 self.msg, self.root, self.norm = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
                 for _ in range(2):
                     if spec["conv"] == "gat":
-                        self.msg.append(HeteroConv({et: GATConv(h if et[0] == et[2] else (h, h), h // HEADS, heads=HEADS,
-                                                                add_self_loops=False, bias=False) for et in edge_types},
-                                                   aggr="sum"))
+                        self.msg.append(
+                            HeteroConv(
+                                {
+                                    et: GATConv(
+                                        h if et[0] == et[2] else (h, h),
+                                        h // HEADS,
+                                        heads=HEADS,
+                                        add_self_loops=False,
+                                        bias=False,
+                                    )
+                                    for et in edge_types
+                                },
+                                aggr="sum",
+                            )
+                        )
                     else:
                         self.msg.append(RGCN())
                     self.root.append(nn.ModuleDict({t: nn.Linear(h, h) for t in node_types}))
@@ -212,9 +248,17 @@ class PlainRunner:
             )
 
             sampler = None if has_sampling_backend() else TorchNeighborSampler(data, spec["num_neighbors"], seed=0)
-            loaders = {et: LinkNeighborLoader(data, spec["num_neighbors"], edge_label_index=(et, e),
-                                              batch_size=batch_size, shuffle=True, neighbor_sampler=sampler)
-                       for et, e in supervised.items()}
+            loaders = {
+                et: LinkNeighborLoader(
+                    data,
+                    spec["num_neighbors"],
+                    edge_label_index=(et, e),
+                    batch_size=batch_size,
+                    shuffle=True,
+                    neighbor_sampler=sampler,
+                )
+                for et, e in supervised.items()
+            }
             iterators = {et: iter(loader) for et, loader in loaders.items()}
 
             def next_batch(et: tuple) -> Any:
@@ -270,7 +314,10 @@ class PlainRunner:
 def child_time(spec: dict[str, Any]) -> dict[str, Any]:
     """Interleaved blocks of steps of every implementation in one process."""
     graph, split = _graph_and_split(spec)
-    runners: dict[str, Any] = {"graphalign": GraphalignRunner(graph, split, spec), "plain": PlainRunner(graph, split, spec)}
+    runners: dict[str, Any] = {
+        "graphalign": GraphalignRunner(graph, split, spec),
+        "plain": PlainRunner(graph, split, spec),
+    }
     if spec.get("legacy") and spec["mode"] == "minibatch":
         runners["legacy"] = GraphalignRunner(graph, split, spec, legacy=True)
     names = list(runners)
@@ -278,7 +325,7 @@ def child_time(spec: dict[str, Any]) -> dict[str, Any]:
         runners[name].train(spec["steps"])
     seconds: dict[str, list[float]] = {name: [] for name in names}
     for block in range(spec["blocks"]):
-        order = names[block % len(names):] + names[: block % len(names)]
+        order = names[block % len(names) :] + names[: block % len(names)]
         for name in order:
             started = time.perf_counter()
             runners[name].train(spec["steps"])
@@ -328,12 +375,17 @@ def child_env() -> dict[str, str]:
 
 
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
-                          check=False, env=child_env())
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=child_env(),
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         sys.exit(f"child failed: {spec}\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def _quartiles(values: list[float]) -> str:
@@ -362,9 +414,17 @@ def main() -> None:
         child(json.loads(args.child))
         return
 
-    base = {"nodes": args.nodes, "steps": args.steps, "blocks": args.blocks, "batch_size": args.batch_size,
-            "num_neighbors": args.num_neighbors, "hidden_dim": args.hidden_dim, "out_dim": args.out_dim,
-            "threads": args.threads, "legacy": args.legacy}
+    base = {
+        "nodes": args.nodes,
+        "steps": args.steps,
+        "blocks": args.blocks,
+        "batch_size": args.batch_size,
+        "num_neighbors": args.num_neighbors,
+        "hidden_dim": args.hidden_dim,
+        "out_dim": args.out_dim,
+        "threads": args.threads,
+        "legacy": args.legacy,
+    }
     configs = [(mode, conv) for mode in args.modes for conv in args.convs]
     rows: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
@@ -374,42 +434,88 @@ def main() -> None:
         pairs = args.steps * args.batch_size * timing["types"]
         seconds = timing["seconds"]
         for name, values in seconds.items():
-            rows += [{"mode": mode, "conv": conv, "kind": "block", "impl": name, "index": i, "seconds": v,
-                      "pairs": pairs, "peak_rss_mib": ""} for i, v in enumerate(values)]
+            rows += [
+                {
+                    "mode": mode,
+                    "conv": conv,
+                    "kind": "block",
+                    "impl": name,
+                    "index": i,
+                    "seconds": v,
+                    "pairs": pairs,
+                    "peak_rss_mib": "",
+                }
+                for i, v in enumerate(values)
+            ]
         ratios = [g / p for g, p in zip(seconds["graphalign"], seconds["plain"])]
         memory: dict[str, list[dict[str, float]]] = {"graphalign": [], "plain": []}
         for rep in range(args.repeat):
-            for impl in (["graphalign", "plain"] if rep % 2 == 0 else ["plain", "graphalign"]):
+            for impl in ["graphalign", "plain"] if rep % 2 == 0 else ["plain", "graphalign"]:
                 result = run_child({**spec, "task": "memory", "impl": impl})
                 memory[impl].append(result)
-                rows.append({"mode": mode, "conv": conv, "kind": "process", "impl": impl, "index": rep,
-                             "seconds": result["setup_s"], "pairs": "", "peak_rss_mib": result["peak_rss_mib"]})
+                rows.append(
+                    {
+                        "mode": mode,
+                        "conv": conv,
+                        "kind": "process",
+                        "impl": impl,
+                        "index": rep,
+                        "seconds": result["setup_s"],
+                        "pairs": "",
+                        "peak_rss_mib": result["peak_rss_mib"],
+                    }
+                )
         entry = {
-            "mode": mode, "conv": conv,
+            "mode": mode,
+            "conv": conv,
             "graphalign": pairs / statistics.median(seconds["graphalign"]),
             "plain": pairs / statistics.median(seconds["plain"]),
-            "ratio": statistics.median(ratios), "spread": _quartiles(ratios),
-            "legacy": (statistics.median([g / p for g, p in zip(seconds["legacy"], seconds["plain"])])
-                       if "legacy" in seconds else None),
+            "ratio": statistics.median(ratios),
+            "spread": _quartiles(ratios),
+            "legacy": (
+                statistics.median([g / p for g, p in zip(seconds["legacy"], seconds["plain"])])
+                if "legacy" in seconds
+                else None
+            ),
             "rss_graphalign": statistics.median(m["peak_rss_mib"] for m in memory["graphalign"]),
             "rss_plain": statistics.median(m["peak_rss_mib"] for m in memory["plain"]),
             "setup_graphalign": statistics.median(m["setup_s"] for m in memory["graphalign"]),
             "setup_plain": statistics.median(m["setup_s"] for m in memory["plain"]),
         }
         summary.append(entry)
-        print(f"{mode:9s} {conv:4s} graphalign {entry['graphalign']:7.0f} pairs/s, plain {entry['plain']:7.0f} pairs/s, "
-              f"ratio {entry['ratio']:.3f} ({entry['spread']}), peak RSS {entry['rss_graphalign']:.0f} / "
-              f"{entry['rss_plain']:.0f} MiB", flush=True)
+        print(
+            f"{mode:9s} {conv:4s} graphalign {entry['graphalign']:7.0f} pairs/s, plain {entry['plain']:7.0f} pairs/s, "
+            f"ratio {entry['ratio']:.3f} ({entry['spread']}), peak RSS {entry['rss_graphalign']:.0f} / "
+            f"{entry['rss_plain']:.0f} MiB",
+            flush=True,
+        )
 
-    header = ["mode", "conv", "graphalign pairs/s", "plain pairs/s", "time ratio graphalign/plain (median)",
-              "per-block ratio, quartiles", "graphalign peak RSS", "plain peak RSS", "setup graphalign / plain"]
+    header = [
+        "mode",
+        "conv",
+        "graphalign pairs/s",
+        "plain pairs/s",
+        "time ratio graphalign/plain (median)",
+        "per-block ratio, quartiles",
+        "graphalign peak RSS",
+        "plain peak RSS",
+        "setup graphalign / plain",
+    ]
     if args.legacy:
         header.insert(6, "old mini-batch step / plain")
     lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
     for e in summary:
-        cells = [e["mode"], e["conv"], f"{e['graphalign']:,.0f}", f"{e['plain']:,.0f}", f"**{e['ratio']:.3f}**",
-                 e["spread"], f"{e['rss_graphalign']:,.0f} MiB", f"{e['rss_plain']:,.0f} MiB",
-                 f"{e['setup_graphalign']:.2f} s / {e['setup_plain']:.2f} s"]
+        cells = [
+            e["mode"],
+            e["conv"],
+            f"{e['graphalign']:,.0f}",
+            f"{e['plain']:,.0f}",
+            f"**{e['ratio']:.3f}**",
+            e["spread"],
+            f"{e['rss_graphalign']:,.0f} MiB",
+            f"{e['rss_plain']:,.0f} MiB",
+            f"{e['setup_graphalign']:.2f} s / {e['setup_plain']:.2f} s",
+        ]
         if args.legacy:
             cells.insert(6, f"{e['legacy']:.3f}" if e["legacy"] is not None else "–")
         lines.append("| " + " | ".join(cells) + " |")
@@ -423,17 +529,27 @@ def main() -> None:
         writer.writeheader()
         writer.writerows(rows)
     text = [
-        "# Training throughput: graphalign vs. a plain PyG loop", "",
+        "# Training throughput: graphalign vs. a plain PyG loop",
+        "",
         f"Command: `{command}`  ",
-        (f"Machine: {machine}; {date.today().isoformat()}; shared, load average at the end "
-         f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}."), "",
-        (f"Synthetic graph of {args.nodes:,} nodes (about 10 edges per node; features 384/1280), hidden "
-         f"{args.hidden_dim}, out {args.out_dim}, 2 layers, batch {args.batch_size} pairs x 3 aligned edge types per "
-         f"step, fan-out {args.num_neighbors}. Time: {args.blocks} interleaved blocks of {args.steps} steps per "
-         f"implementation in one process; peak RSS and setup: medians of {args.repeat} fresh processes each."), "",
-        table, "",
+        (
+            f"Machine: {machine}; {date.today().isoformat()}; shared, load average at the end "
+            f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}."
+        ),
+        "",
+        (
+            f"Synthetic graph of {args.nodes:,} nodes (about 10 edges per node; features 384/1280), hidden "
+            f"{args.hidden_dim}, out {args.out_dim}, 2 layers, "
+            f"batch {args.batch_size} pairs x 3 aligned edge types per "
+            f"step, fan-out {args.num_neighbors}. Time: {args.blocks} interleaved blocks of {args.steps} steps per "
+            f"implementation in one process; peak RSS and setup: medians of {args.repeat} fresh processes each."
+        ),
+        "",
+        table,
+        "",
         "Raw numbers: `training_throughput.csv` (`block` rows: seconds per block; `process` rows: setup seconds "
-        "and peak RSS of one end-to-end process).", "",
+        "and peak RSS of one end-to-end process).",
+        "",
     ]
     (args.out / "training_throughput.md").write_text("\n".join(text), encoding="utf-8")
     print(f"\nwrote {args.out / 'training_throughput.md'} and .csv")

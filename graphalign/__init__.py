@@ -79,6 +79,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         GraphValidationError,
         RegistryError,
     )
+    from graphalign.features import BuiltGraph, GraphConfig, build_graph
     from graphalign.graph import (
         ConceptNode,
         Edge,
@@ -92,7 +93,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         to_hetero_data,
         to_networkx,
     )
-    from graphalign.features import BuiltGraph, GraphConfig, build_graph
     from graphalign.losses import LOSSES, InfoNCELoss, TripletMarginLoss, build_loss
     from graphalign.nn import CONVS, HeteroAligner, ModelConfig
     from graphalign.query import INDEXES, Aligner, Neighbor

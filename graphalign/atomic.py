@@ -143,8 +143,9 @@ def tensors_digest(tensors: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def atomic_save_safetensors(path: str | os.PathLike[str], tensors: dict[str, Any], metadata: dict[str, str] | None = None,
-                            checksum: bool = True) -> None:
+def atomic_save_safetensors(
+    path: str | os.PathLike[str], tensors: dict[str, Any], metadata: dict[str, str] | None = None, checksum: bool = True
+) -> None:
     """Saves a dict of tensors as safetensors to ``path`` atomically.
 
     With ``checksum``, the metadata also holds :func:`tensors_digest` of the
@@ -163,7 +164,9 @@ def atomic_save_safetensors(path: str | os.PathLike[str], tensors: dict[str, Any
         handle.write(payload)
 
 
-def read_safetensors(path: str | os.PathLike[str], what: str = "safetensors file") -> tuple[dict[str, Any], dict[str, str]]:
+def read_safetensors(
+    path: str | os.PathLike[str], what: str = "safetensors file"
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Reads tensors and metadata from a safetensors file, checking its checksum when it has one.
 
     Files written without a checksum (by older versions) load as they are. Only

@@ -35,8 +35,9 @@ def _range_text(low: float | None, high: float | None, low_open: bool = False, h
     return " and ".join(parts)
 
 
-def check_int(config: str, key: str, value: Any, *, low: int | None = None, high: int | None = None,
-              optional: bool = False) -> int | None:
+def check_int(
+    config: str, key: str, value: Any, *, low: int | None = None, high: int | None = None, optional: bool = False
+) -> int | None:
     """Checks that ``value`` is an integer in ``[low, high]`` (``None`` too if ``optional``).
 
     Returns:
@@ -55,8 +56,17 @@ def check_int(config: str, key: str, value: Any, *, low: int | None = None, high
     return value
 
 
-def check_float(config: str, key: str, value: Any, *, low: float | None = None, high: float | None = None,
-                low_open: bool = False, high_open: bool = False, optional: bool = False) -> float | None:
+def check_float(
+    config: str,
+    key: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    optional: bool = False,
+) -> float | None:
     """Checks that ``value`` is a finite number in the range (ints are accepted).
 
     Args:
@@ -93,8 +103,9 @@ def check_bool(config: str, key: str, value: Any, *, optional: bool = False) -> 
     """Checks that ``value`` is ``True`` or ``False`` (or ``None`` if ``optional``)."""
     if (value is None and optional) or isinstance(value, bool):
         return value
-    raise ConfigError(f"{config}.{key} must be true or false{' or null' if optional else ''}, got {value!r}",
-                      config=config, key=key)
+    raise ConfigError(
+        f"{config}.{key} must be true or false{' or null' if optional else ''}, got {value!r}", config=config, key=key
+    )
 
 
 def check_choice(config: str, key: str, value: Any, choices: tuple[str, ...] | list[str]) -> str:

@@ -27,7 +27,7 @@ def _json_dict(text: str) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from None
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"model\": \"path\"}'")
+        raise argparse.ArgumentTypeError('must be a JSON object, e.g. \'{"model": "path"}\'')
     return value
 
 
@@ -48,8 +48,9 @@ def _channel(text: str) -> dict[str, Any]:
         for option in filter(None, options.split(",")):
             key, eq, value = option.partition("=")
             if not eq:
-                raise argparse.ArgumentTypeError(f"{option!r}: expected KEY=VALUE (weight, hops, decay, codes, center=0|1, "
-                                                 f"feature_slice=START-STOP)")
+                raise argparse.ArgumentTypeError(
+                    f"{option!r}: expected KEY=VALUE (weight, hops, decay, codes, center=0|1, feature_slice=START-STOP)"
+                )
             try:
                 if key == "feature_slice":
                     spec[key] = [int(v) for v in value.split("-")]
@@ -61,7 +62,9 @@ def _channel(text: str) -> dict[str, Any]:
                     spec[key] = float(value)
             except (ValueError, KeyError):
                 expected = "0 or 1" if key in ("center", "in_loss") else "a number"
-                raise argparse.ArgumentTypeError(f"bad graph channel {text!r}: {key}={value!r} is not {expected}") from None
+                raise argparse.ArgumentTypeError(
+                    f"bad graph channel {text!r}: {key}={value!r} is not {expected}"
+                ) from None
     try:
         return ChannelConfig.from_dict(spec).to_dict()
     except (ConfigError, TypeError, ValueError) as error:
@@ -107,7 +110,10 @@ def _field_default(config: str, name: str) -> Any:
 
 
 def _source_defaults(module: str, class_name: str) -> dict[str, Any]:
-    """The literal field defaults of dataclass ``class_name`` in ``module``, read from its source without importing it."""
+    """The literal field defaults of dataclass ``class_name`` in ``module``.
+
+    Read from its source without importing it.
+    """
     import ast
 
     source = Path(__file__).parent.joinpath(*module.split(".")[1:]).with_suffix(".py").read_text(encoding="utf-8")
@@ -124,14 +130,17 @@ def _source_defaults(module: str, class_name: str) -> dict[str, Any]:
                 value = keywords["default"]
             else:
                 factory = keywords["default_factory"]
-                defaults[statement.target.id] = (ast.literal_eval(factory.body) if isinstance(factory, ast.Lambda)
-                                                 else factories[factory.id]())  # type: ignore[attr-defined]
+                defaults[statement.target.id] = (
+                    ast.literal_eval(factory.body) if isinstance(factory, ast.Lambda) else factories[factory.id]()
+                )  # type: ignore[attr-defined]
                 continue
         defaults[statement.target.id] = ast.literal_eval(value)
     return defaults
 
 
-def _option(group: Any, *flags: str, config: str, field: str, preset: str | None = None, **kwargs: Any) -> argparse.Action:
+def _option(
+    group: Any, *flags: str, config: str, field: str, preset: str | None = None, **kwargs: Any
+) -> argparse.Action:
     """Adds an option whose default is the config dataclass's (or the preset's, for ``demo``).
 
     argparse gets ``default=None``: only the values a user gives are passed to the
@@ -157,7 +166,11 @@ def _preset_settings(preset: str | None) -> dict[str, dict[str, Any]]:
 
     tree = ast.parse((Path(__file__).parent / "demo.py").read_text(encoding="utf-8"))
     for node in tree.body:
-        target = node.target if isinstance(node, ast.AnnAssign) else (node.targets[0] if isinstance(node, ast.Assign) else None)
+        target = (
+            node.target
+            if isinstance(node, ast.AnnAssign)
+            else (node.targets[0] if isinstance(node, ast.Assign) else None)
+        )
         if isinstance(target, ast.Name) and target.id == "DEMO_SETTINGS":
             return ast.literal_eval(node.value)  # type: ignore[arg-type]
     raise KeyError("graphalign.demo.DEMO_SETTINGS")
@@ -215,17 +228,39 @@ def _add_encoder_options(parser: argparse.ArgumentParser, preset: str | None = N
     group = parser.add_argument_group("encoders")
     option = lambda *flags, **kwargs: _option(group, *flags, config="graph", preset=preset, **kwargs)  # noqa: E731
     option("--text-encoder", field="text_encoder", help="encoder for concepts and texts (see `graphalign ls encoders`)")
-    option("--text-encoder-kwargs", field="text_encoder_kwargs", type=_json_dict, metavar="JSON",
-           help="its arguments as JSON; a name it does not take is an error that lists the valid ones")
+    option(
+        "--text-encoder-kwargs",
+        field="text_encoder_kwargs",
+        type=_json_dict,
+        metavar="JSON",
+        help="its arguments as JSON; a name it does not take is an error that lists the valid ones",
+    )
     option("--image-encoder", field="image_encoder", help="encoder for images (see `graphalign ls encoders`)")
-    option("--image-encoder-kwargs", field="image_encoder_kwargs", type=_json_dict, metavar="JSON",
-           help="its arguments as JSON; a name it does not take is an error that lists the valid ones")
-    option("--cache-dir", field="cache_dir", help="feature cache folder (none: $GRAPHALIGN_CACHE or ~/.cache/graphalign)")
-    option("--no-cache", field="use_cache", dest="use_cache", action="store_false",
-           help="encode everything, do not read or write the cache")
+    option(
+        "--image-encoder-kwargs",
+        field="image_encoder_kwargs",
+        type=_json_dict,
+        metavar="JSON",
+        help="its arguments as JSON; a name it does not take is an error that lists the valid ones",
+    )
+    option(
+        "--cache-dir", field="cache_dir", help="feature cache folder (none: $GRAPHALIGN_CACHE or ~/.cache/graphalign)"
+    )
+    option(
+        "--no-cache",
+        field="use_cache",
+        dest="use_cache",
+        action="store_false",
+        help="encode everything, do not read or write the cache",
+    )
     option("--device", field="device", help="where encoders run: auto, cpu, cuda, cuda:N or mps")
-    option("--encode-batch-size", field="batch_size", dest="batch_size", type=int,
-           help="encoder batch size (none: each encoder's own)")
+    option(
+        "--encode-batch-size",
+        field="batch_size",
+        dest="batch_size",
+        type=int,
+        help="encoder batch size (none: each encoder's own)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -236,21 +271,39 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     build = commands.add_parser("build", help="validate a dataset folder, encode its nodes, write a graph folder")
-    build.add_argument("data_dir", type=Path,
-                       help="dataset folder with nodes.jsonl and edges.tsv, or a bundled dataset's name (tuxpaint_small)")
+    build.add_argument(
+        "data_dir",
+        type=Path,
+        help="dataset folder with nodes.jsonl and edges.tsv, or a bundled dataset's name (tuxpaint_small)",
+    )
     build.add_argument("-o", "--output", type=Path, required=True, help="graph folder to write (new or empty)")
-    build.add_argument("--overwrite", action="store_true",
-                       help="replace a graph folder graphalign wrote there (never a folder holding other files)")
-    build.add_argument("--allow-outside-root", action="store_true", help="accept image paths outside the dataset folder")
+    build.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a graph folder graphalign wrote there (never a folder holding other files)",
+    )
+    build.add_argument(
+        "--allow-outside-root", action="store_true", help="accept image paths outside the dataset folder"
+    )
     build.add_argument("--allow-self-loops", action="store_true", help="accept edges from a node to itself")
-    build.add_argument("--knn", action="append", default=[], metavar="TYPE:K[:TARGET]",
-                       help="add label-free similar_to edges from each TYPE node to its K most similar TARGET nodes "
-                            "(default TARGET: TYPE; across types both must share a feature space, e.g. image:10:concept "
-                            "with --image-encoder conse); repeatable")
-    build.add_argument("--predictions", type=int, default=0, metavar="K",
-                       help="add label-free predicted_as edges from each image to the concepts its top K ImageNet "
-                            "classes lead to through WordNet (concepts must be WordNet synsets; images encoded by "
-                            "efficientnet-lite0 or conse with mode=concat)")
+    build.add_argument(
+        "--knn",
+        action="append",
+        default=[],
+        metavar="TYPE:K[:TARGET]",
+        help="add label-free similar_to edges from each TYPE node to its K most similar TARGET nodes "
+        "(default TARGET: TYPE; across types both must share a feature space, e.g. image:10:concept "
+        "with --image-encoder conse); repeatable",
+    )
+    build.add_argument(
+        "--predictions",
+        type=int,
+        default=0,
+        metavar="K",
+        help="add label-free predicted_as edges from each image to the concepts its top K ImageNet "
+        "classes lead to through WordNet (concepts must be WordNet synsets; images encoded by "
+        "efficientnet-lite0 or conse with mode=concat)",
+    )
     _add_encoder_options(build)
 
     info = commands.add_parser("info", help="node and edge counts by type, feature sizes")
@@ -260,13 +313,20 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train the aligner on a graph folder; writes a run folder")
     train.add_argument("graph_dir", type=Path, help="a graph folder written by `graphalign build`")
     train.add_argument("-o", "--output", type=Path, required=True, help="run folder to write (new or empty)")
-    train.add_argument("--overwrite", action="store_true",
-                       help="replace a run folder graphalign wrote there (never a folder holding other files)")
+    train.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a run folder graphalign wrote there (never a folder holding other files)",
+    )
     _add_training_options(train)
     train.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
-    train.add_argument("--distributed", action=argparse.BooleanOptionalAction, default=None,
-                       help="data-parallel training over torch.distributed (default: on when launched by torchrun "
-                            "with several processes, e.g. `torchrun --nproc-per-node 2 -m graphalign train ...`)")
+    train.add_argument(
+        "--distributed",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="data-parallel training over torch.distributed (default: on when launched by torchrun "
+        "with several processes, e.g. `torchrun --nproc-per-node 2 -m graphalign train ...`)",
+    )
 
     evaluate = commands.add_parser("eval", help="evaluate a trained run on its held-out links (metrics table)")
     evaluate.add_argument("run_dir", type=Path, help="a run folder written by `graphalign train`")
@@ -279,76 +339,149 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--node", help="a node id of the graph")
     what.add_argument("--text", help="a new text (not in the graph)")
     what.add_argument("--image", type=Path, help="a new image file (not in the graph)")
-    query.add_argument("--type", choices=["concept", "text", "image"], default=None,
-                       help="rank only nodes of this type (default: concept for --text/--image, all for --node)")
+    query.add_argument(
+        "--type",
+        choices=["concept", "text", "image"],
+        default=None,
+        help="rank only nodes of this type (default: concept for --text/--image, all for --node)",
+    )
     query.add_argument("-k", type=int, default=10, help="how many results (>= 1)").error_key = ("Aligner", "k")
-    query.add_argument("--graph-hops", type=int, default=0,
-                       help="with --node: also list graph neighbours within N hops (0: none)").error_key = ("Aligner", "hops")
+    query.add_argument(
+        "--graph-hops", type=int, default=0, help="with --node: also list graph neighbours within N hops (0: none)"
+    ).error_key = ("Aligner", "hops")
     index = query.add_argument("--index", default="exact", help="vector index backend (see `graphalign ls indexes`)")
     index.registry_family = "indexes"  # type: ignore[attr-defined]  # the help lists the registered names
     query.add_argument("--json", action="store_true", help="print JSON")
 
-    demo = commands.add_parser("demo", help="the main job on the bundled dataset: build, train, evaluate, query",
-                               description="Build, train, evaluate and query on a dataset. The settings are those of "
-                                           "`graphalign train` and `build` except the few in graphalign.demo.DEMO_SETTINGS "
-                                           "(ConSE image features kept as a prior, all concepts as negatives, 40 epochs); "
-                                           "every option overrides them.")
-    demo.add_argument("--data", default=DEMO_DATASET,
-                      help="dataset folder or bundled dataset name (a bundled one brings its example query images)")
+    demo = commands.add_parser(
+        "demo",
+        help="the main job on the bundled dataset: build, train, evaluate, query",
+        description="Build, train, evaluate and query on a dataset. The settings are those of "
+        "`graphalign train` and `build` except the few in graphalign.demo.DEMO_SETTINGS "
+        "(ConSE image features kept as a prior, all concepts as negatives, 40 epochs); "
+        "every option overrides them.",
+    )
+    demo.add_argument(
+        "--data",
+        default=DEMO_DATASET,
+        help="dataset folder or bundled dataset name (a bundled one brings its example query images)",
+    )
     demo.add_argument("--work-dir", type=Path, default=Path("runs/demo"), help="where the graph and run folders go")
     _add_training_options(demo, preset="demo")
     _add_encoder_options(demo, preset="demo")
 
-    bench = commands.add_parser("bench", help="quality benchmark: graphalign vs. non-graph baselines on the same splits")
+    bench = commands.add_parser(
+        "bench", help="quality benchmark: graphalign vs. non-graph baselines on the same splits"
+    )
     bench.add_argument("data_dir", type=Path, help="dataset folder (e.g. the full Tux Paint + WordNet build)")
-    bench.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the splits and the training runs")
+    bench.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the splits and the training runs"
+    )
     bench.add_argument("--epochs", type=int, default=40, help="maximum epochs of every trained method")
     bench.add_argument("--batch-size", type=int, default=256, help="supervision pairs per edge type and step")
-    bench.add_argument("--mode", choices=["full", "minibatch"], default="full", help="full-batch or neighbour-sampled training")
-    bench.add_argument("--steps-per-epoch", type=int, default=None, help="cap on optimiser steps per epoch (large graphs)")
+    bench.add_argument(
+        "--mode", choices=["full", "minibatch"], default="full", help="full-batch or neighbour-sampled training"
+    )
+    bench.add_argument(
+        "--steps-per-epoch", type=int, default=None, help="cap on optimiser steps per epoch (large graphs)"
+    )
     bench.add_argument("--eval-every", type=int, default=1, help="validate every N epochs (large graphs)")
     bench.add_argument("--num-neighbors", type=int, nargs="+", default=[15, 10], help="mini-batch fan-out per hop")
-    bench.add_argument("--knn", type=int, default=0, metavar="K",
-                       help="also graphalign gatv2 + prior + kNN: label-free edges from each image to its K closest concepts")
-    bench.add_argument("--plain", dest="plain", action="store_true", default=False,
-                       help="also the variants on the default encoders' features without the prior residual")
-    bench.add_argument("--no-plain", dest="plain", action="store_false", help=argparse.SUPPRESS)  # the default; kept for old commands
-    bench.add_argument("--no-channels", dest="channels", action="store_false",
-                       help="skip graphalign gatv2 + prior + graph channels and two towers with the same prior channel "
-                            "(both on ConSE + visual image features)")
-    bench.add_argument("--inherit", action=argparse.BooleanOptionalAction, default=True,
-                       help="graphalign's concepts without images inherit the learned embeddings of their relatives "
-                            "with images over is_a / part_of (graphalign.nn.inherit)")
-    bench.add_argument("--predictions", type=int, default=3, metavar="K",
-                       help="label-free edges from each image to the concepts its top K ImageNet classes lead to "
-                            "through WordNet (graphs whose concepts are WordNet synsets; 0: none)")
-    bench.add_argument("--channel-weights", type=float, nargs=5, default=[1.0, 1.0, 0.0, 1.0, 0.5],
-                       metavar=("PRIOR", "TEXT", "VISUAL", "CONCEPT", "HIERARCHY"),
-                       help="weights of the prior, text, visual, concept and hierarchy channels (0 leaves one out)")
+    bench.add_argument(
+        "--knn",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also graphalign gatv2 + prior + kNN: label-free edges from each image to its K closest concepts",
+    )
+    bench.add_argument(
+        "--plain",
+        dest="plain",
+        action="store_true",
+        default=False,
+        help="also the variants on the default encoders' features without the prior residual",
+    )
+    bench.add_argument(
+        "--no-plain", dest="plain", action="store_false", help=argparse.SUPPRESS
+    )  # the default; kept for old commands
+    bench.add_argument(
+        "--no-channels",
+        dest="channels",
+        action="store_false",
+        help="skip graphalign gatv2 + prior + graph channels and two towers with the same prior channel "
+        "(both on ConSE + visual image features)",
+    )
+    bench.add_argument(
+        "--inherit",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="graphalign's concepts without images inherit the learned embeddings of their relatives "
+        "with images over is_a / part_of (graphalign.nn.inherit)",
+    )
+    bench.add_argument(
+        "--predictions",
+        type=int,
+        default=3,
+        metavar="K",
+        help="label-free edges from each image to the concepts its top K ImageNet classes lead to "
+        "through WordNet (graphs whose concepts are WordNet synsets; 0: none)",
+    )
+    bench.add_argument(
+        "--channel-weights",
+        type=float,
+        nargs=5,
+        default=[1.0, 1.0, 0.0, 1.0, 0.5],
+        metavar=("PRIOR", "TEXT", "VISUAL", "CONCEPT", "HIERARCHY"),
+        help="weights of the prior, text, visual, concept and hierarchy channels (0 leaves one out)",
+    )
     bench.add_argument("--losses", nargs="+", default=["infonce", "triplet"], help="losses of the trained methods")
-    bench.add_argument("--convs", nargs="+", default=["gatv2", "rgcn"], help="message-passing layers of the graph methods")
+    bench.add_argument(
+        "--convs", nargs="+", default=["gatv2", "rgcn"], help="message-passing layers of the graph methods"
+    )
     bench.add_argument("--out", type=Path, default=Path("docs/results"), help="folder for the markdown table and CSV")
     bench.add_argument("--cache-dir", default=None, help="feature cache folder")
-    bench.add_argument("--plots", action="store_true", help="also draw t-SNE maps before/after alignment and training curves")
+    bench.add_argument(
+        "--plots", action="store_true", help="also draw t-SNE maps before/after alignment and training curves"
+    )
 
     export = commands.add_parser("export", help="write a run's embeddings: node ids, types, labels and vectors")
     export.add_argument("run_dir", type=Path, help="a run folder written by `graphalign train`")
-    export.add_argument("-o", "--output", type=Path, required=True,
-                        help="FILE.npz (NumPy: ids, types, labels, vectors) or FILE.tsv (TensorBoard Embedding Projector: "
-                             "FILE.tsv with the vectors and FILE-metadata.tsv with id, type, label)")
-    export.add_argument("--type", dest="types", action="append", choices=["concept", "text", "image"], default=None,
-                        help="node type to export (repeatable; default: all)")
+    export.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="FILE.npz (NumPy: ids, types, labels, vectors) or FILE.tsv (TensorBoard Embedding Projector: "
+        "FILE.tsv with the vectors and FILE-metadata.tsv with id, type, label)",
+    )
+    export.add_argument(
+        "--type",
+        dest="types",
+        action="append",
+        choices=["concept", "text", "image"],
+        default=None,
+        help="node type to export (repeatable; default: all)",
+    )
     export.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
     dataset = commands.add_parser("dataset", help="named datasets: print a bundled one's folder, write one by name")
     dataset_actions = dataset.add_subparsers(dest="dataset_action", metavar="ACTION", required=True)
-    dataset_path = dataset_actions.add_parser("path", help="print the folder of a bundled dataset (see `graphalign ls datasets`)")
+    dataset_path = dataset_actions.add_parser(
+        "path", help="print the folder of a bundled dataset (see `graphalign ls datasets`)"
+    )
     dataset_path.add_argument("name", help="a bundled dataset's name, e.g. tuxpaint_small")
-    dataset_build = dataset_actions.add_parser("build", help="write a named dataset folder: run its recipe, or copy a bundled one")
+    dataset_build = dataset_actions.add_parser(
+        "build", help="write a named dataset folder: run its recipe, or copy a bundled one"
+    )
     dataset_build.add_argument("name", help="a dataset name, e.g. tuxpaint_wordnet (see `graphalign ls datasets`)")
     dataset_build.add_argument("-o", "--output", type=Path, required=True, help="dataset folder to write")
-    dataset_build.add_argument("--kwargs", type=_json_dict, default={}, metavar="JSON",
-                               help="the dataset's arguments as JSON, e.g. '{\"small\": true}' for tuxpaint_wordnet")
+    dataset_build.add_argument(
+        "--kwargs",
+        type=_json_dict,
+        default={},
+        metavar="JSON",
+        help="the dataset's arguments as JSON, e.g. '{\"small\": true}' for tuxpaint_wordnet",
+    )
 
     ls = commands.add_parser("ls", help="list the registered components")
     ls.add_argument("family", nargs="?", default=None, choices=REGISTRY_FAMILIES, help="which family (default: all)")
@@ -362,53 +495,159 @@ def _add_training_options(parser: argparse.ArgumentParser, preset: str | None = 
     group = parser.add_argument_group("model")
     option = lambda *flags, **kwargs: _option(group, *flags, config="model", preset=preset, **kwargs)  # noqa: E731
     option("--conv", field="conv", help="message-passing layer (see `graphalign ls convs`)")
-    option("--conv-kwargs", field="conv_kwargs", type=_json_dict, metavar="JSON",
-           help="its arguments as JSON, e.g. '{\"heads\": 4}'; a name it does not take is an error that lists the valid ones")
+    option(
+        "--conv-kwargs",
+        field="conv_kwargs",
+        type=_json_dict,
+        metavar="JSON",
+        help=(
+            "its arguments as JSON, e.g. '{\"heads\": 4}'; "
+            "a name it does not take is an error that lists the valid ones"
+        ),
+    )
     option("--layers", field="num_layers", dest="layers", type=int, help="message-passing layers (0: a per-type MLP)")
     option("--hidden-dim", field="hidden_dim", type=int, help="width of the message-passing layers")
     option("--out-dim", field="out_dim", type=int, help="size of the shared space")
-    option("--prior-residual", field="prior_residual", action=argparse.BooleanOptionalAction,
-           help="keep the pretrained text space as a prior: output = normalize(P x + s * GNN)")
-    option("--prior-scale", field="prior_scale", type=float, help="initial weight s of the GNN term against the prior")
+    option(
+        "--head",
+        field="head",
+        help="output head (see `graphalign ls heads`); prior keeps the pretrained space: normalize(P x + s * GNN)",
+    )
+    option(
+        "--head-kwargs",
+        field="head_kwargs",
+        type=_json_dict,
+        metavar="JSON",
+        help="its arguments as JSON, e.g. '{\"scale\": 0.2}' (prior: initial weight s of the GNN term)",
+    )
     option("--dropout", field="dropout", type=float, help="dropout after each layer, in [0, 1)")
-    option("--edge-dropout", field="edge_dropout", type=float,
-           help="probability of dropping each message-passing edge while training, in [0, 1)")
-    option("--channel", field="channels", dest="channels", type=_channel, action="append", metavar="SPEC",
-           help="graph channel appended to the embedding (repeatable): JSON or SOURCES[@RELATIONS][:weight=W,hops=H,"
-                "decay=D,feature_slice=A-B], e.g. image@depicts,is_a,part_of (see graphalign.nn.channels)")
-    group.add_argument("--inherit", action=argparse.BooleanOptionalAction, default=False,
-                       help="concepts without images inherit the learned embeddings of their relatives with images "
-                            "over is_a / part_of, after training (graphalign.nn.inherit)")
-    _option(group, "--inherit-weight", config="inherit", field="weight", preset=preset, type=float,
-            help="with --inherit: weight of the inherited mean")
-    _option(group, "--inherit-hops", config="inherit", field="hops", preset=preset, type=int,
-            help="with --inherit: how far inheritance reaches over is_a / part_of")
+    option(
+        "--edge-dropout",
+        field="edge_dropout",
+        type=float,
+        help="probability of dropping each message-passing edge while training, in [0, 1)",
+    )
+    group.add_argument(
+        "--channel",
+        dest="channels",
+        type=_channel,
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="graph channel appended to the embedding by the channels readout (repeatable): JSON or "
+        "SOURCES[@RELATIONS][:weight=W,hops=H,decay=D,feature_slice=A-B], e.g. image@depicts,is_a,part_of "
+        "(see graphalign.nn.channels)",
+    )
+    group.add_argument(
+        "--inherit",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="concepts without images inherit the learned embeddings of their relatives with images "
+        "over is_a / part_of, after training (graphalign.nn.inherit)",
+    )
+    _option(
+        group,
+        "--inherit-weight",
+        config="inherit",
+        field="weight",
+        preset=preset,
+        type=float,
+        help="with --inherit: weight of the inherited mean",
+    )
+    _option(
+        group,
+        "--inherit-hops",
+        config="inherit",
+        field="hops",
+        preset=preset,
+        type=int,
+        help="with --inherit: how far inheritance reaches over is_a / part_of",
+    )
     group = parser.add_argument_group("training")
     option = lambda *flags, **kwargs: _option(group, *flags, config="train", preset=preset, **kwargs)  # noqa: E731
     option("--loss", field="loss", help="contrastive loss (see `graphalign ls losses`)")
-    option("--loss-kwargs", field="loss_kwargs", type=_json_dict, metavar="JSON",
-           help="its arguments as JSON, e.g. '{\"temperature\": 0.05}'; a name it does not take is an error that lists the valid ones")
+    option(
+        "--loss-kwargs",
+        field="loss_kwargs",
+        type=_json_dict,
+        metavar="JSON",
+        help=(
+            "its arguments as JSON, e.g. '{\"temperature\": 0.05}'; "
+            "a name it does not take is an error that lists the valid ones"
+        ),
+    )
     option("--epochs", field="epochs", type=int, help="maximum number of epochs")
-    option("--batch-size", field="batch_size", dest="train_batch_size", type=int, help="supervision pairs per edge type and step")
+    option(
+        "--batch-size",
+        field="batch_size",
+        dest="train_batch_size",
+        type=int,
+        help="supervision pairs per edge type and step",
+    )
     option("--lr", field="lr", type=float, help="AdamW learning rate (> 0)")
     option("--mode", field="mode", choices=["full", "minibatch"], help="full-batch or neighbour-sampled training")
     option("--num-neighbors", field="num_neighbors", type=int, nargs="+", help="mini-batch fan-out per hop (-1: all)")
-    option("--negatives", field="negatives", type=int, help="extra negatives per step (0: in-batch only, -1: all nodes of the target type)")
-    option("--steps-per-epoch", field="steps_per_epoch", type=int, help="cap on optimiser steps per epoch (none: one pass)")
-    option("--isolate-nodes", field="isolate_nodes", type=float,
-           help="fraction of images/texts cut off from message passing at each step (trains for new nodes), in [0, 1)")
-    option("--supervise", field="supervise", nargs="+", metavar="RELATION",
-           help="relations the loss trains on (none: every aligned relation; the rest still pass messages)")
-    option("--patience", field="patience", type=int, help="stop after this many evaluations without a better validation MRR")
+    option(
+        "--negatives",
+        field="negatives",
+        type=int,
+        help="extra negatives per step (0: in-batch only, -1: all nodes of the target type)",
+    )
+    option(
+        "--steps-per-epoch", field="steps_per_epoch", type=int, help="cap on optimiser steps per epoch (none: one pass)"
+    )
+    option(
+        "--isolate-nodes",
+        field="isolate_nodes",
+        type=float,
+        help="fraction of images/texts cut off from message passing at each step (trains for new nodes), in [0, 1)",
+    )
+    option(
+        "--supervise",
+        field="supervise",
+        nargs="+",
+        metavar="RELATION",
+        help="relations the loss trains on (none: every aligned relation; the rest still pass messages)",
+    )
+    option(
+        "--patience",
+        field="patience",
+        type=int,
+        help="stop after this many evaluations without a better validation MRR",
+    )
     option("--seed", field="seed", type=int, help="seed of the split, the initialisation, shuffling and sampling")
-    option("--deterministic", field="deterministic", action="store_true",
-           help="torch.use_deterministic_algorithms while training: bitwise-equal runs with the same seed")
-    option("--train-device", field="device", dest="train_device", help="where training runs: auto, cpu, cuda, cuda:N or mps")
+    option(
+        "--deterministic",
+        field="deterministic",
+        action="store_true",
+        help="torch.use_deterministic_algorithms while training: bitwise-equal runs with the same seed",
+    )
+    option(
+        "--train-device",
+        field="device",
+        dest="train_device",
+        help="where training runs: auto, cpu, cuda, cuda:N or mps",
+    )
     option = lambda *flags, **kwargs: _option(group, *flags, config="split", preset=preset, **kwargs)  # noqa: E731
-    option("--val-fraction", field="val_fraction", type=float, help="fraction of images/texts held out for validation, in [0, 1)")
-    option("--test-fraction", field="test_fraction", type=float, help="fraction of images/texts held out for testing, in [0, 1)")
-    option("--no-group-copies", field="group_copies", dest="group_copies", action="store_false",
-           help="hold out copies (same text, same image file) one by one instead of together")
+    option(
+        "--val-fraction",
+        field="val_fraction",
+        type=float,
+        help="fraction of images/texts held out for validation, in [0, 1)",
+    )
+    option(
+        "--test-fraction",
+        field="test_fraction",
+        type=float,
+        help="fraction of images/texts held out for testing, in [0, 1)",
+    )
+    option(
+        "--no-group-copies",
+        field="group_copies",
+        dest="group_copies",
+        action="store_false",
+        help="hold out copies (same text, same image file) one by one instead of together",
+    )
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -437,7 +676,9 @@ def _knn_spec(spec: str) -> tuple[str, int, str | None]:
 
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not parts[1].isdigit() or int(parts[1]) < 1:
-        raise ConfigError(f"--knn {spec!r}: expected TYPE:K or TYPE:K:TARGET with K >= 1, e.g. image:5 or image:10:concept")
+        raise ConfigError(
+            f"--knn {spec!r}: expected TYPE:K or TYPE:K:TARGET with K >= 1, e.g. image:5 or image:10:concept"
+        )
     return parts[0], int(parts[1]), parts[2] if len(parts) == 3 else None
 
 
@@ -485,7 +726,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     dims = summary["feature_dims"]
-    _print_table([(t, str(n), str(dims.get(t, "-"))) for t, n in summary["nodes"].items()], ("node type", "nodes", "feature dim"))
+    _print_table(
+        [(t, str(n), str(dims.get(t, "-"))) for t, n in summary["nodes"].items()], ("node type", "nodes", "feature dim")
+    )
     print()
     _print_table([(et, str(n)) for et, n in summary["edges"].items()], ("edge type (src|relation|dst)", "edges"))
     print()
@@ -495,18 +738,28 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-REGISTRY_FAMILIES = ("convs", "datasets", "encoders", "indexes", "losses")
+REGISTRY_FAMILIES = ("convs", "datasets", "encoders", "heads", "indexes", "losses", "readouts")
 """The families of `graphalign ls` (named here so that building the parser imports no registry)."""
 
 
 def _registries() -> dict[str, Any]:
+    from graphalign.datasets import DATASETS
     from graphalign.encoders import ENCODERS
     from graphalign.losses import LOSSES
     from graphalign.nn.convs import CONVS
-    from graphalign.datasets import DATASETS
+    from graphalign.nn.heads import HEADS
+    from graphalign.nn.readouts import READOUTS
     from graphalign.query.index import INDEXES
 
-    return {"datasets": DATASETS, "encoders": ENCODERS, "convs": CONVS, "losses": LOSSES, "indexes": INDEXES}
+    return {
+        "datasets": DATASETS,
+        "encoders": ENCODERS,
+        "convs": CONVS,
+        "heads": HEADS,
+        "readouts": READOUTS,
+        "losses": LOSSES,
+        "indexes": INDEXES,
+    }
 
 
 def _configs(args: argparse.Namespace, preset: str | None = None) -> tuple[Any, Any, Any]:
@@ -514,14 +767,22 @@ def _configs(args: argparse.Namespace, preset: str | None = None) -> tuple[Any, 
     if preset == "demo":
         import graphalign.demo  # noqa: F401  (DEMO_SETTINGS from the module itself)
     model = _given(args, "model", preset)
+    readouts = list(model.get("readouts", []))
     if args.inherit:
-        model["inherit"] = _given(args, "inherit", preset)
+        readouts.append({"name": "inherit", **_given(args, "inherit", preset)})
+    if args.channels:
+        readouts.append({"name": "channels", "channels": args.channels})
+    if readouts:
+        model["readouts"] = readouts
     train = _given(args, "train", preset)
     train["progress"] = not args.quiet
     if getattr(args, "distributed", None) is not None:
         train["distributed"] = args.distributed
-    return (_config_class("model")(**model), _config_class("train")(**train),
-            _config_class("split")(**_given(args, "split", preset)))
+    return (
+        _config_class("model")(**model),
+        _config_class("train")(**train),
+        _config_class("split")(**_given(args, "split", preset)),
+    )
 
 
 METRIC_COLUMNS = ("mrr", "hits@1", "hits@3", "hits@10", "mean_rank", "count")
@@ -532,7 +793,15 @@ def _print_metrics(metrics: dict[str, float], title: str) -> None:
     rows = []
     for direction in directions:
         values = [metrics.get(f"{direction}/{m}") for m in METRIC_COLUMNS]
-        rows.append((direction, *(("-" if v is None else (f"{int(v)}" if m == "count" else f"{v:.3f}")) for v, m in zip(values, METRIC_COLUMNS))))
+        rows.append(
+            (
+                direction,
+                *(
+                    ("-" if v is None else (f"{int(v)}" if m == "count" else f"{v:.3f}"))
+                    for v, m in zip(values, METRIC_COLUMNS)
+                ),
+            )
+        )
     print(title)
     _print_table(rows, ("direction", *METRIC_COLUMNS))
     if "mrr" in metrics:
@@ -553,8 +822,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     distributed = dist.is_available() and dist.is_initialized()
     if not distributed or dist.get_rank() == 0:  # under torchrun, rank 0 alone reports (and wrote the run)
         print(f"trained {result.model!r}")
-        print(f"best epoch {result.best_epoch} of {len(result.history)}{_early_stop_note(len(result.history), train)}; "
-              f"run saved to {args.output}")
+        print(
+            f"best epoch {result.best_epoch} of {len(result.history)}{_early_stop_note(len(result.history), train)}; "
+            f"run saved to {args.output}"
+        )
         _print_metrics(result.test_metrics, "test metrics (filtered ranking, held-out links):")
     if distributed:
         dist.destroy_process_group()
@@ -565,8 +836,10 @@ def _early_stop_note(epochs_run: int, train: Any) -> str:
     """`` (early stopping: ...)`` when training ended before its epoch budget."""
     if epochs_run >= train.epochs:
         return ""
-    return (f" (early stopping after {epochs_run} of {train.epochs} epochs: validation MRR did not improve "
-            f"for {train.patience} evaluations)")
+    return (
+        f" (early stopping after {epochs_run} of {train.epochs} epochs: validation MRR did not improve "
+        f"for {train.patience} evaluations)"
+    )
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -578,8 +851,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     run = TrainedRun.load(args.run_dir)
     if run.split.counts()[args.part] == 0:
         option = "--val-fraction" if args.part == "val" else "--test-fraction"
-        raise GraphAlignError(f"{args.run_dir}: its split holds no {args.part} links (too few images and texts to hold "
-                              f"any out), so there is nothing to evaluate; train on more data or with a larger {option}")
+        raise GraphAlignError(
+            f"{args.run_dir}: its split holds no {args.part} links (too few images and texts to hold "
+            f"any out), so there is nothing to evaluate; train on more data or with a larger {option}"
+        )
     evaluator = LinkEvaluator(edge_index_dict(run.built.graph, run.built.index), run.split)
     metrics = evaluator.evaluate(run.embeddings(), part=args.part)
     if args.json:
@@ -599,19 +874,34 @@ def _cmd_query(args: argparse.Namespace) -> int:
     else:
         node_type = args.type or "concept"
         results = aligner.search(text=args.text, image=args.image, k=args.k, type=node_type)
-        header = f"nearest {node_type} nodes to the new {'text ' + repr(args.text) if args.text else 'image ' + str(args.image)}"
+        header = (
+            f"nearest {node_type} nodes to the new "
+            f"{'text ' + repr(args.text) if args.text else 'image ' + str(args.image)}"
+        )
     graph = aligner.graph_neighbors(args.node, hops=args.graph_hops) if args.node and args.graph_hops else []
     if args.json:
         from dataclasses import asdict
 
-        print(json.dumps({"neighbors": [asdict(r) for r in results], "graph_neighbors": [asdict(g) for g in graph]}, indent=2))
+        print(
+            json.dumps(
+                {"neighbors": [asdict(r) for r in results], "graph_neighbors": [asdict(g) for g in graph]}, indent=2
+            )
+        )
         return 0
     print(header)
-    _print_table([(str(i + 1), f"{r.score:.3f}", r.type, r.id, r.label) for i, r in enumerate(results)], ("#", "score", "type", "id", "label"))
+    _print_table(
+        [(str(i + 1), f"{r.score:.3f}", r.type, r.id, r.label) for i, r in enumerate(results)],
+        ("#", "score", "type", "id", "label"),
+    )
     if graph:
         print(f"\ngraph neighbours within {args.graph_hops} hop(s):")
-        _print_table([(str(g.hops), g.relation if g.direction == "out" else f"<-{g.relation}", g.type, g.id, g.label) for g in graph],
-                     ("hops", "relation", "type", "id", "label"))
+        _print_table(
+            [
+                (str(g.hops), g.relation if g.direction == "out" else f"<-{g.relation}", g.type, g.id, g.label)
+                for g in graph
+            ],
+            ("hops", "relation", "type", "id", "label"),
+        )
     return 0
 
 
@@ -621,11 +911,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     model, train, split = _configs(args, preset="demo")
     report = run_demo(args.data, args.work_dir, _graph_config(args, preset="demo"), model, train, split)
     nodes = report.counts["nodes"]
-    print(f"graph: {nodes['concept']} concepts, {nodes['image']} images, {nodes['text']} texts, "
-          f"{sum(report.counts['edges'].values())} edges ({args.data})")
-    print(f"build: {report.build_seconds:.1f}s ({report.items_encoded} items encoded, {report.items_cached} from cache)")
-    print(f"train: {report.train_seconds:.1f}s, best epoch {report.best_epoch} of {report.epochs_run}"
-          f"{_early_stop_note(report.epochs_run, train)} ({model.conv}, {train.loss})")
+    print(
+        f"graph: {nodes['concept']} concepts, {nodes['image']} images, {nodes['text']} texts, "
+        f"{sum(report.counts['edges'].values())} edges ({args.data})"
+    )
+    print(
+        f"build: {report.build_seconds:.1f}s ({report.items_encoded} items encoded, {report.items_cached} from cache)"
+    )
+    print(
+        f"train: {report.train_seconds:.1f}s, best epoch {report.best_epoch} of {report.epochs_run}"
+        f"{_early_stop_note(report.epochs_run, train)} ({model.conv}, {train.loss})"
+    )
     print()
     _print_metrics(report.test_metrics, "held-out test links (filtered ranking against all nodes of the target type):")
     print()
@@ -657,8 +953,6 @@ def _check_flags(args: argparse.Namespace, flags: dict[str, tuple[str, int]]) ->
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from graphalign.errors import ConfigError
-
     import datetime
     import platform
 
@@ -671,11 +965,22 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         run_benchmark,
         write_csv,
     )
+    from graphalign.errors import ConfigError
     from graphalign.features.featurize import GraphConfig
 
-    _check_flags(args, {"--epochs": ("epochs", 0), "--batch-size": ("batch_size", 1), "--steps-per-epoch": ("steps_per_epoch", 1),
-                        "--eval-every": ("eval_every", 1), "--knn": ("knn", 0), "--predictions": ("predictions", 0),
-                        "--seeds": ("seeds", 0), "--num-neighbors": ("num_neighbors", -1)})
+    _check_flags(
+        args,
+        {
+            "--epochs": ("epochs", 0),
+            "--batch-size": ("batch_size", 1),
+            "--steps-per-epoch": ("steps_per_epoch", 1),
+            "--eval-every": ("eval_every", 1),
+            "--knn": ("knn", 0),
+            "--predictions": ("predictions", 0),
+            "--seeds": ("seeds", 0),
+            "--num-neighbors": ("num_neighbors", -1),
+        },
+    )
     if 0 in args.num_neighbors:
         raise ConfigError(f"--num-neighbors takes fan-outs >= 1 or -1 (all), got {args.num_neighbors}")
     if any(not 0 <= w < float("inf") for w in args.channel_weights):
@@ -684,15 +989,31 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         for name in names:
             _registries()[family].get(name)  # an unknown name fails before any encoding
     started = time.perf_counter()
-    graphs = benchmark_graphs(args.data_dir, GraphConfig(cache_dir=args.cache_dir, progress=not args.quiet), knn=args.knn,
-                              predictions=args.predictions)
+    graphs = benchmark_graphs(
+        args.data_dir,
+        GraphConfig(cache_dir=args.cache_dir, progress=not args.quiet),
+        knn=args.knn,
+        predictions=args.predictions,
+    )
     report = (lambda line: print(line, file=sys.stderr)) if not args.quiet else None
-    methods = default_methods(epochs=args.epochs, batch_size=args.batch_size, mode=args.mode, steps_per_epoch=args.steps_per_epoch,
-                              knn=args.knn, plain=args.plain, eval_every=args.eval_every, num_neighbors=args.num_neighbors,
-                              channels=args.channels, losses=tuple(args.losses), convs=tuple(args.convs),
-                              channel_weights=tuple(args.channel_weights), inherit=args.inherit)
+    methods = default_methods(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        mode=args.mode,
+        steps_per_epoch=args.steps_per_epoch,
+        knn=args.knn,
+        plain=args.plain,
+        eval_every=args.eval_every,
+        num_neighbors=args.num_neighbors,
+        channels=args.channels,
+        losses=tuple(args.losses),
+        convs=tuple(args.convs),
+        channel_weights=tuple(args.channel_weights),
+        inherit=args.inherit,
+    )
     result = run_benchmark(graphs, methods, seeds=tuple(args.seeds), progress=report)
     name = args.data_dir.resolve().name
+    weights = " ".join(f"{w:g}" for w in args.channel_weights)
     lines = [
         f"# Quality benchmark on `{name}`",
         "",
@@ -704,7 +1025,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         f"{'' if args.knn == 0 else f' --knn {args.knn}'}{' --plain' if args.plain else ''}"
         f"{'' if args.channels else ' --no-channels'}{'' if args.inherit else ' --no-inherit'}"
         f"{'' if args.predictions == 3 else f' --predictions {args.predictions}'}"
-        f"{'' if args.channel_weights == [1.0, 1.0, 0.0, 1.0, 0.5] else ' --channel-weights ' + ' '.join(f'{w:g}' for w in args.channel_weights)}"
+        f"{'' if args.channel_weights == [1.0, 1.0, 0.0, 1.0, 0.5] else ' --channel-weights ' + weights}"
         f"{'' if args.losses == ['infonce', 'triplet'] else ' --losses ' + ' '.join(args.losses)}"
         f"{'' if args.convs == ['gatv2', 'rgcn'] else ' --convs ' + ' '.join(args.convs)}` "
         f"on {datetime.date.today()}, {platform.machine()} with {os.cpu_count()} CPU cores, "
@@ -717,15 +1038,24 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     counts = result.counts[0]
     lines.append("held-out pairs (seed 0): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     lines += ["", format_table(result, metrics=("mrr",)), ""]
-    lines += ["## Best graph method vs. best non-graph method", "",
-              "| protocol | best graph | MRR | best non-graph | MRR | relative | per seed | +10% beyond spread |",
-              "|---|---|---:|---|---:|---:|---|---|"]
+    lines += [
+        "## Best graph method vs. best non-graph method",
+        "",
+        "| protocol | best graph | MRR | best non-graph | MRR | relative | per seed | +10% beyond spread |",
+        "|---|---|---:|---|---:|---:|---|---|",
+    ]
     for row in best_comparison(result, HEADLINE_PROTOCOLS):
-        lines.append(f"| {row['protocol']} | {row['graph']} | {row['graph_mrr'][0]:.3f} ± {row['graph_mrr'][1]:.3f} | "
-                     f"{row['baseline']} | {row['baseline_mrr'][0]:.3f} ± {row['baseline_mrr'][1]:.3f} | {row['relative']:+.1%} | "
-                     f"{', '.join(f'{r:+.1%}' for r in row['per_seed'])} | {'yes' if row['target_met'] else 'no'} |")
-    for subset, title in (("seen", "image->concept, concepts with training images"), ("unseen", "image->concept, concepts without training images"),
-                          ("no_letters", "without letter / sign-language stamps")):
+        lines.append(
+            f"| {row['protocol']} | {row['graph']} | {row['graph_mrr'][0]:.3f} ± {row['graph_mrr'][1]:.3f} | "
+            f"{row['baseline']} | {row['baseline_mrr'][0]:.3f} ± {row['baseline_mrr'][1]:.3f} | "
+            f"{row['relative']:+.1%} | "
+            f"{', '.join(f'{r:+.1%}' for r in row['per_seed'])} | {'yes' if row['target_met'] else 'no'} |"
+        )
+    for subset, title in (
+        ("seen", "image->concept, concepts with training images"),
+        ("unseen", "image->concept, concepts without training images"),
+        ("no_letters", "without letter / sign-language stamps"),
+    ):
         lines += ["", f"## {title} (MRR)", "", format_table(result, metrics=("mrr",), subset=subset)]
     lines += ["", "## All metrics", "", format_table(result, metrics=("mrr", "hits@1", "hits@10")), ""]
     if args.plots:
@@ -749,9 +1079,15 @@ def _defaults() -> dict[str, dict[str, str]]:
     from graphalign.training.trainer import TrainConfig
 
     graph = GraphConfig()
-    return {"encoders": {graph.text_encoder: "default text encoder", graph.image_encoder: "default image encoder"},
-            "convs": {ModelConfig().conv: "default"}, "losses": {TrainConfig().loss: "default"},
-            "indexes": {"exact": "default"}, "datasets": {DEMO_DATASET: "default of demo"}}
+    return {
+        "encoders": {graph.text_encoder: "default text encoder", graph.image_encoder: "default image encoder"},
+        "convs": {ModelConfig().conv: "default"},
+        "heads": {ModelConfig().head: "default"},
+        "readouts": {},
+        "losses": {TrainConfig().loss: "default"},
+        "indexes": {"exact": "default"},
+        "datasets": {DEMO_DATASET: "default of demo"},
+    }
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
@@ -762,8 +1098,11 @@ def _cmd_ls(args: argparse.Namespace) -> int:
         print(f"{family}:")
         rows = []
         for name in registry.main_names():
-            notes = [defaults[family].get(name), (f"needs {registry.requires(name)}" if registry.requires(name) else None),
-                     (f"alias {', '.join(registry.aliases(name))}" if registry.aliases(name) else None)]
+            notes = [
+                defaults[family].get(name),
+                (f"needs {registry.requires(name)}" if registry.requires(name) else None),
+                (f"alias {', '.join(registry.aliases(name))}" if registry.aliases(name) else None),
+            ]
             rows.append((f"  {name}", "; ".join(n for n in notes if n), registry.summary(name)))
         widths = [max(len(r[i]) for r in rows) for i in range(2)]
         for name, notes, summary in rows:
@@ -790,8 +1129,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     aligner = Aligner.load(args.run_dir)
     written = aligner.export(args.output, types=args.types, overwrite=args.overwrite)
     counts = {t: len(aligner.node_index.ids[t]) for t in (args.types or aligner.embeddings)}
-    print(f"exported {sum(counts.values())} vectors ({', '.join(f'{n} {t}' for t, n in counts.items())}) "
-          f"of dimension {next(iter(aligner.embeddings.values())).size(1)}")
+    print(
+        f"exported {sum(counts.values())} vectors ({', '.join(f'{n} {t}' for t, n in counts.items())}) "
+        f"of dimension {next(iter(aligner.embeddings.values())).size(1)}"
+    )
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -832,9 +1173,9 @@ def _flag_of(parser: argparse.ArgumentParser, command: str, error: Exception) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the CLI; returns the exit status (callable from tests)."""
-    from graphalign.errors import GraphAlignError
-
     import warnings
+
+    from graphalign.errors import GraphAlignError
 
     warnings.filterwarnings("ignore", message=".*torch.jit.script.*is deprecated", category=FutureWarning)
     parser = build_parser()

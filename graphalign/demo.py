@@ -9,15 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from graphalign.data.split import SplitConfig
 from graphalign.datasets import query_images
 from graphalign.features.featurize import GraphConfig
 from graphalign.features.store import build_graph, check_graph_output
+from graphalign.graph.convert import NodeIndex
 from graphalign.nn.hetero_gnn import ModelConfig
 from graphalign.query.aligner import Aligner, Neighbor
 from graphalign.training.checkpoint import check_run_output
 from graphalign.training.run import TrainedRun
-from graphalign.data.split import SplitConfig
 from graphalign.training.trainer import TrainConfig, fit
+from graphalign.typing import EdgeType
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +29,7 @@ __all__ = ["DemoReport", "run_demo", "chance_mrr", "DEMO_TEXT_QUERIES", "DEMO_SE
 
 DEMO_SETTINGS: dict[str, dict[str, Any]] = {
     "graph": {"image_encoder": "conse"},
-    "model": {"out_dim": 384, "prior_residual": True, "prior_scale": 0.2},
+    "model": {"out_dim": 384, "head": "prior", "head_kwargs": {"scale": 0.2}},
     "train": {"epochs": 40, "negatives": -1},
 }
 """Where ``graphalign demo`` departs from the config dataclasses' defaults, by config
@@ -74,6 +78,57 @@ def _label_of(aligner: Aligner, node_id: str) -> str:
     return f"{aligner.graph.display_name(node_id)} ({node_id})"
 
 
+def _chance_mrrs(index: NodeIndex) -> dict[str, float]:
+    """The MRR of a random ranking, per evaluated direction."""
+    return {
+        "image->concept": chance_mrr(index.num_nodes("concept")),
+        "text->image": chance_mrr(index.num_nodes("image")),
+        "concept->image": chance_mrr(index.num_nodes("image")),
+    }
+
+
+def _heldout_examples(
+    aligner: Aligner, index: NodeIndex, test_edges: dict[EdgeType, torch.Tensor], per_type: int = 3
+) -> list[ExampleQuery]:
+    """The first ``per_type`` held-out images (-> concept) and texts (-> image), with their answers."""
+    examples: list[ExampleQuery] = []
+    for (src, _, dst), edges in sorted(test_edges.items()):
+        if (src, dst) not in (("image", "concept"), ("text", "image")) or edges.size(1) == 0:
+            continue
+        seen: set[int] = set()
+        for column in range(edges.size(1)):
+            row = int(edges[0, column])
+            if row in seen:
+                continue
+            seen.add(row)
+            query_id = index.id(src, row)
+            targets = [index.id(dst, int(t)) for t in edges[1][edges[0] == row]]
+            answers = aligner.neighbors(query_id, k=3, type=dst)
+            examples.append(
+                ExampleQuery(
+                    f"held-out {src} {_label_of(aligner, query_id)} -> {dst}",
+                    [_label_of(aligner, t) for t in targets],
+                    answers,
+                )
+            )
+            if len(seen) == per_type:
+                break
+    return examples
+
+
+def _new_query_examples(aligner: Aligner, example_images: list[Path]) -> list[ExampleQuery]:
+    """The demo's text queries and ``example_images``, each -> concept."""
+    examples = [
+        ExampleQuery(f"new text {text!r} -> concept", [], aligner.search(text=text, k=3, type="concept"))
+        for text in DEMO_TEXT_QUERIES
+    ]
+    for path in example_images:
+        examples.append(
+            ExampleQuery(f"new image {Path(path).name} -> concept", [], aligner.search(image=path, k=3, type="concept"))
+        )
+    return examples
+
+
 def run_demo(
     data_dir: str | os.PathLike[str],
     work_dir: str | os.PathLike[str],
@@ -112,36 +167,8 @@ def run_demo(
     train_seconds = time.perf_counter() - started
 
     aligner = Aligner(TrainedRun.load(work_dir / "run"))
-    index = built.index
-    chance = {
-        "image->concept": chance_mrr(index.num_nodes("concept")),
-        "text->image": chance_mrr(index.num_nodes("image")),
-        "concept->image": chance_mrr(index.num_nodes("image")),
-    }
-    examples: list[ExampleQuery] = []
-    test_edges = result.split.edges["test"]
-    for (src, _, dst), edges in sorted(test_edges.items()):
-        if (src, dst) not in (("image", "concept"), ("text", "image")) or edges.size(1) == 0:
-            continue
-        seen: set[int] = set()
-        for column in range(edges.size(1)):
-            row = int(edges[0, column])
-            if row in seen:
-                continue
-            seen.add(row)
-            query_id = index.id(src, row)
-            targets = [index.id(dst, int(t)) for t in edges[1][edges[0] == row]]
-            answers = aligner.neighbors(query_id, k=3, type=dst)
-            examples.append(ExampleQuery(f"held-out {src} {_label_of(aligner, query_id)} -> {dst}",
-                                         [_label_of(aligner, t) for t in targets], answers))
-            if len(seen) == 3:
-                break
-    for text in DEMO_TEXT_QUERIES:
-        examples.append(ExampleQuery(f"new text {text!r} -> concept", [], aligner.search(text=text, k=3, type="concept")))
-    if example_images is None:
-        example_images = query_images(data_dir)
-    for path in example_images:
-        examples.append(ExampleQuery(f"new image {Path(path).name} -> concept", [], aligner.search(image=path, k=3, type="concept")))
+    examples = _heldout_examples(aligner, built.index, result.split.edges["test"])
+    examples += _new_query_examples(aligner, query_images(data_dir) if example_images is None else example_images)
     return DemoReport(
         build_seconds=build_seconds,
         train_seconds=train_seconds,
@@ -149,7 +176,7 @@ def run_demo(
         items_cached=sum(stats.cached.values()),
         counts=built.graph.counts(),
         test_metrics=result.test_metrics,
-        chance=chance,
+        chance=_chance_mrrs(built.index),
         best_epoch=result.best_epoch,
         epochs_run=len(result.history),
         examples=examples,

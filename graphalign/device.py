@@ -26,9 +26,11 @@ def check_device_name(device: object, what: str = "device") -> str:
         ConfigError: If ``device`` is not such a name.
     """
     if not isinstance(device, str) or not _DEVICE_PATTERN.match(device):
-        raise ConfigError(f"{what} must be auto, cpu, cuda, cuda:N or mps; got {device!r}",
-                          config=what.split(".")[0] if "." in what else None,
-                          key=what.split(".", 1)[1] if "." in what else None)
+        raise ConfigError(
+            f"{what} must be auto, cpu, cuda, cuda:N or mps; got {device!r}",
+            config=what.split(".")[0] if "." in what else None,
+            key=what.split(".", 1)[1] if "." in what else None,
+        )
     return device
 
 

@@ -20,8 +20,15 @@ from PIL import Image
 
 from graphalign.errors import ConfigError, EncoderError
 
-__all__ = ["open_image_rgb", "check_image_file", "check_image_header", "check_image_file_size", "ImageLimits",
-           "image_limits", "MIN_SIDE"]
+__all__ = [
+    "open_image_rgb",
+    "check_image_file",
+    "check_image_header",
+    "check_image_file_size",
+    "ImageLimits",
+    "image_limits",
+    "MIN_SIDE",
+]
 
 MIN_SIDE = 2
 """Images smaller than this on either side are rejected as unusable."""
@@ -54,8 +61,11 @@ class ImageLimits:
     max_aspect: float = 1000.0
 
 
-LIMIT_VARIABLES = {"max_bytes": "GRAPHALIGN_MAX_IMAGE_BYTES", "max_pixels": "GRAPHALIGN_MAX_IMAGE_PIXELS",
-                   "max_aspect": "GRAPHALIGN_MAX_IMAGE_ASPECT"}
+LIMIT_VARIABLES = {
+    "max_bytes": "GRAPHALIGN_MAX_IMAGE_BYTES",
+    "max_pixels": "GRAPHALIGN_MAX_IMAGE_PIXELS",
+    "max_aspect": "GRAPHALIGN_MAX_IMAGE_ASPECT",
+}
 """The environment variable of each :class:`ImageLimits` field."""
 
 
@@ -96,8 +106,10 @@ def check_image_file_size(path: Path, limits: ImageLimits | None = None) -> None
     except OSError as error:
         raise EncoderError(f"{path}: cannot read image file ({error})") from None
     if size > limits.max_bytes:
-        raise EncoderError(f"{path}: image file is {size:,} bytes, above the limit of {limits.max_bytes:,} bytes "
-                           f"({_limit_hint('max_bytes')})")
+        raise EncoderError(
+            f"{path}: image file is {size:,} bytes, above the limit of {limits.max_bytes:,} bytes "
+            f"({_limit_hint('max_bytes')})"
+        )
 
 
 def _flatten_to_rgb(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
@@ -171,13 +183,17 @@ def _check_size(image: Image.Image, name: str) -> None:
         raise EncoderError(f"{name}: image is too small ({width}x{height} pixels)")
     limits = image_limits()
     if width * height > limits.max_pixels:
-        raise EncoderError(f"{name}: image is {width}x{height} = {width * height:,} pixels, above the limit of "
-                           f"{limits.max_pixels:,} ({_limit_hint('max_pixels')})")
+        raise EncoderError(
+            f"{name}: image is {width}x{height} = {width * height:,} pixels, above the limit of "
+            f"{limits.max_pixels:,} ({_limit_hint('max_pixels')})"
+        )
     aspect = max(width, height) / min(width, height)
     if aspect > limits.max_aspect:
-        raise EncoderError(f"{name}: image is {width}x{height} pixels, an aspect ratio of {aspect:,.0f}:1, above the "
-                           f"limit of {limits.max_aspect:g}:1 (resizing its short side to the encoder's input size "
-                           f"would need about {aspect * 256 * 256 * 3 / 1e9:,.1f} GB; {_limit_hint('max_aspect')})")
+        raise EncoderError(
+            f"{name}: image is {width}x{height} pixels, an aspect ratio of {aspect:,.0f}:1, above the "
+            f"limit of {limits.max_aspect:g}:1 (resizing its short side to the encoder's input size "
+            f"would need about {aspect * 256 * 256 * 3 / 1e9:,.1f} GB; {_limit_hint('max_aspect')})"
+        )
 
 
 def open_image_rgb(item: Any, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:

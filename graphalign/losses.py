@@ -18,11 +18,10 @@ import math
 from typing import Any
 
 import torch
-
-from graphalign.errors import ConfigError
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from graphalign.errors import ConfigError
 from graphalign.registry import Registry
 
 __all__ = ["LOSSES", "InfoNCELoss", "TripletMarginLoss", "build_loss"]
@@ -33,13 +32,17 @@ LOSSES: Registry[nn.Module] = Registry("loss")
 
 def _check_pairs(anchor: Tensor, positive: Tensor, anchor_ids: Tensor | None, positive_ids: Tensor | None) -> None:
     if anchor.dim() != 2 or anchor.shape != positive.shape:
-        raise ConfigError(f"anchor and positive must both be (N, d); got {tuple(anchor.shape)}, {tuple(positive.shape)}")
+        raise ConfigError(
+            f"anchor and positive must both be (N, d); got {tuple(anchor.shape)}, {tuple(positive.shape)}"
+        )
     for name, ids in (("anchor_ids", anchor_ids), ("positive_ids", positive_ids)):
         if ids is not None and ids.shape != (anchor.size(0),):
             raise ConfigError(f"{name} must have shape ({anchor.size(0)},), got {tuple(ids.shape)}")
 
 
-def _in_batch_false_negatives(n: int, anchor_ids: Tensor | None, positive_ids: Tensor | None, device: torch.device) -> Tensor:
+def _in_batch_false_negatives(
+    n: int, anchor_ids: Tensor | None, positive_ids: Tensor | None, device: torch.device
+) -> Tensor:
     """``(N, N)`` bool: off-diagonal pairs ``(i, j)`` that are the same link as ``i``'s.
 
     ``j`` is a false negative for row ``i`` if ``positive_ids[j] == positive_ids[i]``
@@ -55,7 +58,9 @@ def _in_batch_false_negatives(n: int, anchor_ids: Tensor | None, positive_ids: T
     return mask & ~torch.eye(n, dtype=torch.bool, device=device)
 
 
-def _extra_negative_mask(negative_ids: Tensor | None, positive_ids: Tensor | None, shape: torch.Size, device: torch.device) -> Tensor:
+def _extra_negative_mask(
+    negative_ids: Tensor | None, positive_ids: Tensor | None, shape: torch.Size, device: torch.device
+) -> Tensor:
     """``(N, M)`` or ``(N, K)`` bool: explicit negatives that are the row's own positive."""
     if negative_ids is None:
         return torch.zeros(shape, dtype=torch.bool, device=device)
@@ -178,7 +183,9 @@ class InfoNCELoss(nn.Module):
             if negatives.dim() != 2 or negatives.size(-1) != anchor.size(-1):
                 raise ConfigError(f"negatives must be (M, {anchor.size(-1)}), got {tuple(negatives.shape)}")
             extra = scale * anchor @ negatives.T  # (N, M)
-            extra = extra.masked_fill(_extra_negative_mask(negative_ids, positive_ids, extra.shape, device), float("-inf"))
+            extra = extra.masked_fill(
+                _extra_negative_mask(negative_ids, positive_ids, extra.shape, device), float("-inf")
+            )
             forward_logits = torch.cat([logits, extra], dim=1)  # (N, N + M)
         loss = F.cross_entropy(forward_logits, target)
         if self.symmetric:
@@ -251,7 +258,9 @@ class TripletMarginLoss(nn.Module):
         seed: Seed of the generator used by random mining (``None``: global RNG).
     """
 
-    def __init__(self, margin: float = 0.2, distance: str = "cosine", mining: str = "random", seed: int | None = None) -> None:
+    def __init__(
+        self, margin: float = 0.2, distance: str = "cosine", mining: str = "random", seed: int | None = None
+    ) -> None:
         super().__init__()
         if distance not in _DISTANCES:
             raise ConfigError(f"unknown distance {distance!r}; choose one of: {', '.join(_DISTANCES)}")
@@ -323,7 +332,9 @@ class TripletMarginLoss(nn.Module):
 
     def __repr__(self) -> str:
         seed = f", seed={self.seed}" if self.seed is not None else ""
-        return f"{self.__class__.__name__}(margin={self.margin}, distance={self.distance!r}, mining={self.mining!r}{seed})"
+        return (
+            f"{self.__class__.__name__}(margin={self.margin}, distance={self.distance!r}, mining={self.mining!r}{seed})"
+        )
 
 
 def build_loss(name_or_cls: str | type[nn.Module] | nn.Module, kwargs: dict[str, Any] | None = None) -> nn.Module:

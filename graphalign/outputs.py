@@ -198,17 +198,23 @@ def check_output_dir(path: str | os.PathLike[str], layout: OutputLayout, overwri
     """
     folder = Path(path)
     if folder.is_symlink():
-        raise OutputError(f"{folder}: is a symbolic link (to {os.readlink(folder)}); graphalign does not write through "
-                          "links: give the real folder or a new path")
+        raise OutputError(
+            f"{folder}: is a symbolic link (to {os.readlink(folder)}); graphalign does not write through "
+            "links: give the real folder or a new path"
+        )
     if not folder.exists():
         if folder.parent.exists() and not folder.parent.is_dir():
             raise OutputError(f"{folder}: {folder.parent} is a file, not a folder; choose another output path")
         return "new"
     if not folder.is_dir():
-        raise OutputError(f"{folder}: is a file, not a folder; choose a new or empty folder for the {layout.kind} output")
+        raise OutputError(
+            f"{folder}: is a file, not a folder; choose a new or empty folder for the {layout.kind} output"
+        )
     if _holds_cwd(folder):
-        raise OutputError(f"{folder}: is the current folder (or holds it); graphalign writes its {layout.kind} into a "
-                          f"folder of its own: name a new sub-folder, e.g. -o {Path(path) / layout.kind}")
+        raise OutputError(
+            f"{folder}: is the current folder (or holds it); graphalign writes its {layout.kind} into a "
+            f"folder of its own: name a new sub-folder, e.g. -o {Path(path) / layout.kind}"
+        )
     if not any(folder.iterdir()):
         return "empty"
     kind = _folder_kind(folder, layout)
@@ -216,14 +222,20 @@ def check_output_dir(path: str | os.PathLike[str], layout: OutputLayout, overwri
         raise OutputError(f"{folder}: is a graphalign {kind} folder, not a {layout.kind} folder; choose another folder")
     foreign = foreign_entries(folder, layout)
     if foreign:
-        raise OutputError(f"{folder}: holds files graphalign did not write ({_named(foreign, folder)}); graphalign never "
-                          "deletes or overwrites them: move them out, or choose a new or empty folder")
+        raise OutputError(
+            f"{folder}: holds files graphalign did not write ({_named(foreign, folder)}); graphalign never "
+            "deletes or overwrites them: move them out, or choose a new or empty folder"
+        )
     if kind is None:
-        raise OutputError(f"{folder}: is not a graphalign {layout.kind} folder (no {MARKER}); graphalign never deletes "
-                          "or overwrites files it did not write: choose a new or empty folder")
+        raise OutputError(
+            f"{folder}: is not a graphalign {layout.kind} folder (no {MARKER}); graphalign never deletes "
+            "or overwrites files it did not write: choose a new or empty folder"
+        )
     if not overwrite:
-        raise OutputError(f"{folder}: holds a graphalign {layout.kind} already; pass --overwrite (Python: overwrite=True) "
-                          "to replace it, or choose another folder")
+        raise OutputError(
+            f"{folder}: holds a graphalign {layout.kind} already; pass --overwrite (Python: overwrite=True) "
+            "to replace it, or choose another folder"
+        )
     return "own"
 
 
@@ -252,16 +264,19 @@ def check_output_file(path: str | os.PathLike[str], overwrite: bool = False) -> 
     """
     file = Path(path)
     if file.is_symlink():
-        raise OutputError(f"{file}: is a symbolic link (to {os.readlink(file)}); graphalign does not write through "
-                          "links: give the real file or a new path")
+        raise OutputError(
+            f"{file}: is a symbolic link (to {os.readlink(file)}); graphalign does not write through "
+            "links: give the real file or a new path"
+        )
     if file.is_dir():
         raise OutputError(f"{file}: is a folder; give a file name for the output, e.g. {file / 'out'}")
     if file.exists():
         if not file.is_file():
             raise OutputError(f"{file}: exists and is not a regular file; choose another output path")
         if not overwrite:
-            raise OutputError(f"{file}: exists; pass --overwrite (Python: overwrite=True) to replace it, "
-                              "or choose another file name")
+            raise OutputError(
+                f"{file}: exists; pass --overwrite (Python: overwrite=True) to replace it, or choose another file name"
+            )
     elif file.parent.exists() and not file.parent.is_dir():
         raise OutputError(f"{file}: {file.parent} is a file, not a folder; choose another output path")
     return file

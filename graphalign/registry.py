@@ -64,7 +64,9 @@ class Registry(Generic[T]):
         self._aliases: dict[str, list[str]] = {}
         self._requires: dict[str, str] = {}
 
-    def register(self, name: str, *aliases: str, requires: str | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def register(
+        self, name: str, *aliases: str, requires: str | None = None
+    ) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Class decorator that registers ``cls`` under ``name`` (and aliases).
 
         Args:
@@ -126,9 +128,7 @@ class Registry(Generic[T]):
         if key not in self._entries:
             close = difflib.get_close_matches(str(key), self._entries, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise RegistryError(
-                f"unknown {self.family} {name!r}; choose one of: {', '.join(self.names())}.{hint}"
-            )
+            raise RegistryError(f"unknown {self.family} {name!r}; choose one of: {', '.join(self.names())}.{hint}")
         return self._entries[key]
 
     def build(self, spec: str | Callable[..., T] | T, kwargs: dict[str, Any] | None = None) -> T:
@@ -157,8 +157,13 @@ class Registry(Generic[T]):
         except (TypeError, ValueError) as error:
             raise ConfigError(f"cannot build {self.family} {name!r} with arguments {kwargs}: {error}") from error
 
-    def check_kwargs(self, spec: str | Callable[..., Any], kwargs: dict[str, Any], name: str | None = None,
-                     reserved: tuple[str, ...] = ()) -> None:
+    def check_kwargs(
+        self,
+        spec: str | Callable[..., Any],
+        kwargs: dict[str, Any],
+        name: str | None = None,
+        reserved: tuple[str, ...] = (),
+    ) -> None:
         """Checks ``kwargs`` against the constructor signature of ``spec``.
 
         Args:
@@ -184,8 +189,10 @@ class Registry(Generic[T]):
             valid = sorted(accepted - set(reserved))
             close = difflib.get_close_matches(str(unknown[0]), valid, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{self.family} {name!r} has no argument {', '.join(map(repr, unknown))} "
-                              f"(valid: {', '.join(valid) or 'none'}){hint}")
+            raise ConfigError(
+                f"{self.family} {name!r} has no argument {', '.join(map(repr, unknown))} "
+                f"(valid: {', '.join(valid) or 'none'}){hint}"
+            )
 
     def __repr__(self) -> str:
         return f"Registry({self.family!r}, {self.names()})"

@@ -82,7 +82,21 @@ def make_toy_dataset(folder: str | os.PathLike[str], **kwargs: int) -> Path:
     return save_dataset(graph, folder)
 
 
-TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"abcdefghijklmnopqrstuvwxyz", "##s", "the", "a", "dog", "cat", "red", "car"]
+TINY_VOCAB = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    *"abcdefghijklmnopqrstuvwxyz",
+    "##s",
+    "the",
+    "a",
+    "dog",
+    "cat",
+    "red",
+    "car",
+]
 
 
 def _save_tiny_tokenizer(folder: Path) -> None:
@@ -124,7 +138,14 @@ def save_tiny_clip(folder: str | os.PathLike[str], projection_dim: int = 8, seed
     torch.manual_seed(seed)
     tower = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
     config = CLIPConfig(
-        text_config=dict(vocab_size=len(TINY_VOCAB), max_position_embeddings=32, bos_token_id=2, eos_token_id=3, pad_token_id=0, **tower),
+        text_config=dict(
+            vocab_size=len(TINY_VOCAB),
+            max_position_embeddings=32,
+            bos_token_id=2,
+            eos_token_id=3,
+            pad_token_id=0,
+            **tower,
+        ),
         vision_config=dict(image_size=32, patch_size=8, **tower),
         projection_dim=projection_dim,
     )

@@ -47,8 +47,9 @@ def fast_config():
     """A GraphConfig with the dependency-free encoders (no model loading)."""
     from graphalign.features.featurize import GraphConfig
 
-    return GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 64}, image_encoder="color-histogram", progress=False)
-
+    return GraphConfig(
+        text_encoder="hashing-text", text_encoder_kwargs={"dim": 64}, image_encoder="color-histogram", progress=False
+    )
 
 
 @pytest.fixture(scope="session")
@@ -57,8 +58,13 @@ def toy_built(tmp_path_factory):
     from graphalign.features import GraphConfig, build_graph
     from graphalign.testing import make_toy_graph
 
-    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 64}, image_encoder="color-histogram",
-                         progress=False, use_cache=False)
+    config = GraphConfig(
+        text_encoder="hashing-text",
+        text_encoder_kwargs={"dim": 64},
+        image_encoder="color-histogram",
+        progress=False,
+        use_cache=False,
+    )
     graph = make_toy_graph(tmp_path_factory.mktemp("toy-built"), images_per_concept=6)
     built, _ = build_graph(graph, config)
     return built

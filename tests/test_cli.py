@@ -15,7 +15,9 @@ def test_build_then_info(toy_dataset, tmp_path, capsys):
     out = tmp_path / "graph"
     assert main(["-q", "build", str(toy_dataset), "-o", str(out), *FAST]) == 0
     assert "32 from cache" not in capsys.readouterr().out
-    assert main(["-q", "build", str(toy_dataset), "-o", str(out), *FAST]) == 2  # graphalign's own graph: needs --overwrite
+    assert (
+        main(["-q", "build", str(toy_dataset), "-o", str(out), *FAST]) == 2
+    )  # graphalign's own graph: needs --overwrite
     assert "pass --overwrite" in capsys.readouterr().err
     assert main(["-q", "build", str(toy_dataset), "-o", str(out), *FAST, "--overwrite"]) == 0
     assert "0 items encoded, 75 from cache" in capsys.readouterr().out
@@ -40,11 +42,20 @@ def test_build_adds_knn_edges(toy_dataset, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["build", "DATA", "-o", "X", *FAST, "--knn", "image"], "error: --knn 'image': expected TYPE:K or TYPE:K:TARGET"),
-        (["build", "DATA", "-o", "X", *FAST, "--knn", "image:2:concept"], "error: kNN edges from 'image' to 'concept' need features in one space"),
+        (
+            ["build", "DATA", "-o", "X", *FAST, "--knn", "image"],
+            "error: --knn 'image': expected TYPE:K or TYPE:K:TARGET",
+        ),
+        (
+            ["build", "DATA", "-o", "X", *FAST, "--knn", "image:2:concept"],
+            "error: kNN edges from 'image' to 'concept' need features in one space",
+        ),
         (["build", "NOPE", "-o", "X", *FAST], "error: NOPE: dataset folder not found"),
         (["info", "NOPE"], "error: NOPE: not a graphalign graph folder"),
-        (["build", "DATA", "-o", "X", "--text-encoder", "bert9000"], "error: unknown encoder 'bert9000'; choose one of:"),
+        (
+            ["build", "DATA", "-o", "X", "--text-encoder", "bert9000"],
+            "error: unknown encoder 'bert9000'; choose one of:",
+        ),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(argv, expected, toy_dataset, tmp_path, capsys, monkeypatch):
@@ -59,7 +70,9 @@ def test_user_errors_are_one_line_without_traceback(argv, expected, toy_dataset,
 def test_bad_line_is_reported_by_the_cli(tmp_path, capsys):
     data = tmp_path / "d"
     data.mkdir()
-    (data / "nodes.jsonl").write_text('{"id": "a", "type": "concept", "name": "a"}\n{"id": "b", "type": "concep", "name": "b"}\n')
+    (data / "nodes.jsonl").write_text(
+        '{"id": "a", "type": "concept", "name": "a"}\n{"id": "b", "type": "concep", "name": "b"}\n'
+    )
     assert main(["build", str(data), "-o", str(tmp_path / "g"), *FAST]) == 2
     err = capsys.readouterr().err
     assert f"{data / 'nodes.jsonl'}:2: node 'b': unknown node type 'concep'" in err
@@ -69,6 +82,12 @@ def test_bad_line_is_reported_by_the_cli(tmp_path, capsys):
 def test_ls_lists_encoders(capsys):
     assert main(["ls", "encoders"]) == 0
     assert "efficientnet-lite0" in capsys.readouterr().out
+    assert main(["ls", "heads"]) == 0
+    out = capsys.readouterr().out
+    assert "plain" in out and "prior" in out
+    assert main(["ls", "readouts"]) == 0
+    out = capsys.readouterr().out
+    assert "channels" in out and "inherit" in out
 
 
 def test_python_dash_m_works():
@@ -86,11 +105,32 @@ def built_graph_dir(tmp_path_factory):
     return root / "graph"
 
 
-@pytest.mark.parametrize(("conv", "loss"), [("gat", "infonce"), ("rgcn", "triplet"), ("gatv2", "triplet"), ("rgcn", "infonce")])
+@pytest.mark.parametrize(
+    ("conv", "loss"), [("gat", "infonce"), ("rgcn", "triplet"), ("gatv2", "triplet"), ("rgcn", "infonce")]
+)
 def test_train_eval_query_flow(built_graph_dir, tmp_path, capsys, conv, loss):
     run = tmp_path / "run"
-    argv = ["-q", "train", str(built_graph_dir), "-o", str(run), "--conv", conv, "--loss", loss, "--epochs", "8",
-            "--batch-size", "16", "--seed", "1", "--hidden-dim", "32", "--out-dim", "16"]
+    argv = [
+        "-q",
+        "train",
+        str(built_graph_dir),
+        "-o",
+        str(run),
+        "--conv",
+        conv,
+        "--loss",
+        loss,
+        "--epochs",
+        "8",
+        "--batch-size",
+        "16",
+        "--seed",
+        "1",
+        "--hidden-dim",
+        "32",
+        "--out-dim",
+        "16",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert f"conv='{conv}'" in out and "image->concept" in out
@@ -117,11 +157,34 @@ def test_train_eval_query_flow(built_graph_dir, tmp_path, capsys, conv, loss):
 
 def test_train_with_graph_channels_then_query(built_graph_dir, tmp_path, capsys):
     run = tmp_path / "run"
-    argv = ["-q", "train", str(built_graph_dir), "-o", str(run), "--epochs", "3", "--batch-size", "16", "--hidden-dim", "16",
-            "--out-dim", "8", "--channel", "image@depicts,is_a:weight=1.5,hops=2", "--channel", '{"sources": ["text"], "hops": 1}']
+    argv = [
+        "-q",
+        "train",
+        str(built_graph_dir),
+        "-o",
+        str(run),
+        "--epochs",
+        "3",
+        "--batch-size",
+        "16",
+        "--hidden-dim",
+        "16",
+        "--out-dim",
+        "8",
+        "--channel",
+        "image@depicts,is_a:weight=1.5,hops=2",
+        "--channel",
+        '{"sources": ["text"], "hops": 1}',
+    ]
     assert main(argv) == 0
-    saved = json.loads((run / "run.json").read_text())["model"]["channels"]
-    assert [c["sources"] for c in saved] == [["image"], ["text"]] and saved[0]["weight"] == 1.5 and saved[0]["hops"] == 2
+    from graphalign.nn import ModelConfig
+
+    model = json.loads((run / "run.json").read_text())["model"]
+    assert [r["name"] for r in model["readouts"]] == ["channels"] and "channels" not in model
+    saved = ModelConfig.from_dict(model).readout("channels")["channels"]
+    assert (
+        [c["sources"] for c in saved] == [["image"], ["text"]] and saved[0]["weight"] == 1.5 and saved[0]["hops"] == 2
+    )
     capsys.readouterr()
     assert main(["query", str(run), "--node", "i:cat:0", "--type", "concept", "-k", "2", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["neighbors"]) == 2
@@ -133,8 +196,15 @@ def test_train_with_graph_channels_then_query(built_graph_dir, tmp_path, capsys)
     assert len(json.loads(capsys.readouterr().out)["neighbors"]) == 2
 
 
-@pytest.mark.parametrize("spec, message", [("image:weight", "KEY=VALUE"), ("image:hops=x", "hops='x' is not a number"),
-                                           ("image:decay=2", "decay in (0, 1]"), ("image:center=maybe", "is not 0 or 1")])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("image:weight", "KEY=VALUE"),
+        ("image:hops=x", "hops='x' is not a number"),
+        ("image:decay=2", "decay in (0, 1]"),
+        ("image:center=maybe", "is not 0 or 1"),
+    ],
+)
 def test_bad_channel_spec_is_a_usage_error(built_graph_dir, tmp_path, capsys, spec, message):
     argv = ["-q", "train", str(built_graph_dir), "-o", str(tmp_path / "run"), "--epochs", "1", "--channel", spec]
     with pytest.raises(SystemExit):
@@ -144,16 +214,48 @@ def test_bad_channel_spec_is_a_usage_error(built_graph_dir, tmp_path, capsys, sp
 
 def test_identity_channel_spec_parses_ints_and_flags(built_graph_dir, tmp_path):
     run = tmp_path / "run"
-    argv = ["-q", "train", str(built_graph_dir), "-o", str(run), "--epochs", "1", "--hidden-dim", "16", "--out-dim", "8",
-            "--channel", "concept@predicted_as:codes=16,center=0,hops=1,weight=0.5"]
+    argv = [
+        "-q",
+        "train",
+        str(built_graph_dir),
+        "-o",
+        str(run),
+        "--epochs",
+        "1",
+        "--hidden-dim",
+        "16",
+        "--out-dim",
+        "8",
+        "--channel",
+        "concept@predicted_as:codes=16,center=0,hops=1,weight=0.5",
+    ]
     assert main(argv) == 0
-    saved = json.loads((run / "run.json").read_text())["model"]["channels"][0]
-    assert saved["codes"] == 16 and saved["center"] is False and saved["hops"] == 1 and saved["relations"] == ["predicted_as"]
+    from graphalign.nn import ModelConfig
+
+    model = ModelConfig.from_dict(json.loads((run / "run.json").read_text())["model"])
+    saved = model.readout("channels")["channels"][0]
+    assert (
+        saved["codes"] == 16
+        and saved["center"] is False
+        and saved["hops"] == 1
+        and saved["relations"] == ["predicted_as"]
+    )
 
 
 def test_build_predictions_need_wordnet_concepts(toy_dataset, tmp_path, capsys):
-    argv = ["-q", "build", str(toy_dataset), "-o", str(tmp_path / "g"), "--text-encoder", "hashing-text",
-            "--image-encoder", "color-histogram", "--predictions", "3"]
+    argv = [
+        "-q",
+        "build",
+        str(toy_dataset),
+        "-o",
+        str(tmp_path / "g"),
+        "--text-encoder",
+        "hashing-text",
+        "--image-encoder",
+        "color-histogram",
+        "--predictions",
+        "3",
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "no concept carries a WordNet 3.0 offset" in err and "Traceback" not in err
@@ -161,7 +263,17 @@ def test_build_predictions_need_wordnet_concepts(toy_dataset, tmp_path, capsys):
 
 
 def test_channel_on_an_unknown_node_type_is_a_one_line_error(built_graph_dir, tmp_path, capsys):
-    argv = ["-q", "train", str(built_graph_dir), "-o", str(tmp_path / "run"), "--epochs", "1", "--channel", "video@depicts"]
+    argv = [
+        "-q",
+        "train",
+        str(built_graph_dir),
+        "-o",
+        str(tmp_path / "run"),
+        "--epochs",
+        "1",
+        "--channel",
+        "video@depicts",
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "unknown source node type 'video'" in err and "Traceback" not in err
@@ -182,8 +294,21 @@ def test_train_resume_and_bad_run_dir(built_graph_dir, tmp_path, capsys):
 
 
 def test_demo_in_process(toy_dataset, tmp_path, capsys):
-    argv = ["-q", "demo", "--data", str(toy_dataset), "--work-dir", str(tmp_path / "w"), "--epochs", "3", "--hidden-dim", "16",
-            "--out-dim", "8", *FAST]
+    argv = [
+        "-q",
+        "demo",
+        "--data",
+        str(toy_dataset),
+        "--work-dir",
+        str(tmp_path / "w"),
+        "--epochs",
+        "3",
+        "--hidden-dim",
+        "16",
+        "--out-dim",
+        "8",
+        *FAST,
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "held-out test links" in out and "image->concept: MRR" in out and "for a random ranking" in out
@@ -194,14 +319,34 @@ def test_demo_in_process(toy_dataset, tmp_path, capsys):
 @pytest.mark.offline_model
 def test_bench_writes_table_and_csv(toy_dataset, tmp_path, capsys):
     out = tmp_path / "results"
-    argv = ["-q", "bench", str(toy_dataset), "--seeds", "0", "--epochs", "2", "--eval-every", "2", "--knn", "2",
-            "--losses", "infonce", "--out", str(out), "--cache-dir", str(tmp_path / "c")]
+    argv = [
+        "-q",
+        "bench",
+        str(toy_dataset),
+        "--seeds",
+        "0",
+        "--epochs",
+        "2",
+        "--eval-every",
+        "2",
+        "--knn",
+        "2",
+        "--losses",
+        "infonce",
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ]
     assert main(argv) == 0
     text = capsys.readouterr().out
     name = toy_dataset.resolve().name
     assert "## Best graph method vs. best non-graph method" in text and "| no training (ConSE) |" in text
     assert "| graphalign gatv2 + prior + kNN (infonce) |" in text and "| two towers (infonce) |" not in text
-    assert "| graphalign gatv2 + prior + channels (infonce) |" in text and "| two towers + prior + prior channel (infonce) |" in text
+    assert (
+        "| graphalign gatv2 + prior + channels (infonce) |" in text
+        and "| two towers + prior + prior channel (infonce) |" in text
+    )
     # one training run, two rows: with the graph channels and the learned part alone
     assert "| graphalign gatv2 + prior (infonce) |" in text and "| two towers + prior (infonce) |" in text
     assert "| graphalign gatv2 + prior + channels, no concept channel (infonce) |" in text
@@ -226,11 +371,44 @@ def test_inherit_flags_reach_the_model_config(tmp_path):
 
     parser = build_parser()
     args = parser.parse_args(["train", str(tmp_path), "-o", str(tmp_path / "run")])
-    assert _configs(args)[0].inherit is None
-    args = parser.parse_args(["train", str(tmp_path), "-o", str(tmp_path / "run"), "--inherit", "--inherit-weight", "0.5",
-                              "--inherit-hops", "2"])
-    inherit = _configs(args)[0].inherit
+    assert _configs(args)[0].readout("inherit") is None and _configs(args)[0].readouts == []
+    args = parser.parse_args(
+        [
+            "train",
+            str(tmp_path),
+            "-o",
+            str(tmp_path / "run"),
+            "--inherit",
+            "--inherit-weight",
+            "0.5",
+            "--inherit-hops",
+            "2",
+        ]
+    )
+    inherit = _configs(args)[0].readout("inherit")
     assert inherit is not None and inherit["weight"] == 0.5 and inherit["hops"] == 2
+    # With --channel too: inheritance first, then the channels.
+    args = parser.parse_args(
+        ["train", str(tmp_path), "-o", str(tmp_path / "run"), "--inherit", "--channel", "image@depicts:hops=1"]
+    )
+    model = _configs(args)[0]
+    assert [r["name"] for r in model.readouts] == ["inherit", "channels"]
+    assert model.readout("channels")["channels"][0]["sources"] == ["image"]
+
+
+def test_head_flags_reach_the_model_config(tmp_path):
+    from graphalign.cli import _configs, build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["train", str(tmp_path), "-o", str(tmp_path / "run")])
+    assert (_configs(args)[0].head, _configs(args)[0].head_kwargs) == ("plain", {})
+    args = parser.parse_args(
+        ["train", str(tmp_path), "-o", str(tmp_path / "run"), "--head", "prior", "--head-kwargs", '{"scale": 0.2}']
+    )
+    assert (_configs(args)[0].head, _configs(args)[0].head_kwargs) == ("prior", {"scale": 0.2})
+    for gone in ("--prior-residual", "--prior-scale"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["train", str(tmp_path), "-o", str(tmp_path / "run"), gone])
 
 
 def test_bench_parses_inherit_and_reports_every_leave_one_out_row():

@@ -80,8 +80,11 @@ def test_eval_in_a_fresh_process(workdir: Path) -> None:
 
 
 def test_query_by_node_text_and_image(workdir: Path, toy_dataset: Path) -> None:
-    image_id = next(json.loads(line)["id"] for line in (toy_dataset / "nodes.jsonl").read_text().splitlines()
-                    if json.loads(line)["type"] == "image")
+    image_id = next(
+        json.loads(line)["id"]
+        for line in (toy_dataset / "nodes.jsonl").read_text().splitlines()
+        if json.loads(line)["type"] == "image"
+    )
     out = graphalign("query", "run", "--node", image_id, "--type", "concept", "-k", "3", cwd=workdir).stdout
     assert f"nearest to {image_id}" in out and len([ln for ln in out.splitlines() if " concept " in ln]) == 3
     found = json.loads(graphalign("query", "run", "--text", "a red square", "-k", "2", "--json", cwd=workdir).stdout)
@@ -134,8 +137,13 @@ def test_api_users_see_no_deprecation_warning(tmp_path: Path, toy_dataset: Path)
         "result = ga.fit(built, train_config=ga.TrainConfig(epochs=1, progress=False))\n"
         "print(ga.Aligner(result).neighbors(built.index.ids['image'][0], k=1, type='concept')[0].type)\n"
     )
-    result = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-W", "error::FutureWarning", "-c", code],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-W", "error::FutureWarning", "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "concept"
     assert "Warning" not in result.stderr

@@ -33,8 +33,8 @@ import torch
 
 from graphalign.atomic import temp_files
 from graphalign.encoders import FeatureCache
-from graphalign.features import GraphConfig
 from graphalign.encoders.hashing import ColorHistogramEncoder
+from graphalign.features import GraphConfig
 from graphalign.features.store import BuiltGraph, build_graph
 from graphalign.nn.hetero_gnn import ModelConfig
 from graphalign.testing import make_toy_dataset
@@ -104,7 +104,9 @@ class Zygote:
         self.count = 0
         env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
         self.log = (root / "zygote.txt").open("wb")
-        self.proc = subprocess.Popen([sys.executable, "-c", ZYGOTE, str(root)], stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", ZYGOTE, str(root)], stdout=self.log, stderr=subprocess.STDOUT, env=env
+        )
 
     def spawn(self, code: str) -> Child:
         """Starts a process running ``code`` (with ``BOX``, its own folder, defined)."""
@@ -189,8 +191,15 @@ def _one_thread() -> Iterator[None]:
 
 
 def graph_config(cache: Path | None, **kwargs) -> GraphConfig:
-    return GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 16}, image_encoder="color-histogram",
-                       cache_dir=str(cache) if cache else None, use_cache=cache is not None, progress=False, **kwargs)
+    return GraphConfig(
+        text_encoder="hashing-text",
+        text_encoder_kwargs={"dim": 16},
+        image_encoder="color-histogram",
+        cache_dir=str(cache) if cache else None,
+        use_cache=cache is not None,
+        progress=False,
+        **kwargs,
+    )
 
 
 def shards(cache: Path, identity: str = IMAGE_IDENTITY) -> list[Path]:
@@ -222,15 +231,19 @@ SLOW_ENCODER = """
 def test_kill_during_encoding_keeps_finished_chunks(zygote, tmp_path):
     data = make_toy_dataset(tmp_path / "data", images_per_concept=4, size=8)  # 32 images
     cache, out = tmp_path / "cache", tmp_path / "graph"
-    worker = zygote.spawn(SLOW_ENCODER.format(delay=0.25) + f"""
+    worker = zygote.spawn(
+        SLOW_ENCODER.format(delay=0.25)
+        + f"""
     from graphalign.features.store import build_graph
     from graphalign.features.featurize import GraphConfig
 
-    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={{"dim": 16}}, image_encoder="slow-color-histogram",
-                         cache_dir={str(cache)!r}, cache_every=4, progress=False)
+    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={{"dim": 16}},
+                         image_encoder="slow-color-histogram", cache_dir={str(cache)!r}, cache_every=4,
+                         progress=False)
     built, _ = build_graph({str(data)!r}, config)
     built.save({str(out)!r})
-    """)
+    """
+    )
     worker.wait_for(lambda: len(shards(cache)) >= 2, "two chunks of images in the cache")
     worker.kill()
 
@@ -321,7 +334,8 @@ def assert_resumes_like_straight(run: Path, straight, graph: Path, from_epoch: i
 
 def test_kill_during_training_then_resume(zygote, train_graph, straight, tmp_path):
     run = tmp_path / "run"
-    worker = zygote.spawn("""
+    worker = zygote.spawn(
+        """
     import time
     from graphalign.training import trainer
 
@@ -333,7 +347,9 @@ def test_kill_during_training_then_resume(zygote, train_graph, straight, tmp_pat
         return loss
 
     trainer._Trainer.train_epoch = train_epoch
-    """ + FIT_JOB.format(epochs=EPOCHS, graph=str(train_graph), run=str(run)))
+    """
+        + FIT_JOB.format(epochs=EPOCHS, graph=str(train_graph), run=str(run))
+    )
     worker.wait_for(lambda: checkpoint_epoch(run) >= 2, "the checkpoint of epoch 2")
     worker.kill()  # during epoch 3 (unless this process was starved for a second)
     assert_resumes_like_straight(run, straight, train_graph)
@@ -341,7 +357,8 @@ def test_kill_during_training_then_resume(zygote, train_graph, straight, tmp_pat
 
 def test_kill_while_writing_the_checkpoint_then_resume(zygote, train_graph, straight, tmp_path):
     run = tmp_path / "run"
-    worker = zygote.spawn("""
+    worker = zygote.spawn(
+        """
     import os, time
 
     real_fdopen = os.fdopen
@@ -376,7 +393,9 @@ def test_kill_while_writing_the_checkpoint_then_resume(zygote, train_graph, stra
         return handle
 
     os.fdopen = fdopen
-    """ + FIT_JOB.format(epochs=EPOCHS, graph=str(train_graph), run=str(run)))
+    """
+        + FIT_JOB.format(epochs=EPOCHS, graph=str(train_graph), run=str(run))
+    )
     worker.wait_for(lambda: (worker.box / "mid-write").exists(), "the checkpoint write of epoch 3")
     worker.kill()
     (partial,) = temp_files(run / ckpt.CHECKPOINT_FILE)  # the half-written file: never renamed into place
@@ -393,7 +412,9 @@ def test_two_processes_build_the_same_graph_into_one_cache(zygote, tmp_path, mon
     data = make_toy_dataset(tmp_path / "data", images_per_concept=3, size=8)
     cache, out = tmp_path / "cache", tmp_path / "graph"
     go = tmp_path / "go"
-    worker = zygote.spawn(SLOW_ENCODER.format(delay=0.01) + f"""
+    worker = zygote.spawn(
+        SLOW_ENCODER.format(delay=0.01)
+        + f"""
     import json
     from pathlib import Path
     import graphalign.encoders.cache as cache_module
@@ -401,19 +422,25 @@ def test_two_processes_build_the_same_graph_into_one_cache(zygote, tmp_path, mon
     from graphalign.features.featurize import GraphConfig
 
     cache_module.MAX_SHARDS = 3  # merge often: merges race with the other process's writes and merges
-    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={{"dim": 16}}, image_encoder="slow-color-histogram",
-                         cache_dir={str(cache)!r}, cache_every=2, progress=False)
+    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={{"dim": 16}},
+                         image_encoder="slow-color-histogram", cache_dir={str(cache)!r}, cache_every=2,
+                         progress=False)
     (BOX / "at-barrier").touch()
     while not Path({str(go)!r}).exists():
         time.sleep(0.001)
     built, stats = build_graph({str(data)!r}, config)
     built.save({str(out)!r}, overwrite=True)  # both write the same output folder too
     (BOX / "stats.json").write_text(json.dumps(stats.encoded))
-    """)
+    """
+    )
     # This process does the same, with the same pace (the slow encoder's delay), at the same moment.
     monkeypatch.setattr(cache_module, "MAX_SHARDS", 3)
     original_encode = ColorHistogramEncoder.encode
-    monkeypatch.setattr(ColorHistogramEncoder, "encode", lambda self, items: (time.sleep(0.01 * len(items)), original_encode(self, items))[1])
+    monkeypatch.setattr(
+        ColorHistogramEncoder,
+        "encode",
+        lambda self, items: (time.sleep(0.01 * len(items)), original_encode(self, items))[1],
+    )
     worker.wait_for(lambda: (worker.box / "at-barrier").exists(), "the worker at the start line")
     go.touch()
     built, stats = build_graph(data, graph_config(cache, cache_every=2))

@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from graphalign.encoders.hashing import ColorHistogramEncoder, HashingTextEncoder
-from graphalign.image_io import open_image_rgb
 from graphalign.errors import EncoderError
+from graphalign.image_io import open_image_rgb
 
 
 @pytest.mark.parametrize(

@@ -56,8 +56,14 @@ def test_infonce_masks_duplicate_ids() -> None:
     logits = [[2.0 * s for s in row] for row in SIMS]
     # Positives 0 and 1 are the same node: (0, 1) and (1, 0) are false negatives.
     keep = [[True, False, True], [False, True, True], [True, True, True]]
-    a_to_p = sum(cross_entropy([logits[i][j] for j in range(3) if keep[i][j]], [j for j in range(3) if keep[i][j]].index(i)) for i in range(3))
-    p_to_a = sum(cross_entropy([logits[i][j] for i in range(3) if keep[i][j]], [i for i in range(3) if keep[i][j]].index(j)) for j in range(3))
+    a_to_p = sum(
+        cross_entropy([logits[i][j] for j in range(3) if keep[i][j]], [j for j in range(3) if keep[i][j]].index(i))
+        for i in range(3)
+    )
+    p_to_a = sum(
+        cross_entropy([logits[i][j] for i in range(3) if keep[i][j]], [i for i in range(3) if keep[i][j]].index(j))
+        for j in range(3)
+    )
     expected = (a_to_p + p_to_a) / 6
     masked = loss_fn(ANCHOR, POSITIVE, positive_ids=torch.tensor([7, 7, 9]))
     assert float(masked) == pytest.approx(expected, rel=1e-6)
@@ -100,7 +106,10 @@ def test_infonce_temperature_is_learnable_and_clamped() -> None:
     learnable = InfoNCELoss(temperature=0.2)
     learnable(unit(4, 3, 0), unit(4, 3, 1)).backward()
     assert learnable.log_logit_scale.grad is not None
-    assert repr(learnable) == "InfoNCELoss(temperature=0.2, learnable_temperature=True, max_logit_scale=100.0, symmetric=True)"
+    assert (
+        repr(learnable)
+        == "InfoNCELoss(temperature=0.2, learnable_temperature=True, max_logit_scale=100.0, symmetric=True)"
+    )
     assert isinstance(build_loss("clip"), InfoNCELoss) and LOSSES.get("clip") is InfoNCELoss
 
 
@@ -151,9 +160,13 @@ def test_triplet_random_mining_is_seeded_and_valid() -> None:
     ids = torch.tensor([0, 0, 1, 1, 1])
     anchors, positives = a[:2], p[:2]
     hard = TripletMarginLoss(mining="hard")(anchors, positives, p[2:3], positive_ids=ids[:2], negative_ids=ids[2:3])
-    rand = TripletMarginLoss(mining="random", seed=0)(anchors, positives, p[2:3], positive_ids=ids[:2], negative_ids=ids[2:3])
+    rand = TripletMarginLoss(mining="random", seed=0)(
+        anchors, positives, p[2:3], positive_ids=ids[:2], negative_ids=ids[2:3]
+    )
     assert float(hard) == pytest.approx(float(rand))
-    assert repr(TripletMarginLoss(seed=1)) == "TripletMarginLoss(margin=0.2, distance='cosine', mining='random', seed=1)"
+    assert (
+        repr(TripletMarginLoss(seed=1)) == "TripletMarginLoss(margin=0.2, distance='cosine', mining='random', seed=1)"
+    )
     with pytest.raises(ValueError, match="cosine, euclidean"):
         TripletMarginLoss(distance="manhattan")
     with pytest.raises(RegistryError, match="triplet"):

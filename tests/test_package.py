@@ -26,10 +26,20 @@ def test_unknown_name_is_an_attribute_error() -> None:
         graphalign.not_a_name  # noqa: B018
 
 
-@pytest.mark.parametrize("code", ["import graphalign", "from graphalign.cli import main; main(['--help'])",
-                                  "from graphalign.cli import main; main(['train', '--help'])"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import graphalign",
+        "from graphalign.cli import main; main(['--help'])",
+        "from graphalign.cli import main; main(['train', '--help'])",
+    ],
+)
 def test_import_and_cli_help_load_no_torch(code: str) -> None:
     check = f"{code}\n" if "--help" not in code else f"try:\n    {code}\nexcept SystemExit:\n    pass\n"
-    check += "import sys\nheavy = sorted(m for m in ('torch', 'torch_geometric', 'transformers') if m in sys.modules)\nprint(heavy)\n"
+    check += (
+        "import sys\n"
+        "heavy = sorted(m for m in ('torch', 'torch_geometric', 'transformers') if m in sys.modules)\n"
+        "print(heavy)\n"
+    )
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"

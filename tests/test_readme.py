@@ -38,8 +38,9 @@ def test_the_readme_python_example_runs_and_prints_a_metric(tmp_path: Path) -> N
     script = tmp_path / "example.py"
     script.write_text(readme_python_example(), encoding="utf-8")
     env = {**os.environ, "GRAPHALIGN_CACHE": str(tmp_path / "cache")}
-    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=1200)
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     metric = re.search(r"image->concept MRR on held-out images: (\d\.\d{3})", result.stdout)
     assert metric, result.stdout

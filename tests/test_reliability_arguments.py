@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from graphalign.cli import _configs, _graph_config, build_parser, main
-from graphalign.errors import CheckpointError, ConfigError, EncoderError
+from graphalign.errors import ConfigError, EncoderError
 
 FAST = ["--text-encoder", "hashing-text", "--image-encoder", "color-histogram"]
 NO_CUDA = not torch.cuda.is_available()
@@ -38,8 +38,12 @@ def folders(toy_built, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("arguments")
     graph = toy_built.save(root / "graph")
-    fit(toy_built, ModelConfig(hidden_dim=16, out_dim=8, num_layers=1), TrainConfig(epochs=1, progress=False),
-        run_dir=root / "run")
+    fit(
+        toy_built,
+        ModelConfig(hidden_dim=16, out_dim=8, num_layers=1),
+        TrainConfig(epochs=1, progress=False),
+        run_dir=root / "run",
+    )
     data = make_toy_dataset(root / "data", images_per_concept=1)
     long = root / "long.png"
     Image.new("RGB", (200_000, 2), (200, 30, 30)).save(long)
@@ -102,7 +106,14 @@ def _cases(f: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
         (train + ["--hidden-dim", "0"], "--hidden-dim: ModelConfig.hidden_dim"),
         (train + ["--out-dim", "100000000"], "--out-dim: ModelConfig.out_dim must be an integer >= 1 and <= 65536"),
         (train + ["--layers", "1000"], "--layers: ModelConfig.num_layers"),
-        (train + ["--prior-scale", "-1"], "--prior-scale: ModelConfig.prior_scale"),
+        (
+            train + ["--head", "prior", "--head-kwargs", '{"scale": -1}'],
+            "--head-kwargs: ModelConfig.head_kwargs: head prior.scale must be a number > 0, got -1",
+        ),
+        (train + ["--head-kwargs", '{"scale": 0.2}'], "--head-kwargs: ModelConfig.head_kwargs: head 'plain' has no"),
+        (train + ["--head", "prior", "--head-kwargs", '{"scal": 0.2}'], "did you mean 'scale'?"),
+        (train + ["--head", "priors"], "unknown head 'priors'; choose one of: plain, prior"),
+        (train + ["--prior-scale", "0.2"], "unrecognized arguments: --prior-scale"),
         (train + ["--conv-kwargs", '{"head": 2}'], "did you mean 'heads'?"),
         (train + ["--inherit", "--inherit-hops", "0"], "inheritance needs hops >= 1"),
         (train + ["--val-fraction", "2"], "--val-fraction: SplitConfig.val_fraction"),
@@ -113,17 +124,28 @@ def _cases(f: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
         (["query", str(f["run"]), "--node", "c:cat", "--graph-hops", "-1"], "--graph-hops: Aligner.hops"),
         (["query", str(f["run"]), "--node", "c:cat", "--index", "exakt"], "Did you mean 'exact'?"),
         (["query", str(f["run"]), "--image", str(f["long"])], "aspect ratio of 100,000:1, above the limit of 1000:1"),
-        (["demo", "--data", str(f["data"]), "--work-dir", str(tmp / "demo"), "--epochs", "-1"], "--epochs: TrainConfig.epochs"),
-        (["demo", "--data", str(f["data"]), "--work-dir", str(tmp / "demo"), "--encode-batch-size", "0"], "--encode-batch-size"),
+        (
+            ["demo", "--data", str(f["data"]), "--work-dir", str(tmp / "demo"), "--epochs", "-1"],
+            "--epochs: TrainConfig.epochs",
+        ),
+        (
+            ["demo", "--data", str(f["data"]), "--work-dir", str(tmp / "demo"), "--encode-batch-size", "0"],
+            "--encode-batch-size",
+        ),
         (["bench", str(f["data"]), "--epochs", "-1"], "--epochs must be an integer >= 0"),
         (["bench", str(f["data"]), "--seeds", "-1"], "--seeds must be an integer >= 0"),
-        (["bench", str(f["data"]), "--channel-weights", "1", "1", "1", "1", "-1"], "--channel-weights takes finite weights"),
+        (
+            ["bench", str(f["data"]), "--channel-weights", "1", "1", "1", "1", "-1"],
+            "--channel-weights takes finite weights",
+        ),
         (["bench", str(f["data"]), "--losses", "infonc"], "Did you mean 'infonce'?"),
         (["ls", "bogus"], "argument family: invalid choice: 'bogus'"),
     ]
     if NO_CUDA:
-        cases += [(build + ["--device", "cuda", "--no-cache"], "no CUDA device here; use --device cpu"),
-                  (train + ["--train-device", "cuda"], "no CUDA device here")]
+        cases += [
+            (build + ["--device", "cuda", "--no-cache"], "no CUDA device here; use --device cpu"),
+            (train + ["--train-device", "cuda"], "no CUDA device here"),
+        ]
     return cases
 
 
@@ -150,8 +172,18 @@ def test_subcommands_as_separate_processes(folders, tmp_path):
     graph = _tampered(f, tmp_path, "graph", lambda d: d["config"].update(device="tpu"))
     run = _tampered(f, tmp_path / "x", "run", lambda d: d["split"].update(val_fraction=3))
     cases = [
-        (["build", str(f["data"]), "-o", str(tmp_path / "g"), *FAST, "--image-encoder-kwargs", '{"bins": 4, "sise": 8}'],
-         "did you mean 'size'?"),
+        (
+            [
+                "build",
+                str(f["data"]),
+                "-o",
+                str(tmp_path / "g"),
+                *FAST,
+                "--image-encoder-kwargs",
+                '{"bins": 4, "sise": 8}',
+            ],
+            "did you mean 'size'?",
+        ),
         (["info", str(graph)], "graph.json: key 'config': GraphConfig.device"),
         (["train", str(f["graph"]), "-o", str(tmp_path / "r"), "--lr", "-1"], "--lr: TrainConfig.lr"),
         (["eval", str(run)], "run.json: key 'split': SplitConfig.val_fraction"),
@@ -163,8 +195,9 @@ def test_subcommands_as_separate_processes(folders, tmp_path):
     ]
     env = {**os.environ, "GRAPHALIGN_CACHE": str(tmp_path / "cache")}
     for argv, match in cases:
-        done = subprocess.run([sys.executable, "-m", "graphalign", *argv], capture_output=True, text=True, env=env,
-                              timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "graphalign", *argv], capture_output=True, text=True, env=env, timeout=300
+        )
         assert done.returncode == 2, (argv, done.stderr)
         assert "Traceback" not in done.stderr, done.stderr
         lines = [line for line in done.stderr.splitlines() if "error:" in line]
@@ -172,19 +205,30 @@ def test_subcommands_as_separate_processes(folders, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------- Python API
-@pytest.mark.parametrize(("factory", "kwargs", "match"), [
-    ("model", {"dropout": 1.5}, "ModelConfig.dropout must be a number >= 0 and < 1"),
-    ("model", {"hidden_dim": 10**9}, "ModelConfig.hidden_dim must be an integer >= 1 and <= 65536"),
-    ("model", {"conv_kwargs": {"head": 2}}, "did you mean 'heads'?"),
-    ("train", {"lr": -1}, "TrainConfig.lr must be a number > 0"),
-    ("train", {"epochs": 2.5}, "TrainConfig.epochs must be an integer >= 0"),
-    ("train", {"loss_kwargs": {"margn": 0.1}, "loss": "triplet"}, "did you mean 'margin'?"),
-    ("train", {"device": "gpu"}, "TrainConfig.device must be auto, cpu, cuda, cuda:N or mps"),
-    ("split", {"val_fraction": float("inf")}, "SplitConfig.val_fraction"),
-    ("split", {"heldout_node_types": ("video",)}, "SplitConfig.heldout_node_types must be one of"),
-    ("graph", {"batch_size": 0}, "GraphConfig.batch_size"),
-    ("graph", {"concept_template": "{nam}"}, "GraphConfig.concept_template may use only"),
-])
+@pytest.mark.parametrize(
+    ("factory", "kwargs", "match"),
+    [
+        ("model", {"dropout": 1.5}, "ModelConfig.dropout must be a number >= 0 and < 1"),
+        ("model", {"hidden_dim": 10**9}, "ModelConfig.hidden_dim must be an integer >= 1 and <= 65536"),
+        ("model", {"conv_kwargs": {"head": 2}}, "did you mean 'heads'?"),
+        ("model", {"head": "prior", "head_kwargs": {"scal": 0.2}}, "ModelConfig.head_kwargs: .*did you mean 'scale'"),
+        ("model", {"readouts": [{"name": "inherit", "hops": 0}]}, "ModelConfig.readouts: .*hops >= 1"),
+        (
+            "model",
+            {"head": "prior", "head_kwargs": {"scale": -1}},
+            "ModelConfig.head_kwargs: .*scale must be a number > 0",
+        ),
+        ("model", {"readouts": [{"name": "inherit"}, {"name": "inherit", "hops": 2}]}, "a readout is given twice"),
+        ("train", {"lr": -1}, "TrainConfig.lr must be a number > 0"),
+        ("train", {"epochs": 2.5}, "TrainConfig.epochs must be an integer >= 0"),
+        ("train", {"loss_kwargs": {"margn": 0.1}, "loss": "triplet"}, "did you mean 'margin'?"),
+        ("train", {"device": "gpu"}, "TrainConfig.device must be auto, cpu, cuda, cuda:N or mps"),
+        ("split", {"val_fraction": float("inf")}, "SplitConfig.val_fraction"),
+        ("split", {"heldout_node_types": ("video",)}, "SplitConfig.heldout_node_types must be one of"),
+        ("graph", {"batch_size": 0}, "GraphConfig.batch_size"),
+        ("graph", {"concept_template": "{nam}"}, "GraphConfig.concept_template may use only"),
+    ],
+)
 def test_config_dataclasses_raise_config_error(factory, kwargs, match):
     from graphalign.cli import _config_class
 
@@ -299,12 +343,18 @@ def test_every_option_has_help_and_shows_its_default():
         sub.format_help()  # renders every help string
         formatter = sub._get_formatter()
         for action in sub._actions:
-            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)) or action.help == argparse.SUPPRESS:
+            if (
+                isinstance(action, (argparse._HelpAction, argparse._SubParsersAction))
+                or action.help == argparse.SUPPRESS
+            ):
                 continue
             assert action.help and action.help.strip(), f"{name} {action.option_strings or action.dest}: no help"
-            flag = isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction))  # on/off: the help says what it does
+            flag = isinstance(
+                action, (argparse._StoreTrueAction, argparse._StoreFalseAction)
+            )  # on/off: the help says what it does
             if getattr(action, "config_field", None) is not None or (
-                    action.option_strings and not flag and action.default not in (None, False, [], argparse.SUPPRESS)):
+                action.option_strings and not flag and action.default not in (None, False, [], argparse.SUPPRESS)
+            ):
                 assert "default:" in formatter._get_help_string(action), f"{name} {action.option_strings}"
     query = commands["query"].format_help()
     assert "exact, faiss, usearch" in " ".join(query.split())
@@ -322,9 +372,14 @@ def test_train_defaults_are_the_dataclass_defaults():
     args = build_parser().parse_args(["build", "d", "-o", "g"])
     assert _graph_config(args) == GraphConfig()
     help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
-    for flag, value in (("--prior-scale", ModelConfig().prior_scale), ("--out-dim", ModelConfig().out_dim),
-                        ("--negatives", TrainConfig().negatives), ("--lr", TrainConfig().lr)):
-        assert f"(default: {value}" in help_text[help_text.index(flag + " "):], flag
+    for flag, value in (
+        ("--head", ModelConfig().head),
+        ("--head-kwargs", ModelConfig().head_kwargs),
+        ("--out-dim", ModelConfig().out_dim),
+        ("--negatives", TrainConfig().negatives),
+        ("--lr", TrainConfig().lr),
+    ):
+        assert f"(default: {value}" in help_text[help_text.index(flag + " ") :], flag
 
 
 def test_demo_settings_come_from_one_named_dict():
@@ -351,8 +406,10 @@ def test_help_defaults_read_without_importing_equal_the_dataclasses():
     from graphalign.demo import DEMO_SETTINGS
 
     for config, (module, name) in CONFIG_CLASSES.items():
-        real = {f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-                for f in dataclasses.fields(_config_class(config))}
+        real = {
+            f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            for f in dataclasses.fields(_config_class(config))
+        }
         assert _source_defaults(module, name) == real, config
     saved = sys.modules.pop("graphalign.demo")
     try:

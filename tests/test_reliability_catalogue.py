@@ -37,7 +37,6 @@ import torch
 from PIL import Image
 
 from graphalign.encoders import ENCODERS, FeatureCache
-from graphalign.features import GraphConfig
 from graphalign.encoders.hashing import HashingTextEncoder
 from graphalign.errors import (
     CheckpointError,
@@ -46,8 +45,9 @@ from graphalign.errors import (
     EncoderError,
     GraphValidationError,
 )
-from graphalign.graph import KnowledgeGraph, from_networkx, to_hetero_data
+from graphalign.features import GraphConfig
 from graphalign.features.store import BuiltGraph, build_graph
+from graphalign.graph import KnowledgeGraph, from_networkx, to_hetero_data
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,22 +65,36 @@ BAD_LINE = 5  # a bad line appended to either file is line 5
 
 def fast_config(tmp: Path) -> GraphConfig:
     """The dependency-free encoders, with the cache in ``tmp/cache``."""
-    return GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 16}, image_encoder="color-histogram",
-                       cache_dir=str(tmp / "cache"), progress=False)
+    return GraphConfig(
+        text_encoder="hashing-text",
+        text_encoder_kwargs={"dim": 16},
+        image_encoder="color-histogram",
+        cache_dir=str(tmp / "cache"),
+        progress=False,
+    )
 
 
 def red_png(path: Path) -> None:
     Image.new("RGB", (8, 8), (200, 30, 30)).save(path)
 
 
-def write_dataset(tmp: Path, nodes: list[str] | None = None, edges: list[str] | None = None,
-                  image: Callable[[Path], None] | None = red_png, raw_nodes: bytes | None = None,
-                  raw_edges: bytes | None = None) -> Path:
+def write_dataset(
+    tmp: Path,
+    nodes: list[str] | None = None,
+    edges: list[str] | None = None,
+    image: Callable[[Path], None] | None = red_png,
+    raw_nodes: bytes | None = None,
+    raw_edges: bytes | None = None,
+) -> Path:
     """Writes ``tmp/data`` (nodes.jsonl, edges.tsv, images/dog.png made by ``image``)."""
     data = tmp / "data"
     (data / "images").mkdir(parents=True, exist_ok=True)
-    nodes_bytes = raw_nodes if raw_nodes is not None else ("\n".join(GOOD_NODES if nodes is None else nodes) + "\n").encode()
-    edges_bytes = raw_edges if raw_edges is not None else ("\n".join(GOOD_EDGES if edges is None else edges) + "\n").encode()
+    nodes_bytes = (
+        raw_nodes if raw_nodes is not None else ("\n".join(GOOD_NODES if nodes is None else nodes) + "\n").encode()
+    )
+    edges_bytes = (
+        raw_edges if raw_edges is not None else ("\n".join(GOOD_EDGES if edges is None else edges) + "\n").encode()
+    )
     (data / "nodes.jsonl").write_bytes(nodes_bytes)
     (data / "edges.tsv").write_bytes(edges_bytes)
     if image is not None:
@@ -113,8 +127,12 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
 def bomb_png(path: Path) -> None:
     """A 100 kB-looking PNG whose header claims 40000 x 40000 pixels (1.6 gigapixels)."""
     header = struct.pack(">IIBBBBB", 40_000, 40_000, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 100))
-                     + _png_chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"\0" * 100))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def text_file(path: Path) -> None:
@@ -188,9 +206,14 @@ class Case:
     check: Callable[[Any], None] | None = field(default=None)
 
 
-def dataset(nodes: list[str] | None = None, edges: list[str] | None = None, image: Callable[[Path], None] | None = red_png,
-            raw_nodes: bytes | None = None, raw_edges: bytes | None = None, extra: Callable[[Path], None] | None = None,
-            ) -> Callable[[Path], Callable[[], Any]]:
+def dataset(
+    nodes: list[str] | None = None,
+    edges: list[str] | None = None,
+    image: Callable[[Path], None] | None = red_png,
+    raw_nodes: bytes | None = None,
+    raw_edges: bytes | None = None,
+    extra: Callable[[Path], None] | None = None,
+) -> Callable[[Path], Callable[[], Any]]:
     """A case that writes a dataset folder and builds it."""
 
     def setup(tmp: Path) -> Callable[[], Any]:
@@ -215,10 +238,12 @@ def image_node(path: str) -> list[str]:
 
 
 def api(action: Callable[[Path], Any]) -> Callable[[Path], Callable[[], Any]]:
-    return lambda tmp: (lambda: action(tmp))
+    return lambda tmp: lambda: action(tmp)
 
 
-def cli(argv: Callable[[Path], list[str]], prepare: Callable[[Path], None] | None = None) -> Callable[[Path], Callable[[], Any]]:
+def cli(
+    argv: Callable[[Path], list[str]], prepare: Callable[[Path], None] | None = None
+) -> Callable[[Path], Callable[[], Any]]:
     """A CLI case: runs ``graphalign.cli.main`` in-process; the action returns ``(status, stderr)``."""
     from graphalign.cli import main
 
@@ -236,7 +261,14 @@ def cli(argv: Callable[[Path], list[str]], prepare: Callable[[Path], None] | Non
     return setup
 
 
-FAST_CLI = ["--text-encoder", "hashing-text", "--text-encoder-kwargs", '{"dim": 16}', "--image-encoder", "color-histogram"]
+FAST_CLI = [
+    "--text-encoder",
+    "hashing-text",
+    "--text-encoder-kwargs",
+    '{"dim": 16}',
+    "--image-encoder",
+    "color-histogram",
+]
 
 
 def cli_build(tmp: Path) -> list[str]:
@@ -338,159 +370,466 @@ CATALOGUE: list[Case] = [
     # ---- nodes.jsonl
     Case("nodes-invalid-json", bad_node("{not json"), DataFormatError, f"{N}:5: invalid JSON (Expecting property name"),
     Case("nodes-not-an-object", bad_node('["a", "list"]'), DataFormatError, f"{N}:5: expected a JSON object, got list"),
-    Case("nodes-missing-id", bad_node('{"type": "concept", "name": "x"}'), DataFormatError, f"{N}:5: missing field 'id'"),
-    Case("nodes-missing-type", bad_node('{"id": "x", "name": "x"}'), DataFormatError, f"{N}:5: node 'x': missing field 'type'"),
-    Case("nodes-unknown-type", bad_node('{"id": "x", "type": "video", "path": "a.mp4"}'), DataFormatError,
-         f"{N}:5: node 'x': unknown node type 'video' (expected one of: concept, text, image)"),
-    Case("nodes-missing-required-field", bad_node('{"id": "x", "type": "text"}'), DataFormatError,
-         f"{N}:5: node 'x': missing field 'text' for a text node"),
-    Case("nodes-wrong-field-type", bad_node('{"id": "x", "type": "text", "text": 5}'), DataFormatError,
-         f"{N}:5: node 'x': text must be a string, got int"),
-    Case("nodes-unexpected-field", bad_node('{"id": "x", "type": "text", "txt": "hi", "text": "hi"}'), DataFormatError,
-         f"{N}:5: node 'x': unexpected field(s) 'txt' for a text node"),
-    Case("nodes-id-not-a-string", bad_node('{"id": 7, "type": "concept", "name": "n"}'), DataFormatError,
-         f"{N}:5: node 7: node id must be a string, got int 7"),
-    Case("nodes-duplicate-id", bad_node('{"id": "dog", "type": "concept", "name": "dog"}'), DataFormatError,
-         f"{N}:5: duplicate node id 'dog' (first defined on line 1)"),
-    Case("nodes-empty-text", bad_node('{"id": "x", "type": "text", "text": ""}'), DataFormatError, f"{N}:5: node 'x': text is empty"),
-    Case("nodes-whitespace-text", bad_node('{"id": "x", "type": "text", "text": " \\t\\u00a0 "}'), DataFormatError,
-         f"{N}:5: node 'x': text is empty"),
-    Case("nodes-empty-concept-name", bad_node('{"id": "x", "type": "concept", "name": "  "}'), DataFormatError,
-         f"{N}:5: node 'x': concept name is empty"),
-    Case("nodes-id-with-whitespace", bad_node('{"id": "x ", "type": "concept", "name": "x"}'), DataFormatError,
-         f"{N}:5: node 'x ': node id 'x ' has leading or trailing whitespace"),
-    Case("nodes-id-starts-with-hash", bad_node('{"id": "#x", "type": "concept", "name": "x"}'), DataFormatError,
-         f"{N}:5: node '#x': node id '#x' starts with '#'"),
-    Case("nodes-lone-surrogate", bad_node('{"id": "x", "type": "text", "text": "broken \\ud800 text"}'), DataFormatError,
-         f"{N}:5: node 'x': text contains an unpaired surrogate"),
-    Case("nodes-attributes-not-object", bad_node('{"id": "x", "type": "concept", "name": "x", "attributes": [1]}'),
-         DataFormatError, f"{N}:5: node 'x': attributes must be a JSON object, got list"),
-    Case("nodes-deeply-nested-json", bad_node('{"id": "x", "type": "concept", "name": "x", "attributes": {"a": '
-                                               + "[" * 100_000 + "]" * 100_000 + "}}"),
-         DataFormatError, f"{N}:5: invalid JSON (nested too deeply)"),
-    Case("nodes-huge-integer", bad_node('{"id": "x", "type": "concept", "name": "x", "attributes": {"n": ' + "9" * 5000 + "}}"),
-         DataFormatError, f"{N}:5: invalid JSON (Exceeds the limit"),
-    Case("nodes-invalid-utf8", dataset(raw_nodes=("\n".join(GOOD_NODES) + "\n").encode() + b'{"id": "\xff"}\n'),
-         DataFormatError, f"{N}:5: not valid UTF-8 (invalid start byte)"),
-    Case("nodes-file-missing", dataset(raw_nodes=b"", extra=lambda tmp: (tmp / "data" / "nodes.jsonl").unlink()),
-         DataFormatError, f"{N}: file not found"),
-    Case("nodes-file-is-a-directory", dataset(raw_nodes=b"", extra=lambda tmp: ((tmp / "data" / "nodes.jsonl").unlink(),
-                                                                                  (tmp / "data" / "nodes.jsonl").mkdir())),
-         DataFormatError, f"{N}: not a file"),
+    Case(
+        "nodes-missing-id", bad_node('{"type": "concept", "name": "x"}'), DataFormatError, f"{N}:5: missing field 'id'"
+    ),
+    Case(
+        "nodes-missing-type",
+        bad_node('{"id": "x", "name": "x"}'),
+        DataFormatError,
+        f"{N}:5: node 'x': missing field 'type'",
+    ),
+    Case(
+        "nodes-unknown-type",
+        bad_node('{"id": "x", "type": "video", "path": "a.mp4"}'),
+        DataFormatError,
+        f"{N}:5: node 'x': unknown node type 'video' (expected one of: concept, text, image)",
+    ),
+    Case(
+        "nodes-missing-required-field",
+        bad_node('{"id": "x", "type": "text"}'),
+        DataFormatError,
+        f"{N}:5: node 'x': missing field 'text' for a text node",
+    ),
+    Case(
+        "nodes-wrong-field-type",
+        bad_node('{"id": "x", "type": "text", "text": 5}'),
+        DataFormatError,
+        f"{N}:5: node 'x': text must be a string, got int",
+    ),
+    Case(
+        "nodes-unexpected-field",
+        bad_node('{"id": "x", "type": "text", "txt": "hi", "text": "hi"}'),
+        DataFormatError,
+        f"{N}:5: node 'x': unexpected field(s) 'txt' for a text node",
+    ),
+    Case(
+        "nodes-id-not-a-string",
+        bad_node('{"id": 7, "type": "concept", "name": "n"}'),
+        DataFormatError,
+        f"{N}:5: node 7: node id must be a string, got int 7",
+    ),
+    Case(
+        "nodes-duplicate-id",
+        bad_node('{"id": "dog", "type": "concept", "name": "dog"}'),
+        DataFormatError,
+        f"{N}:5: duplicate node id 'dog' (first defined on line 1)",
+    ),
+    Case(
+        "nodes-empty-text",
+        bad_node('{"id": "x", "type": "text", "text": ""}'),
+        DataFormatError,
+        f"{N}:5: node 'x': text is empty",
+    ),
+    Case(
+        "nodes-whitespace-text",
+        bad_node('{"id": "x", "type": "text", "text": " \\t\\u00a0 "}'),
+        DataFormatError,
+        f"{N}:5: node 'x': text is empty",
+    ),
+    Case(
+        "nodes-empty-concept-name",
+        bad_node('{"id": "x", "type": "concept", "name": "  "}'),
+        DataFormatError,
+        f"{N}:5: node 'x': concept name is empty",
+    ),
+    Case(
+        "nodes-id-with-whitespace",
+        bad_node('{"id": "x ", "type": "concept", "name": "x"}'),
+        DataFormatError,
+        f"{N}:5: node 'x ': node id 'x ' has leading or trailing whitespace",
+    ),
+    Case(
+        "nodes-id-starts-with-hash",
+        bad_node('{"id": "#x", "type": "concept", "name": "x"}'),
+        DataFormatError,
+        f"{N}:5: node '#x': node id '#x' starts with '#'",
+    ),
+    Case(
+        "nodes-lone-surrogate",
+        bad_node('{"id": "x", "type": "text", "text": "broken \\ud800 text"}'),
+        DataFormatError,
+        f"{N}:5: node 'x': text contains an unpaired surrogate",
+    ),
+    Case(
+        "nodes-attributes-not-object",
+        bad_node('{"id": "x", "type": "concept", "name": "x", "attributes": [1]}'),
+        DataFormatError,
+        f"{N}:5: node 'x': attributes must be a JSON object, got list",
+    ),
+    Case(
+        "nodes-deeply-nested-json",
+        bad_node(
+            '{"id": "x", "type": "concept", "name": "x", "attributes": {"a": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+        ),
+        DataFormatError,
+        f"{N}:5: invalid JSON (nested too deeply)",
+    ),
+    Case(
+        "nodes-huge-integer",
+        bad_node('{"id": "x", "type": "concept", "name": "x", "attributes": {"n": ' + "9" * 5000 + "}}"),
+        DataFormatError,
+        f"{N}:5: invalid JSON (Exceeds the limit",
+    ),
+    Case(
+        "nodes-invalid-utf8",
+        dataset(raw_nodes=("\n".join(GOOD_NODES) + "\n").encode() + b'{"id": "\xff"}\n'),
+        DataFormatError,
+        f"{N}:5: not valid UTF-8 (invalid start byte)",
+    ),
+    Case(
+        "nodes-file-missing",
+        dataset(raw_nodes=b"", extra=lambda tmp: (tmp / "data" / "nodes.jsonl").unlink()),
+        DataFormatError,
+        f"{N}: file not found",
+    ),
+    Case(
+        "nodes-file-is-a-directory",
+        dataset(
+            raw_nodes=b"",
+            extra=lambda tmp: ((tmp / "data" / "nodes.jsonl").unlink(), (tmp / "data" / "nodes.jsonl").mkdir()),
+        ),
+        DataFormatError,
+        f"{N}: not a file",
+    ),
     Case("empty-graph", dataset(raw_nodes=b"", raw_edges=b""), DataFormatError, f"{N}: the graph has no nodes"),
-    Case("whitespace-only-nodes-file", dataset(raw_nodes=b"\n  \r\n\t\n", raw_edges=b""), DataFormatError,
-         f"{N}: the graph has no nodes"),
-    Case("dataset-folder-missing", api(lambda tmp: build_and_save(tmp)), DataFormatError, "data: dataset folder not found"),
-    Case("huge-text", dataset(nodes=GOOD_NODES[:2] + [json.dumps({"id": "t1", "type": "text", "text": "A dog. " + "x" * 1_000_000})]
-                              + GOOD_NODES[3:]),
-         None, "1 node(s) have texts longer than max_text_chars=20000, e.g. 't1' (1,000,007 characters)", huge_text_check),
-    Case("utf8-bom", dataset(raw_nodes=("\ufeff" + "\n".join(GOOD_NODES) + "\n").encode(),
-                             raw_edges=("\ufeff" + "\n".join(GOOD_EDGES[1:]) + "\n").encode()),
-         None, "", accepted_edges(STANDARD_EDGES)),
-    Case("windows-line-endings", dataset(raw_nodes=("\r\n".join(GOOD_NODES) + "\r\n").encode(),
-                                         raw_edges=("\r\n".join(GOOD_EDGES) + "\r\n").encode()),
-         None, "", accepted_edges(STANDARD_EDGES)),
+    Case(
+        "whitespace-only-nodes-file",
+        dataset(raw_nodes=b"\n  \r\n\t\n", raw_edges=b""),
+        DataFormatError,
+        f"{N}: the graph has no nodes",
+    ),
+    Case(
+        "dataset-folder-missing",
+        api(lambda tmp: build_and_save(tmp)),
+        DataFormatError,
+        "data: dataset folder not found",
+    ),
+    Case(
+        "huge-text",
+        dataset(
+            nodes=GOOD_NODES[:2]
+            + [json.dumps({"id": "t1", "type": "text", "text": "A dog. " + "x" * 1_000_000})]
+            + GOOD_NODES[3:]
+        ),
+        None,
+        "1 node(s) have texts longer than max_text_chars=20000, e.g. 't1' (1,000,007 characters)",
+        huge_text_check,
+    ),
+    Case(
+        "utf8-bom",
+        dataset(
+            raw_nodes=("\ufeff" + "\n".join(GOOD_NODES) + "\n").encode(),
+            raw_edges=("\ufeff" + "\n".join(GOOD_EDGES[1:]) + "\n").encode(),
+        ),
+        None,
+        "",
+        accepted_edges(STANDARD_EDGES),
+    ),
+    Case(
+        "windows-line-endings",
+        dataset(
+            raw_nodes=("\r\n".join(GOOD_NODES) + "\r\n").encode(), raw_edges=("\r\n".join(GOOD_EDGES) + "\r\n").encode()
+        ),
+        None,
+        "",
+        accepted_edges(STANDARD_EDGES),
+    ),
     # ---- edges.tsv
-    Case("edges-two-fields", bad_edge("dog\tis_a"), DataFormatError,
-         f"{E}:5: expected 3 tab-separated fields (head, relation, tail), got 2"),
-    Case("edges-spaces-not-tabs", bad_edge("dog is_a animal"), DataFormatError,
-         f"{E}:5: expected 3 tab-separated fields (head, relation, tail), got 1 (fields must be separated by tabs)"),
-    Case("edges-relation-with-tab", bad_edge("dog\tis\ta\tanimal"), DataFormatError, f"{E}:5: expected 3 tab-separated fields"
-                                                                                      " (head, relation, tail), got 4"),
+    Case(
+        "edges-two-fields",
+        bad_edge("dog\tis_a"),
+        DataFormatError,
+        f"{E}:5: expected 3 tab-separated fields (head, relation, tail), got 2",
+    ),
+    Case(
+        "edges-spaces-not-tabs",
+        bad_edge("dog is_a animal"),
+        DataFormatError,
+        f"{E}:5: expected 3 tab-separated fields (head, relation, tail), got 1 (fields must be separated by tabs)",
+    ),
+    Case(
+        "edges-relation-with-tab",
+        bad_edge("dog\tis\ta\tanimal"),
+        DataFormatError,
+        f"{E}:5: expected 3 tab-separated fields (head, relation, tail), got 4",
+    ),
     Case("edges-empty-field", bad_edge("dog\t \tanimal"), DataFormatError, f"{E}:5: empty field"),
-    Case("edges-unknown-head", bad_edge("cat\tis_a\tanimal"), DataFormatError,
-         f"{E}:5: edge ('cat', 'is_a', 'animal'): unknown head id 'cat'"),
-    Case("edges-unknown-tail", bad_edge("dog\tis_a\tmammal"), DataFormatError,
-         f"{E}:5: edge ('dog', 'is_a', 'mammal'): unknown tail id 'mammal'"),
-    Case("edges-duplicate", bad_edge("dog\tis_a\tanimal"), DataFormatError, f"{E}:5: duplicate edge ('dog', 'is_a', 'animal')"),
-    Case("edges-self-loop", bad_edge("dog\tsimilar_to\tdog"), DataFormatError,
-         f"{E}:5: edge ('dog', 'similar_to', 'dog'): self-loop not allowed (allow_self_loops=False)"),
-    Case("edges-reserved-rev-relation", bad_edge("dog\trev_is_a\tanimal"), DataFormatError,
-         f"{E}:5: relation 'rev_is_a': the prefix 'rev_' is reserved for reverse edges"),
-    Case("edges-invalid-utf8", dataset(raw_edges=b"dog\tis_a\tanimal\n\xfe\xff\n"), DataFormatError,
-         f"{E}:2: not valid UTF-8"),
-    Case("edges-unicode-relation", bad_edge("dog\test_un_élément_de_🐾\tanimal"), None, "",
-         accepted_edges(STANDARD_EDGES + [("dog", "est_un_élément_de_🐾", "animal")])),
+    Case(
+        "edges-unknown-head",
+        bad_edge("cat\tis_a\tanimal"),
+        DataFormatError,
+        f"{E}:5: edge ('cat', 'is_a', 'animal'): unknown head id 'cat'",
+    ),
+    Case(
+        "edges-unknown-tail",
+        bad_edge("dog\tis_a\tmammal"),
+        DataFormatError,
+        f"{E}:5: edge ('dog', 'is_a', 'mammal'): unknown tail id 'mammal'",
+    ),
+    Case(
+        "edges-duplicate",
+        bad_edge("dog\tis_a\tanimal"),
+        DataFormatError,
+        f"{E}:5: duplicate edge ('dog', 'is_a', 'animal')",
+    ),
+    Case(
+        "edges-self-loop",
+        bad_edge("dog\tsimilar_to\tdog"),
+        DataFormatError,
+        f"{E}:5: edge ('dog', 'similar_to', 'dog'): self-loop not allowed (allow_self_loops=False)",
+    ),
+    Case(
+        "edges-reserved-rev-relation",
+        bad_edge("dog\trev_is_a\tanimal"),
+        DataFormatError,
+        f"{E}:5: relation 'rev_is_a': the prefix 'rev_' is reserved for reverse edges",
+    ),
+    Case(
+        "edges-invalid-utf8",
+        dataset(raw_edges=b"dog\tis_a\tanimal\n\xfe\xff\n"),
+        DataFormatError,
+        f"{E}:2: not valid UTF-8",
+    ),
+    Case(
+        "edges-unicode-relation",
+        bad_edge("dog\test_un_élément_de_🐾\tanimal"),
+        None,
+        "",
+        accepted_edges(STANDARD_EDGES + [("dog", "est_un_élément_de_🐾", "animal")]),
+    ),
     # ---- image files (checked at load: reported on the node's line)
     Case("image-missing", dataset(image=None), DataFormatError, f"{N}:4: image 'img1': file not found"),
-    Case("image-is-a-directory", dataset(image=directory), DataFormatError, f"{N}:4: image 'img1': not a file (a directory)"),
-    Case("image-is-a-fifo", dataset(image=fifo), DataFormatError, f"{N}:4: image 'img1': not a file (a FIFO, socket or device)"),
-    Case("image-not-an-image", dataset(image=text_file), DataFormatError,
-         f"{N}:4: image 'img1': cannot read image (UnidentifiedImageError"),
-    Case("image-1x1", dataset(image=one_pixel_png), DataFormatError, f"{N}:4: image 'img1': image is too small (1x1 pixels)"),
-    Case("image-decompression-bomb", dataset(image=bomb_png), DataFormatError,
-         f"{N}:4: image 'img1': refused as a possible decompression bomb"),
-    Case("image-path-dotdot", dataset(nodes=image_node("../outside.png"), extra=outside_png), DataFormatError,
-         f"{N}:4: image 'img1': path '../outside.png' points outside the dataset folder"),
-    Case("image-path-absolute", dataset(nodes=image_node("/etc/hostname")), DataFormatError,
-         f"{N}:4: image 'img1': path '/etc/hostname' points outside the dataset folder"),
-    Case("image-symlink-outside", dataset(image=symlink_outside), DataFormatError,
-         f"{N}:4: image 'img1': path 'images/dog.png' points outside the dataset folder"),
-    Case("image-symlink-loop", dataset(image=symlink_loop), DataFormatError,
-         f"{N}:4: image 'img1': cannot resolve path 'images/dog.png' (symlink loop)"),
-    Case("image-dangling-symlink", dataset(image=lambda path: path.symlink_to(path.parent / "gone.png")), DataFormatError,
-         f"{N}:4: image 'img1': file not found"),
-    Case("image-path-too-long", dataset(nodes=image_node("images/" + "a" * 300 + ".png")), DataFormatError,
-         f"{N}:4: image 'img1': cannot resolve path 'images/aaaa"),
-    Case("image-path-nul", dataset(nodes=image_node("images/dog\u0000.png")), DataFormatError,
-         f"{N}:4: node 'img1': image path 'images/dog\\x00.png' contains a NUL character"),
+    Case(
+        "image-is-a-directory",
+        dataset(image=directory),
+        DataFormatError,
+        f"{N}:4: image 'img1': not a file (a directory)",
+    ),
+    Case(
+        "image-is-a-fifo",
+        dataset(image=fifo),
+        DataFormatError,
+        f"{N}:4: image 'img1': not a file (a FIFO, socket or device)",
+    ),
+    Case(
+        "image-not-an-image",
+        dataset(image=text_file),
+        DataFormatError,
+        f"{N}:4: image 'img1': cannot read image (UnidentifiedImageError",
+    ),
+    Case(
+        "image-1x1",
+        dataset(image=one_pixel_png),
+        DataFormatError,
+        f"{N}:4: image 'img1': image is too small (1x1 pixels)",
+    ),
+    Case(
+        "image-decompression-bomb",
+        dataset(image=bomb_png),
+        DataFormatError,
+        f"{N}:4: image 'img1': refused as a possible decompression bomb",
+    ),
+    Case(
+        "image-path-dotdot",
+        dataset(nodes=image_node("../outside.png"), extra=outside_png),
+        DataFormatError,
+        f"{N}:4: image 'img1': path '../outside.png' points outside the dataset folder",
+    ),
+    Case(
+        "image-path-absolute",
+        dataset(nodes=image_node("/etc/hostname")),
+        DataFormatError,
+        f"{N}:4: image 'img1': path '/etc/hostname' points outside the dataset folder",
+    ),
+    Case(
+        "image-symlink-outside",
+        dataset(image=symlink_outside),
+        DataFormatError,
+        f"{N}:4: image 'img1': path 'images/dog.png' points outside the dataset folder",
+    ),
+    Case(
+        "image-symlink-loop",
+        dataset(image=symlink_loop),
+        DataFormatError,
+        f"{N}:4: image 'img1': cannot resolve path 'images/dog.png' (symlink loop)",
+    ),
+    Case(
+        "image-dangling-symlink",
+        dataset(image=lambda path: path.symlink_to(path.parent / "gone.png")),
+        DataFormatError,
+        f"{N}:4: image 'img1': file not found",
+    ),
+    Case(
+        "image-path-too-long",
+        dataset(nodes=image_node("images/" + "a" * 300 + ".png")),
+        DataFormatError,
+        f"{N}:4: image 'img1': cannot resolve path 'images/aaaa",
+    ),
+    Case(
+        "image-path-nul",
+        dataset(nodes=image_node("images/dog\u0000.png")),
+        DataFormatError,
+        f"{N}:4: node 'img1': image path 'images/dog\\x00.png' contains a NUL character",
+    ),
     # ---- image files (only decoding finds it: reported with the node id while encoding)
-    Case("image-truncated-png", dataset(image=truncated_png), EncoderError,
-         "encoding image nodes: node 'img1': {data}/images/dog.png: cannot read image (OSError: image file is truncated"),
+    Case(
+        "image-truncated-png",
+        dataset(image=truncated_png),
+        EncoderError,
+        "encoding image nodes: node 'img1': {data}/images/dog.png: cannot read image (OSError: image file is truncated",
+    ),
     # ---- unusual but valid images
     Case("image-16-bit", dataset(image=sixteen_bit_png), None, "", image_accepted),
     Case("image-palette", dataset(image=palette_png), None, "", image_accepted),
     Case("image-cmyk", dataset(image=cmyk_jpeg), None, "", image_accepted),
-    Case("graph-without-images", dataset(nodes=GOOD_NODES[:3], edges=GOOD_EDGES[:2], image=None), None, "", no_image_type),
+    Case(
+        "graph-without-images", dataset(nodes=GOOD_NODES[:3], edges=GOOD_EDGES[:2], image=None), None, "", no_image_type
+    ),
     # ---- Python API
-    Case("api-duplicate-id", api(lambda tmp: api_graph(tmp).add_concept("dog", name="dog")), GraphValidationError,
-         "duplicate node id 'dog'"),
-    Case("api-edge-unknown-id", api(lambda tmp: api_graph(tmp).add_edge("dog", "is_a", "mammal")), GraphValidationError,
-         "edge ('dog', 'is_a', 'mammal'): unknown tail id 'mammal'"),
-    Case("api-self-loop", api(lambda tmp: api_graph(tmp).add_edge("dog", "is_a", "dog")), GraphValidationError,
-         "self-loop not allowed"),
-    Case("api-relation-with-tab", api(lambda tmp: api_graph(tmp).add_edge("dog", "is\ta", "animal")), GraphValidationError,
-         "relation 'is\\ta' contains a tab or line break"),
-    Case("api-empty-text", api(lambda tmp: api_graph(tmp).add_text("t", text="   ")), GraphValidationError, "node 't': text is empty"),
-    Case("api-attributes-not-json", api(lambda tmp: api_graph(tmp).add_concept("x", name="x", attributes={"s": {1, 2}})),
-         GraphValidationError, "node 'x': attributes cannot be written as JSON (TypeError"),
-    Case("api-image-without-path", api(lambda tmp: api_graph(tmp).add_image("i")), GraphValidationError,
-         "node 'i': image node needs a 'path'"),
-    Case("api-nan-features", api(lambda tmp: to_hetero_data(api_graph(tmp), {"concept": torch.tensor([[0.0], [float("nan")]])})),
-         GraphValidationError, "features for 'concept' contain NaN or infinite values (nodes 'animal')"),
-    Case("api-infinite-features", api(lambda tmp: to_hetero_data(api_graph(tmp), {"concept": torch.tensor([[float("inf")], [0.0]])})),
-         GraphValidationError, "features for 'concept' contain NaN or infinite values (nodes 'dog')"),
-    Case("api-encoder-gives-nan", api(build_with_nan_encoder), EncoderError,
-         "encoding concept nodes: encoder test-nan-text:v1 gave NaN/inf features for: 'dog'"),
-    Case("api-empty-graph", api(lambda tmp: build_graph(KnowledgeGraph(tmp), fast_config(tmp))), GraphValidationError,
-         "the graph has no nodes"),
-    Case("api-networkx-node-without-type", api(lambda tmp: from_networkx(nx.Graph([("a", "b")]))),
-         GraphValidationError, "networkx node 'a': missing or unknown 'type' None"),
-    Case("api-bad-graph-config", api(lambda tmp: GraphConfig(cache_every=0)), ConfigError,
-         "GraphConfig.cache_every must be a positive integer, got 0"),
+    Case(
+        "api-duplicate-id",
+        api(lambda tmp: api_graph(tmp).add_concept("dog", name="dog")),
+        GraphValidationError,
+        "duplicate node id 'dog'",
+    ),
+    Case(
+        "api-edge-unknown-id",
+        api(lambda tmp: api_graph(tmp).add_edge("dog", "is_a", "mammal")),
+        GraphValidationError,
+        "edge ('dog', 'is_a', 'mammal'): unknown tail id 'mammal'",
+    ),
+    Case(
+        "api-self-loop",
+        api(lambda tmp: api_graph(tmp).add_edge("dog", "is_a", "dog")),
+        GraphValidationError,
+        "self-loop not allowed",
+    ),
+    Case(
+        "api-relation-with-tab",
+        api(lambda tmp: api_graph(tmp).add_edge("dog", "is\ta", "animal")),
+        GraphValidationError,
+        "relation 'is\\ta' contains a tab or line break",
+    ),
+    Case(
+        "api-empty-text",
+        api(lambda tmp: api_graph(tmp).add_text("t", text="   ")),
+        GraphValidationError,
+        "node 't': text is empty",
+    ),
+    Case(
+        "api-attributes-not-json",
+        api(lambda tmp: api_graph(tmp).add_concept("x", name="x", attributes={"s": {1, 2}})),
+        GraphValidationError,
+        "node 'x': attributes cannot be written as JSON (TypeError",
+    ),
+    Case(
+        "api-image-without-path",
+        api(lambda tmp: api_graph(tmp).add_image("i")),
+        GraphValidationError,
+        "node 'i': image node needs a 'path'",
+    ),
+    Case(
+        "api-nan-features",
+        api(lambda tmp: to_hetero_data(api_graph(tmp), {"concept": torch.tensor([[0.0], [float("nan")]])})),
+        GraphValidationError,
+        "features for 'concept' contain NaN or infinite values (nodes 'animal')",
+    ),
+    Case(
+        "api-infinite-features",
+        api(lambda tmp: to_hetero_data(api_graph(tmp), {"concept": torch.tensor([[float("inf")], [0.0]])})),
+        GraphValidationError,
+        "features for 'concept' contain NaN or infinite values (nodes 'dog')",
+    ),
+    Case(
+        "api-encoder-gives-nan",
+        api(build_with_nan_encoder),
+        EncoderError,
+        "encoding concept nodes: encoder test-nan-text:v1 gave NaN/inf features for: 'dog'",
+    ),
+    Case(
+        "api-empty-graph",
+        api(lambda tmp: build_graph(KnowledgeGraph(tmp), fast_config(tmp))),
+        GraphValidationError,
+        "the graph has no nodes",
+    ),
+    Case(
+        "api-networkx-node-without-type",
+        api(lambda tmp: from_networkx(nx.Graph([("a", "b")]))),
+        GraphValidationError,
+        "networkx node 'a': missing or unknown 'type' None",
+    ),
+    Case(
+        "api-bad-graph-config",
+        api(lambda tmp: GraphConfig(cache_every=0)),
+        ConfigError,
+        "GraphConfig.cache_every must be a positive integer, got 0",
+    ),
     # ---- built graph folders
-    Case("graph-folder-truncated-graph-json", load_tampered(truncate("graph.json")), CheckpointError, "graph.json: invalid JSON"),
-    Case("graph-folder-truncated-features", load_tampered(truncate("features.safetensors")), CheckpointError,
-         "features.safetensors: cannot read the features as safetensors"),
-    Case("graph-folder-nan-features", load_tampered(nan_features), CheckpointError,
-         "features.safetensors: concept features hold NaN or infinite values (nodes 'animal')"),
+    Case(
+        "graph-folder-truncated-graph-json",
+        load_tampered(truncate("graph.json")),
+        CheckpointError,
+        "graph.json: invalid JSON",
+    ),
+    Case(
+        "graph-folder-truncated-features",
+        load_tampered(truncate("features.safetensors")),
+        CheckpointError,
+        "features.safetensors: cannot read the features as safetensors",
+    ),
+    Case(
+        "graph-folder-nan-features",
+        load_tampered(nan_features),
+        CheckpointError,
+        "features.safetensors: concept features hold NaN or infinite values (nodes 'animal')",
+    ),
     # ---- command line (in-process; exit status 2 and one line)
-    Case("cli-build-invalid-json", cli(cli_build, lambda tmp: write_dataset(tmp, nodes=GOOD_NODES + ["{oops"])), EXIT_2,
-         f"error: {N}:5: invalid JSON"),
-    Case("cli-build-unknown-tail", cli(cli_build, lambda tmp: write_dataset(tmp, edges=GOOD_EDGES + ["dog\tis_a\tcat"])), EXIT_2,
-         f"error: {E}:5: edge ('dog', 'is_a', 'cat'): unknown tail id 'cat'"),
-    Case("cli-build-image-outside", cli(cli_build, lambda tmp: (write_dataset(tmp, nodes=image_node("../outside.png")),
-                                                                outside_png(tmp))),
-         EXIT_2, f"error: {N}:4: image 'img1': path '../outside.png' points outside the dataset folder"),
-    Case("cli-build-truncated-png", cli(cli_build, lambda tmp: write_dataset(tmp, image=truncated_png)), EXIT_2,
-         "error: encoding image nodes: node 'img1'"),
-    Case("cli-build-missing-folder", cli(lambda tmp: ["build", str(tmp / "nope"), "-o", str(tmp / "out"), *FAST_CLI]), EXIT_2,
-         "error: {tmp}/nope: dataset folder not found"),
-    Case("cli-info-not-a-graph-folder", cli(lambda tmp: ["-q", "info", str(tmp / "data")]), EXIT_2,
-         "error: {data}: not a graphalign graph folder (no graph.json)"),
-    Case("cli-info-pickled-features", cli(lambda tmp: ["-q", "info", str(tmp / "graph")],
-                                          built_folder(lambda g: (g / "features.safetensors").write_bytes(pickle.dumps({"x": 1})))),
-         EXIT_2, "error: {tmp}/graph/features.safetensors: cannot read the features as safetensors"),
+    Case(
+        "cli-build-invalid-json",
+        cli(cli_build, lambda tmp: write_dataset(tmp, nodes=GOOD_NODES + ["{oops"])),
+        EXIT_2,
+        f"error: {N}:5: invalid JSON",
+    ),
+    Case(
+        "cli-build-unknown-tail",
+        cli(cli_build, lambda tmp: write_dataset(tmp, edges=GOOD_EDGES + ["dog\tis_a\tcat"])),
+        EXIT_2,
+        f"error: {E}:5: edge ('dog', 'is_a', 'cat'): unknown tail id 'cat'",
+    ),
+    Case(
+        "cli-build-image-outside",
+        cli(cli_build, lambda tmp: (write_dataset(tmp, nodes=image_node("../outside.png")), outside_png(tmp))),
+        EXIT_2,
+        f"error: {N}:4: image 'img1': path '../outside.png' points outside the dataset folder",
+    ),
+    Case(
+        "cli-build-truncated-png",
+        cli(cli_build, lambda tmp: write_dataset(tmp, image=truncated_png)),
+        EXIT_2,
+        "error: encoding image nodes: node 'img1'",
+    ),
+    Case(
+        "cli-build-missing-folder",
+        cli(lambda tmp: ["build", str(tmp / "nope"), "-o", str(tmp / "out"), *FAST_CLI]),
+        EXIT_2,
+        "error: {tmp}/nope: dataset folder not found",
+    ),
+    Case(
+        "cli-info-not-a-graph-folder",
+        cli(lambda tmp: ["-q", "info", str(tmp / "data")]),
+        EXIT_2,
+        "error: {data}: not a graphalign graph folder (no graph.json)",
+    ),
+    Case(
+        "cli-info-pickled-features",
+        cli(
+            lambda tmp: ["-q", "info", str(tmp / "graph")],
+            built_folder(lambda g: (g / "features.safetensors").write_bytes(pickle.dumps({"x": 1}))),
+        ),
+        EXIT_2,
+        "error: {tmp}/graph/features.safetensors: cannot read the features as safetensors",
+    ),
 ]
 
 
@@ -590,17 +929,35 @@ def tiny_run(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("tiny-run")
     graph = make_toy_graph(root / "data", images_per_concept=2, size=8)
-    built, _ = build_graph(graph, GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 16},
-                                              image_encoder="color-histogram", progress=False, use_cache=False))
-    fit(built, ModelConfig(conv="sage", hidden_dim=8, out_dim=8, num_layers=1), TrainConfig(epochs=1, progress=False, device="cpu"),
-        run_dir=root / "run")
+    built, _ = build_graph(
+        graph,
+        GraphConfig(
+            text_encoder="hashing-text",
+            text_encoder_kwargs={"dim": 16},
+            image_encoder="color-histogram",
+            progress=False,
+            use_cache=False,
+        ),
+    )
+    fit(
+        built,
+        ModelConfig(conv="sage", hidden_dim=8, out_dim=8, num_layers=1),
+        TrainConfig(epochs=1, progress=False, device="cpu"),
+        run_dir=root / "run",
+    )
     return root / "run"
 
 
 def _resume(run: Path) -> None:
     from graphalign.training.trainer import TrainConfig, fit
 
-    fit(BuiltGraph.load(run / "graph"), None, TrainConfig(epochs=2, progress=False, device="cpu"), run_dir=run, resume=True)
+    fit(
+        BuiltGraph.load(run / "graph"),
+        None,
+        TrainConfig(epochs=2, progress=False, device="cpu"),
+        run_dir=run,
+        resume=True,
+    )
 
 
 def _load_run(run: Path) -> None:
@@ -616,7 +973,11 @@ def _load_run(run: Path) -> None:
         ("model.safetensors", _load_run, "model.safetensors: cannot read the weights as safetensors"),
         ("split.safetensors", _load_run, "split.safetensors: cannot read the split as safetensors"),
         ("graph/features.safetensors", _load_run, "features.safetensors: cannot read the features as safetensors"),
-        ("checkpoint.safetensors", _resume, "checkpoint.safetensors: cannot read the training checkpoint as safetensors"),
+        (
+            "checkpoint.safetensors",
+            _resume,
+            "checkpoint.safetensors: cannot read the training checkpoint as safetensors",
+        ),
     ],
 )
 def test_a_planted_pickle_in_a_run_folder_is_refused(tiny_run, tmp_path, target, load, message, kind):
@@ -725,7 +1086,11 @@ def test_trust_remote_code_is_never_on_by_default():
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 args = node.args.args + node.args.kwonlyargs
-                defaults = [None] * (len(node.args.args) - len(node.args.defaults)) + node.args.defaults + node.args.kw_defaults
+                defaults = (
+                    [None] * (len(node.args.args) - len(node.args.defaults))
+                    + node.args.defaults
+                    + node.args.kw_defaults
+                )
                 for arg, default in zip(args, defaults):
                     if arg.arg == "trust_remote_code":
                         found.append(arg.arg)

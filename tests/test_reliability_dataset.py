@@ -76,9 +76,25 @@ def test_the_command_line_reports_every_problem(tmp_path: Path) -> None:
     data = four_mistakes(tmp_path)
     env = {**os.environ, "GRAPHALIGN_CACHE": str(tmp_path / "cache")}
     result = subprocess.run(
-        [sys.executable, "-m", "graphalign", "build", str(data), "-o", str(tmp_path / "out"),
-         "--text-encoder", "hashing-text", "--image-encoder", "color-histogram"],
-        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path, check=False,
+        [
+            sys.executable,
+            "-m",
+            "graphalign",
+            "build",
+            str(data),
+            "-o",
+            str(tmp_path / "out"),
+            "--text-encoder",
+            "hashing-text",
+            "--image-encoder",
+            "color-histogram",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+        check=False,
     )
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
@@ -124,8 +140,9 @@ def test_without_a_readable_nodes_file_only_relations_are_checked(tmp_path: Path
 
 
 # ---------------------------------------------------------------------------------------------- the catalogue
-def dataset(nodes: list[str] | None = None, edges: list[str] | None = None,
-            prepare: Callable[[Path], None] | None = None) -> Callable[[Path], None]:
+def dataset(
+    nodes: list[str] | None = None, edges: list[str] | None = None, prepare: Callable[[Path], None] | None = None
+) -> Callable[[Path], None]:
     def setup(tmp: Path) -> None:
         write_dataset(tmp, nodes=nodes, edges=edges)
         if prepare is not None:
@@ -162,11 +179,17 @@ UNUSUAL_TEXTS = [
     "cafe\u0301 au lait",  # a combining accent on a base letter
     "강아지",  # Hangul
 ]
-UNUSUAL_NODES = GOOD_NODES + [json.dumps({"id": f"u{i}", "type": "text", "text": t}, ensure_ascii=i % 2 == 0)
-                              for i, t in enumerate(UNUSUAL_TEXTS)] + [
-    json.dumps({"id": "שלום", "type": "concept", "name": "שלום"}, ensure_ascii=False),
-    json.dumps({"id": "👨‍👩‍👧", "type": "concept", "name": "👨‍👩‍👧"}, ensure_ascii=False),
-]
+UNUSUAL_NODES = (
+    GOOD_NODES
+    + [
+        json.dumps({"id": f"u{i}", "type": "text", "text": t}, ensure_ascii=i % 2 == 0)
+        for i, t in enumerate(UNUSUAL_TEXTS)
+    ]
+    + [
+        json.dumps({"id": "שלום", "type": "concept", "name": "שלום"}, ensure_ascii=False),
+        json.dumps({"id": "👨‍👩‍👧", "type": "concept", "name": "👨‍👩‍👧"}, ensure_ascii=False),
+    ]
+)
 
 
 def accepted(check: Callable[[Any], None] | None = None) -> Callable[[Any], None]:
@@ -181,8 +204,11 @@ def unusual_texts_kept(result: Any) -> None:
 
 def concatenated_kept(result: Any) -> None:
     built, _ = result
-    assert [e.as_tuple() for e in built.graph.edges] == [("dog", "is_a", "animal"), ("t1", "describes", "img1"),
-                                                         ("img1", "depicts", "dog")]
+    assert [e.as_tuple() for e in built.graph.edges] == [
+        ("dog", "is_a", "animal"),
+        ("t1", "describes", "img1"),
+        ("img1", "depicts", "dog"),
+    ]
 
 
 N, E = "{nodes}", "{edges}"
@@ -191,46 +217,130 @@ LONG_ID = "a" * 5000
 # (id, setup, expected substring of the error, or None if accepted; for accepted: substring of the log, check)
 CASES: list[tuple[str, Callable[[Path], None], str | None, str, Callable[[Any], None] | None]] = [
     ("dataset-every-problem-at-once", four_mistakes, f"{N}:6: node 'img3': unknown node type 'imge'", "", None),
-    ("edges-to-a-broken-node", dataset(nodes=GOOD_NODES[:3] + ['{"id": "img1", "type": "imge", "path": "images/dog.png"}']),
-     f"{N}:4: node 'img1': unknown node type 'imge'", "", None),
-    ("nodes-duplicate-key", dataset(nodes=GOOD_NODES + ['{"id": "c", "type": "concept", "name": "cat", "name": "dog"}']),
-     f"{N}:5: duplicate key 'name' in a JSON object (each key may appear once)", "", None),
-    ("nodes-json-nan", dataset(nodes=GOOD_NODES + ['{"id": "c", "type": "concept", "name": "c", "attributes": {"w": NaN}}']),
-     f"{N}:5: invalid JSON (NaN is not a JSON value; write null, a number or a string)", "", None),
-    ("nodes-invisible-text", dataset(nodes=node(id="x", type="text", text="\u200b\u200c\u200d\u2060\ufeff")),
-     f"{N}:5: node 'x': text has no visible characters (only U+200B, U+200C, U+200D, ...)", "", None),
-    ("nodes-control-text", dataset(nodes=node(id="x", type="text", text="\u0000\u0000 \u0007")),
-     f"{N}:5: node 'x': text has no visible characters (only U+0000, U+0007 and whitespace)", "", None),
-    ("nodes-invisible-concept-name", dataset(nodes=node(id="x", type="concept", name="\u2060 \u00ad")),
-     f"{N}:5: node 'x': concept name has no visible characters (only U+2060, U+00AD and whitespace)", "", None),
+    (
+        "edges-to-a-broken-node",
+        dataset(nodes=GOOD_NODES[:3] + ['{"id": "img1", "type": "imge", "path": "images/dog.png"}']),
+        f"{N}:4: node 'img1': unknown node type 'imge'",
+        "",
+        None,
+    ),
+    (
+        "nodes-duplicate-key",
+        dataset(nodes=GOOD_NODES + ['{"id": "c", "type": "concept", "name": "cat", "name": "dog"}']),
+        f"{N}:5: duplicate key 'name' in a JSON object (each key may appear once)",
+        "",
+        None,
+    ),
+    (
+        "nodes-json-nan",
+        dataset(nodes=GOOD_NODES + ['{"id": "c", "type": "concept", "name": "c", "attributes": {"w": NaN}}']),
+        f"{N}:5: invalid JSON (NaN is not a JSON value; write null, a number or a string)",
+        "",
+        None,
+    ),
+    (
+        "nodes-invisible-text",
+        dataset(nodes=node(id="x", type="text", text="\u200b\u200c\u200d\u2060\ufeff")),
+        f"{N}:5: node 'x': text has no visible characters (only U+200B, U+200C, U+200D, ...)",
+        "",
+        None,
+    ),
+    (
+        "nodes-control-text",
+        dataset(nodes=node(id="x", type="text", text="\u0000\u0000 \u0007")),
+        f"{N}:5: node 'x': text has no visible characters (only U+0000, U+0007 and whitespace)",
+        "",
+        None,
+    ),
+    (
+        "nodes-invisible-concept-name",
+        dataset(nodes=node(id="x", type="concept", name="\u2060 \u00ad")),
+        f"{N}:5: node 'x': concept name has no visible characters (only U+2060, U+00AD and whitespace)",
+        "",
+        None,
+    ),
     ("nodes-unusual-scripts", dataset(nodes=UNUSUAL_NODES), None, "", unusual_texts_kept),
-    ("nodes-id-control-character", dataset(nodes=node(id="x\u0000y", type="concept", name="x")),
-     f"{N}:5: node 'x\\x00y': node id 'x\\x00y' contains a control character (U+0000)", "", None),
-    ("nodes-id-invisible-end", dataset(nodes=node(id="dog\u200b", type="concept", name="dog")),
-     f"{N}:5: node 'dog\\u200b': node id 'dog\\u200b' starts or ends with an invisible character (U+200B)", "", None),
-    ("nodes-id-too-long", dataset(nodes=node(id=LONG_ID, type="concept", name="x")),
-     f"is too long (5,000 characters; at most {MAX_NAME_CHARS:,})", "", None),
-    ("edges-file-missing", dataset(prepare=misname_edges),
-     f"{E}: file not found (found 'edge.tsv' in {{data}}: did you mean edges.tsv?)", "", None),
-    ("edges-file-without-edges", dataset(prepare=empty_edges), None,
-     f"{E} holds no edges: the graph has no relations to learn from", None),
-    ("edges-relation-invisible", dataset(edges=GOOD_EDGES + ["dog\t\u200b\tanimal"]),
-     f"{E}:5: relation '\\u200b' has no visible characters (only U+200B)", "", None),
-    ("edges-relation-with-pipe", dataset(edges=GOOD_EDGES + ["dog\tis|a\tanimal"]),
-     f"{E}:5: relation 'is|a' contains '|', which graphalign uses to join the parts of an edge type", "", None),
-    ("edges-header-without-hash", dataset(edges=["head\trelation\ttail"] + GOOD_EDGES[1:]),
-     f"{E}:1: edge ('head', 'relation', 'tail'): unknown head and tail ids (if this is a header line, start it with '#')",
-     "", None),
-    ("edges-swapped-direction", dataset(edges=GOOD_EDGES + ["dog\tdepicts\timg1"]), None,
-     (f"{E}:5: relation 'depicts' links concept -> image on 1 line(s) but image -> concept on 1; "
-      "check the direction of those edges"), None),
+    (
+        "nodes-id-control-character",
+        dataset(nodes=node(id="x\u0000y", type="concept", name="x")),
+        f"{N}:5: node 'x\\x00y': node id 'x\\x00y' contains a control character (U+0000)",
+        "",
+        None,
+    ),
+    (
+        "nodes-id-invisible-end",
+        dataset(nodes=node(id="dog\u200b", type="concept", name="dog")),
+        f"{N}:5: node 'dog\\u200b': node id 'dog\\u200b' starts or ends with an invisible character (U+200B)",
+        "",
+        None,
+    ),
+    (
+        "nodes-id-too-long",
+        dataset(nodes=node(id=LONG_ID, type="concept", name="x")),
+        f"is too long (5,000 characters; at most {MAX_NAME_CHARS:,})",
+        "",
+        None,
+    ),
+    (
+        "edges-file-missing",
+        dataset(prepare=misname_edges),
+        f"{E}: file not found (found 'edge.tsv' in {{data}}: did you mean edges.tsv?)",
+        "",
+        None,
+    ),
+    (
+        "edges-file-without-edges",
+        dataset(prepare=empty_edges),
+        None,
+        f"{E} holds no edges: the graph has no relations to learn from",
+        None,
+    ),
+    (
+        "edges-relation-invisible",
+        dataset(edges=GOOD_EDGES + ["dog\t\u200b\tanimal"]),
+        f"{E}:5: relation '\\u200b' has no visible characters (only U+200B)",
+        "",
+        None,
+    ),
+    (
+        "edges-relation-with-pipe",
+        dataset(edges=GOOD_EDGES + ["dog\tis|a\tanimal"]),
+        f"{E}:5: relation 'is|a' contains '|', which graphalign uses to join the parts of an edge type",
+        "",
+        None,
+    ),
+    (
+        "edges-header-without-hash",
+        dataset(edges=["head\trelation\ttail"] + GOOD_EDGES[1:]),
+        f"{E}:1: edge ('head', 'relation', 'tail'): unknown head and tail ids "
+        "(if this is a header line, start it with '#')",
+        "",
+        None,
+    ),
+    (
+        "edges-swapped-direction",
+        dataset(edges=GOOD_EDGES + ["dog\tdepicts\timg1"]),
+        None,
+        (
+            f"{E}:5: relation 'depicts' links concept -> image on 1 line(s) but image -> concept on 1; "
+            "check the direction of those edges"
+        ),
+        None,
+    ),
     ("byte-order-mark-mid-file", dataset(prepare=concatenated), None, "", concatenated_kept),
 ]
 
 
 @pytest.mark.parametrize(("case_id", "setup", "error", "log", "check"), CASES, ids=[case[0] for case in CASES])
-def test_case(case_id: str, setup: Callable[[Path], None], error: str | None, log: str,
-              check: Callable[[Any], None] | None, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_case(
+    case_id: str,
+    setup: Callable[[Path], None],
+    error: str | None,
+    log: str,
+    check: Callable[[Any], None] | None,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     setup(tmp_path)
     data = tmp_path / "data"
     paths = {"nodes": data / "nodes.jsonl", "edges": data / "edges.tsv", "data": data}
@@ -253,19 +363,25 @@ def test_an_edge_to_a_broken_node_is_not_reported_again(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError) as info:
         load_dataset(tmp_path / "data")
     assert info.value.problems == [
-        f"{tmp_path / 'data' / 'nodes.jsonl'}:4: node 'img1': unknown node type 'imge' (expected one of: concept, text, image)"
+        f"{tmp_path / 'data' / 'nodes.jsonl'}:4: node 'img1': "
+        "unknown node type 'imge' (expected one of: concept, text, image)"
     ]
 
 
 def test_a_duplicate_key_is_refused_in_nested_objects_too(tmp_path: Path) -> None:
-    write_dataset(tmp_path, nodes=GOOD_NODES + ['{"id": "c", "type": "concept", "name": "c", "attributes": {"a": 1, "a": 2}}'])
+    write_dataset(
+        tmp_path, nodes=GOOD_NODES + ['{"id": "c", "type": "concept", "name": "c", "attributes": {"a": 1, "a": 2}}']
+    )
     with pytest.raises(DataFormatError, match=r"nodes.jsonl:5: duplicate key 'a' in a JSON object"):
         load_dataset(tmp_path / "data")
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_non_json_constants_are_refused(tmp_path: Path, constant: str) -> None:
-    write_dataset(tmp_path, nodes=GOOD_NODES + [f'{{"id": "c", "type": "concept", "name": "c", "attributes": {{"w": {constant}}}}}'])
+    write_dataset(
+        tmp_path,
+        nodes=GOOD_NODES + [f'{{"id": "c", "type": "concept", "name": "c", "attributes": {{"w": {constant}}}}}'],
+    )
     with pytest.raises(DataFormatError, match=rf"nodes.jsonl:5: invalid JSON \({constant} is not a JSON value"):
         load_dataset(tmp_path / "data")
 
@@ -275,8 +391,10 @@ def test_a_missing_edges_file_without_a_likely_name_says_what_a_folder_holds(tmp
     (tmp_path / "data" / "edges.tsv").unlink()
     with pytest.raises(DataFormatError) as info:
         load_dataset(tmp_path / "data")
-    assert str(info.value) == (f"{tmp_path / 'data' / 'edges.tsv'}: file not found (a dataset folder holds nodes.jsonl "
-                               "and edges.tsv; an empty edges.tsv is allowed)")
+    assert str(info.value) == (
+        f"{tmp_path / 'data' / 'edges.tsv'}: file not found (a dataset folder holds nodes.jsonl "
+        "and edges.tsv; an empty edges.tsv is allowed)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -294,7 +412,9 @@ def test_ids_and_relations_share_the_visibility_rules(value: str, problem: str) 
     assert problem in (check_relation(value) or "")
 
 
-@pytest.mark.parametrize("value", ["dog", "wn:02084071-n", "👨‍👩‍👧", "שלום", "e\u0301", "is a", "x" * MAX_NAME_CHARS, "狗"])
+@pytest.mark.parametrize(
+    "value", ["dog", "wn:02084071-n", "👨‍👩‍👧", "שלום", "e\u0301", "is a", "x" * MAX_NAME_CHARS, "狗"]
+)
 def test_ordinary_ids_and_relations_stay_valid(value: str) -> None:
     assert check_id(value) is None and check_relation(value) is None
 

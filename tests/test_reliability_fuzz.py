@@ -21,13 +21,15 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from graphalign.encoders.cache import FeatureCache, content_digest
-from graphalign.image_io import check_image_header, open_image_rgb
 from graphalign.errors import CheckpointError, EncoderError, GraphAlignError
-from graphalign.graph import KnowledgeGraph
 from graphalign.features.store import BuiltGraph
+from graphalign.graph import KnowledgeGraph
+from graphalign.image_io import check_image_header, open_image_rgb
 from graphalign.training import checkpoint as ckpt
 
-SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 
 def _image_bytes(fmt: str, mode: str) -> bytes:
@@ -39,8 +41,16 @@ def _image_bytes(fmt: str, mode: str) -> bytes:
     return buffer.getvalue()
 
 
-SEEDS = [_image_bytes("PNG", "RGB"), _image_bytes("PNG", "P"), _image_bytes("PNG", "I;16"), _image_bytes("JPEG", "CMYK"),
-         _image_bytes("GIF", "P"), _image_bytes("BMP", "RGB"), _image_bytes("TIFF", "RGB"), _image_bytes("WEBP", "RGB")]
+SEEDS = [
+    _image_bytes("PNG", "RGB"),
+    _image_bytes("PNG", "P"),
+    _image_bytes("PNG", "I;16"),
+    _image_bytes("JPEG", "CMYK"),
+    _image_bytes("GIF", "P"),
+    _image_bytes("BMP", "RGB"),
+    _image_bytes("TIFF", "RGB"),
+    _image_bytes("WEBP", "RGB"),
+]
 
 
 @st.composite
@@ -96,7 +106,10 @@ def _built_graph_folder(folder: Path) -> Path:
 
 
 GRAPH_SEED = _built_graph_folder(Path(tempfile.mkdtemp(prefix="graphalign-fuzz-")) / "graph")
-GRAPH_FILES = {name: (GRAPH_SEED / name).read_bytes() for name in ("graph.json", "features.safetensors", "nodes.jsonl", "edges.tsv")}
+GRAPH_FILES = {
+    name: (GRAPH_SEED / name).read_bytes()
+    for name in ("graph.json", "features.safetensors", "nodes.jsonl", "edges.tsv")
+}
 
 
 @SETTINGS
@@ -114,8 +127,13 @@ def test_graph_folder_reader_raises_only_library_errors(scratch, name, data):
 
 
 @SETTINGS
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=8))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=8,
+    )
+)
 def test_run_config_reader_raises_only_checkpoint_errors(scratch, value):
     obj = {"format": "graphalign-run", "version": 1, **value} if isinstance(value, dict) else value
     (scratch / ckpt.RUN_FILE).write_text(json.dumps(obj))
@@ -132,7 +150,12 @@ def _checkpoint_bytes(folder: Path) -> bytes:
     model(torch.randn(4, 3)).sum().backward()
     optimizer.step()
     path = folder / "checkpoint.safetensors"
-    state = {"epoch": 1, "history": [{"epoch": 1, "loss": 0.5}], "best": {"epoch": 1, "mrr": 0.1, "bad": 0}, "finished": False}
+    state = {
+        "epoch": 1,
+        "history": [{"epoch": 1, "loss": 0.5}],
+        "best": {"epoch": 1, "mrr": 0.1, "bad": 0},
+        "finished": False,
+    }
     ckpt.save_training_checkpoint(path, {"model": model}, optimizer, state, {"torch": torch.get_rng_state()})
     return path.read_bytes()
 

@@ -103,8 +103,15 @@ def test_build_cli_subprocess_refuses_a_user_folder(toy_dataset, tmp_path):
     (proj / "notes.txt").write_bytes(NOTES)
     before = snapshot(proj)
     env = {**os.environ, "GRAPHALIGN_CACHE": str(tmp_path / "cache")}
-    done = subprocess.run([sys.executable, "-m", "graphalign", "build", str(toy_dataset), "-o", str(proj), *FAST],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "graphalign", "build", str(toy_dataset), "-o", str(proj), *FAST],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "notes.txt" in lines[0], done.stderr
@@ -243,8 +250,13 @@ def test_resume_on_another_graph_is_refused(toy_built, tmp_path, capsys):
     fit(toy_built, MODEL, TrainConfig(epochs=1, progress=False), run_dir=run)
     graph = make_toy_graph(tmp_path / "other", images_per_concept=6)
     graph.add_concept("c:extra", name="extra", description="one node more")
-    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 64}, image_encoder="color-histogram",
-                         progress=False, use_cache=False)
+    config = GraphConfig(
+        text_encoder="hashing-text",
+        text_encoder_kwargs={"dim": 64},
+        image_encoder="color-histogram",
+        progress=False,
+        use_cache=False,
+    )
     other, _ = build_graph(graph, config)
     before = snapshot(run)
     with pytest.raises(CheckpointError, match="trained on another graph"):
@@ -294,8 +306,14 @@ def test_check_output_file(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ feature cache
 def test_cache_folder_full_of_user_files(toy_built, tmp_path, monkeypatch):
-    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 16}, image_encoder="color-histogram",
-                         progress=False, cache_dir=str(tmp_path / "probe"), cache_every=8)
+    config = GraphConfig(
+        text_encoder="hashing-text",
+        text_encoder_kwargs={"dim": 16},
+        image_encoder="color-histogram",
+        progress=False,
+        cache_dir=str(tmp_path / "probe"),
+        cache_every=8,
+    )
     build_graph(toy_built.graph, config)
     folders = [c.folder.name for c in FeatureCache.all_in(tmp_path / "probe")]
     user = tmp_path / "mine"
@@ -318,8 +336,13 @@ def test_cache_folder_full_of_user_files(toy_built, tmp_path, monkeypatch):
 
 
 def test_cache_encoder_folder_that_is_a_symlink_is_refused(toy_built, tmp_path):
-    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 16}, image_encoder="color-histogram",
-                         progress=False, cache_dir=str(tmp_path / "probe"))
+    config = GraphConfig(
+        text_encoder="hashing-text",
+        text_encoder_kwargs={"dim": 16},
+        image_encoder="color-histogram",
+        progress=False,
+        cache_dir=str(tmp_path / "probe"),
+    )
     build_graph(toy_built.graph, config)
     name = FeatureCache.all_in(tmp_path / "probe")[0].folder.name
     outside = tmp_path / "outside"
@@ -334,16 +357,44 @@ def test_cache_encoder_folder_that_is_a_symlink_is_refused(toy_built, tmp_path):
 
 # ------------------------------------------------------------------------------------------------ properties
 OWN_NAMES = [
-    "graph.json", "run.json", "model.safetensors", "metrics.json", MARKER, "split.safetensors", "checkpoint.safetensors",
-    "nodes.jsonl", "edges.tsv", "features.safetensors", ".graph.json.x1.tmp", "images/a.png", "graph/graph.json",
-    f"graph/{MARKER}", "graph/features.safetensors", "graph/images/b.png", ".graph.tmp-1234/graph.json",
+    "graph.json",
+    "run.json",
+    "model.safetensors",
+    "metrics.json",
+    MARKER,
+    "split.safetensors",
+    "checkpoint.safetensors",
+    "nodes.jsonl",
+    "edges.tsv",
+    "features.safetensors",
+    ".graph.json.x1.tmp",
+    "images/a.png",
+    "graph/graph.json",
+    f"graph/{MARKER}",
+    "graph/features.safetensors",
+    "graph/images/b.png",
+    ".graph.tmp-1234/graph.json",
 ]
-USER_NAMES = ["notes.txt", "graph/notes.txt", "images/notes.txt", "data/deep/table.csv", ".hidden", "graph/images/x.jpg",
-              "model.bin"]
-CONTENTS = st.sampled_from([
-    b"", b"{}", b"not json", b'{"kind": "graph", "format": 1}', b'{"kind": "run", "format": 1}',
-    b'{"format": "graphalign-graph", "version": 1}', b'{"format": "graphalign-run", "version": 1}',
-])
+USER_NAMES = [
+    "notes.txt",
+    "graph/notes.txt",
+    "images/notes.txt",
+    "data/deep/table.csv",
+    ".hidden",
+    "graph/images/x.jpg",
+    "model.bin",
+]
+CONTENTS = st.sampled_from(
+    [
+        b"",
+        b"{}",
+        b"not json",
+        b'{"kind": "graph", "format": 1}',
+        b'{"kind": "run", "format": 1}',
+        b'{"format": "graphalign-graph", "version": 1}',
+        b'{"format": "graphalign-run", "version": 1}',
+    ]
+)
 FOLDERS = st.tuples(
     st.dictionaries(st.sampled_from(OWN_NAMES), CONTENTS, max_size=8),
     st.lists(st.sampled_from(USER_NAMES), min_size=1, max_size=3, unique=True),
@@ -399,7 +450,9 @@ def test_export_never_changes_a_user_file(toy_built, contents, overwrite, name):
         if name == "notes.txt":
             target.write_bytes(NOTES)
         before = snapshot(folder)
-        existing = [p for p in (target, target.with_name(f"{target.stem}-metadata.tsv")) if p.exists() or p.is_symlink()]
+        existing = [
+            p for p in (target, target.with_name(f"{target.stem}-metadata.tsv")) if p.exists() or p.is_symlink()
+        ]
         if target.suffix not in (".npz", ".tsv") or existing and not overwrite or target.is_dir():
             with pytest.raises((OutputError, ConfigError)):
                 export_embeddings(embeddings, toy_built.index.ids, toy_built.graph, target, overwrite=overwrite)
@@ -417,8 +470,14 @@ def test_cache_never_changes_a_user_file(toy_built, contents, monkeypatch):
     with tempfile.TemporaryDirectory() as root:
         folder = make_folder(Path(root), *contents)
         before = snapshot(folder)
-        config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 8}, image_encoder="color-histogram",
-                             progress=False, cache_dir=str(folder), cache_every=16)
+        config = GraphConfig(
+            text_encoder="hashing-text",
+            text_encoder_kwargs={"dim": 8},
+            image_encoder="color-histogram",
+            progress=False,
+            cache_dir=str(folder),
+            cache_every=16,
+        )
         build_graph(toy_built.graph, config)
         assert_kept(before, folder)
 
@@ -450,6 +509,11 @@ def test_dataset_build_only_writes_a_new_or_empty_folder(tmp_path):
 
 def test_every_case_is_documented():
     text = (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8")
-    missing = [name for name in globals() if name.startswith("test_") and name != "test_every_case_is_documented"
-               and f"`{name[len('test_'):]}`" not in text]
+    missing = [
+        name
+        for name in globals()
+        if name.startswith("test_")
+        and name != "test_every_case_is_documented"
+        and f"`{name[len('test_') :]}`" not in text
+    ]
     assert not missing, f"add these cases to docs/reliability.md (Output folders and user files): {missing}"

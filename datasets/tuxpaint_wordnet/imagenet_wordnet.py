@@ -55,7 +55,9 @@ def hypernym_distances(wordnet: WordNet, offset: str) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--synsets", type=Path, required=True, help="the 1000 class synsets in logit order, one per line")
+    parser.add_argument(
+        "--synsets", type=Path, required=True, help="the 1000 class synsets in logit order, one per line"
+    )
     parser.add_argument("--wordnet", type=Path, default=system_path(WORDNET_DIR), help="WordNet 3.0 dict folder")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)

@@ -32,10 +32,14 @@ def _tsne(x: torch.Tensor, seed: int) -> torch.Tensor:
     except ImportError as error:
         raise GraphAlignError("maps need scikit-learn: pip install 'graphalign[plot]'") from error
     perplexity = max(2.0, min(30.0, (x.size(0) - 1) / 3))
-    return torch.from_numpy(TSNE(2, perplexity=perplexity, init="pca", random_state=seed, metric="cosine").fit_transform(x.numpy()))
+    return torch.from_numpy(
+        TSNE(2, perplexity=perplexity, init="pca", random_state=seed, metric="cosine").fit_transform(x.numpy())
+    )
 
 
-def plot_space_map(built: BuiltGraph, embeddings: dict[str, torch.Tensor], path: Path, title: str, seed: int = 0) -> Path:
+def plot_space_map(
+    built: BuiltGraph, embeddings: dict[str, torch.Tensor], path: Path, title: str, seed: int = 0
+) -> Path:
     """t-SNE of image embeddings, coloured by the image's top-level category attribute.
 
     Shapes:
@@ -43,7 +47,9 @@ def plot_space_map(built: BuiltGraph, embeddings: dict[str, torch.Tensor], path:
     """
     plt = _pyplot()
     images = list(built.graph.nodes("image"))
-    categories = [str(node.attributes.get("top_category", node.attributes.get("category", "?"))).split("/")[0] for node in images]
+    categories = [
+        str(node.attributes.get("top_category", node.attributes.get("category", "?"))).split("/")[0] for node in images
+    ]
     points = _tsne(embeddings["image"].float(), seed)
     names = sorted(set(categories))
     cmap = plt.get_cmap("tab20", max(len(names), 1))
@@ -70,7 +76,11 @@ def plot_training_curves(histories: dict[str, list[dict[str, float]]], path: Pat
         epochs = [h["epoch"] for h in history]
         loss_axis.plot(epochs, [h["loss"] for h in history], label=name)
         if any("val_mrr" in h for h in history):
-            mrr_axis.plot([h["epoch"] for h in history if "val_mrr" in h], [h["val_mrr"] for h in history if "val_mrr" in h], label=name)
+            mrr_axis.plot(
+                [h["epoch"] for h in history if "val_mrr" in h],
+                [h["val_mrr"] for h in history if "val_mrr" in h],
+                label=name,
+            )
     loss_axis.set(xlabel="epoch", ylabel="training loss", title="loss")
     mrr_axis.set(xlabel="epoch", ylabel="validation MRR", title="validation MRR (mean over directions)")
     mrr_axis.legend(fontsize=8)

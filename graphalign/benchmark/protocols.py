@@ -27,18 +27,33 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Hashable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from graphalign.graph.convert import edge_index_dict
+from graphalign.data.split import (
+    LABEL_FREE_RELATIONS,
+    PARTS,
+    EdgeSplit,
+    UnionFind,
+    add_aligned_parts,
+    fold_text,
+    is_aligned,
+    link_holdout,
+    node_mask,
+    stratified_holdout,
+    touches,
+)
+from graphalign.errors import check_config_keys
 from graphalign.features.store import BuiltGraph
-from graphalign.data.split import LABEL_FREE_RELATIONS, EdgeSplit, fold_text, is_aligned
+from graphalign.graph.convert import edge_index_dict
+from graphalign.graph.schema import TextNode
 from graphalign.typing import EdgeType
 
-__all__ = ["ProtocolSplit", "Query", "make_protocol_split", "is_letter_stamp"]
+__all__ = ["ProtocolConfig", "ProtocolSplit", "Query", "make_protocol_split", "is_letter_stamp"]
 
 DEPICTS = ("image", "depicts", "concept")
 DESCRIBES = ("text", "describes", "image")
@@ -76,44 +91,15 @@ def _stem(name: str) -> str:
     return re.sub(r"[-_ ]+", "", name) or original
 
 
-class _UnionFind:
-    """Disjoint sets of items; an item joins the set of the first item that shared one of its keys."""
-
-    def __init__(self, items: list[int]) -> None:
-        self.parent = {item: item for item in items}
-        self.first: dict[Hashable, int] = {}
-
-    def find(self, item: int) -> int:
-        while self.parent[item] != item:
-            self.parent[item] = self.parent[self.parent[item]]
-            item = self.parent[item]
-        return item
-
-    def union(self, item: int, other: int) -> None:
-        self.parent[self.find(item)] = self.find(other)
-
-    def union_by_keys(self, item: int, keys: list[Hashable]) -> None:
-        for key in keys:
-            if key in self.first:
-                self.union(item, self.first[key])
-            else:
-                self.first[key] = item
-
-    def groups(self) -> dict[int, list[int]]:
-        """Root → members, both in the order the items were given."""
-        groups: dict[int, list[int]] = defaultdict(list)
-        for item in self.parent:
-            groups[self.find(item)].append(item)
-        return groups
-
-
 def _image_groups(built: BuiltGraph, concept_of: dict[int, int], threshold: float) -> list[list[int]]:
     """Union of identical files, same concept + same name stem, same concept + near-identical features."""
     images = list(built.graph.nodes("image"))
-    sets = _UnionFind(list(range(len(images))))
+    sets = UnionFind(list(range(len(images))))
     for row, node in enumerate(images):
         stamp = node.attributes.get("stamp") or node.id.rsplit("/", 1)[-1]
-        sets.union_by_keys(row, [("sha", node.attributes.get("sha256") or node.id), ("stem", concept_of.get(row, -1), _stem(stamp))])
+        sets.union_by_keys(
+            row, [("sha", node.attributes.get("sha256") or node.id), ("stem", concept_of.get(row, -1), _stem(stamp))]
+        )
     x = F.normalize(built.features["image"], dim=-1)
     by_concept: dict[int, list[int]] = defaultdict(list)
     for row, concept in concept_of.items():
@@ -131,16 +117,19 @@ def _primary_language(language: str | None) -> str:
     return (language or "en").split("-")[0].lower()
 
 
-def _description_groups(texts: list, normalised: list[str], text_image: dict[int, int], images: set[int]) -> list[list[int]]:
+def _description_groups(
+    texts: list, normalised: list[str], text_image: dict[int, int], images: set[int]
+) -> list[list[int]]:
     """Descriptions of the images in ``images``, grouped into copies of each other:
     the descriptions of one image in one primary language (``en``, ``en-GB``,
     ``en-AU``), and every description with the same text (after case folding and
     whitespace normalisation), on whichever image. A group is held out whole."""
     rows = sorted(t for t, i in text_image.items() if i in images)
-    sets = _UnionFind(rows)
+    sets = UnionFind(rows)
     for t in rows:
-        sets.union_by_keys(t, [("language", text_image[t], _primary_language(texts[t].language)),
-                               ("text", normalised[t])])
+        sets.union_by_keys(
+            t, [("language", text_image[t], _primary_language(texts[t].language)), ("text", normalised[t])]
+        )
     return sorted(sets.groups().values(), key=min)
 
 
@@ -159,179 +148,363 @@ def _distinct_texts(normalised: list[str], group: list[int]) -> list[int]:
     return sorted(seen.values())
 
 
-def _pick(items: list, fraction: float, generator: torch.Generator, carry: list[float]) -> tuple[list, list]:
-    order = [items[i] for i in torch.randperm(len(items), generator=generator).tolist()]
-    carry[0] += fraction * len(items)
-    n = min(int(carry[0]), len(order))
-    carry[0] -= n
-    return order[:n], order[n:]
+@dataclass
+class ProtocolConfig:
+    """How much each protocol holds out; JSON-friendly via :meth:`to_dict`.
+
+    Example:
+        >>> ProtocolConfig(zero_shot=0.2).image_test
+        0.2
+
+    Args:
+        image_test: (a) Fraction of image groups (per concept) held out for test.
+        image_val: Fraction of image groups held out for validation.
+        zero_shot: (c) Fraction of depicted concepts whose images are all held out.
+        text_test: (b)/(e) Fraction of description groups held out for test.
+        text_val: Fraction of English description groups held out for validation.
+        link_test: (d) Fraction of each concept–concept relation held out for test.
+        link_val: The same, for validation.
+        supervision_only: Fraction of training aligned edges hidden from message passing.
+        near_duplicate: Cosine similarity of image features above which two images
+            of one concept are near-duplicates (held out together).
+        label_free: Relations that use no label (kept for held-out nodes, never aligned).
+        hide_concepts: Fraction of concepts none of whose training images pass
+            messages to them (trains for zero-shot concepts).
+    """
+
+    image_test: float = 0.2
+    image_val: float = 0.1
+    zero_shot: float = 0.15
+    text_test: float = 0.2
+    text_val: float = 0.05
+    link_test: float = 0.1
+    link_val: float = 0.05
+    supervision_only: float = 0.3
+    near_duplicate: float = 0.92
+    label_free: tuple[str, ...] = LABEL_FREE_RELATIONS
+    hide_concepts: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProtocolConfig:
+        check_config_keys(cls, data, "protocol")
+        return cls(**data)
 
 
-def make_protocol_split(
-    built: BuiltGraph,
-    seed: int,
-    image_test: float = 0.2,
-    image_val: float = 0.1,
-    zero_shot: float = 0.15,
-    text_test: float = 0.2,
-    text_val: float = 0.05,
-    link_test: float = 0.1,
-    link_val: float = 0.05,
-    supervision_only: float = 0.3,
-    near_duplicate: float = 0.92,
-    label_free: tuple[str, ...] = LABEL_FREE_RELATIONS,
-    hide_concepts: float = 0.0,
-) -> ProtocolSplit:
-    """Draws every protocol's held-out set for one seed (see the module docstring)."""
-    g = torch.Generator().manual_seed(seed)
-    edges = edge_index_dict(built.graph, built.index)
-    depicts = edges[DEPICTS]
-    concept_of = dict(zip(depicts[0].tolist(), depicts[1].tolist()))
-    n_images = built.index.num_nodes("image")
+@dataclass
+class _HeldoutImages:
+    """(a) and (c): held-out image rows, and what the counts report."""
 
-    # (c) zero-shot concepts: all images of ~15% of the depicted concepts.
+    test: set[int]
+    val: set[int]
+    zero_shot: set[int]
+    zero_shot_concepts: int
+    num_groups: int
+
+    @property
+    def all(self) -> set[int]:
+        return self.test | self.val | self.zero_shot
+
+
+def _hold_out_images(
+    built: BuiltGraph, concept_of: dict[int, int], config: ProtocolConfig, generator: torch.Generator
+) -> _HeldoutImages:
+    """Zero-shot concepts first (all their images), then groups of near-duplicates, stratified by concept."""
     depicted = sorted(set(concept_of.values()))
-    zs_concepts, _ = _pick(depicted, zero_shot, g, [0.0])
+    zs_concepts, _ = stratified_holdout({0: depicted}, config.zero_shot, 0.0, generator)
     zs_set = set(zs_concepts)
     zs_images = {i for i, c in concept_of.items() if c in zs_set}
-    # (a) held-out images: groups of near-duplicates, stratified by concept.
-    groups = [grp for grp in _image_groups(built, concept_of, near_duplicate) if not zs_images & set(grp)]
+    groups = [grp for grp in _image_groups(built, concept_of, config.near_duplicate) if not zs_images & set(grp)]
     by_concept: dict[int, list[list[int]]] = defaultdict(list)
     for grp in groups:
         by_concept[concept_of.get(grp[0], -1)].append(grp)
-    test_images, val_images = set(), set()
-    carry_test, carry_val = [0.0], [0.0]
-    for concept in sorted(by_concept):
-        picked, rest = _pick(by_concept[concept], image_test, g, carry_test)
-        val_picked, _ = _pick(rest, image_val / max(1e-9, 1 - image_test), g, carry_val)
-        test_images.update(i for grp in picked for i in grp)
-        val_images.update(i for grp in val_picked for i in grp)
-    heldout_images = test_images | val_images | zs_images
-    train_images = set(range(n_images)) - heldout_images
-    seen_concepts = {concept_of[i] for i in train_images if i in concept_of}
+    test, val = stratified_holdout(by_concept, config.image_test, config.image_val, generator, val_of_rest=True)
+    return _HeldoutImages(
+        test={i for grp in test for i in grp},
+        val={i for grp in val for i in grp},
+        zero_shot=zs_images,
+        zero_shot_concepts=len(zs_set),
+        num_groups=len(groups),
+    )
 
-    # (b)/(e) held-out descriptions of training images.
-    texts = list(built.graph.nodes("text"))
-    normalised = [fold_text(node.text or "") for node in texts]  # case- and whitespace-folded, for copies
-    describes = edges.get(DESCRIBES, torch.empty(2, 0, dtype=torch.long))
-    text_image = dict(zip(describes[0].tolist(), describes[1].tolist()))
-    # Descriptions are held out in groups of copies (trap: en-GB / en-AU
-    # descriptions mostly repeat the English one word for word, so a held-out
-    # English description would still sit on its image, and in the training
-    # pairs, as an identical en-GB text).
-    copy_groups = _description_groups(texts, normalised, text_image, train_images)
-    english = [grp for grp in copy_groups if any(_primary_language(texts[t].language) == "en" for t in grp)]
-    other = [grp for grp in copy_groups if not any(_primary_language(texts[t].language) == "en" for t in grp)]
-    en_test_groups, en_rest = _pick(english, text_test, g, [0.0])
-    en_val_groups, _ = _pick(en_rest, text_val / (1 - text_test), g, [0.0])
-    xl_test_groups, _ = _pick(other, text_test, g, [0.0])
+
+@dataclass
+class _Descriptions:
+    """The text nodes, their folded texts (copies compare equal) and the image each describes."""
+
+    texts: list[TextNode]
+    normalised: list[str]
+    text_image: dict[int, int]
+
+    @classmethod
+    def of(cls, built: BuiltGraph, edges: dict[EdgeType, torch.Tensor]) -> _Descriptions:
+        texts = list(built.graph.nodes("text"))
+        describes = edges.get(DESCRIBES, torch.empty(2, 0, dtype=torch.long))
+        return cls(
+            texts=texts,
+            normalised=[fold_text(node.text or "") for node in texts],
+            text_image=dict(zip(describes[0].tolist(), describes[1].tolist())),
+        )
+
+
+@dataclass
+class _HeldoutTexts:
+    """(b) and (e): the queried descriptions, and the copies of them that are dropped."""
+
+    en_test: list[int]
+    en_val: list[int]
+    xl_test: list[int]
+    copies: set[int]
+
+    @property
+    def test(self) -> set[int]:
+        return set(self.en_test) | set(self.xl_test)
+
+    @property
+    def all(self) -> set[int]:
+        return self.test | set(self.en_val) | self.copies
+
+
+def _hold_out_descriptions(
+    descriptions: _Descriptions, train_images: set[int], config: ProtocolConfig, generator: torch.Generator
+) -> _HeldoutTexts:
+    """Descriptions of training images, held out in groups of copies.
+
+    Trap: en-GB / en-AU descriptions mostly repeat the English one word for
+    word, so a held-out English description would still sit on its image, and
+    in the training pairs, as an identical en-GB text.
+    """
+    texts, normalised = descriptions.texts, descriptions.normalised
+    copy_groups = _description_groups(texts, normalised, descriptions.text_image, train_images)
+    is_english = [any(_primary_language(texts[t].language) == "en" for t in grp) for grp in copy_groups]
+    english = [grp for grp, en in zip(copy_groups, is_english) if en]
+    other = [grp for grp, en in zip(copy_groups, is_english) if not en]
+    en_test_groups, en_val_groups = stratified_holdout(
+        {0: english}, config.text_test, config.text_val, generator, val_of_rest=True
+    )
+    xl_test_groups, _ = stratified_holdout({0: other}, config.text_test, 0.0, generator)
     en_test = [_representative(texts, grp) for grp in en_test_groups]
     en_val = [_representative(texts, grp) for grp in en_val_groups]
     xl_test = [t for grp in xl_test_groups for t in _distinct_texts(normalised, grp)]
     queried = set(en_test) | set(en_val) | set(xl_test)
     copies = {t for grp in en_test_groups + en_val_groups + xl_test_groups for t in grp} - queried
-    heldout_texts = queried | copies
+    return _HeldoutTexts(en_test=en_test, en_val=en_val, xl_test=xl_test, copies=copies)
 
-    parts: dict[str, dict[EdgeType, torch.Tensor]] = {p: {} for p in ("message_passing", "supervision", "val", "test")}
-    link_held: dict[EdgeType, tuple[torch.Tensor, torch.Tensor]] = {}
+
+@dataclass
+class _HeldoutMasks:
+    """The held-out rows as boolean masks, for the edge rules of :func:`_edge_masks`."""
+
+    image_test: torch.Tensor
+    image_val: torch.Tensor
+    image_all: torch.Tensor
+    text_test: torch.Tensor
+    text_val: torch.Tensor
+    text_copies: torch.Tensor
+    text_all: torch.Tensor
+
+    @classmethod
+    def of(cls, built: BuiltGraph, images: _HeldoutImages, texts: _HeldoutTexts) -> _HeldoutMasks:
+        num_images, num_texts = built.index.num_nodes("image"), built.index.num_nodes("text")
+        return cls(
+            image_test=node_mask(images.test | images.zero_shot, num_images),
+            image_val=node_mask(images.val, num_images),
+            image_all=node_mask(images.all, num_images),
+            text_test=node_mask(texts.test, num_texts),
+            text_val=node_mask(texts.en_val, num_texts),
+            text_copies=node_mask(texts.copies, num_texts),
+            text_all=node_mask(texts.all, num_texts),
+        )
+
+
+def _edge_masks(
+    edge_type: EdgeType,
+    edge_index: torch.Tensor,
+    held: _HeldoutMasks,
+    config: ProtocolConfig,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(test, val, dropped)`` masks over the edges of one type; dropped edges are neither trained nor evaluated."""
+    none = torch.zeros(edge_index.size(1), dtype=torch.bool)
+    if edge_type == DEPICTS:
+        return held.image_test[edge_index[0]], held.image_val[edge_index[0]], none
+    if edge_type == DESCRIBES:
+        heads, tails = edge_index
+        dropped = held.image_all[tails] | held.text_copies[heads]
+        return held.text_test[heads] & ~dropped, held.text_val[heads] & ~dropped, dropped
+    if edge_type[0] == edge_type[2] == "concept":
+        test, val = link_holdout(edge_index.size(1), config.link_test, config.link_val, generator)
+        return test, val, none
+    if edge_type[1] in config.label_free:  # feature-similarity edges use no labels: kept for held-out nodes too
+        return none, none, none
+    # Any other relation: drop edges touching held-out nodes.
+    return none, none, touches({"image": held.image_all, "text": held.text_all}, edge_type, edge_index)
+
+
+def _hide_concepts(
+    num_concepts: int, fraction: float, generator: torch.Generator
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Train for zero-shot concepts: some concepts see none of their images."""
+
+    def hide(supervision: torch.Tensor) -> torch.Tensor:
+        return (torch.rand(num_concepts, generator=generator) < fraction)[supervision[1]]
+
+    return hide
+
+
+def _protocol_parts(
+    built: BuiltGraph,
+    edges: dict[EdgeType, torch.Tensor],
+    held: _HeldoutMasks,
+    config: ProtocolConfig,
+    generator: torch.Generator,
+) -> tuple[dict[str, dict[EdgeType, torch.Tensor]], dict[EdgeType, torch.Tensor]]:
+    """The edge parts of the training split, and the held-out test links per concept–concept relation."""
+    parts: dict[str, dict[EdgeType, torch.Tensor]] = {p: {} for p in PARTS}
+    link_tests: dict[EdgeType, torch.Tensor] = {}
     for edge_type, edge_index in edges.items():
-        src, _, dst = edge_type
-        n = edge_index.size(1)
-        test = torch.zeros(n, dtype=torch.bool)
-        val = torch.zeros(n, dtype=torch.bool)
-        dropped = torch.zeros(n, dtype=torch.bool)  # neither trained nor evaluated
-        if edge_type == DEPICTS:
-            rows = edge_index[0].tolist()
-            test = torch.tensor([r in test_images or r in zs_images for r in rows])
-            val = torch.tensor([r in val_images for r in rows])
-        elif edge_type == DESCRIBES:
-            heads, tails = edge_index[0].tolist(), edge_index[1].tolist()
-            test_set, val_set = set(en_test) | set(xl_test), set(en_val)
-            test = torch.tensor([h in test_set for h in heads]) if n else test
-            val = torch.tensor([h in val_set for h in heads]) if n else val
-            dropped = torch.tensor([t in heldout_images or h in copies for h, t in zip(heads, tails)]) if n else dropped
-            test, val = test & ~dropped, val & ~dropped
-        elif src == dst == "concept":
-            order = torch.randperm(n, generator=g)
-            n_test, n_val = round(link_test * n), round(link_val * n)
-            test[order[:n_test]] = True
-            val[order[n_test : n_test + n_val]] = True
-            link_held[edge_type] = (edge_index[:, test], edge_index[:, val])
-        elif edge_type[1] in label_free:
-            pass  # feature-similarity edges use no labels: kept for held-out nodes too
-        else:  # any other relation: drop edges touching held-out nodes
-            for side, node_type in ((0, src), (1, dst)):
-                held = heldout_images if node_type == "image" else heldout_texts if node_type == "text" else set()
-                if held:
-                    dropped |= torch.tensor([r in held for r in edge_index[side].tolist()])
+        test, val, dropped = _edge_masks(edge_type, edge_index, held, config, generator)
+        if edge_type[0] == edge_type[2] == "concept":
+            link_tests[edge_type] = edge_index[:, test]
         train = ~(test | val | dropped)
-        aligned = is_aligned(edge_type, None) and edge_type[1] not in label_free
-        if aligned:
-            parts["test"][edge_type] = edge_index[:, test]
-            parts["val"][edge_type] = edge_index[:, val]
-            sup = edge_index[:, train]
-            parts["supervision"][edge_type] = sup
-            hidden = torch.rand(sup.size(1), generator=g) < supervision_only
-            if edge_type == DEPICTS and hide_concepts > 0:
-                # Train for zero-shot concepts: some concepts see none of their images.
-                hide = torch.rand(built.index.num_nodes("concept"), generator=g) < hide_concepts
-                hidden |= hide[sup[1]]
-            parts["message_passing"][edge_type] = sup[:, ~hidden]
-        else:
+        if not (is_aligned(edge_type, None) and edge_type[1] not in config.label_free):
             parts["message_passing"][edge_type] = edge_index[:, train]
-    aligned_types = [et for et in edges if is_aligned(et, None) and et[1] not in label_free]
-    heldout = {
-        "test": {"image": torch.tensor(sorted(test_images | zs_images)), "text": torch.tensor(sorted(set(en_test) | set(xl_test) | copies))},
-        "val": {"image": torch.tensor(sorted(val_images)), "text": torch.tensor(sorted(en_val))},
-    }
-    split = EdgeSplit(edges=parts, heldout=heldout, aligned_edge_types=aligned_types)
+            continue
+        hide = None
+        if edge_type == DEPICTS and config.hide_concepts > 0:
+            hide = _hide_concepts(built.index.num_nodes("concept"), config.hide_concepts, generator)
+        add_aligned_parts(parts, edge_type, edge_index, test, val, train, config.supervision_only, generator, hide)
+    return parts, link_tests
 
-    # The queries of each protocol.
-    known_ic = depicts
-    letters = torch.tensor([is_letter_stamp(n.attributes) for n in built.graph.nodes("image")])
 
-    def image_query(images: set[int]) -> Query:
+class _QueryMaker:
+    """Builds the :class:`Query` of each protocol from held-out rows."""
+
+    def __init__(
+        self,
+        built: BuiltGraph,
+        depicts: torch.Tensor,
+        concept_of: dict[int, int],
+        seen_concepts: set[int],
+        descriptions: _Descriptions,
+    ) -> None:
+        self.known_ic = depicts
+        self.concept_of = concept_of
+        self.seen_concepts = seen_concepts
+        self.text_image = descriptions.text_image
+        self.letters = torch.tensor([is_letter_stamp(n.attributes) for n in built.graph.nodes("image")])
+        # Trap: variants of a stamp often share one description word for word, so a
+        # query text describes every image that carries it: all are true answers
+        # (filtered ranking), not only the image the query node is attached to.
+        normalised = descriptions.normalised
+        images_of_text: dict[str, set[int]] = defaultdict(set)
+        for t, i in self.text_image.items():
+            images_of_text[normalised[t]].add(i)
+        self.known_ti = (
+            torch.tensor(
+                [[t, j] for t in sorted(self.text_image) for j in sorted(images_of_text[normalised[t]])],
+                dtype=torch.long,
+            )
+            .t()
+            .reshape(2, -1)
+        )
+
+    def image(self, images: set[int]) -> Query:
         rows = sorted(images)
-        pairs = torch.tensor([rows, [concept_of[r] for r in rows]], dtype=torch.long).reshape(2, -1)
-        seen = torch.tensor([concept_of[r] in seen_concepts for r in rows], dtype=torch.bool)
-        no_letters = ~letters[pairs[0]] if rows else torch.zeros(0, dtype=torch.bool)
-        return Query("image", "concept", pairs, known_ic, {"seen": seen, "unseen": ~seen, "no_letters": no_letters})
+        pairs = torch.tensor([rows, [self.concept_of[r] for r in rows]], dtype=torch.long).reshape(2, -1)
+        seen = torch.tensor([self.concept_of[r] in self.seen_concepts for r in rows], dtype=torch.bool)
+        no_letters = ~self.letters[pairs[0]] if rows else torch.zeros(0, dtype=torch.bool)
+        return Query(
+            "image", "concept", pairs, self.known_ic, {"seen": seen, "unseen": ~seen, "no_letters": no_letters}
+        )
 
-    # Trap: variants of a stamp often share one description word for word, so a
-    # query text describes every image that carries it: all are true answers
-    # (filtered ranking), not only the image the query node is attached to.
-    images_of_text: dict[str, set[int]] = defaultdict(set)
-    for t, i in text_image.items():
-        images_of_text[normalised[t]].add(i)
-    known_ti = torch.tensor([[t, j] for t in sorted(text_image) for j in sorted(images_of_text[normalised[t]])],
-                            dtype=torch.long).t().reshape(2, -1)
-
-    def text_query(selected: list[int]) -> Query:
+    def text(self, selected: list[int]) -> Query:
         rows = sorted(selected)
-        pairs = torch.tensor([rows, [text_image[r] for r in rows]], dtype=torch.long).reshape(2, -1)
-        no_letters = ~letters[pairs[1]] if rows else torch.zeros(0, dtype=torch.bool)
-        return Query("text", "image", pairs, known_ti, {"no_letters": no_letters})
+        pairs = torch.tensor([rows, [self.text_image[r] for r in rows]], dtype=torch.long).reshape(2, -1)
+        no_letters = ~self.letters[pairs[1]] if rows else torch.zeros(0, dtype=torch.bool)
+        return Query("text", "image", pairs, self.known_ti, {"no_letters": no_letters})
 
+    def text_concept(self, text_image_query: Query) -> Query:
+        """Trap 1: descriptions name their concept; reported, not counted as proof."""
+        pairs = text_image_query.pairs
+        desc_concepts = torch.tensor([self.concept_of.get(int(i), -1) for i in pairs[1]], dtype=torch.long)
+        keep = desc_concepts >= 0
+        known = (
+            torch.tensor(
+                [[t, self.concept_of[i]] for t, i in self.text_image.items() if i in self.concept_of], dtype=torch.long
+            )
+            .t()
+            .reshape(2, -1)
+        )
+        return Query("text", "concept", torch.stack([pairs[0][keep], desc_concepts[keep]]), known)
+
+
+def _queries(
+    make: _QueryMaker,
+    images: _HeldoutImages,
+    texts: _HeldoutTexts,
+    edges: dict[EdgeType, torch.Tensor],
+    link_tests: dict[EdgeType, torch.Tensor],
+) -> dict[str, Query]:
     queries = {
-        "a:image->concept": image_query(test_images),
-        "c:zero-shot image->concept": image_query(zs_images),
-        "b:text->image": text_query(en_test),
-        "e:cross-language text->image": text_query(xl_test),
-        "val:image->concept": image_query(val_images),
+        "a:image->concept": make.image(images.test),
+        "c:zero-shot image->concept": make.image(images.zero_shot),
+        "b:text->image": make.text(texts.en_test),
+        "e:cross-language text->image": make.text(texts.xl_test),
+        "val:image->concept": make.image(images.val),
     }
     a = queries["a:image->concept"]
-    queries["a:concept->image"] = Query("concept", "image", a.pairs.flip(0), known_ic.flip(0), {"no_letters": a.groups["no_letters"]})
-    # Trap 1: descriptions name their concept; reported, not counted as proof.
-    b = queries["b:text->image"]
-    desc_concepts = torch.tensor([concept_of.get(int(i), -1) for i in b.pairs[1]], dtype=torch.long)
-    keep = desc_concepts >= 0
-    text_concept_known = torch.tensor(
-        [[t, concept_of[i]] for t, i in text_image.items() if i in concept_of], dtype=torch.long
-    ).t().reshape(2, -1)
-    queries["b':text->concept (name matching)"] = Query("text", "concept", torch.stack([b.pairs[0][keep], desc_concepts[keep]]), text_concept_known)
-    for edge_type, (held_test, _) in link_held.items():
+    queries["a:concept->image"] = Query(
+        "concept", "image", a.pairs.flip(0), make.known_ic.flip(0), {"no_letters": a.groups["no_letters"]}
+    )
+    queries["b':text->concept (name matching)"] = make.text_concept(queries["b:text->image"])
+    for edge_type, held_test in link_tests.items():
         if held_test.size(1):
             queries[f"d:{edge_type[1]} (link prediction)"] = Query("concept", "concept", held_test, edges[edge_type])
+    return queries
+
+
+def make_protocol_split(
+    built: BuiltGraph, seed: int, config: ProtocolConfig | None = None, **overrides: Any
+) -> ProtocolSplit:
+    """Draws every protocol's held-out set for one seed (see the module docstring).
+
+    Args:
+        built: The graph (image features find near-duplicate images).
+        seed: Random seed; the same seed gives the same split.
+        config: The fractions held out; default :class:`ProtocolConfig`.
+        **overrides: Fields of :class:`ProtocolConfig` to change.
+    """
+    config = config or ProtocolConfig()
+    if overrides:
+        config = ProtocolConfig.from_dict({**config.to_dict(), **overrides})
+    g = torch.Generator().manual_seed(seed)
+    edges = edge_index_dict(built.graph, built.index)
+    depicts = edges[DEPICTS]
+    concept_of = dict(zip(depicts[0].tolist(), depicts[1].tolist()))
+    images = _hold_out_images(built, concept_of, config, g)
+    train_images = set(range(built.index.num_nodes("image"))) - images.all
+    seen_concepts = {concept_of[i] for i in train_images if i in concept_of}
+    descriptions = _Descriptions.of(built, edges)
+    texts = _hold_out_descriptions(descriptions, train_images, config, g)
+    parts, link_tests = _protocol_parts(built, edges, _HeldoutMasks.of(built, images, texts), config, g)
+    aligned_types = [et for et in edges if is_aligned(et, None) and et[1] not in config.label_free]
+    heldout = {
+        "test": {
+            "image": torch.tensor(sorted(images.test | images.zero_shot)),
+            "text": torch.tensor(sorted(texts.test | texts.copies)),
+        },
+        "val": {"image": torch.tensor(sorted(images.val)), "text": torch.tensor(sorted(texts.en_val))},
+    }
+    split = EdgeSplit(edges=parts, heldout=heldout, aligned_edge_types=aligned_types)
+    make = _QueryMaker(built, depicts, concept_of, seen_concepts, descriptions)
+    queries = _queries(make, images, texts, edges, link_tests)
     counts = {name: int(q.pairs.size(1)) for name, q in queries.items()}
-    counts.update(zero_shot_concepts=len(zs_set), image_groups=len(groups), dropped_description_copies=len(copies))
+    counts.update(
+        zero_shot_concepts=images.zero_shot_concepts,
+        image_groups=images.num_groups,
+        dropped_description_copies=len(texts.copies),
+    )
     return ProtocolSplit(split=split, queries=queries, counts=counts)

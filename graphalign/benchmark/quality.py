@@ -46,24 +46,34 @@ import torch
 import torch.nn.functional as F
 
 from graphalign.benchmark.protocols import ProtocolSplit, Query, make_protocol_split
+from graphalign.data.split import LABEL_FREE_RELATIONS, EdgeSplit
 from graphalign.errors import ConfigError
 from graphalign.evaluation.ranking import evaluate_ranking
-from graphalign.graph.convert import edge_index_dict
 from graphalign.features.store import BuiltGraph
 from graphalign.features.wordnet_predictions import (
     PREDICTION_RELATION,
     add_prediction_edges,
 )
-from graphalign.nn.channels import ChannelConfig
-from graphalign.nn.hetero_gnn import ModelConfig
-from graphalign.nn.inherit import InheritConfig
-from graphalign.data.split import LABEL_FREE_RELATIONS, EdgeSplit
-from graphalign.training.trainer import TrainConfig, fit, message_passing_data
+from graphalign.graph.convert import edge_index_dict
+from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
+from graphalign.training.trainer import TrainConfig, embed_nodes, fit, message_passing_data
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Method", "default_methods", "run_benchmark", "BenchmarkResult", "format_table", "write_csv", "best_comparison",
-           "benchmark_graphs", "HEADLINE_PROTOCOLS", "bench_channels", "CHANNEL_NAMES", "trained_method"]
+__all__ = [
+    "Method",
+    "default_methods",
+    "run_benchmark",
+    "BenchmarkResult",
+    "format_table",
+    "write_csv",
+    "best_comparison",
+    "benchmark_graphs",
+    "HEADLINE_PROTOCOLS",
+    "bench_channels",
+    "CHANNEL_NAMES",
+    "trained_method",
+]
 
 Embedder = Callable[[BuiltGraph, ProtocolSplit, int], dict[str, torch.Tensor]]
 
@@ -101,7 +111,9 @@ def conse_embeddings(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> d
     from graphalign.encoders.conse import ConSEImageEncoder
 
     config = built.graph_config()
-    encoder = ConSEImageEncoder(text_encoder=config.text_encoder, text_encoder_kwargs=config.text_encoder_kwargs, progress=False)
+    encoder = ConSEImageEncoder(
+        text_encoder=config.text_encoder, text_encoder_kwargs=config.text_encoder_kwargs, progress=False
+    )
     return {
         "image": encoder.from_features(built.features["image"]),
         "concept": F.normalize(built.features["concept"], dim=-1),
@@ -116,8 +128,11 @@ def with_label_free_edges(built: BuiltGraph, split: EdgeSplit) -> EdgeSplit:
     it (:func:`~graphalign.features.knn.add_knn_edges`) carry no label, so every one
     of them, held-out nodes' included, is visible to message passing.
     """
-    extra = {et: e for et, e in edge_index_dict(built.graph, built.index).items()
-             if et[1] in LABEL_FREE_RELATIONS and et not in split.edges["message_passing"]}
+    extra = {
+        et: e
+        for et, e in edge_index_dict(built.graph, built.index).items()
+        if et[1] in LABEL_FREE_RELATIONS and et not in split.edges["message_passing"]
+    }
     if not extra:
         return split
     edges = {part: dict(parts) for part, parts in split.edges.items()}
@@ -129,8 +144,14 @@ CHANNEL_NAMES = ("prior", "text", "visual", "concept", "hierarchy")
 """The benchmark's graph channels, in the order :func:`bench_channels` appends them."""
 
 
-def bench_channels(built: BuiltGraph, prior: float = 1.0, text: float = 1.0, visual: float = 0.0,
-                   concept: float = 0.0, hierarchy: float = 0.0) -> list[dict[str, Any]]:
+def bench_channels(
+    built: BuiltGraph,
+    prior: float = 1.0,
+    text: float = 1.0,
+    visual: float = 0.0,
+    concept: float = 0.0,
+    hierarchy: float = 0.0,
+) -> list[dict[str, Any]]:
     """The benchmark's graph channels for a graph with ConSE ``concat`` image features.
 
     Channels with weight 0 are left out; the others come in the order of
@@ -160,61 +181,138 @@ def bench_channels(built: BuiltGraph, prior: float = 1.0, text: float = 1.0, vis
     visual_dim = built.features["image"].size(1) - text_dim
     channels: list[dict[str, Any]] = []
     if prior > 0:
-        channels.append({"sources": ["image", "concept", "text"], "weight": prior, "hops": 0, "center": False,
-                         "feature_slice": [-text_dim, 0]})
+        channels.append(
+            {
+                "sources": ["image", "concept", "text"],
+                "weight": prior,
+                "hops": 0,
+                "center": False,
+                "feature_slice": [-text_dim, 0],
+            }
+        )
     if text > 0:
         channels.append({"sources": ["text"], "weight": text, "relations": ["describes"], "hops": 1, "decay": 1.0})
     if visual > 0 and visual_dim > 0:
-        channels.append({"sources": ["image"], "weight": visual, "relations": ["depicts", "is_a", "part_of"],
-                         "hops": 3, "decay": 0.8, "feature_slice": [0, visual_dim]})
+        channels.append(
+            {
+                "sources": ["image"],
+                "weight": visual,
+                "relations": ["depicts", "is_a", "part_of"],
+                "hops": 3,
+                "decay": 0.8,
+                "feature_slice": [0, visual_dim],
+            }
+        )
     if concept > 0:
-        channels.append({"sources": ["concept", "text"], "weight": concept, "relations": ["depicts"], "hops": 1, "decay": 1.0,
-                         "center": False})
+        channels.append(
+            {
+                "sources": ["concept", "text"],
+                "weight": concept,
+                "relations": ["depicts"],
+                "hops": 1,
+                "decay": 1.0,
+                "center": False,
+            }
+        )
     if hierarchy > 0:
-        channels.append({"sources": ["concept"], "weight": hierarchy, "relations": [PREDICTION_RELATION], "hops": 1,
-                         "center": False, "codes": 256})
+        channels.append(
+            {
+                "sources": ["concept"],
+                "weight": hierarchy,
+                "relations": [PREDICTION_RELATION],
+                "hops": 1,
+                "center": False,
+                "codes": 256,
+            }
+        )
     return channels
 
 
-def trained_method(name: str, model: ModelConfig | Callable[[BuiltGraph], ModelConfig], train: TrainConfig,
-                   features: str = "base", uses_graph: bool | None = None,
-                   variants: dict[str, tuple[bool | list[int], bool]] | None = None) -> Method:
+def channels_readout(built: BuiltGraph, *weights: float) -> dict[str, Any]:
+    """The benchmark's graph channels (:func:`bench_channels`) as a ``channels`` readout."""
+    return {"name": "channels", "channels": bench_channels(built, *weights)}
+
+
+def with_readout(model: ModelConfig, readout: dict[str, Any]) -> ModelConfig:
+    """``model`` with one more readout, applied after its own."""
+    return dataclasses.replace(model, readouts=[*model.readouts, readout])
+
+
+def readout_variants(
+    model: HeteroAligner,
+    x_dict: dict[str, torch.Tensor],
+    edge_index_dict: dict[Any, torch.Tensor],
+    name: str,
+    variants: dict[str, tuple[bool | list[int], bool]],
+) -> dict[str, dict[str, torch.Tensor]]:
+    """Rows from one trained model with readouts composed differently: message passing runs once.
+
+    ``name`` is the model as trained (every readout); each variant keeps every
+    readout but the channels, and of the channels none (``False``) or those whose
+    indices it lists.
+    """
+    learned = model(x_dict, edge_index_dict, readouts=False)
+    for readout_name, readout in model.readouts.items():
+        if readout_name != "channels":
+            learned = readout(learned, x_dict, edge_index_dict)
+    channels = model.readouts["channels"]
+    rows = {name: channels(learned, x_dict, edge_index_dict)}
+    for row, (select, _) in variants.items():
+        rows[row] = learned if select is False else channels(learned, x_dict, edge_index_dict, select=select)
+    return rows
+
+
+def trained_method(
+    name: str,
+    model: ModelConfig | Callable[[BuiltGraph], ModelConfig],
+    train: TrainConfig,
+    features: str = "base",
+    uses_graph: bool | None = None,
+    variants: dict[str, tuple[bool | list[int], bool]] | None = None,
+) -> Method:
     """A method that trains ``model`` (or ``model(built)``, for settings that depend on the graph) with ``train``.
 
     Args:
-        variants: More rows from the same trained model: ``row name → (with_channels,
-            uses graph)``, where ``with_channels`` is ``False`` (the learned part
-            alone) or the indices of the graph channels to keep
-            (:meth:`HeteroAligner.forward`).
+        variants: More rows from the same trained model: ``row name → (channels,
+            uses graph)``, where ``channels`` is ``False`` (the model without its
+            channels readout) or the indices of the graph channels to keep
+            (:func:`readout_variants`).
     """
+
     def embed(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> Any:
         config = TrainConfig(**{**train.to_dict(), "seed": seed, "progress": False})
         split = with_label_free_edges(built, protocol.split)
         result = fit(built, model(built) if callable(model) else model, config, split=split)
+        if not variants:
+            return embed_nodes(result.model, built, split)
         result.model.eval()
         data = message_passing_data(built, split, inference=True)
         with torch.no_grad():
-            if not variants:
-                return result.model(data.x_dict, data.edge_index_dict)
-            learned = result.model(data.x_dict, data.edge_index_dict, with_channels=False)  # message passing once
-            rows = {name: result.model.append_channels(learned, data.x_dict, data.edge_index_dict)}
-            for row, (with_channels, _) in variants.items():
-                rows[row] = learned if with_channels is False else result.model.append_channels(
-                    learned, data.x_dict, data.edge_index_dict, with_channels)
-            return rows
+            return readout_variants(result.model, data.x_dict, data.edge_index_dict, name, variants)
 
     if uses_graph is None:
-        uses_graph = callable(model) or model.num_layers > 0 or any(ChannelConfig.from_dict(c).hops > 0 for c in model.channels)
+        channels = [] if callable(model) else (model.readout("channels") or {}).get("channels", [])
+        uses_graph = callable(model) or model.num_layers > 0 or any(c["hops"] > 0 for c in channels)
     rows = None if not variants else {**{row: graph for row, (_, graph) in variants.items()}, name: uses_graph}
     return Method(name, embed, uses_graph=uses_graph, features=features, rows=rows)
 
 
-def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full", steps_per_epoch: int | None = None,
-                    knn: int = 0, plain: bool = False, eval_every: int = 1, num_neighbors: list[int] | None = None,
-                    patience: int = 8, channels: bool = True, losses: tuple[str, ...] = ("infonce", "triplet"),
-                    convs: tuple[str, ...] = ("gatv2", "rgcn"),
-                    channel_weights: tuple[float, ...] = (1.0, 1.0, 0.0, 1.0, 0.5),
-                    inherit: bool = True) -> list[Method]:
+def default_methods(
+    epochs: int = 40,
+    batch_size: int = 256,
+    mode: str = "full",
+    steps_per_epoch: int | None = None,
+    knn: int = 0,
+    plain: bool = False,
+    eval_every: int = 1,
+    num_neighbors: list[int] | None = None,
+    patience: int = 8,
+    channels: bool = True,
+    losses: tuple[str, ...] = ("infonce", "triplet"),
+    convs: tuple[str, ...] = ("gatv2", "rgcn"),
+    channel_weights: tuple[float, ...] = (1.0, 1.0, 0.0, 1.0, 0.5),
+    inherit: bool = True,
+) -> list[Method]:
     """The methods of the benchmark table (training settings shared by all trained ones).
 
     Every trained ``+ prior`` method runs on ConSE + EfficientNet features
@@ -246,49 +344,99 @@ def default_methods(epochs: int = 40, batch_size: int = 256, mode: str = "full",
             graphalign row, "learned part alone" included).
     """
     plain_model = dict(hidden_dim=256, out_dim=128, dropout=0.1)
-    prior = dict(hidden_dim=256, out_dim=384, dropout=0.1, prior_residual=True, prior_scale=0.2)
-    gnn_prior = dict(prior, inherit=InheritConfig().to_dict() if inherit else None)
-    methods = [Method("no training (ConSE)", conse_embeddings), Method("1-NN label transfer", lambda b, p, s: {}, nearest_neighbour=True)]
+    prior = dict(hidden_dim=256, out_dim=384, dropout=0.1, head="prior", head_kwargs={"scale": 0.2})
+    gnn_prior = dict(prior, readouts=[{"name": "inherit"}] if inherit else [])
+    methods = [
+        Method("no training (ConSE)", conse_embeddings),
+        Method("1-NN label transfer", lambda b, p, s: {}, nearest_neighbour=True),
+    ]
     features = "conse+visual"
     for loss in losses:
         # isolate_nodes: held-out images and texts have no edges at test time, so
         # training cuts 30% of them off at every step (no effect on the towers).
         # deterministic: the same seed gives the same table (multi-threaded sums over edges otherwise drift).
-        train = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, patience=patience, negatives=-1, isolate_nodes=0.3,
-                            mode=mode, steps_per_epoch=steps_per_epoch, eval_every=eval_every,
-                            num_neighbors=num_neighbors or [15, 10], deterministic=True)
+        train = TrainConfig(
+            loss=loss,
+            epochs=epochs,
+            batch_size=batch_size,
+            patience=patience,
+            negatives=-1,
+            isolate_nodes=0.3,
+            mode=mode,
+            steps_per_epoch=steps_per_epoch,
+            eval_every=eval_every,
+            num_neighbors=num_neighbors or [15, 10],
+            deterministic=True,
+        )
         # The towers pass no messages: full-batch steps are cheap, and every
         # node of the target type is a negative (mini-batches would only sample).
         towers = dataclasses.replace(train, mode="full")
         if plain:
             methods.append(trained_method(f"two towers ({loss})", ModelConfig(num_layers=0, **plain_model), towers))
             for conv in convs:
-                methods.append(trained_method(f"graphalign {conv} ({loss})", ModelConfig(conv=conv, num_layers=2, **plain_model), train))
+                methods.append(
+                    trained_method(
+                        f"graphalign {conv} ({loss})", ModelConfig(conv=conv, num_layers=2, **plain_model), train
+                    )
+                )
         if channels:
-            methods.append(trained_method(
-                f"two towers + prior + prior channel ({loss})",
-                lambda built: ModelConfig(num_layers=0, channels=bench_channels(built, channel_weights[0], 0.0, 0.0, 0.0), **prior),
-                towers, features, uses_graph=False, variants={f"two towers + prior ({loss})": (False, False)}))
+            methods.append(
+                trained_method(
+                    f"two towers + prior + prior channel ({loss})",
+                    lambda built: ModelConfig(
+                        num_layers=0, readouts=[channels_readout(built, channel_weights[0], 0.0, 0.0, 0.0)], **prior
+                    ),
+                    towers,
+                    features,
+                    uses_graph=False,
+                    variants={f"two towers + prior ({loss})": (False, False)},
+                )
+            )
         else:
-            methods.append(trained_method(f"two towers + prior ({loss})", ModelConfig(num_layers=0, **prior), towers, features))
+            methods.append(
+                trained_method(f"two towers + prior ({loss})", ModelConfig(num_layers=0, **prior), towers, features)
+            )
         for conv in convs:
             if channels:
                 # Leave-one-out rows: the same trained model without each channel, and without any.
-                variants: dict[str, tuple[bool | list[int], bool]] = {f"graphalign {conv} + prior ({loss})": (False, True)}
+                variants: dict[str, tuple[bool | list[int], bool]] = {
+                    f"graphalign {conv} + prior ({loss})": (False, True)
+                }
                 present = [n for n, w in zip(CHANNEL_NAMES, channel_weights) if w > 0]
                 for dropped in present if len(present) > 1 else ():
                     kept = [i for i, n in enumerate(present) if n != dropped]
                     variants[f"graphalign {conv} + prior + channels, no {dropped} channel ({loss})"] = (kept, True)
-                methods.append(trained_method(
-                    f"graphalign {conv} + prior + channels ({loss})",
-                    lambda built, conv=conv: ModelConfig(conv=conv, num_layers=2, channels=bench_channels(built, *channel_weights), **gnn_prior),
-                    train, features, uses_graph=True, variants=variants))
+                methods.append(
+                    trained_method(
+                        f"graphalign {conv} + prior + channels ({loss})",
+                        lambda built, conv=conv: with_readout(
+                            ModelConfig(conv=conv, num_layers=2, **gnn_prior),
+                            channels_readout(built, *channel_weights),
+                        ),
+                        train,
+                        features,
+                        uses_graph=True,
+                        variants=variants,
+                    )
+                )
             else:
-                methods.append(trained_method(f"graphalign {conv} + prior ({loss})", ModelConfig(conv=conv, num_layers=2, **gnn_prior),
-                                              train, features))
+                methods.append(
+                    trained_method(
+                        f"graphalign {conv} + prior ({loss})",
+                        ModelConfig(conv=conv, num_layers=2, **gnn_prior),
+                        train,
+                        features,
+                    )
+                )
         if knn > 0:
-            methods.append(trained_method(f"graphalign gatv2 + prior + kNN ({loss})", ModelConfig(conv="gatv2", num_layers=2, **gnn_prior),
-                                          train, "conse+knn"))
+            methods.append(
+                trained_method(
+                    f"graphalign gatv2 + prior + kNN ({loss})",
+                    ModelConfig(conv="gatv2", num_layers=2, **gnn_prior),
+                    train,
+                    "conse+knn",
+                )
+            )
     return methods
 
 
@@ -307,7 +455,9 @@ def _nearest_neighbour_scores(built: BuiltGraph, protocol: ProtocolSplit, query:
     return scores if query.query_type == "image" else scores.T
 
 
-def _evaluate(query: Query, embeddings: dict[str, torch.Tensor] | None, scores: torch.Tensor | None) -> dict[str, dict[str, float]]:
+def _evaluate(
+    query: Query, embeddings: dict[str, torch.Tensor] | None, scores: torch.Tensor | None
+) -> dict[str, dict[str, float]]:
     results = {}
     subsets = {"all": torch.ones(query.pairs.size(1), dtype=torch.bool), **query.groups}
     for subset, mask in subsets.items():
@@ -319,8 +469,13 @@ def _evaluate(query: Query, embeddings: dict[str, torch.Tensor] | None, scores: 
             metrics = evaluate_ranking(q, c, pairs[0], pairs[1], known_pairs=query.known.t(), similarity="dot")
         else:
             assert embeddings is not None
-            metrics = evaluate_ranking(embeddings[query.query_type], embeddings[query.cand_type], pairs[0], pairs[1],
-                                       known_pairs=query.known.t())
+            metrics = evaluate_ranking(
+                embeddings[query.query_type],
+                embeddings[query.cand_type],
+                pairs[0],
+                pairs[1],
+                known_pairs=query.known.t(),
+            )
         results[subset] = metrics
     return results
 
@@ -386,7 +541,9 @@ def run_benchmark(
     return result
 
 
-def format_table(result: BenchmarkResult, metrics: tuple[str, ...] = ("mrr", "hits@1", "hits@10"), subset: str = "all") -> str:
+def format_table(
+    result: BenchmarkResult, metrics: tuple[str, ...] = ("mrr", "hits@1", "hits@10"), subset: str = "all"
+) -> str:
     """A markdown table: one row per method, one column group per protocol."""
     protocols = sorted({p for (_, p, s) in result.rows if s == subset})
     methods = list(dict.fromkeys(m for (m, _, _) in result.rows))
@@ -408,10 +565,21 @@ def write_csv(result: BenchmarkResult, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["method", "protocol", "subset", "seed_index", "mrr", "hits@1", "hits@3", "hits@10", "mean_rank", "count"])
+        writer.writerow(
+            ["method", "protocol", "subset", "seed_index", "mrr", "hits@1", "hits@3", "hits@10", "mean_rank", "count"]
+        )
         for (method, protocol, subset), runs in result.rows.items():
             for index, metrics in enumerate(runs):
-                writer.writerow([method, protocol, subset, index, *(f"{metrics[k]:.6f}" for k in ("mrr", "hits@1", "hits@3", "hits@10", "mean_rank")), int(metrics["count"])])
+                writer.writerow(
+                    [
+                        method,
+                        protocol,
+                        subset,
+                        index,
+                        *(f"{metrics[k]:.6f}" for k in ("mrr", "hits@1", "hits@3", "hits@10", "mean_rank")),
+                        int(metrics["count"]),
+                    ]
+                )
 
 
 def best_comparison(result: BenchmarkResult, protocols: list[str], subset: str = "all") -> list[dict[str, Any]]:
@@ -435,10 +603,22 @@ def best_comparison(result: BenchmarkResult, protocols: list[str], subset: str =
         bo = max(other, key=lambda m: other[m][0])
         relative = graph[bg][0] / max(other[bo][0], 1e-9) - 1
         beyond_spread = graph[bg][0] - other[bo][0] > graph[bg][1] + other[bo][1]
-        per_seed = [g["mrr"] / max(o["mrr"], 1e-9) - 1
-                    for g, o in zip(result.rows[(bg, protocol, subset)], result.rows[(bo, protocol, subset)])]
-        rows.append({"protocol": protocol, "graph": bg, "graph_mrr": graph[bg], "baseline": bo, "baseline_mrr": other[bo],
-                     "relative": relative, "per_seed": per_seed, "target_met": relative >= 0.10 and beyond_spread})
+        per_seed = [
+            g["mrr"] / max(o["mrr"], 1e-9) - 1
+            for g, o in zip(result.rows[(bg, protocol, subset)], result.rows[(bo, protocol, subset)])
+        ]
+        rows.append(
+            {
+                "protocol": protocol,
+                "graph": bg,
+                "graph_mrr": graph[bg],
+                "baseline": bo,
+                "baseline_mrr": other[bo],
+                "relative": relative,
+                "per_seed": per_seed,
+                "target_met": relative >= 0.10 and beyond_spread,
+            }
+        )
     return rows
 
 
@@ -446,7 +626,9 @@ HEADLINE_PROTOCOLS = ["a:image->concept", "c:zero-shot image->concept", "b:text-
 """The protocols on which graphalign must beat the best non-graph method."""
 
 
-def benchmark_graphs(data_dir: str | Path, config: Any = None, knn: int = 0, predictions: int = 3) -> dict[str, BuiltGraph]:
+def benchmark_graphs(
+    data_dir: str | Path, config: Any = None, knn: int = 0, predictions: int = 3
+) -> dict[str, BuiltGraph]:
     """The dataset with the node features the methods run on.
 
     ``"base"``: the default encoders (ConSE and 1-NN read it, and the protocol
@@ -465,11 +647,19 @@ def benchmark_graphs(data_dir: str | Path, config: Any = None, knn: int = 0, pre
 
     config = config or GraphConfig(progress=False)
     base, _ = build_graph(data_dir, config)
-    conse_config = GraphConfig(**{**config.to_dict(), "image_encoder": "conse",
-                                  "image_encoder_kwargs": {"text_encoder": config.text_encoder,
-                                                           "text_encoder_kwargs": config.text_encoder_kwargs}})
-    visual_config = GraphConfig(**{**conse_config.to_dict(),
-                                   "image_encoder_kwargs": {**conse_config.image_encoder_kwargs, "mode": "concat"}})
+    conse_config = GraphConfig(
+        **{
+            **config.to_dict(),
+            "image_encoder": "conse",
+            "image_encoder_kwargs": {
+                "text_encoder": config.text_encoder,
+                "text_encoder_kwargs": config.text_encoder_kwargs,
+            },
+        }
+    )
+    visual_config = GraphConfig(
+        **{**conse_config.to_dict(), "image_encoder_kwargs": {**conse_config.image_encoder_kwargs, "mode": "concat"}}
+    )
     graphs = {"base": base}
     graphs["conse+visual"], _ = build_graph(data_dir, visual_config)
     if predictions > 0:
@@ -494,9 +684,15 @@ def make_plots(graphs: dict[str, BuiltGraph], out: Path, name: str, epochs: int 
     histories = {}
     after = None
     for label, conv in (("gatv2 + prior", "gatv2"), ("rgcn + prior", "rgcn")):
-        model = ModelConfig(conv=conv, hidden_dim=256, out_dim=384, dropout=0.1, prior_residual=True, prior_scale=0.2)
-        result = fit(graphs["conse+visual"], model, TrainConfig(epochs=epochs, patience=epochs, negatives=-1, seed=seed, progress=False),
-                     split=protocol.split)
+        model = ModelConfig(
+            conv=conv, hidden_dim=256, out_dim=384, dropout=0.1, head="prior", head_kwargs={"scale": 0.2}
+        )
+        result = fit(
+            graphs["conse+visual"],
+            model,
+            TrainConfig(epochs=epochs, patience=epochs, negatives=-1, seed=seed, progress=False),
+            split=protocol.split,
+        )
         histories[label] = result.history
         if after is None:
             result.model.eval()
@@ -504,7 +700,15 @@ def make_plots(graphs: dict[str, BuiltGraph], out: Path, name: str, epochs: int 
             with torch.no_grad():
                 after = result.model(data.x_dict, data.edge_index_dict)
     return [
-        plot_space_map(graphs["base"], before, out / f"map-{name}-before.png", "images before alignment (ConSE, pretrained)", seed),
-        plot_space_map(graphs["base"], after, out / f"map-{name}-after.png", "images after alignment (graphalign gatv2 + prior)", seed),
+        plot_space_map(
+            graphs["base"], before, out / f"map-{name}-before.png", "images before alignment (ConSE, pretrained)", seed
+        ),
+        plot_space_map(
+            graphs["base"],
+            after,
+            out / f"map-{name}-after.png",
+            "images after alignment (graphalign gatv2 + prior)",
+            seed,
+        ),
         plot_training_curves(histories, out / f"curves-{name}.png"),
     ]

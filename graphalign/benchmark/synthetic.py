@@ -66,12 +66,19 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from graphalign.errors import ConfigError
-from graphalign.data.split import LABEL_FREE_RELATIONS, PARTS, EdgeSplit, SplitConfig, is_aligned
+from graphalign.data.split import (
+    EdgeSplit,
+    NodeMasks,
+    SplitConfig,
+    aligned_edge_types,
+    split_edges,
+    stratified_holdout_masks,
+)
+from graphalign.errors import ConfigError, GraphValidationError
+from graphalign.rng import randint_below
 from graphalign.typing import EdgeType, NodeType
 
 if TYPE_CHECKING:
-    import graphalign._pyg  # noqa: F401
     from torch_geometric.data import HeteroData
 
     from graphalign.features.store import BuiltGraph
@@ -155,16 +162,22 @@ class SyntheticConfig:
     def __post_init__(self) -> None:
         if self.num_nodes < 4:
             raise ConfigError(f"SyntheticConfig.num_nodes must be at least 4, got {self.num_nodes}")
-        if not (0 < self.concept_fraction and 0 < self.image_fraction and self.concept_fraction + self.image_fraction < 1):
-            raise ConfigError("SyntheticConfig: concept_fraction and image_fraction must be positive with a sum below 1")
+        if not (
+            0 < self.concept_fraction and 0 < self.image_fraction and self.concept_fraction + self.image_fraction < 1
+        ):
+            raise ConfigError(
+                "SyntheticConfig: concept_fraction and image_fraction must be positive with a sum below 1"
+            )
         if self.hierarchy_exponent <= 1.0:
             raise ConfigError(f"SyntheticConfig.hierarchy_exponent must be > 1, got {self.hierarchy_exponent}")
         if self.edges_per_node < 0 or self.popularity_exponent < 0 or self.noise < 0:
             raise ConfigError("SyntheticConfig: edges_per_node, popularity_exponent and noise must be >= 0")
         unknown = sorted(set(self.context_shares) - set(_CONTEXT_TYPES))
         if unknown or any(v < 0 for v in self.context_shares.values()):
-            raise ConfigError(f"SyntheticConfig.context_shares: unknown relations {unknown} or negative shares; "
-                              f"valid relations: {sorted(_CONTEXT_TYPES)}")
+            raise ConfigError(
+                f"SyntheticConfig.context_shares: unknown relations {unknown} or negative shares; "
+                f"valid relations: {sorted(_CONTEXT_TYPES)}"
+            )
         if self.dtype not in _DTYPES:
             raise ConfigError(f"SyntheticConfig.dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
         if self.text_dim < 1 or self.image_dim < 1:
@@ -250,7 +263,9 @@ class SyntheticGraph:
     @cached_property
     def hetero_data(self) -> HeteroData:
         """PyG ``HeteroData`` with ``x`` per node type and reverse edge types."""
-        import graphalign._pyg  # noqa: F401
+        import graphalign._pyg  # noqa: F401  (before PyG: imports it without its FutureWarning)
+
+        # isort: split
         from torch_geometric.data import HeteroData
 
         from graphalign.graph.convert import reverse_edge_type
@@ -282,56 +297,22 @@ class SyntheticGraph:
         """
         config = config or SplitConfig()
         generator = torch.Generator().manual_seed(seed)
-        aligned = [et for et in self.edges if is_aligned(et, config.align_relations)]
-        if not aligned:
-            raise ConfigError(f"no aligned edge type among {sorted('|'.join(e) for e in self.edges)} "
-                              f"(align_relations={config.align_relations})")
+        try:
+            aligned = aligned_edge_types(self.edges, config.align_relations)
+        except GraphValidationError as error:
+            raise ConfigError(str(error)) from error
         heldout: dict[str, dict[NodeType, Tensor]] = {"val": {}, "test": {}}
-        masks: dict[str, dict[NodeType, Tensor]] = {"val": {}, "test": {}}
+        masks: dict[str, NodeMasks] = {"val": {}, "test": {}}
         for node_type in config.heldout_node_types:
             count = self.node_counts().get(node_type, 0)
             if count == 0:
                 continue
             strata = self.concept_of.get(node_type, torch.zeros(count, dtype=torch.long))
-            val_mask, test_mask = _stratified_holdout(strata, config.val_fraction, config.test_fraction, generator)
+            val_mask, test_mask = stratified_holdout_masks(strata, config.val_fraction, config.test_fraction, generator)
             for part, mask in (("val", val_mask), ("test", test_mask)):
                 masks[part][node_type] = mask
                 heldout[part][node_type] = mask.nonzero().view(-1)
-
-        def touches(part: str, edge_type: EdgeType, edge_index: Tensor) -> Tensor:
-            src, _, dst = edge_type
-            hit = torch.zeros(edge_index.size(1), dtype=torch.bool)
-            if src in masks[part]:
-                hit |= masks[part][src][edge_index[0]]
-            if dst in masks[part]:
-                hit |= masks[part][dst][edge_index[1]]
-            return hit
-
-        edges: dict[str, dict[EdgeType, Tensor]] = {part: {} for part in PARTS}
-        for edge_type, edge_index in self.edges.items():
-            test_hit = touches("test", edge_type, edge_index)
-            val_hit = touches("val", edge_type, edge_index) & ~test_hit
-            train = ~(test_hit | val_hit)
-            if edge_type not in aligned:  # label-free relations (kNN-like) stay for held-out nodes too
-                label_free = edge_type[1] in LABEL_FREE_RELATIONS
-                edges["message_passing"][edge_type] = edge_index[:, train] if config.isolate_heldout and not label_free else edge_index
-                continue
-            src, _, dst = edge_type
-            if src not in masks["test"] and dst not in masks["test"]:
-                order = torch.randperm(edge_index.size(1), generator=generator)
-                n_test = round(config.test_fraction * len(order))
-                n_val = round(config.val_fraction * len(order))
-                test_hit = torch.zeros_like(train)
-                val_hit = torch.zeros_like(train)
-                test_hit[order[:n_test]] = True
-                val_hit[order[n_test : n_test + n_val]] = True
-                train = ~(test_hit | val_hit)
-            edges["test"][edge_type] = edge_index[:, test_hit]
-            edges["val"][edge_type] = edge_index[:, val_hit]
-            train_edges = edge_index[:, train]
-            edges["supervision"][edge_type] = train_edges
-            hidden = torch.rand(train_edges.size(1), generator=generator) < config.supervision_only
-            edges["message_passing"][edge_type] = train_edges[:, ~hidden]
+        edges = split_edges(self.edges, aligned, masks, config, generator)
         split = EdgeSplit(edges=edges, heldout=heldout, aligned_edge_types=aligned)
         logger.info("synthetic split (seed %d): %s", seed, split.counts())
         return split
@@ -344,8 +325,8 @@ class SyntheticGraph:
         path ``synthetic/i<row>.png``, which does not exist (the features are
         synthetic). ``edge_index_dict`` of the result equals :meth:`edge_index_dict`.
         """
-        from graphalign.graph.knowledge_graph import KnowledgeGraph
         from graphalign.features.store import BuiltGraph
+        from graphalign.graph.knowledge_graph import KnowledgeGraph
 
         prefix = {"concept": "c", "image": "i", "text": "t"}
         graph = KnowledgeGraph()
@@ -359,8 +340,12 @@ class SyntheticGraph:
         for (src, rel, dst), edge_index in self.edges.items():
             for head, tail in edge_index.t().tolist():
                 graph.add_edge(f"{prefix[src]}{head}", rel, f"{prefix[dst]}{tail}")
-        return BuiltGraph(graph=graph, features=dict(self.features), config={"synthetic": self.config.to_dict()},
-                          spaces=dict(self.spaces))
+        return BuiltGraph(
+            graph=graph,
+            features=dict(self.features),
+            config={"synthetic": self.config.to_dict()},
+            spaces=dict(self.spaces),
+        )
 
     def save(self, folder: str | os.PathLike[str], overwrite: bool = False) -> Path:
         """Writes a graph folder (through :meth:`to_built`) that ``BuiltGraph.load`` reads;
@@ -390,13 +375,9 @@ def _draw(cdf: Tensor, n: int, generator: torch.Generator) -> Tensor:
     return torch.searchsorted(cdf, u).clamp_(max=cdf.numel() - 1)
 
 
-def _randint_below(high: Tensor, generator: torch.Generator) -> Tensor:
-    """One uniform integer in ``[0, high[i])`` per entry (all ``high > 0``)."""
-    u = torch.rand(high.shape, generator=generator, dtype=torch.float64)
-    return torch.minimum((u * high).long(), high - 1)
-
-
-def _dedupe(edge_index: Tensor, num_src: int, num_dst: int, same_type: bool, keep: int, generator: torch.Generator) -> Tensor:
+def _dedupe(
+    edge_index: Tensor, num_src: int, num_dst: int, same_type: bool, keep: int, generator: torch.Generator
+) -> Tensor:
     """Drops duplicate edges (and self-loops within one type), then keeps a random
     ``keep`` of the rest if there are more; edges come out sorted by (source, target)."""
     if same_type:
@@ -432,7 +413,11 @@ def _concept_features(parent: Tensor, depth: Tensor, dim: int, generator: torch.
 
 
 def _noisy_copies(
-    source: Tensor, rows: Tensor, noise: float, dtype: torch.dtype, generator: torch.Generator,
+    source: Tensor,
+    rows: Tensor,
+    noise: float,
+    dtype: torch.dtype,
+    generator: torch.Generator,
     expand: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     """``source[rows]`` plus noise, L2-normalised; or, with ``expand = (index, sign)``,
@@ -451,6 +436,113 @@ def _noisy_copies(
             part = torch.relu(part + torch.randn(part.shape, generator=generator) * noise)
         out[start : start + part.size(0)] = part.to(dtype)
     return out
+
+
+@dataclass
+class _Structure:
+    """The aligned structure of a synthetic graph: hierarchy, concept popularity, what depicts and describes what."""
+
+    counts: dict[NodeType, int]
+    parent: Tensor  # (C,) parent concept, root 0: 0
+    depth: Tensor  # (C,)
+    popularity: Tensor  # (C,) cumulative popularity
+    image_concept: Tensor  # (I,)
+    text_concept: Tensor  # (T,)
+    is_a: Tensor  # (2, C - 1) child is_a parent
+    depicts: Tensor  # (2, I)
+    describes: Tensor  # (2, T)
+
+    @classmethod
+    def draw(cls, config: SyntheticConfig, g: torch.Generator) -> _Structure:
+        counts = config.node_counts()
+        num_c, num_i, num_t = counts["concept"], counts["image"], counts["text"]
+        parent, depth = _hierarchy(num_c, config.hierarchy_exponent, g)
+        popularity = _zipf_cdf(num_c, config.popularity_exponent, g)
+        image_concept = _draw(popularity, num_i, g)  # (I,)
+        text_image = torch.randint(num_i, (num_t,), generator=g)  # (T,)
+        return cls(
+            counts=counts,
+            parent=parent,
+            depth=depth,
+            popularity=popularity,
+            image_concept=image_concept,
+            text_concept=image_concept[text_image],
+            is_a=torch.stack([torch.arange(1, num_c), parent[1:]]),
+            depicts=torch.stack([torch.arange(num_i), image_concept]),
+            describes=torch.stack([torch.arange(num_t), text_image]),
+        )
+
+
+def _mentions(structure: _Structure, wanted: int, g: torch.Generator) -> Tensor:
+    """``text --mentions--> concept``: every text first mentions its own concept, then popular ones."""
+    num_t, num_c = structure.counts["text"], structure.counts["concept"]
+    n = math.ceil(_OVERDRAW * wanted)
+    src = torch.arange(n) % num_t
+    dst = _draw(structure.popularity, n, g)
+    first = torch.arange(n) < num_t
+    dst[first] = structure.text_concept[src[first]]
+    return _dedupe(torch.stack([src, dst]), num_t, num_c, False, wanted, g)
+
+
+def _similar_images(structure: _Structure, wanted: int, same_concept: float, g: torch.Generator) -> Tensor:
+    """``image --similar_to--> image``: mostly an image of the same concept, else a random one."""
+    num_i, num_c = structure.counts["image"], structure.counts["concept"]
+    image_concept = structure.image_concept
+    n = math.ceil(_OVERDRAW * wanted)
+    src = torch.arange(n) % num_i
+    by_concept = torch.argsort(image_concept, stable=True)  # images grouped by concept
+    group = torch.bincount(image_concept, minlength=num_c)
+    start = torch.cumsum(group, 0) - group
+    concept = image_concept[src]
+    dst = by_concept[start[concept] + randint_below(group[concept], g)]  # an image of the same concept
+    random = (torch.rand(n, generator=g) >= same_concept) | (group[concept] == 1)
+    dst[random] = torch.randint(num_i, (int(random.sum()),), generator=g)
+    return _dedupe(torch.stack([src, dst]), num_i, num_i, True, wanted, g)
+
+
+def _related_concepts(structure: _Structure, wanted: int, g: torch.Generator) -> Tensor:
+    """``concept --related_to--> concept``: targets drawn by popularity."""
+    num_c = structure.counts["concept"]
+    n = math.ceil(_OVERDRAW * wanted)
+    src = torch.arange(n) % num_c
+    dst = _draw(structure.popularity, n, g)
+    return _dedupe(torch.stack([src, dst]), num_c, num_c, True, wanted, g)
+
+
+def _context_edges(config: SyntheticConfig, structure: _Structure, g: torch.Generator) -> dict[EdgeType, Tensor]:
+    """The non-aligned edges filling the edge budget in the proportions of ``context_shares``.
+
+    A quarter more than wanted are drawn: duplicates and self-loops are dropped, then the count trimmed.
+    """
+    num_c, num_i, num_t = (structure.counts[t] for t in ("concept", "image", "text"))
+    budget = round(config.edges_per_node * config.num_nodes)
+    extra = max(0, budget - (num_c - 1) - num_i - num_t)
+    total_share = sum(config.context_shares.values()) or 1.0
+    wanted = {rel: round(extra * share / total_share) for rel, share in config.context_shares.items()}
+    edges: dict[EdgeType, Tensor] = {}
+    if wanted.get("mentions", 0) > 0:
+        edges[MENTIONS] = _mentions(structure, wanted["mentions"], g)
+    if wanted.get("similar_to", 0) > 0 and num_i > 1:
+        edges[SIMILAR_TO] = _similar_images(structure, wanted["similar_to"], config.same_concept_similar, g)
+    if wanted.get("related_to", 0) > 0:
+        edges[RELATED_TO] = _related_concepts(structure, wanted["related_to"], g)
+    return edges
+
+
+def _features(config: SyntheticConfig, structure: _Structure, g: torch.Generator) -> dict[NodeType, Tensor]:
+    """Concept vectors down the hierarchy; texts and images as noisy copies of their concept's vector."""
+    dtype = _DTYPES[config.dtype]
+    concept_x = _concept_features(structure.parent, structure.depth, config.text_dim, g)  # (C, text_dim) float32
+    # Image features: each of the image_dim features copies one concept feature with a random sign.
+    expand = (
+        torch.randint(config.text_dim, (config.image_dim,), generator=g),
+        torch.randint(2, (config.image_dim,), generator=g).float() * 2 - 1,
+    )
+    return {
+        "concept": concept_x.to(dtype),
+        "image": _noisy_copies(concept_x, structure.image_concept, config.noise, dtype, g, expand=expand),
+        "text": _noisy_copies(concept_x, structure.text_concept, config.noise, dtype, g),
+    }
 
 
 def make_synthetic_graph(config: SyntheticConfig | None = None, **overrides: Any) -> SyntheticGraph:
@@ -472,88 +564,16 @@ def make_synthetic_graph(config: SyntheticConfig | None = None, **overrides: Any
     if overrides:
         config = SyntheticConfig.from_dict({**config.to_dict(), **overrides})
     g = torch.Generator().manual_seed(config.seed)
-    counts = config.node_counts()
-    num_c, num_i, num_t = counts["concept"], counts["image"], counts["text"]
-
-    parent, depth = _hierarchy(num_c, config.hierarchy_exponent, g)
-    children = torch.arange(1, num_c)
-    is_a = torch.stack([children, parent[1:]])  # (2, C - 1) child is_a parent
-    popularity = _zipf_cdf(num_c, config.popularity_exponent, g)
-    image_concept = _draw(popularity, num_i, g)  # (I,)
-    depicts = torch.stack([torch.arange(num_i), image_concept])
-    text_image = torch.randint(num_i, (num_t,), generator=g)  # (T,)
-    text_concept = image_concept[text_image]
-    describes = torch.stack([torch.arange(num_t), text_image])
-
-    budget = round(config.edges_per_node * config.num_nodes)
-    extra = max(0, budget - (num_c - 1) - num_i - num_t)
-    total_share = sum(config.context_shares.values()) or 1.0
-    wanted = {rel: round(extra * share / total_share) for rel, share in config.context_shares.items()}
-    edges: dict[EdgeType, Tensor] = {IS_A: is_a, DEPICTS: depicts, DESCRIBES: describes}
-
-    # Draw a quarter more than wanted: duplicates and self-loops are dropped, then the count trimmed.
-    if wanted.get("mentions", 0) > 0:
-        n = math.ceil(_OVERDRAW * wanted["mentions"])
-        src = torch.arange(n) % num_t
-        dst = _draw(popularity, n, g)
-        first = torch.arange(n) < num_t  # every text first mentions its own concept
-        dst[first] = text_concept[src[first]]
-        edges[MENTIONS] = _dedupe(torch.stack([src, dst]), num_t, num_c, False, wanted["mentions"], g)
-    if wanted.get("similar_to", 0) > 0 and num_i > 1:
-        n = math.ceil(_OVERDRAW * wanted["similar_to"])
-        src = torch.arange(n) % num_i
-        by_concept = torch.argsort(image_concept, stable=True)  # images grouped by concept
-        group = torch.bincount(image_concept, minlength=num_c)
-        start = torch.cumsum(group, 0) - group
-        concept = image_concept[src]
-        dst = by_concept[start[concept] + _randint_below(group[concept], g)]  # an image of the same concept
-        random = (torch.rand(n, generator=g) >= config.same_concept_similar) | (group[concept] == 1)
-        dst[random] = torch.randint(num_i, (int(random.sum()),), generator=g)
-        edges[SIMILAR_TO] = _dedupe(torch.stack([src, dst]), num_i, num_i, True, wanted["similar_to"], g)
-    if wanted.get("related_to", 0) > 0:
-        n = math.ceil(_OVERDRAW * wanted["related_to"])
-        src = torch.arange(n) % num_c
-        dst = _draw(popularity, n, g)
-        edges[RELATED_TO] = _dedupe(torch.stack([src, dst]), num_c, num_c, True, wanted["related_to"], g)
-
-    dtype = _DTYPES[config.dtype]
-    concept_x = _concept_features(parent, depth, config.text_dim, g)  # (C, text_dim) float32
-    # Image features: each of the image_dim features copies one concept feature with a random sign.
-    expand = (torch.randint(config.text_dim, (config.image_dim,), generator=g),
-              torch.randint(2, (config.image_dim,), generator=g).float() * 2 - 1)
-    features = {
-        "concept": concept_x.to(dtype),
-        "image": _noisy_copies(concept_x, image_concept, config.noise, dtype, g, expand=expand),
-        "text": _noisy_copies(concept_x, text_concept, config.noise, dtype, g),
-    }
+    structure = _Structure.draw(config, g)
+    edges = {IS_A: structure.is_a, DEPICTS: structure.depicts, DESCRIBES: structure.describes}
+    edges.update(_context_edges(config, structure, g))
     edges = {et: e.contiguous() for et, e in sorted(edges.items())}
     graph = SyntheticGraph(
-        features=features,
+        features=_features(config, structure, g),
         edges=edges,
-        concept_of={"image": image_concept, "text": text_concept},
+        concept_of={"image": structure.image_concept, "text": structure.text_concept},
         spaces={"concept": "synthetic-text", "text": "synthetic-text", "image": "synthetic-image"},
         config=config,
     )
     logger.info("generated %r (%.1f MiB)", graph, graph.nbytes() / 2**20)
     return graph
-
-
-def _stratified_holdout(
-    strata: Tensor, val_fraction: float, test_fraction: float, generator: torch.Generator
-) -> tuple[Tensor, Tensor]:
-    """Boolean val and test masks, stratified: in a stratum of ``s`` nodes, ``test_fraction * s``
-    (randomly rounded) go to test and ``val_fraction * s`` to validation."""
-    n = strata.numel()
-    num_strata = int(strata.max()) + 1 if n else 0
-    order = torch.argsort(strata * n + torch.randperm(n, generator=generator))  # random order inside strata
-    sorted_strata = strata[order]
-    size = torch.bincount(strata, minlength=num_strata)
-    start = torch.cumsum(size, 0) - size
-    rank = torch.arange(n) - start[sorted_strata]
-    offset = torch.rand(num_strata, generator=generator, dtype=torch.float64)[sorted_strata]
-    position = (rank + offset) / size[sorted_strata]  # in [0, 1), evenly spread per stratum
-    test = torch.zeros(n, dtype=torch.bool)
-    val = torch.zeros(n, dtype=torch.bool)
-    test[order[position < test_fraction]] = True
-    val[order[(position >= test_fraction) & (position < test_fraction + val_fraction)]] = True
-    return val, test

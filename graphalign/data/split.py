@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
-from graphalign.digest import file_digest
 from graphalign.checks import check_bool, check_choice, check_float
+from graphalign.digest import file_digest
 from graphalign.errors import ConfigError, GraphValidationError, check_config_keys
 from graphalign.graph.convert import NodeIndex, edge_index_dict, reverse_edge_type
 from graphalign.graph.knowledge_graph import KnowledgeGraph
@@ -42,9 +43,30 @@ from graphalign.typing import NODE_TYPES, EdgeType, NodeType
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SplitConfig", "EdgeSplit", "split_graph", "is_aligned", "LABEL_FREE_RELATIONS", "fold_text", "copy_key"]
+__all__ = [
+    "SplitConfig",
+    "EdgeSplit",
+    "split_graph",
+    "is_aligned",
+    "LABEL_FREE_RELATIONS",
+    "fold_text",
+    "copy_key",
+    "UnionFind",
+    "stratified_holdout",
+    "stratified_holdout_masks",
+    "node_mask",
+    "touches",
+    "link_holdout",
+    "add_aligned_parts",
+    "aligned_edge_types",
+    "split_edges",
+]
 
 PARTS = ("message_passing", "supervision", "val", "test")
+
+T = TypeVar("T")
+NodeMasks = dict[NodeType, torch.Tensor]
+"""Node type → boolean mask over its rows."""
 
 
 @dataclass
@@ -86,13 +108,21 @@ class SplitConfig:
             check_float("SplitConfig", name, getattr(self, name), low=0.0, high=1.0, high_open=True)
         for name in ("isolate_heldout", "group_copies"):
             check_bool("SplitConfig", name, getattr(self, name))
-        if self.align_relations is not None and (isinstance(self.align_relations, str)
-                                                 or not all(isinstance(r, str) for r in self.align_relations)):
-            raise ConfigError(f"SplitConfig.align_relations must be a list of relation names or None, got {self.align_relations!r}",
-                              config="SplitConfig", key="align_relations")
+        if self.align_relations is not None and (
+            isinstance(self.align_relations, str) or not all(isinstance(r, str) for r in self.align_relations)
+        ):
+            raise ConfigError(
+                f"SplitConfig.align_relations must be a list of relation names or None, got {self.align_relations!r}",
+                config="SplitConfig",
+                key="align_relations",
+            )
         if self.val_fraction + self.test_fraction >= 1.0:
-            raise ConfigError(f"SplitConfig: val_fraction + test_fraction must be below 1, got "
-                              f"{self.val_fraction} + {self.test_fraction}", config="SplitConfig", key="test_fraction")
+            raise ConfigError(
+                f"SplitConfig: val_fraction + test_fraction must be below 1, got "
+                f"{self.val_fraction} + {self.test_fraction}",
+                config="SplitConfig",
+                key="test_fraction",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -200,8 +230,12 @@ class EdgeSplit:
                 copies[name] = value
             else:
                 heldout[part][name] = value
-        return cls(edges=edges, heldout=dict(heldout), aligned_edge_types=[tuple(e) for e in aligned_edge_types],  # type: ignore[misc]
-                   copies=copies)
+        return cls(
+            edges=edges,
+            heldout=dict(heldout),
+            aligned_edge_types=[tuple(e) for e in aligned_edge_types],  # type: ignore[misc]
+            copies=copies,
+        )
 
 
 def fold_text(text: str) -> str:
@@ -228,6 +262,260 @@ def copy_key(graph: KnowledgeGraph, node: Node) -> tuple[str, str]:
     return ("id", node.id)
 
 
+# Shared steps of every splitter (this module, ``SyntheticGraph.split``, the benchmark protocols) ###########
+
+
+class UnionFind:
+    """Disjoint sets of items: groups of copies that are held out whole.
+
+    An item joins the set of the first item that shared one of its keys
+    (:meth:`union_by_keys`), or of any other item (:meth:`union`).
+
+    Example:
+        >>> sets = UnionFind([0, 1, 2])
+        >>> sets.union_by_keys(0, ["a"]); sets.union_by_keys(1, ["b"]); sets.union_by_keys(2, ["a"])
+        >>> list(sets.groups().values())
+        [[0, 2], [1]]
+    """
+
+    def __init__(self, items: Iterable[int]) -> None:
+        self.parent = {item: item for item in items}
+        self.first: dict[Hashable, int] = {}
+
+    def find(self, item: int) -> int:
+        while self.parent[item] != item:
+            self.parent[item] = self.parent[self.parent[item]]
+            item = self.parent[item]
+        return item
+
+    def union(self, item: int, other: int) -> None:
+        self.parent[self.find(item)] = self.find(other)
+
+    def union_by_keys(self, item: int, keys: Iterable[Hashable]) -> None:
+        for key in keys:
+            if key in self.first:
+                self.union(item, self.first[key])
+            else:
+                self.first[key] = item
+
+    def groups(self) -> dict[int, list[int]]:
+        """Root → members, both in the order the items were given."""
+        groups: dict[int, list[int]] = defaultdict(list)
+        for item in self.parent:
+            groups[self.find(item)].append(item)
+        return groups
+
+
+def _shuffled(items: Sequence[T], generator: torch.Generator) -> list[T]:
+    return [items[i] for i in torch.randperm(len(items), generator=generator).tolist()]
+
+
+class _RandomisedRounding:
+    """Counts that add up to ``fraction * size`` over many small strata: the remainder carries over."""
+
+    def __init__(self) -> None:
+        self.carry = 0.0
+
+    def take(self, expected: float, limit: int) -> int:
+        self.carry += expected
+        count = min(int(self.carry), limit)
+        self.carry -= count
+        return count
+
+
+def stratified_holdout(
+    strata: Mapping[Any, Sequence[T]],
+    test_fraction: float,
+    val_fraction: float,
+    generator: torch.Generator,
+    val_of_rest: bool = False,
+) -> tuple[list[T], list[T]]:
+    """Test and validation members drawn stratum by stratum (strata in sorted key order).
+
+    In each stratum the members are shuffled and the first ``test_fraction`` of
+    them go to test; the counts are rounded at random (the remainder carries to
+    the next stratum), so the overall fractions stay right across many small
+    strata. Validation takes the next ``val_fraction`` of the stratum, or, with
+    ``val_of_rest``, ``val_fraction / (1 - test_fraction)`` of the members left
+    after test, shuffled again (how the benchmark protocols draw).
+
+    Example:
+        >>> test, val = stratified_holdout({"a": list(range(10))}, 0.2, 0.1, torch.Generator().manual_seed(0))
+        >>> len(test), len(val)
+        (2, 1)
+
+    Returns:
+        ``(test, val)``: the chosen members, in draw order.
+    """
+    test: list[T] = []
+    val: list[T] = []
+    test_count, val_count = _RandomisedRounding(), _RandomisedRounding()
+    for key in sorted(strata):
+        members = _shuffled(strata[key], generator)
+        n_test = test_count.take(test_fraction * len(members), len(members))
+        rest = members[n_test:]
+        if val_of_rest:
+            rest = _shuffled(rest, generator)
+            n_val = val_count.take(val_fraction / max(1e-9, 1 - test_fraction) * len(rest), len(rest))
+        else:
+            n_val = val_count.take(val_fraction * len(members), len(rest))
+        test.extend(members[:n_test])
+        val.extend(rest[:n_val])
+    return test, val
+
+
+def stratified_holdout_masks(
+    strata: torch.Tensor, val_fraction: float, test_fraction: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boolean val and test masks over ``strata`` (a stratum id per row), vectorised for large graphs.
+
+    In a stratum of ``s`` rows, ``test_fraction * s`` (randomly rounded) go to
+    test and ``val_fraction * s`` to validation. The same fractions as
+    :func:`stratified_holdout`, but every stratum is rounded on its own (one
+    random offset per stratum) and no Python loop runs per row or stratum.
+    """
+    n = strata.numel()
+    num_strata = int(strata.max()) + 1 if n else 0
+    order = torch.argsort(strata * n + torch.randperm(n, generator=generator))  # random order inside strata
+    sorted_strata = strata[order]
+    size = torch.bincount(strata, minlength=num_strata)
+    start = torch.cumsum(size, 0) - size
+    rank = torch.arange(n) - start[sorted_strata]
+    offset = torch.rand(num_strata, generator=generator, dtype=torch.float64)[sorted_strata]
+    position = (rank + offset) / size[sorted_strata]  # in [0, 1), evenly spread per stratum
+    test = torch.zeros(n, dtype=torch.bool)
+    val = torch.zeros(n, dtype=torch.bool)
+    test[order[position < test_fraction]] = True
+    val[order[(position >= test_fraction) & (position < test_fraction + val_fraction)]] = True
+    return val, test
+
+
+def node_mask(rows: torch.Tensor | Iterable[int], count: int) -> torch.Tensor:
+    """A ``(count,)`` boolean mask that is true at ``rows``."""
+    mask = torch.zeros(count, dtype=torch.bool)
+    mask[torch.as_tensor(rows if isinstance(rows, torch.Tensor) else list(rows), dtype=torch.long)] = True
+    return mask
+
+
+def touches(masks: NodeMasks, edge_type: EdgeType, edge_index: torch.Tensor) -> torch.Tensor:
+    """Which edges have an end among the masked nodes: a ``(E,)`` boolean mask."""
+    src, _, dst = edge_type
+    hit = torch.zeros(edge_index.size(1), dtype=torch.bool)
+    if src in masks:
+        hit |= masks[src][edge_index[0]]
+    if dst in masks:
+        hit |= masks[dst][edge_index[1]]
+    return hit
+
+
+def link_holdout(
+    num_edges: int, test_fraction: float, val_fraction: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Test and validation masks of a link-level split: random edges held out (``round`` of each fraction)."""
+    order = torch.randperm(num_edges, generator=generator)
+    n_test = round(test_fraction * num_edges)
+    n_val = round(val_fraction * num_edges)
+    test = torch.zeros(num_edges, dtype=torch.bool)
+    val = torch.zeros(num_edges, dtype=torch.bool)
+    test[order[:n_test]] = True
+    val[order[n_test : n_test + n_val]] = True
+    return test, val
+
+
+def add_aligned_parts(
+    parts: dict[str, dict[EdgeType, torch.Tensor]],
+    edge_type: EdgeType,
+    edge_index: torch.Tensor,
+    test: torch.Tensor,
+    val: torch.Tensor,
+    train: torch.Tensor,
+    supervision_only: float,
+    generator: torch.Generator,
+    hide: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> None:
+    """Puts the aligned edges of one type into ``parts``.
+
+    ``test``/``val`` edges are evaluated; ``train`` edges are supervision, and a
+    random ``supervision_only`` of them (plus those ``hide(supervision)`` marks)
+    is hidden from message passing.
+    """
+    parts["test"][edge_type] = edge_index[:, test]
+    parts["val"][edge_type] = edge_index[:, val]
+    supervision = edge_index[:, train]
+    parts["supervision"][edge_type] = supervision
+    hidden = torch.rand(supervision.size(1), generator=generator) < supervision_only
+    if hide is not None:
+        hidden |= hide(supervision)
+    parts["message_passing"][edge_type] = supervision[:, ~hidden]
+
+
+def aligned_edge_types(edge_types: Iterable[EdgeType], align_relations: list[str] | None) -> list[EdgeType]:
+    """The aligned ones among ``edge_types`` (:func:`is_aligned`).
+
+    Raises:
+        GraphValidationError: If none is aligned.
+    """
+    edge_types = list(edge_types)
+    aligned = [et for et in edge_types if is_aligned(et, align_relations)]
+    if not aligned:
+        raise GraphValidationError(
+            f"no aligned edge type among {sorted('|'.join(e) for e in edge_types)} (align_relations={align_relations})"
+        )
+    return aligned
+
+
+def split_edges(
+    all_edges: dict[EdgeType, torch.Tensor],
+    aligned: list[EdgeType],
+    heldout_masks: dict[str, NodeMasks],
+    config: SplitConfig,
+    generator: torch.Generator,
+) -> dict[str, dict[EdgeType, torch.Tensor]]:
+    """Every edge into the parts of :data:`PARTS`, given the held-out nodes.
+
+    Aligned edges of held-out nodes become test (or validation) edges; aligned
+    edge types between nodes that are never held out (concept–concept) are
+    split edge by edge (:func:`link_holdout`); other edges of held-out nodes
+    leave message passing with ``isolate_heldout``, except label-free ones.
+
+    Args:
+        all_edges: Every edge by (forward) edge type.
+        aligned: The aligned edge types.
+        heldout_masks: ``"val"``/``"test"`` → node type → held-out rows as a mask.
+        config: The split settings.
+        generator: Source of randomness.
+    """
+    edges: dict[str, dict[EdgeType, torch.Tensor]] = {part: {} for part in PARTS}
+    for edge_type, edge_index in all_edges.items():
+        test = touches(heldout_masks["test"], edge_type, edge_index)
+        val = touches(heldout_masks["val"], edge_type, edge_index) & ~test
+        train = ~(test | val)
+        if edge_type not in aligned:  # label-free relations (kNN-like) stay for held-out nodes too
+            label_free = edge_type[1] in LABEL_FREE_RELATIONS
+            isolate = config.isolate_heldout and not label_free
+            edges["message_passing"][edge_type] = edge_index[:, train] if isolate else edge_index
+            continue
+        src, _, dst = edge_type
+        if src not in heldout_masks["test"] and dst not in heldout_masks["test"]:
+            test, val = link_holdout(edge_index.size(1), config.test_fraction, config.val_fraction, generator)
+            train = ~(test | val)
+        add_aligned_parts(edges, edge_type, edge_index, test, val, train, config.supervision_only, generator)
+    return edges
+
+
+# The library's split ##########################################################
+
+
+def _first_concepts(graph: KnowledgeGraph, node_type: NodeType) -> dict[str, str]:
+    """Node id → the first concept it is linked to (in edge order), for the nodes of ``node_type``."""
+    first_concept: dict[str, str] = {}
+    for edge in graph.edges:
+        for here, there in ((edge.head, edge.tail), (edge.tail, edge.head)):
+            if here not in first_concept and graph[here].type == node_type and graph[there].type == "concept":
+                first_concept[here] = there
+    return first_concept
+
+
 def _choose_heldout_nodes(
     graph: KnowledgeGraph, index: NodeIndex, node_type: NodeType, config: SplitConfig, generator: torch.Generator
 ) -> dict[str, torch.Tensor]:
@@ -237,42 +525,32 @@ def _choose_heldout_nodes(
         ``"val"`` and ``"test"`` rows, and under ``"copies"`` the copy-group id of
         every row when some rows are copies (else no such key).
     """
-    first_concept: dict[str, str] = {}
-    for edge in graph.edges:
-        for here, there in ((edge.head, edge.tail), (edge.tail, edge.head)):
-            if here not in first_concept and graph[here].type == node_type and graph[there].type == "concept":
-                first_concept[here] = there
+    first_concept = _first_concepts(graph, node_type)
     ids = index.ids.get(node_type, [])
-    groups: dict[Any, list[int]] = defaultdict(list)
-    for row, node_id in enumerate(ids):
-        groups[copy_key(graph, graph[node_id]) if config.group_copies else row].append(row)
+    sets = UnionFind(range(len(ids)))
+    if config.group_copies:
+        for row, node_id in enumerate(ids):
+            sets.union_by_keys(row, [copy_key(graph, graph[node_id])])
+    groups = list(sets.groups().values())
     strata: dict[str, list[list[int]]] = defaultdict(list)
-    for rows in groups.values():  # a group's stratum: its first member's concept
+    for rows in groups:  # a group's stratum: its first member's concept
         strata[first_concept.get(ids[rows[0]], "")].append(rows)
-    shared = [rows for rows in groups.values() if len(rows) > 1]
+    shared = [rows for rows in groups if len(rows) > 1]
     if shared:
-        logger.info("%d %s nodes are copies of another (%d groups): each group is held out whole",
-                    sum(map(len, shared)), node_type, len(shared))
-    val: list[int] = []
-    test: list[int] = []
-    carry_val = carry_test = 0.0
-    for key in sorted(strata):
-        members = strata[key]
-        members = [members[i] for i in torch.randperm(len(members), generator=generator).tolist()]
-        # Randomised rounding keeps the overall fractions right across many small strata.
-        carry_test += config.test_fraction * len(members)
-        carry_val += config.val_fraction * len(members)
-        n_test, n_val = int(carry_test), int(carry_val)
-        n_test = min(n_test, len(members))
-        n_val = min(n_val, len(members) - n_test)
-        carry_test -= n_test
-        carry_val -= n_val
-        test.extend(row for rows in members[:n_test] for row in rows)
-        val.extend(row for rows in members[n_test : n_test + n_val] for row in rows)
-    chosen = {"val": torch.tensor(sorted(val), dtype=torch.long), "test": torch.tensor(sorted(test), dtype=torch.long)}
+        logger.info(
+            "%d %s nodes are copies of another (%d groups): each group is held out whole",
+            sum(map(len, shared)),
+            node_type,
+            len(shared),
+        )
+    test, val = stratified_holdout(strata, config.test_fraction, config.val_fraction, generator)
+    chosen = {
+        "val": torch.tensor(sorted(row for rows in val for row in rows), dtype=torch.long),
+        "test": torch.tensor(sorted(row for rows in test for row in rows), dtype=torch.long),
+    }
     if shared:
         group_of = torch.empty(len(ids), dtype=torch.long)
-        for group, rows in enumerate(groups.values()):
+        for group, rows in enumerate(groups):
             group_of[rows] = group
         chosen["copies"] = group_of
     return chosen
@@ -293,13 +571,9 @@ def split_graph(graph: KnowledgeGraph, config: SplitConfig | None = None, seed: 
     generator = torch.Generator().manual_seed(seed)
     index = NodeIndex.from_graph(graph)
     all_edges = edge_index_dict(graph, index)
-    aligned = [et for et in all_edges if is_aligned(et, config.align_relations)]
-    if not aligned:
-        raise GraphValidationError(
-            f"no aligned edge type among {sorted('|'.join(e) for e in all_edges)} (align_relations={config.align_relations})"
-        )
+    aligned = aligned_edge_types(all_edges, config.align_relations)
     heldout: dict[str, dict[NodeType, torch.Tensor]] = {"val": {}, "test": {}}
-    masks: dict[str, dict[NodeType, torch.Tensor]] = {"val": {}, "test": {}}
+    masks: dict[str, NodeMasks] = {"val": {}, "test": {}}
     copies: dict[NodeType, torch.Tensor] = {}
     for node_type in config.heldout_node_types:
         count = index.num_nodes(node_type)
@@ -310,46 +584,8 @@ def split_graph(graph: KnowledgeGraph, config: SplitConfig | None = None, seed: 
             copies[node_type] = chosen["copies"]
         for part in ("val", "test"):
             heldout[part][node_type] = chosen[part]
-            mask = torch.zeros(count, dtype=torch.bool)
-            mask[chosen[part]] = True
-            masks[part][node_type] = mask
-
-    def touches(part: str, edge_type: EdgeType, edge_index: torch.Tensor) -> torch.Tensor:
-        src, _, dst = edge_type
-        hit = torch.zeros(edge_index.size(1), dtype=torch.bool)
-        if src in masks[part]:
-            hit |= masks[part][src][edge_index[0]]
-        if dst in masks[part]:
-            hit |= masks[part][dst][edge_index[1]]
-        return hit
-
-    edges: dict[str, dict[EdgeType, torch.Tensor]] = {part: {} for part in PARTS}
-    for edge_type, edge_index in all_edges.items():
-        test_hit = touches("test", edge_type, edge_index)
-        val_hit = touches("val", edge_type, edge_index) & ~test_hit
-        train = ~(test_hit | val_hit)
-        if edge_type not in aligned:
-            label_free = edge_type[1] in LABEL_FREE_RELATIONS
-            keep = train if config.isolate_heldout and not label_free else torch.ones_like(train)
-            edges["message_passing"][edge_type] = edge_index[:, keep]
-            continue
-        src, _, dst = edge_type
-        if src not in masks["test"] and dst not in masks["test"]:
-            # Link-level split (e.g. concept–concept): random edges held out.
-            order = torch.randperm(edge_index.size(1), generator=generator)
-            n_test = int(round(config.test_fraction * len(order)))
-            n_val = int(round(config.val_fraction * len(order)))
-            test_hit = torch.zeros_like(train)
-            val_hit = torch.zeros_like(train)
-            test_hit[order[:n_test]] = True
-            val_hit[order[n_test : n_test + n_val]] = True
-            train = ~(test_hit | val_hit)
-        edges["test"][edge_type] = edge_index[:, test_hit]
-        edges["val"][edge_type] = edge_index[:, val_hit]
-        train_edges = edge_index[:, train]
-        edges["supervision"][edge_type] = train_edges
-        hidden = torch.rand(train_edges.size(1), generator=generator) < config.supervision_only
-        edges["message_passing"][edge_type] = train_edges[:, ~hidden]
+            masks[part][node_type] = node_mask(chosen[part], count)
+    edges = split_edges(all_edges, aligned, masks, config, generator)
     split = EdgeSplit(edges=edges, heldout=heldout, aligned_edge_types=aligned, copies=copies)
     logger.info("split (seed %d): %s", seed, split.counts())
     return split

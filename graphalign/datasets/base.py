@@ -82,8 +82,10 @@ def names() -> list[str]:
 
 
 def _not_bundled(name: str) -> str:
-    return (f"dataset {name!r} is not bundled but built by a recipe: write it with "
-            f"`graphalign dataset build {name} -o DIR` (or graphalign.datasets.build({name!r}, DIR)) and use DIR")
+    return (
+        f"dataset {name!r} is not bundled but built by a recipe: write it with "
+        f"`graphalign dataset build {name} -o DIR` (or graphalign.datasets.build({name!r}, DIR)) and use DIR"
+    )
 
 
 def path(name: str) -> Path:
@@ -154,7 +156,8 @@ def resolve(source: str | os.PathLike[str]) -> Path:
         return path(name)
     bundled = [n for n in names() if DATASETS.get(n).bundled is not None]
     raise DataFormatError(
-        f"{folder}: dataset folder not found (nor the name of a bundled dataset: {', '.join(bundled)})", path=str(folder)
+        f"{folder}: dataset folder not found (nor the name of a bundled dataset: {', '.join(bundled)})",
+        path=str(folder),
     )
 
 

@@ -61,8 +61,17 @@ from graphalign.errors import DatasetError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TuxPaintWordNet", "TuxPaintSmall", "build", "link_lines", "check_sources", "missing_packages", "WordNet",
-           "find_stamps", "system_path"]
+__all__ = [
+    "TuxPaintWordNet",
+    "TuxPaintSmall",
+    "build",
+    "link_lines",
+    "check_sources",
+    "missing_packages",
+    "WordNet",
+    "find_stamps",
+    "system_path",
+]
 
 SYSTEM_ROOT = Path("/")
 """Where the Debian packages' files are looked up (tests point it at an empty folder)."""
@@ -931,13 +940,17 @@ def write_dataset(out: Path, dataset: Dataset, small: bool) -> None:
         handle.write("# describes: text -> image; depicts: image -> concept; is_a, part_of: concept -> concept\n")
         handle.writelines(f"{h}\t{r}\t{t}\n" for h, r, t in dataset.edges)
     (out / "stats.json").write_text(json.dumps(dataset.stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tuxpaint = _licence_text(system_path(TUXPAINT_COPYRIGHT), "Tux Paint stamps: (C) 2002-2022 Bill Kendrick. License: GPL-2.\n")
+    tuxpaint = _licence_text(
+        system_path(TUXPAINT_COPYRIGHT), "Tux Paint stamps: (C) 2002-2022 Bill Kendrick. License: GPL-2.\n"
+    )
     gpl2 = system_path(GPL2_TEXT)
     if gpl2.is_file():
         tuxpaint += "\n\n" + "=" * 72 + "\nFull text of the GNU General Public License, version 2\n" + "=" * 72 + "\n\n"
         tuxpaint += gpl2.read_text(encoding="utf-8")
     (out / "LICENSE-tuxpaint-stamps.txt").write_text(tuxpaint, encoding="utf-8")
-    (out / "LICENSE-wordnet.txt").write_text(_licence_text(system_path(WORDNET_COPYRIGHT), WORDNET_LICENSE), encoding="utf-8")
+    (out / "LICENSE-wordnet.txt").write_text(
+        _licence_text(system_path(WORDNET_COPYRIGHT), WORDNET_LICENSE), encoding="utf-8"
+    )
     (out / "README.md").write_text(_readme(dataset.stats, small), encoding="utf-8")
 
 
@@ -989,9 +1002,9 @@ This folder holds {variant}.
 
 | nodes | count |
 |---|---|
-| concepts (WordNet 3.0 noun synsets, `wn:<offset>-n`) | {stats['concepts']} |
-| images (Tux Paint stamps, `img:<stamp path>`) | {stats['images']} |
-| texts (stamp descriptions, `text:<stamp path>:<language>`) | {stats['texts']} in {stats['languages']} languages |
+| concepts (WordNet 3.0 noun synsets, `wn:<offset>-n`) | {stats["concepts"]} |
+| images (Tux Paint stamps, `img:<stamp path>`) | {stats["images"]} |
+| texts (stamp descriptions, `text:<stamp path>:<language>`) | {stats["texts"]} in {stats["languages"]} languages |
 
 | edges | count |
 |---|---|
@@ -1000,7 +1013,7 @@ This folder holds {variant}.
 | `is_a` (concept -> nearest included hypernym) | {edges[IS_A]} |
 | `part_of` (concept -> whole, from part/member meronymy) | {edges[PART_OF]} |
 
-Image links: {stats['links']} (`attributes.link`); identical drawings found in several
+Image links: {stats["links"]} (`attributes.link`); identical drawings found in several
 folders are separate image nodes with the same `attributes.sha256` (of the source file).
 More counts are in `stats.json`.
 
@@ -1039,7 +1052,9 @@ def check_sources(stamps_dir: Path, wordnet_dir: Path) -> None:
     """
     missing = missing_packages(stamps_dir, wordnet_dir)
     if missing:
-        looked = [str(stamps_dir)] * (DEBIAN_PACKAGES[0] in missing) + [str(wordnet_dir / "data.noun")] * (DEBIAN_PACKAGES[1] in missing)
+        looked = [str(stamps_dir)] * (DEBIAN_PACKAGES[0] in missing) + [str(wordnet_dir / "data.noun")] * (
+            DEBIAN_PACKAGES[1] in missing
+        )
         raise DatasetError(
             f"the tuxpaint_wordnet recipe needs the Debian package(s) {', '.join(missing)} "
             f"(not found: {', '.join(looked)}); install them with: {INSTALL_COMMAND}"
@@ -1111,8 +1126,13 @@ def build(
         for job in image_jobs:
             _convert_job(job)
     write_dataset(out, dataset, small)
-    logger.info("wrote %s: %s concepts, %s images, %s texts", out, dataset.stats["concepts"], dataset.stats["images"],
-                dataset.stats["texts"])
+    logger.info(
+        "wrote %s: %s concepts, %s images, %s texts",
+        out,
+        dataset.stats["concepts"],
+        dataset.stats["images"],
+        dataset.stats["texts"],
+    )
     return dataset.stats
 
 
@@ -1190,8 +1210,14 @@ class TuxPaintWordNet(NamedDataset):
         self.jobs = jobs
 
     def write(self, out_dir: Path) -> None:
-        build(out_dir, small=self.small, stamps_dir=self.stamps_dir, wordnet_dir=self.wordnet_dir,
-              overrides_path=self.overrides, jobs=self.jobs)
+        build(
+            out_dir,
+            small=self.small,
+            stamps_dir=self.stamps_dir,
+            wordnet_dir=self.wordnet_dir,
+            overrides_path=self.overrides,
+            jobs=self.jobs,
+        )
 
     def __repr__(self) -> str:
         return f"TuxPaintWordNet(small={self.small})"
@@ -1202,7 +1228,8 @@ class TuxPaintSmall(NamedDataset):
     """298 Tux Paint stamps x WordNet 3.0 (408 concepts, 1,168 texts in en/fr/de/es), bundled (2.6 MB).
 
     The ``small=True`` output of :class:`TuxPaintWordNet`: stamps spread over
-    all top-level folders, 128 px images; the default dataset of ``graphalign demo``. Three more stamps, not in the graph, come with it as
+    all top-level folders, 128 px images; the default dataset of ``graphalign demo``.
+    Three more stamps, not in the graph, come with it as
     example query images (:func:`graphalign.datasets.query_images`).
 
     Example:

@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from graphalign.digest import content_digest, file_digest
 from graphalign.atomic import TEMP_SUFFIX, atomic_save_safetensors, atomic_write_json
+from graphalign.digest import content_digest
 from graphalign.errors import OutputError
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,9 @@ class FeatureCache:
         if not self._folder_ok():
             return []
         with os.scandir(self.folder) as entries:
-            return sorted(Path(e.path) for e in entries if pattern.fullmatch(e.name) and e.is_file(follow_symlinks=False))
+            return sorted(
+                Path(e.path) for e in entries if pattern.fullmatch(e.name) and e.is_file(follow_symlinks=False)
+            )
 
     def _folder_ok(self) -> bool:
         """Whether the encoder's cache folder exists; refuses one that is a link or a file.
@@ -134,8 +136,10 @@ class FeatureCache:
             OutputError: If the folder is a symbolic link or not a folder.
         """
         if self.folder.is_symlink() or (self.folder.exists() and not self.folder.is_dir()):
-            raise OutputError(f"feature cache folder {self.folder} is a symbolic link or a file, not a folder graphalign "
-                              "wrote; move it away, choose another --cache-dir, or pass --no-cache")
+            raise OutputError(
+                f"feature cache folder {self.folder} is a symbolic link or a file, not a folder graphalign "
+                "wrote; move it away, choose another --cache-dir, or pass --no-cache"
+            )
         return self.folder.is_dir()
 
     def _shards(self) -> list[Path]:
@@ -155,7 +159,13 @@ class FeatureCache:
             return f"unreadable ({type(error).__name__}: {str(error)[:200]})"
         if meta.get("identity") != self.identity:
             return "identity mismatch"
-        if keys.dtype != torch.uint8 or keys.dim() != 2 or keys.size(1) != 32 or vectors.dim() != 2 or vectors.size(0) != keys.size(0):
+        if (
+            keys.dtype != torch.uint8
+            or keys.dim() != 2
+            or keys.size(1) != 32
+            or vectors.dim() != 2
+            or vectors.size(0) != keys.size(0)
+        ):
             return "bad shapes"
         if vectors.dtype != torch.float32:
             return f"bad dtype {vectors.dtype}"
@@ -312,4 +322,3 @@ class FeatureCache:
                 if now - leftover.stat().st_mtime > STALE_TEMP_SECONDS:
                     leftover.unlink()
         logger.info("merged %d cache shards into one (%d entries)", len(old), len(rows))
-

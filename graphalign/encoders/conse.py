@@ -16,8 +16,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
 from graphalign.digest import content_digest
+from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
 from graphalign.encoders.cache import FeatureCache, default_cache_dir
 from graphalign.encoders.cached import encode_with_cache
 from graphalign.encoders.efficientnet_lite import EfficientNetLite0Encoder
@@ -85,7 +85,9 @@ class ConSEImageEncoder(Encoder):
             raise ConfigError(f"ConSE mode must be 'conse' or 'concat', got {mode!r}")
         self.mode, self.top_k = mode, int(top_k)
         self.cache_dir, self.use_cache = cache_dir, use_cache
-        self.image_encoder = EfficientNetLite0Encoder(weights=weights, batch_size=batch_size, device=device, progress=progress)
+        self.image_encoder = EfficientNetLite0Encoder(
+            weights=weights, batch_size=batch_size, device=device, progress=progress
+        )
         kwargs = {"device": device, "progress": False, **(text_encoder_kwargs or {})}
         self.text_encoder = build_encoder(text_encoder, kwargs)
         self._class_embeddings: torch.Tensor | None = None
@@ -107,8 +109,14 @@ class ConSEImageEncoder(Encoder):
         of the text encoder (so later runs load no text model). Shapes: ``(1000, d)``."""
         if self._class_embeddings is None:
             names = imagenet_classes()
-            cache = FeatureCache(self.cache_dir or default_cache_dir(), self.text_encoder.identity) if self.use_cache else None
-            self._class_embeddings, _ = encode_with_cache(self.text_encoder, names, [content_digest(n) for n in names], cache)
+            cache = (
+                FeatureCache(self.cache_dir or default_cache_dir(), self.text_encoder.identity)
+                if self.use_cache
+                else None
+            )
+            self._class_embeddings, _ = encode_with_cache(
+                self.text_encoder, names, [content_digest(n) for n in names], cache
+            )
         return self._class_embeddings
 
     def from_features(self, features: torch.Tensor) -> torch.Tensor:

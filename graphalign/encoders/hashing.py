@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from graphalign.encoders.base import ENCODERS, Encoder
-from graphalign.image_io import open_image_rgb
 from graphalign.errors import EncoderError
+from graphalign.image_io import open_image_rgb
 
 __all__ = ["HashingTextEncoder", "ColorHistogramEncoder"]
 

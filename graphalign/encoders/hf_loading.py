@@ -46,8 +46,9 @@ def _progress_bars(enabled: bool) -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def load_pretrained(factory: Any, model: str, *, revision: str | None, trust_remote_code: bool, progress: bool = True,
-                    **kwargs: Any) -> Any:
+def load_pretrained(
+    factory: Any, model: str, *, revision: str | None, trust_remote_code: bool, progress: bool = True, **kwargs: Any
+) -> Any:
     """Calls ``factory.from_pretrained`` with graphalign's safe defaults.
 
     ``trust_remote_code`` is passed through as given (off unless the user asks);

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from typing import Any
 
 import torch
-import functools
-from typing import Any
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["IMAGENET_CLASSES", "imagenet_classes", "top_classes"]  # noqa: F822 - IMAGENET_CLASSES is lazy (__getattr__)
+
 
 @functools.lru_cache(maxsize=1)
 def imagenet_classes() -> list[str]:

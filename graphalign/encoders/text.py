@@ -91,7 +91,9 @@ class TransformersTextEncoder(Encoder):
     def dim(self) -> int:
         from transformers import AutoConfig
 
-        config = load_pretrained(AutoConfig, self.model_name, revision=self.revision, trust_remote_code=self.trust_remote_code)
+        config = load_pretrained(
+            AutoConfig, self.model_name, revision=self.revision, trust_remote_code=self.trust_remote_code
+        )
         return int(getattr(config, "hidden_size", None) or config.d_model)
 
     model_class = "AutoModel"
@@ -124,7 +126,9 @@ class TransformersTextEncoder(Encoder):
         self._load()
         # Longest first: batches of similar lengths pad little (the character count
         # is a cheap stand-in for the token count).
-        order = sorted(range(len(items)), key=lambda i: -len(items[i])) if self.sort_by_length else list(range(len(items)))
+        order = (
+            sorted(range(len(items)), key=lambda i: -len(items[i])) if self.sort_by_length else list(range(len(items)))
+        )
         chunks = []
         truncated = 0
         starts = range(0, len(items), self.batch_size)
@@ -140,7 +144,11 @@ class TransformersTextEncoder(Encoder):
                     return_overflowing_tokens=False,
                 )
                 truncated += int((batch["attention_mask"].sum(dim=1) >= self.max_length).sum())
-                batch = {k: v.to(self.device) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+                batch = {
+                    k: v.to(self.device)
+                    for k, v in batch.items()
+                    if k in ("input_ids", "attention_mask", "token_type_ids")
+                }
                 vectors = self._forward(batch).float()
                 if self.normalize:
                     vectors = F.normalize(vectors, dim=-1)

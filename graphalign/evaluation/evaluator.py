@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from graphalign.evaluation.ranking import evaluate_ranking
 from graphalign.data.split import EdgeSplit
+from graphalign.evaluation.ranking import evaluate_ranking
 from graphalign.typing import EdgeType, NodeType
 
 logger = logging.getLogger(__name__)
@@ -31,8 +31,12 @@ def _with_copies(pairs: torch.Tensor, side: int, groups: torch.Tensor) -> torch.
     return out
 
 
-def expand_copies(pairs: torch.Tensor, src_groups: torch.Tensor | None, dst_groups: torch.Tensor | None) -> torch.Tensor:
-    """Known ``(2, K)`` pairs closed under copies: ``(a, b)`` known makes ``(a', b')`` known for copies ``a'`` of ``a`` and ``b'`` of ``b``.
+def expand_copies(
+    pairs: torch.Tensor, src_groups: torch.Tensor | None, dst_groups: torch.Tensor | None
+) -> torch.Tensor:
+    """Known ``(2, K)`` pairs closed under copies.
+
+    ``(a, b)`` known makes ``(a', b')`` known for copies ``a'`` of ``a`` and ``b'`` of ``b``.
 
     Args:
         pairs: Known (source row, target row) pairs.
@@ -103,8 +107,10 @@ class LinkEvaluator:
         for edge_type in split.aligned_edge_types:
             if edge_type in all_edges:
                 grouped[self._group(edge_type)].append(all_edges[edge_type])
-        self._known = {key: expand_copies(torch.cat(parts, dim=1), split.copies.get(key[0]), split.copies.get(key[2]))
-                       for key, parts in grouped.items()}
+        self._known = {
+            key: expand_copies(torch.cat(parts, dim=1), split.copies.get(key[0]), split.copies.get(key[2]))
+            for key, parts in grouped.items()
+        }
 
     @staticmethod
     def _group(edge_type: EdgeType) -> tuple[NodeType, str, NodeType]:

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-
-from graphalign.errors import ConfigError
 import torch.nn.functional as F
 from torch import Tensor
+
+from graphalign.errors import ConfigError
 
 __all__ = ["PRIMARY_METRIC", "filtered_ranks", "ranking_metrics", "evaluate_ranking"]
 
@@ -157,7 +157,10 @@ def evaluate_ranking(
     if batch_size <= 0:
         raise ConfigError(f"batch_size must be positive, got {batch_size}")
     if query_index.shape != target_index.shape or query_index.dim() != 1:
-        raise ConfigError(f"query_index and target_index must both be (P,), got {tuple(query_index.shape)}, {tuple(target_index.shape)}")
+        raise ConfigError(
+            f"query_index and target_index must both be (P,), got "
+            f"{tuple(query_index.shape)}, {tuple(target_index.shape)}"
+        )
     num_queries, num_candidates = query_emb.size(0), cand_emb.size(0)
     query_index, target_index = query_index.long().cpu(), target_index.long().cpu()
     _check_range(query_index, num_queries, "query_index")

@@ -12,16 +12,16 @@ from typing import Any
 
 import torch
 
-from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
-from graphalign.digest import content_digest, file_digest
-from graphalign.encoders.cache import FeatureCache, default_cache_dir
-from graphalign.encoders.cached import encode_with_cache
 from graphalign.checks import check_bool, check_int
 from graphalign.device import check_device_name
+from graphalign.digest import content_digest, file_digest
+from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
+from graphalign.encoders.cache import FeatureCache, default_cache_dir
+from graphalign.encoders.cached import encode_with_cache
 from graphalign.errors import ConfigError, EncoderError, GraphValidationError
-from graphalign.image_io import check_image_file_size
 from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.graph.schema import ConceptNode, ImageNode, Node, TextNode
+from graphalign.image_io import check_image_file_size
 from graphalign.typing import NodeType
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,9 @@ class GraphConfig:
         for name in ("max_text_chars", "cache_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"GraphConfig.{name} must be a positive integer, got {value!r}", config="GraphConfig", key=name)
+                raise ConfigError(
+                    f"GraphConfig.{name} must be a positive integer, got {value!r}", config="GraphConfig", key=name
+                )
         check_int("GraphConfig", "batch_size", self.batch_size, low=1, high=1 << 20, optional=True)
         check_device_name(self.device, "GraphConfig.device")
         check_bool("GraphConfig", "use_cache", self.use_cache)
@@ -86,19 +88,32 @@ class GraphConfig:
         for modality in ("text", "image"):
             key = f"{modality}_encoder_kwargs"
             if not isinstance(getattr(self, key), dict):
-                raise ConfigError(f"GraphConfig.{key} must be a dict (a JSON object), got {getattr(self, key)!r}",
-                                  config="GraphConfig", key=key)
+                raise ConfigError(
+                    f"GraphConfig.{key} must be a dict (a JSON object), got {getattr(self, key)!r}",
+                    config="GraphConfig",
+                    key=key,
+                )
         if self.cache_dir is not None and not isinstance(self.cache_dir, (str, os.PathLike)):
-            raise ConfigError(f"GraphConfig.cache_dir must be a folder path or None, got {self.cache_dir!r}",
-                              config="GraphConfig", key="cache_dir")
+            raise ConfigError(
+                f"GraphConfig.cache_dir must be a folder path or None, got {self.cache_dir!r}",
+                config="GraphConfig",
+                key="cache_dir",
+            )
         try:
             fields = {f for _, f, _, _ in string.Formatter().parse(self.concept_template) if f is not None}
         except (ValueError, TypeError, AttributeError) as error:
-            raise ConfigError(f"GraphConfig.concept_template is not a format string ({error})",
-                              config="GraphConfig", key="concept_template") from None
+            raise ConfigError(
+                f"GraphConfig.concept_template is not a format string ({error})",
+                config="GraphConfig",
+                key="concept_template",
+            ) from None
         if not fields <= {"name", "description"}:
-            raise ConfigError(f"GraphConfig.concept_template may use only {{name}} and {{description}}, got "
-                              f"{self.concept_template!r}", config="GraphConfig", key="concept_template")
+            raise ConfigError(
+                f"GraphConfig.concept_template may use only {{name}} and {{description}}, got "
+                f"{self.concept_template!r}",
+                config="GraphConfig",
+                key="concept_template",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,7 +129,9 @@ class GraphConfig:
     def build_encoder(self, modality: str) -> Encoder:
         """Builds the text or image encoder this config names."""
         name, kwargs = (
-            (self.text_encoder, self.text_encoder_kwargs) if modality == "text" else (self.image_encoder, self.image_encoder_kwargs)
+            (self.text_encoder, self.text_encoder_kwargs)
+            if modality == "text"
+            else (self.image_encoder, self.image_encoder_kwargs)
         )
         key = f"{modality}_encoder_kwargs"
         try:  # a misspelled argument names the setting, the valid ones and the closest ("did you mean")
@@ -172,7 +189,9 @@ def _item_and_key(graph: KnowledgeGraph, node: Node, template: str, max_chars: i
     path = graph.resolve_image_path(node)
     try:
         if not path.is_file():
-            raise EncoderError(f"image {node.id!r}: {path}: " + ("image file not found" if not path.exists() else "not a regular file"))
+            raise EncoderError(
+                f"image {node.id!r}: {path}: " + ("image file not found" if not path.exists() else "not a regular file")
+            )
         try:
             check_image_file_size(path)  # before the file is hashed
         except EncoderError as error:
@@ -189,11 +208,13 @@ def _check_cache_root(root: Path, setting: str) -> None:
             raise ConfigError(f"feature cache folder {root} is a file, not a folder (set by {setting})")
         root.mkdir(parents=True, exist_ok=True)
         if not os.access(root, os.W_OK | os.X_OK):
-            raise ConfigError(f"feature cache folder {root} is not writable (set by {setting}); "
-                              "choose another or pass --no-cache")
+            raise ConfigError(
+                f"feature cache folder {root} is not writable (set by {setting}); choose another or pass --no-cache"
+            )
     except OSError as error:
-        raise ConfigError(f"cannot create the feature cache folder {root} (set by {setting}): "
-                          f"{error.strerror or error}") from None
+        raise ConfigError(
+            f"cannot create the feature cache folder {root} (set by {setting}): {error.strerror or error}"
+        ) from None
 
 
 def _warn_truncated(nodes: list[Node], config: GraphConfig) -> None:
@@ -212,11 +233,16 @@ def _warn_truncated(nodes: list[Node], config: GraphConfig) -> None:
         examples = ", ".join(f"{node_id!r} ({length:,} characters)" for node_id, length in long[:3])
         logger.warning(
             "%d node(s) have texts longer than max_text_chars=%d, e.g. %s; only the first %d characters are encoded",
-            len(long), config.max_text_chars, examples, config.max_text_chars,
+            len(long),
+            config.max_text_chars,
+            examples,
+            config.max_text_chars,
         )
 
 
-def featurize(graph: KnowledgeGraph, config: GraphConfig | None = None) -> tuple[dict[NodeType, torch.Tensor], FeatureStats, dict[str, str]]:
+def featurize(
+    graph: KnowledgeGraph, config: GraphConfig | None = None
+) -> tuple[dict[NodeType, torch.Tensor], FeatureStats, dict[str, str]]:
     """Encodes every node of ``graph`` with the encoder of its modality.
 
     Images are encoded first (so an unreadable image fails fast), then concepts
@@ -232,7 +258,9 @@ def featurize(graph: KnowledgeGraph, config: GraphConfig | None = None) -> tuple
     config = config or GraphConfig()
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
     if config.use_cache:
-        _check_cache_root(cache_root, "GraphConfig.cache_dir (--cache-dir)" if config.cache_dir else "$GRAPHALIGN_CACHE")
+        _check_cache_root(
+            cache_root, "GraphConfig.cache_dir (--cache-dir)" if config.cache_dir else "$GRAPHALIGN_CACHE"
+        )
     node_types = [t for t in ("image", "concept", "text") if any(True for _ in graph.nodes(t))]
     # Build every encoder first, so a wrong name or argument fails before any work.
     encoders: dict[str, Encoder] = {}
@@ -259,4 +287,3 @@ def featurize(graph: KnowledgeGraph, config: GraphConfig | None = None) -> tuple
     stats.spaces = {t: encoders[MODALITY_OF[t]].feature_space for t in node_types}
     identities = {modality: encoder.identity for modality, encoder in encoders.items()}
     return features, stats, identities
-

@@ -64,8 +64,9 @@ def knn_pairs(x: torch.Tensor, k: int, batch_size: int = 4096, y: torch.Tensor |
     return torch.stack([torch.cat(heads), torch.cat(tails)])
 
 
-def knn_edge_index(built: BuiltGraph, node_type: NodeType = "image", k: int = 5, target_type: NodeType | None = None
-                   ) -> torch.Tensor:
+def knn_edge_index(
+    built: BuiltGraph, node_type: NodeType = "image", k: int = 5, target_type: NodeType | None = None
+) -> torch.Tensor:
     """Rows ``(node_type row, target_type row)`` of each node's ``k`` most similar targets.
 
     Across node types (``target_type`` differs), both types must share a feature
@@ -94,8 +95,13 @@ def knn_edge_index(built: BuiltGraph, node_type: NodeType = "image", k: int = 5,
     return knn_pairs(built.features[node_type], k, y=built.features[target_type])
 
 
-def add_knn_edges(built: BuiltGraph, node_type: NodeType = "image", k: int = 5, relation: str = KNN_RELATION,
-                  target_type: NodeType | None = None) -> BuiltGraph:
+def add_knn_edges(
+    built: BuiltGraph,
+    node_type: NodeType = "image",
+    k: int = 5,
+    relation: str = KNN_RELATION,
+    target_type: NodeType | None = None,
+) -> BuiltGraph:
     """A copy of ``built`` with ``relation`` edges from each node of ``node_type``
     to its ``k`` nearest nodes of ``target_type`` (default: the same type) by
     feature cosine (see :func:`knn_edge_index`).

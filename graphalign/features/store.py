@@ -59,9 +59,11 @@ GRAPH_FORMAT_VERSION = 1
 GRAPH_META = "graph.json"
 FEATURES_FILE = "features.safetensors"
 GRAPH_LAYOUT = OutputLayout(
-    "graph", files=(GRAPH_META, NODES_FILE, EDGES_FILE, FEATURES_FILE),
+    "graph",
+    files=(GRAPH_META, NODES_FILE, EDGES_FILE, FEATURES_FILE),
     folders=(("images", OutputLayout("images", patterns=("*.png",), marked=False)),),
-    metadata=GRAPH_META, metadata_format="graphalign-graph",
+    metadata=GRAPH_META,
+    metadata_format="graphalign-graph",
 )
 """What a graph folder holds (see :mod:`graphalign.outputs`)."""
 GRAPH_STAGING_LAYOUT = dataclasses.replace(GRAPH_LAYOUT, marked=False)
@@ -115,8 +117,11 @@ class BuiltGraph:
     def with_edges(self, triples: Iterable[tuple[str, str, str]]) -> BuiltGraph:
         """A copy with more ``(head, relation, tail)`` edges (same nodes and features;
         duplicates of one another are added once). The graph's own checks apply."""
-        graph = KnowledgeGraph(self.graph.root, allow_self_loops=self.graph.allow_self_loops,
-                               allow_outside_root=self.graph.allow_outside_root)
+        graph = KnowledgeGraph(
+            self.graph.root,
+            allow_self_loops=self.graph.allow_self_loops,
+            allow_outside_root=self.graph.allow_outside_root,
+        )
         for node in self.graph.nodes():
             graph.add_node(node)
         for edge in self.graph.edges:
@@ -128,8 +133,12 @@ class BuiltGraph:
     def summary(self) -> dict[str, Any]:
         """Counts by node and edge type, feature sizes, encoder names (as registered) and identities."""
         names = {m: self.config.get(f"{m}_encoder") for m in self.encoders}
-        return {**self.graph.counts(), "feature_dims": self.feature_dims,
-                "encoder_names": {m: n for m, n in names.items() if isinstance(n, str)}, "encoders": self.encoders}
+        return {
+            **self.graph.counts(),
+            "feature_dims": self.feature_dims,
+            "encoder_names": {m: n for m, n in names.items() if isinstance(n, str)},
+            "encoders": self.encoders,
+        }
 
     def save(self, folder: str | os.PathLike[str], overwrite: bool = False) -> Path:
         """Writes the graph folder atomically (temp folder, then swap).
@@ -181,7 +190,9 @@ class BuiltGraph:
         folder = Path(folder)
         _recover_interrupted_swap(folder)
         meta = read_versioned_json(
-            folder / GRAPH_META, "graphalign-graph", GRAPH_FORMAT_VERSION,
+            folder / GRAPH_META,
+            "graphalign-graph",
+            GRAPH_FORMAT_VERSION,
             f"not a graphalign graph folder (no {GRAPH_META}); build one with `graphalign build`",
         )
         source = meta.get("source")
@@ -202,17 +213,28 @@ class BuiltGraph:
         for key, value in tensors.items():
             node_type = key.split(".", 1)[1] if key.startswith("x.") else None
             if node_type is None or value.dim() != 2 or not value.is_floating_point():
-                raise CheckpointError(f"{folder / FEATURES_FILE}: unexpected tensor {key!r} {tuple(value.shape)} {value.dtype}")
+                raise CheckpointError(
+                    f"{folder / FEATURES_FILE}: unexpected tensor {key!r} {tuple(value.shape)} {value.dtype}"
+                )
             features[node_type] = value.float()
-        built = cls(graph=graph, features=features, config=meta.get("config", {}), encoders=meta.get("encoders", {}),
-                    spaces=meta.get("spaces", {}))
+        built = cls(
+            graph=graph,
+            features=features,
+            config=meta.get("config", {}),
+            encoders=meta.get("encoders", {}),
+            spaces=meta.get("spaces", {}),
+        )
         for node_type, x in features.items():
             if x.size(0) != built.index.num_nodes(node_type):
-                raise CheckpointError(f"{folder}: {node_type} features have {x.size(0)} rows for {built.index.num_nodes(node_type)} nodes")
+                raise CheckpointError(
+                    f"{folder}: {node_type} features have {x.size(0)} rows for {built.index.num_nodes(node_type)} nodes"
+                )
             if not torch.isfinite(x).all():
                 rows = (~torch.isfinite(x)).any(dim=1).nonzero().flatten()[:5].tolist()
                 ids = ", ".join(repr(built.index.id(node_type, r)) for r in rows)
-                raise CheckpointError(f"{folder / FEATURES_FILE}: {node_type} features hold NaN or infinite values (nodes {ids})")
+                raise CheckpointError(
+                    f"{folder / FEATURES_FILE}: {node_type} features hold NaN or infinite values (nodes {ids})"
+                )
         return built
 
 
@@ -339,6 +361,8 @@ def build_graph(
     else:
         graph = load_dataset(source, allow_outside_root=allow_outside_root, allow_self_loops=allow_self_loops)
     features, stats, identities = featurize(graph, config)
-    built = BuiltGraph(graph=graph, features=features, config=config.to_dict(), encoders=identities, spaces=stats.spaces)
+    built = BuiltGraph(
+        graph=graph, features=features, config=config.to_dict(), encoders=identities, spaces=stats.spaces
+    )
     built.hetero_data  # noqa: B018 - validates shapes and finiteness now, not later
     return built, stats

@@ -27,13 +27,19 @@ from importlib import resources
 import torch
 
 from graphalign.errors import ConfigError
-from graphalign.graph.schema import Node
 from graphalign.features.store import BuiltGraph
+from graphalign.graph.schema import Node
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PREDICTION_RELATION", "imagenet_hypernyms", "wordnet_offset", "predicted_concepts", "imagenet_probabilities",
-           "add_prediction_edges"]
+__all__ = [
+    "PREDICTION_RELATION",
+    "imagenet_hypernyms",
+    "wordnet_offset",
+    "predicted_concepts",
+    "imagenet_probabilities",
+    "add_prediction_edges",
+]
 
 PREDICTION_RELATION = "predicted_as"
 _OFFSET_IN_ID = re.compile(r"(\d{8})-n$")
@@ -66,7 +72,9 @@ def wordnet_offset(node: Node) -> str | None:
     return match.group(1) if match else None
 
 
-def predicted_concepts(probabilities: torch.Tensor, concept_offsets: list[str | None], top_k: int = 3) -> list[list[int]]:
+def predicted_concepts(
+    probabilities: torch.Tensor, concept_offsets: list[str | None], top_k: int = 3
+) -> list[list[int]]:
     """For each image, the concepts (rows) nearest to its ``top_k`` classes in the WordNet hierarchy.
 
     Each class contributes the concepts at the smallest hypernym distance at which
@@ -114,14 +122,17 @@ def imagenet_probabilities(built: BuiltGraph) -> torch.Tensor:
     elif isinstance(encoder, EfficientNetLite0Encoder):
         classifier = encoder
     else:
-        raise ConfigError(f"ImageNet predictions need images encoded by efficientnet-lite0 or conse with mode='concat'; "
-                          f"this graph's image encoder is {config.image_encoder!r} {config.image_encoder_kwargs or ''}")
+        raise ConfigError(
+            f"ImageNet predictions need images encoded by efficientnet-lite0 or conse with mode='concat'; "
+            f"this graph's image encoder is {config.image_encoder!r} {config.image_encoder_kwargs or ''}"
+        )
     features = built.features["image"][:, : classifier.dim].float()
     return classifier.proba_from_features(features)
 
 
-def add_prediction_edges(built: BuiltGraph, top_k: int = 3, relation: str = PREDICTION_RELATION,
-                         probabilities: torch.Tensor | None = None) -> BuiltGraph:
+def add_prediction_edges(
+    built: BuiltGraph, top_k: int = 3, relation: str = PREDICTION_RELATION, probabilities: torch.Tensor | None = None
+) -> BuiltGraph:
     """A copy of ``built`` with ``relation`` edges from every image to the concepts its
     ``top_k`` ImageNet classes lead to (:func:`predicted_concepts`).
 
@@ -141,13 +152,17 @@ def add_prediction_edges(built: BuiltGraph, top_k: int = 3, relation: str = PRED
     concepts = list(built.graph.nodes("concept"))
     offsets = [wordnet_offset(node) for node in concepts]
     if not any(offsets):
-        raise ConfigError("no concept carries a WordNet 3.0 offset (an 'offset' attribute of 8 digits, or an id "
-                          "ending in '<offset>-n'): ImageNet predictions cannot be mapped onto this graph")
+        raise ConfigError(
+            "no concept carries a WordNet 3.0 offset (an 'offset' attribute of 8 digits, or an id "
+            "ending in '<offset>-n'): ImageNet predictions cannot be mapped onto this graph"
+        )
     probabilities = imagenet_probabilities(built) if probabilities is None else probabilities
     images = built.index.ids["image"]
     if probabilities.size(0) != len(images):
         raise ConfigError(f"probabilities has {probabilities.size(0)} rows for {len(images)} images")
     targets = predicted_concepts(probabilities, offsets, top_k)
     triples = [(images[row], relation, concepts[c].id) for row, rows in enumerate(targets) for c in rows]
-    logger.info("added %d %s edges from %d images (top %d ImageNet classes)", len(triples), relation, len(images), top_k)
+    logger.info(
+        "added %d %s edges from %d images (top %d ImageNet classes)", len(triples), relation, len(images), top_k
+    )
     return built.with_edges(triples)

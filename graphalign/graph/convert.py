@@ -10,23 +10,49 @@ import torch
 
 from graphalign.errors import GraphValidationError
 from graphalign.graph.knowledge_graph import KnowledgeGraph
-from graphalign.graph.schema import NODE_CLASSES
+from graphalign.graph.schema import NODE_CLASSES, REVERSE_PREFIX
 from graphalign.typing import NODE_TYPES, EdgeType, NodeType
 
 if TYPE_CHECKING:
     import networkx as nx
     from torch_geometric.data import HeteroData
 
-__all__ = ["NodeIndex", "REVERSE_PREFIX", "reverse_edge_type", "to_hetero_data", "to_networkx", "from_networkx"]
+__all__ = [
+    "NodeIndex",
+    "REVERSE_PREFIX",
+    "reverse_edge_type",
+    "is_reverse",
+    "forward_relation",
+    "to_hetero_data",
+    "to_networkx",
+    "from_networkx",
+]
 
-REVERSE_PREFIX = "rev_"
+
+def is_reverse(edge_type: EdgeType) -> bool:
+    """Whether an edge type is a reverse message-passing type (its relation starts with ``rev_``).
+
+    Example:
+        >>> is_reverse(("concept", "rev_depicts", "image")), is_reverse(("image", "depicts", "concept"))
+        (True, False)
+    """
+    return edge_type[1].startswith(REVERSE_PREFIX)
+
+
+def forward_relation(relation: str) -> str:
+    """A relation name without its ``rev_`` prefix: the relation of the graph it stands for.
+
+    Example:
+        >>> forward_relation("rev_is_a"), forward_relation("is_a")
+        ('is_a', 'is_a')
+    """
+    return relation.removeprefix(REVERSE_PREFIX)
 
 
 def reverse_edge_type(edge_type: EdgeType) -> EdgeType:
     """``(src, rel, dst)`` → ``(dst, rev_rel, src)`` (and back)."""
     src, rel, dst = edge_type
-    rev = rel[len(REVERSE_PREFIX) :] if rel.startswith(REVERSE_PREFIX) else REVERSE_PREFIX + rel
-    return (dst, rev, src)
+    return (dst, forward_relation(rel) if is_reverse(edge_type) else REVERSE_PREFIX + rel, src)
 
 
 class NodeIndex:
@@ -109,7 +135,9 @@ def to_hetero_data(
         GraphValidationError: If a feature matrix has the wrong number of rows or
             holds NaN/infinite values.
     """
-    import graphalign._pyg  # noqa: F401
+    import graphalign._pyg  # noqa: F401  (before PyG: imports it without its FutureWarning)
+
+    # isort: split
     from torch_geometric.data import HeteroData
 
     index = NodeIndex.from_graph(graph)
@@ -186,7 +214,8 @@ def from_networkx(
         cls = NODE_CLASSES.get(node_type) if isinstance(node_type, str) else None
         if cls is None:
             raise GraphValidationError(
-                f"networkx node {node_id!r}: missing or unknown 'type' {node_type!r} (expected one of: {', '.join(NODE_CLASSES)})"
+                f"networkx node {node_id!r}: missing or unknown 'type' {node_type!r} "
+                f"(expected one of: {', '.join(NODE_CLASSES)})"
             )
         field_names = cls.fields + (("image",) if node_type == "image" else ())
         kwargs: dict[str, Any] = {name: attrs.pop(name) for name in field_names if name in attrs}

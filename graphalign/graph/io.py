@@ -88,7 +88,9 @@ def _read_lines(path: Path) -> list[str]:
     lines, problem = _try_read_lines(path)
     if problem is not None:
         line, what = problem
-        raise DataFormatError(f"{path}:{line}: {what}" if line else f"{path}: {what}", path=str(path), line=line or None)
+        raise DataFormatError(
+            f"{path}:{line}: {what}" if line else f"{path}: {what}", path=str(path), line=line or None
+        )
     assert lines is not None
     return lines
 
@@ -187,7 +189,9 @@ def _scan_nodes(lines: list[str]) -> _NodeScan:
         except GraphValidationError as error:
             scan.problems.extend((number, p) for p in error.problems)
         if key is not None and key in first_line:
-            scan.problems.append((number, f"duplicate node id {brief_repr(key)} (first defined on line {first_line[key]})"))
+            scan.problems.append(
+                (number, f"duplicate node id {brief_repr(key)} (first defined on line {first_line[key]})")
+            )
             continue
         if key is not None:
             first_line[key] = number
@@ -258,8 +262,7 @@ def _missing_edges_file(folder: Path) -> str:
         names = []
     stems = ("edge", "edges", "triple", "triples", "relation", "relations")
     candidates = [
-        name for name in names
-        if name.lower().endswith((".tsv", ".csv", ".txt")) or name.lower().split(".")[0] in stems
+        name for name in names if name.lower().endswith((".tsv", ".csv", ".txt")) or name.lower().split(".")[0] in stems
     ]
     if candidates:
         found = ", ".join(repr(name) for name in candidates[:5])
@@ -285,9 +288,76 @@ def _warn_about_edges(graph: KnowledgeGraph, edges_path: Path, lines: dict[tuple
                 logger.warning(
                     "%s:%d: relation %r links %s -> %s on %d line(s) but %s -> %s on %d; "
                     "check the direction of those edges",
-                    edges_path, first_line[(head_type, relation, tail_type)], relation, head_type, tail_type, count,
-                    tail_type, head_type, reverse,
+                    edges_path,
+                    first_line[(head_type, relation, tail_type)],
+                    relation,
+                    head_type,
+                    tail_type,
+                    count,
+                    tail_type,
+                    head_type,
+                    reverse,
                 )
+
+
+def _add_nodes(graph: KnowledgeGraph, nodes_path: Path) -> tuple[_NodeScan | None, list[tuple[int, str]]]:
+    """Adds the valid records of ``nodes.jsonl`` to ``graph``.
+
+    Returns:
+        The scan (``None`` when the file cannot be read: no records to check
+        edges against) and the ``(line, problem)`` list (line 0: the file as a whole).
+    """
+    node_problems: list[tuple[int, str]] = []
+    node_lines, problem = _try_read_lines(nodes_path)
+    scan = _scan_nodes(node_lines) if node_lines is not None else None
+    if problem is not None:
+        node_problems.append(problem)
+    if scan is not None:
+        node_problems.extend(scan.problems)
+        if not scan.records:
+            node_problems.append((0, "the graph has no nodes (the file holds no node records)"))
+        for _, node in scan.nodes:
+            graph.add_node(node)  # valid records with ids checked for duplicates by _scan_nodes
+    return scan, node_problems
+
+
+def _add_edges(
+    graph: KnowledgeGraph, edges_path: Path, scan: _NodeScan | None
+) -> tuple[dict[tuple[str, str, str], int], list[tuple[int, str]]]:
+    """Adds the valid lines of ``edges.tsv`` to ``graph`` (after its nodes).
+
+    Returns:
+        The line of every added edge, and the ``(line, problem)`` list (line 0: the file as a whole).
+    """
+    edge_problems: list[tuple[int, str]] = []
+    edge_lines, problem = _try_read_lines(edges_path)
+    if problem is not None:
+        edge_problems.append(
+            (0, _missing_edges_file(edges_path.parent)) if problem == (0, "file not found") else problem
+        )
+    triples, problems = _scan_edges(edge_lines or [])
+    edge_problems.extend(problems)
+    first_data_line = next(
+        (n for n, line in enumerate(edge_lines or [], start=1) if line.strip() and not line.lstrip().startswith("#")), 0
+    )
+    lines: dict[tuple[str, str, str], int] = {}
+    for number, (head, relation, tail) in triples:
+        if scan is None:  # no records to check the ids against
+            if problem := check_relation(relation):
+                edge_problems.append((number, problem))
+            continue
+        pending = scan.invalid_ids
+        if number == first_data_line and not any(i in graph or i in pending for i in (head, tail)):
+            triple = f"({brief_repr(head)}, {brief_repr(relation)}, {brief_repr(tail)})"
+            edge_problems.append(
+                (number, f"edge {triple}: unknown head and tail ids (if this is a header line, start it with '#')")
+            )
+        elif problem := graph.edge_problem(head, relation, tail, pending=pending):
+            edge_problems.append((number, problem))
+        elif head not in pending and tail not in pending:
+            graph.add_edge(head, relation, tail)
+            lines[(head, relation, tail)] = number
+    return lines, edge_problems
 
 
 def load_dataset(
@@ -326,52 +396,12 @@ def load_dataset(
     folder = resolve(folder)  # DataFormatError if neither a folder nor a bundled dataset's name
     nodes_path, edges_path = folder / NODES_FILE, folder / EDGES_FILE
     graph = KnowledgeGraph(folder, allow_self_loops=allow_self_loops, allow_outside_root=allow_outside_root)
-    node_problems: list[tuple[int, str]] = []  # line 0: the file as a whole
-    edge_problems: list[tuple[int, str]] = []
-
-    node_lines, problem = _try_read_lines(nodes_path)
-    scan = _scan_nodes(node_lines) if node_lines is not None else None  # None: no records to check edges against
-    if problem is not None:
-        node_problems.append(problem)
-    if scan is not None:
-        node_problems.extend(scan.problems)
-        if not scan.records:
-            node_problems.append((0, "the graph has no nodes (the file holds no node records)"))
-        for _, node in scan.nodes:
-            graph.add_node(node)  # valid records with ids checked for duplicates by _scan_nodes
-
-    edge_lines, problem = _try_read_lines(edges_path)
-    if problem is not None:
-        edge_problems.append((0, _missing_edges_file(folder)) if problem == (0, "file not found") else problem)
-    triples, problems = _scan_edges(edge_lines or [])
-    edge_problems.extend(problems)
-    first_data_line = next(
-        (n for n, line in enumerate(edge_lines or [], start=1) if line.strip() and not line.lstrip().startswith("#")), 0
-    )
-
-    lines: dict[tuple[str, str, str], int] = {}
-    for number, (head, relation, tail) in triples:
-        if scan is None:  # no records to check the ids against
-            if problem := check_relation(relation):
-                edge_problems.append((number, problem))
-            continue
-        pending = scan.invalid_ids
-        if number == first_data_line and not any(i in graph or i in pending for i in (head, tail)):
-            triple = f"({brief_repr(head)}, {brief_repr(relation)}, {brief_repr(tail)})"
-            edge_problems.append(
-                (number, f"edge {triple}: unknown head and tail ids (if this is a header line, start it with '#')")
-            )
-        elif problem := graph.edge_problem(head, relation, tail, pending=pending):
-            edge_problems.append((number, problem))
-        elif head not in pending and tail not in pending:
-            graph.add_edge(head, relation, tail)
-            lines[(head, relation, tail)] = number
-
+    scan, node_problems = _add_nodes(graph, nodes_path)
+    lines, edge_problems = _add_edges(graph, edges_path, scan)
     if check_images and scan is not None:
         for number, node in scan.nodes:
             if isinstance(node, ImageNode) and (problem := graph.image_problem(node)):
                 node_problems.append((number, problem))
-
     if node_problems or edge_problems:
         located = [(nodes_path, n, p) for n, p in sorted(node_problems, key=lambda item: item[0])]
         located += [(edges_path, n, p) for n, p in sorted(edge_problems, key=lambda item: item[0])]

@@ -67,19 +67,29 @@ class KnowledgeGraph:
         if not problems and node.id in self._nodes:
             problems = [f"duplicate node id {node.id!r}"]
         if problems:
-            raise GraphValidationError([f"node {node.id!r}: {p}" if not p.startswith("duplicate") else p for p in problems])
+            raise GraphValidationError(
+                [f"node {node.id!r}: {p}" if not p.startswith("duplicate") else p for p in problems]
+            )
         self._nodes[node.id] = node
 
-    def add_concept(self, id: str, name: str, description: str | None = None, attributes: dict[str, Any] | None = None) -> None:
+    def add_concept(
+        self, id: str, name: str, description: str | None = None, attributes: dict[str, Any] | None = None
+    ) -> None:
         """Adds a concept node (a named entity)."""
         self.add_node(ConceptNode(id, name=name, description=description, attributes=dict(attributes or {})))
 
-    def add_text(self, id: str, text: str, language: str | None = None, attributes: dict[str, Any] | None = None) -> None:
+    def add_text(
+        self, id: str, text: str, language: str | None = None, attributes: dict[str, Any] | None = None
+    ) -> None:
         """Adds a text node (description, caption, ...)."""
         self.add_node(TextNode(id, text=text, language=language, attributes=dict(attributes or {})))
 
     def add_image(
-        self, id: str, path: str | os.PathLike[str] | None = None, image: Any = None, attributes: dict[str, Any] | None = None
+        self,
+        id: str,
+        path: str | os.PathLike[str] | None = None,
+        image: Any = None,
+        attributes: dict[str, Any] | None = None,
     ) -> None:
         """Adds an image node from a file path (relative to :attr:`root`) or a PIL image."""
         path_str = os.fspath(path) if path is not None else None

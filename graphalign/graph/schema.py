@@ -25,6 +25,7 @@ __all__ = [
     "Edge",
     "NODE_CLASSES",
     "MAX_NAME_CHARS",
+    "REVERSE_PREFIX",
     "check_id",
     "check_relation",
     "brief_repr",
@@ -33,11 +34,13 @@ __all__ = [
 MAX_NAME_CHARS = 1024
 """The longest node id or relation name accepted, in characters."""
 
+REVERSE_PREFIX = "rev_"
+"""Prefix of reverse message-passing relations (``rev_is_a``), reserved: no relation of a graph may start with it.
+The helpers that add and strip it live in :mod:`graphalign.graph.convert`."""
+
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 """Unicode categories that draw nothing: control and format characters, spaces."""
-_INVISIBLE_CHARACTERS = frozenset(
-    "\u034f\u115f\u1160\u3164\uffa0\u2800" + "".join(map(chr, range(0xFE00, 0xFE10)))
-)
+_INVISIBLE_CHARACTERS = frozenset("\u034f\u115f\u1160\u3164\uffa0\u2800" + "".join(map(chr, range(0xFE00, 0xFE10))))
 """Characters outside those categories that draw nothing either: the combining
 grapheme joiner, Hangul fillers, the blank Braille pattern, variation selectors."""
 
@@ -143,8 +146,8 @@ def check_relation(relation: Any) -> str | None:
         return f"relation {relation!r} contains a tab or line break"
     if relation != relation.strip():
         return f"relation {relation!r} has leading or trailing whitespace"
-    if relation.startswith("rev_"):
-        return f"relation {relation!r}: the prefix 'rev_' is reserved for reverse edges"
+    if relation.startswith(REVERSE_PREFIX):
+        return f"relation {relation!r}: the prefix {REVERSE_PREFIX!r} is reserved for reverse edges"
     if _unpaired_surrogate(relation):
         return f"relation {relation!r} contains an unpaired surrogate (not valid unicode text)"
     if "|" in relation:
@@ -331,4 +334,3 @@ class Edge:
 
     def as_tuple(self) -> tuple[str, str, str]:
         return (self.head, self.relation, self.tail)
-

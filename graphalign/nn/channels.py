@@ -103,18 +103,27 @@ class ChannelConfig:
         if not self.sources:
             raise ConfigError("a graph channel needs at least one source node type")
         if self.weight < 0 or self.hops < 0 or not 0.0 < self.decay <= 1.0:
-            raise ConfigError(f"channel weight and hops must be >= 0 and decay in (0, 1], got {self.weight}, {self.hops}, {self.decay}")
+            raise ConfigError(
+                f"channel weight and hops must be >= 0 and decay in (0, 1], "
+                f"got {self.weight}, {self.hops}, {self.decay}"
+            )
         if self.codes < 0 or (self.codes and (self.feature_slice is not None or self.in_loss)):
-            raise ConfigError(f"codes must be >= 0, and an identity channel (codes > 0) reads no features (no feature_slice) "
-                              f"and is appended in evaluation only (no in_loss: mini-batch rows are not node identities), "
-                              f"got codes={self.codes}, feature_slice={self.feature_slice}, in_loss={self.in_loss}")
+            raise ConfigError(
+                f"codes must be >= 0, and an identity channel (codes > 0) reads no features (no feature_slice) "
+                f"and is appended in evaluation only (no in_loss: mini-batch rows are not node identities), "
+                f"got codes={self.codes}, feature_slice={self.feature_slice}, in_loss={self.in_loss}"
+            )
         if self.feature_slice is not None:
             self.feature_slice = list(self.feature_slice)
             valid = len(self.feature_slice) == 2 and (
-                0 <= self.feature_slice[0] < self.feature_slice[1] or (self.feature_slice[0] < 0 and self.feature_slice[1] == 0))
+                0 <= self.feature_slice[0] < self.feature_slice[1]
+                or (self.feature_slice[0] < 0 and self.feature_slice[1] == 0)
+            )
             if not valid:
-                raise ConfigError(f"feature_slice must be [start, stop) with 0 <= start < stop, or [-n, 0] for the last n "
-                                  f"features, got {self.feature_slice}")
+                raise ConfigError(
+                    f"feature_slice must be [start, stop) with 0 <= start < stop, or [-n, 0] for the last n "
+                    f"features, got {self.feature_slice}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy."""
@@ -143,16 +152,23 @@ class GraphChannels(nn.Module):
             sizes = set()
             for source in channel.sources:
                 if source not in in_dims:
-                    raise ConfigError(f"graph channel {i}: unknown source node type {source!r}; node types: {sorted(in_dims)}")
+                    raise ConfigError(
+                        f"graph channel {i}: unknown source node type {source!r}; node types: {sorted(in_dims)}"
+                    )
                 size = channel.codes or in_dims[source]
                 if channel.feature_slice is not None:
                     start, stop = channel.feature_slice
                     if stop > size or -start > size:
-                        raise ConfigError(f"graph channel {i}: feature_slice {channel.feature_slice} exceeds {source!r} features ({size})")
+                        raise ConfigError(
+                            f"graph channel {i}: feature_slice {channel.feature_slice} "
+                            f"exceeds {source!r} features ({size})"
+                        )
                     size = stop - start if start >= 0 else -start
                 sizes.add(size)
             if len(sizes) != 1:
-                raise ConfigError(f"graph channel {i}: sources {channel.sources} have different feature sizes {sorted(sizes)}")
+                raise ConfigError(
+                    f"graph channel {i}: sources {channel.sources} have different feature sizes {sorted(sizes)}"
+                )
             dim = sizes.pop()
             self.dims.append(dim)
             self.register_buffer(f"center_{i}", torch.zeros(dim))
@@ -196,15 +212,24 @@ class GraphChannels(nn.Module):
 
     def _centered(self, i: int, x_dict: Mapping[NodeType, Tensor]) -> dict[NodeType, Tensor]:
         if self.channels[i].codes:
-            return {t: self._codes(i, t, x_dict[t].size(0), x_dict[t].device) for t in self.channels[i].sources if t in x_dict}
+            return {
+                t: self._codes(i, t, x_dict[t].size(0), x_dict[t].device)
+                for t in self.channels[i].sources
+                if t in x_dict
+            }
         feats = {t: self._source_features(i, x_dict[t]) for t in self.channels[i].sources if t in x_dict}
         if not self.channels[i].center:
             return {t: F.normalize(x, dim=-1) for t, x in feats.items()}
         center: Tensor = getattr(self, f"center_{i}")
         return {t: F.normalize(x - center, dim=-1) for t, x in feats.items()}
 
-    def _propagate(self, i: int, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor],
-                   new_nodes: bool = False) -> dict[NodeType, Tensor]:
+    def _propagate(
+        self,
+        i: int,
+        x_dict: Mapping[NodeType, Tensor],
+        edge_index_dict: Mapping[EdgeType, Tensor],
+        new_nodes: bool = False,
+    ) -> dict[NodeType, Tensor]:
         channel = self.channels[i]
         dim = self.dims[i]
         values = {t: x.new_zeros(x.size(0), dim, dtype=torch.float32) for t, x in x_dict.items()}
@@ -214,13 +239,23 @@ class GraphChannels(nn.Module):
         for t, v in self._centered(i, x_dict).items():
             values[t] = v
             filled[t][:] = True
-        edges = [(et, ei) for et, ei in edge_index_dict.items()
-                 if et[0] in values and et[2] in values and (channel.relations is None or relation_of(et) in channel.relations)]
+        edges = [
+            (et, ei)
+            for et, ei in edge_index_dict.items()
+            if et[0] in values
+            and et[2] in values
+            and (channel.relations is None or relation_of(et) in channel.relations)
+        ]
         values = spread(values, filled, edges, channel.hops, channel.decay)[0]
         return {t: F.normalize(v, dim=-1) for t, v in values.items()} if channel.codes else values
 
-    def forward(self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor],
-                only: Sequence[int] | None = None, new_nodes: bool = False) -> dict[NodeType, Tensor]:
+    def forward(
+        self,
+        x_dict: Mapping[NodeType, Tensor],
+        edge_index_dict: Mapping[EdgeType, Tensor],
+        only: Sequence[int] | None = None,
+        new_nodes: bool = False,
+    ) -> dict[NodeType, Tensor]:
         """The weighted channels of every node, concatenated.
 
         Args:

@@ -33,7 +33,10 @@ from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
-import graphalign._pyg  # noqa: F401  (PyG without its import-time FutureWarning)
+
+import graphalign._pyg  # noqa: F401  (before PyG: imports it without its FutureWarning)
+
+# isort: split
 from torch_geometric.nn import GATConv, GATv2Conv, HeteroConv, HGTConv, SAGEConv
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.nn.module_dict import ModuleDict
@@ -91,7 +94,9 @@ class HeteroLayer(nn.Module):
         if unknown:
             raise GraphValidationError(f"edge types use node types {unknown} missing from metadata {self.node_types}")
 
-    def forward(self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor]) -> dict[NodeType, Tensor]:
+    def forward(
+        self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor]
+    ) -> dict[NodeType, Tensor]:
         """Runs one round of message passing.
 
         Args:
@@ -169,11 +174,15 @@ class _RootMessageLayer(HeteroLayer):
         super().__init__(metadata, hidden_dim)
         self.root = ModuleDict({t: nn.Linear(hidden_dim, hidden_dim) for t in self.node_types})
 
-    def messages(self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor]) -> dict[NodeType, Tensor]:
+    def messages(
+        self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor]
+    ) -> dict[NodeType, Tensor]:
         """Summed messages per destination type; zero rows for nodes with no in-edge."""
         raise NotImplementedError
 
-    def _convolve(self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor]) -> dict[NodeType, Tensor]:
+    def _convolve(
+        self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor]
+    ) -> dict[NodeType, Tensor]:
         msg = self.messages(x_dict, edge_index_dict)
         return {t: self.forward_isolated(t, x_dict[t]) + m for t, m in msg.items()}  # (num_nodes_t, h)
 
@@ -205,7 +214,9 @@ class _HeteroConvLayer(_RootMessageLayer):
         h = self.hidden_dim
         return h if edge_type[0] == edge_type[2] else (h, h)
 
-    def messages(self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor]) -> dict[NodeType, Tensor]:
+    def messages(
+        self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor]
+    ) -> dict[NodeType, Tensor]:
         return self.conv(dict(x_dict), dict(edge_index_dict))
 
 
@@ -380,13 +391,17 @@ class RGCNLayer(_RootMessageLayer):
             return self.weight
         return torch.einsum("rb,bio->rio", self.comp, self.basis)  # (R, h, h)
 
-    def messages(self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor]) -> dict[NodeType, Tensor]:
+    def messages(
+        self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor]
+    ) -> dict[NodeType, Tensor]:
         weights = self.relation_weights()  # (R, h, h)
         out: dict[NodeType, Tensor] = {}
         for edge_type, edge_index in edge_index_dict.items():
             src, _, dst = edge_type
             num_dst = x_dict[dst].size(0)
-            mean = scatter(x_dict[src][edge_index[0]], edge_index[1], dim=0, dim_size=num_dst, reduce="mean")  # (N_dst, h)
+            mean = scatter(
+                x_dict[src][edge_index[0]], edge_index[1], dim=0, dim_size=num_dst, reduce="mean"
+            )  # (N_dst, h)
             msg = mean @ weights[self._relation_index[edge_type]]  # (N_dst, h)
             out[dst] = out[dst] + msg if dst in out else msg
         return out
@@ -440,4 +455,3 @@ class HGTLayer(HeteroLayer):
 
     def _repr_args(self) -> str:
         return f"heads={self.heads}"
-

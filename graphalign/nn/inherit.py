@@ -69,7 +69,10 @@ class InheritConfig:
         if not self.anchors or not self.relations:
             raise ConfigError("inheritance needs at least one anchor relation and one relation to spread over")
         if self.hops < 1 or self.weight < 0 or not 0.0 < self.decay <= 1.0:
-            raise ConfigError(f"inheritance needs hops >= 1, weight >= 0 and decay in (0, 1], got {self.hops}, {self.weight}, {self.decay}")
+            raise ConfigError(
+                f"inheritance needs hops >= 1, weight >= 0 and decay in (0, 1], "
+                f"got {self.hops}, {self.weight}, {self.decay}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy."""
@@ -82,7 +85,9 @@ class InheritConfig:
         return cls(**data)
 
 
-def anchored(config: InheritConfig, num_nodes: int, edge_index_dict: Mapping[EdgeType, Tensor], device: torch.device) -> Tensor:
+def anchored(
+    config: InheritConfig, num_nodes: int, edge_index_dict: Mapping[EdgeType, Tensor], device: torch.device
+) -> Tensor:
     """Mask of the ``config.node_type`` nodes that have an anchor edge. Shapes: output ``(num_nodes,)``."""
     mask = torch.zeros(num_nodes, dtype=torch.bool, device=device)
     for (src, rel, dst), edge_index in edge_index_dict.items():
@@ -95,7 +100,9 @@ def anchored(config: InheritConfig, num_nodes: int, edge_index_dict: Mapping[Edg
     return mask
 
 
-def inherit(z: dict[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor], config: InheritConfig) -> dict[NodeType, Tensor]:
+def inherit(
+    z: dict[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor], config: InheritConfig
+) -> dict[NodeType, Tensor]:
     """``z`` with the non-anchored ``config.node_type`` nodes moved towards their anchored relatives.
 
     Shapes:
@@ -114,7 +121,9 @@ def inherit(z: dict[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor
             edges += [(edge_type, edge_index), ((t, edge_type[1], t), edge_index.flip(0))]  # both directions
     if not edges or bool(anchors.all()) or not bool(anchors.any()):
         return z
-    values, filled = spread({t: torch.where(anchors[:, None], zt, torch.zeros_like(zt))}, {t: anchors}, edges, config.hops, config.decay)
+    values, filled = spread(
+        {t: torch.where(anchors[:, None], zt, torch.zeros_like(zt))}, {t: anchors}, edges, config.hops, config.decay
+    )
     reached = filled[t] & ~anchors
     moved = F.normalize(zt + config.weight * values[t], dim=-1)
     return {**z, t: torch.where(reached[:, None], moved, zt)}

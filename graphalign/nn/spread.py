@@ -11,9 +11,13 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-import graphalign._pyg  # noqa: F401  (PyG without its import-time FutureWarning)
+
+import graphalign._pyg  # noqa: F401  (before PyG: imports it without its FutureWarning)
+
+# isort: split
 from torch_geometric.utils import scatter
 
+from graphalign.graph.convert import forward_relation
 from graphalign.typing import EdgeType, NodeType
 
 __all__ = ["spread", "relation_of"]
@@ -21,12 +25,16 @@ __all__ = ["spread", "relation_of"]
 
 def relation_of(edge_type: EdgeType) -> str:
     """The relation of an edge type without its ``rev_`` prefix (``rev_is_a`` → ``is_a``)."""
-    rel = edge_type[1]
-    return rel[len("rev_"):] if rel.startswith("rev_") else rel
+    return forward_relation(edge_type[1])
 
 
-def spread(values: dict[NodeType, Tensor], filled: dict[NodeType, Tensor], edges: Sequence[tuple[EdgeType, Tensor]],
-           hops: int, decay: float = 1.0) -> tuple[dict[NodeType, Tensor], dict[NodeType, Tensor]]:
+def spread(
+    values: dict[NodeType, Tensor],
+    filled: dict[NodeType, Tensor],
+    edges: Sequence[tuple[EdgeType, Tensor]],
+    hops: int,
+    decay: float = 1.0,
+) -> tuple[dict[NodeType, Tensor], dict[NodeType, Tensor]]:
     """Fills unfilled nodes hop by hop with the mean of their filled neighbours.
 
     Args:
@@ -53,7 +61,9 @@ def spread(values: dict[NodeType, Tensor], filled: dict[NodeType, Tensor], edges
                 continue
             s, d = edge_index[0][keep], edge_index[1][keep]
             sums[dst] += scatter(values[src][s], d, dim=0, dim_size=values[dst].size(0), reduce="sum")
-            counts[dst] += scatter(torch.ones_like(d, dtype=values[dst].dtype), d, dim=0, dim_size=values[dst].size(0), reduce="sum")
+            counts[dst] += scatter(
+                torch.ones_like(d, dtype=values[dst].dtype), d, dim=0, dim_size=values[dst].size(0), reduce="sum"
+            )
         reached = False
         for t in values:
             new = counts[t] > 0

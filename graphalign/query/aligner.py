@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from graphalign.encoders.base import Encoder
 from graphalign.checks import check_int
 from graphalign.device import resolve_device
+from graphalign.encoders.base import Encoder
 from graphalign.errors import ConfigError, GraphAlignError, GraphValidationError
 from graphalign.query.export import export_embeddings
 from graphalign.query.index import VectorIndex, build_index
@@ -31,6 +31,7 @@ def _device_usable(device: str) -> bool:
     except ConfigError:
         return False
     return True
+
 
 __all__ = ["Aligner", "Neighbor", "GraphNeighbor"]
 
@@ -79,8 +80,12 @@ class Aligner:
         index_kwargs: Its arguments.
     """
 
-    def __init__(self, run: TrainedRun | TrainResult, index: str | type[VectorIndex] = "exact",
-                 index_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        run: TrainedRun | TrainResult,
+        index: str | type[VectorIndex] = "exact",
+        index_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         if isinstance(run, TrainResult):
             run = TrainedRun.from_result(run)
         self.run = run
@@ -92,13 +97,19 @@ class Aligner:
         self._encoders: dict[str, Encoder] = {}
 
     @classmethod
-    def load(cls, run_dir: str | os.PathLike[str], index: str = "exact", index_kwargs: dict[str, Any] | None = None,
-             device: str | None = "cpu") -> Aligner:
+    def load(
+        cls,
+        run_dir: str | os.PathLike[str],
+        index: str = "exact",
+        index_kwargs: dict[str, Any] | None = None,
+        device: str | None = "cpu",
+    ) -> Aligner:
         """Loads a run folder written by ``graphalign train`` / :func:`~graphalign.training.fit`."""
         return cls(TrainedRun.load(run_dir, device=device), index=index, index_kwargs=index_kwargs)
 
-    def export(self, path: str | os.PathLike[str], types: list[NodeType] | None = None,
-               overwrite: bool = False) -> list[Path]:
+    def export(
+        self, path: str | os.PathLike[str], types: list[NodeType] | None = None, overwrite: bool = False
+    ) -> list[Path]:
         """Writes node ids, types, labels and vectors to ``path`` (``.npz``, or ``.tsv`` for
         TensorBoard's Embedding Projector); see :func:`~graphalign.query.export.export_embeddings`.
 
@@ -106,7 +117,9 @@ class Aligner:
             >>> aligner.export("embeddings.tsv", types=["image", "concept"])  # doctest: +SKIP
             [PosixPath('embeddings.tsv'), PosixPath('embeddings-metadata.tsv')]
         """
-        return export_embeddings(self.embeddings, self.node_index.ids, self.graph, path, types=types, overwrite=overwrite)
+        return export_embeddings(
+            self.embeddings, self.node_index.ids, self.graph, path, types=types, overwrite=overwrite
+        )
 
     def ids(self, type: NodeType) -> list[str]:
         """Node ids of one type, in the row order of ``embeddings[type]``."""
@@ -118,11 +131,15 @@ class Aligner:
         if type is None:
             return [t for t in NODE_TYPES if t in self.embeddings]
         if not isinstance(type, (str, list, tuple)):
-            raise ConfigError(f"type must be a node type ({', '.join(NODE_TYPES)}), a list of them, or None; got {type!r}")
+            raise ConfigError(
+                f"type must be a node type ({', '.join(NODE_TYPES)}), a list of them, or None; got {type!r}"
+            )
         types = [type] if isinstance(type, str) else list(type)
         for t in types:
             if t not in self.embeddings:
-                raise GraphValidationError(f"unknown or empty node type {t!r}; this graph has {sorted(self.embeddings)}")
+                raise GraphValidationError(
+                    f"unknown or empty node type {t!r}; this graph has {sorted(self.embeddings)}"
+                )
         return types
 
     def index(self, node_type: NodeType) -> VectorIndex:
@@ -193,8 +210,16 @@ class Aligner:
                 if other in seen:
                     continue
                 seen.add(other)
-                found.append(GraphNeighbor(other, self.graph.node_type(other), relation, direction, depth + 1,
-                                           self.graph.display_name(other)))
+                found.append(
+                    GraphNeighbor(
+                        other,
+                        self.graph.node_type(other),
+                        relation,
+                        direction,
+                        depth + 1,
+                        self.graph.display_name(other),
+                    )
+                )
                 frontier.append((other, depth + 1))
         return found
 
@@ -203,13 +228,21 @@ class Aligner:
             config = self.run.built.graph_config()
             config.progress = False
             if config.device not in ("auto", "cpu") and not _device_usable(config.device):
-                logger.info("the graph was encoded on %s, which this machine lacks; encoding queries on %s",
-                            config.device, self.run.device)
+                logger.info(
+                    "the graph was encoded on %s, which this machine lacks; encoding queries on %s",
+                    config.device,
+                    self.run.device,
+                )
                 config.device = str(self.run.device)
             encoder = config.build_encoder(modality)
             expected = self.run.built.encoders.get(modality)
             if expected and encoder.identity != expected:
-                logger.warning("the %s encoder now has identity %s, the graph was built with %s", modality, encoder.identity, expected)
+                logger.warning(
+                    "the %s encoder now has identity %s, the graph was built with %s",
+                    modality,
+                    encoder.identity,
+                    expected,
+                )
             self._encoders[modality] = encoder
         return self._encoders[modality]
 
@@ -233,8 +266,13 @@ class Aligner:
         model = self.run.model
         return model.encode_features(node_type, features.to(self.run.device))[0].cpu()
 
-    def search(self, text: str | None = None, image: Any = None, k: int = 10,
-               type: NodeType | list[NodeType] | None = "concept") -> list[Neighbor]:
+    def search(
+        self,
+        text: str | None = None,
+        image: Any = None,
+        k: int = 10,
+        type: NodeType | list[NodeType] | None = "concept",
+    ) -> list[Neighbor]:
         """Zero-shot search with a new text or image (a path or a PIL image).
 
         Args:

@@ -89,8 +89,13 @@ def export_embeddings(
     labels = [graph.display_name(node_id) for _, node_id in rows]
     if suffix == ".npz":
         buffer = io.BytesIO()
-        np.savez(buffer, ids=np.array([i for _, i in rows]), types=np.array([t for t, _ in rows]),
-                 labels=np.array(labels), vectors=vectors)
+        np.savez(
+            buffer,
+            ids=np.array([i for _, i in rows]),
+            types=np.array([t for t, _ in rows]),
+            labels=np.array(labels),
+            vectors=vectors,
+        )
         with atomic_open(path, "wb") as handle:
             handle.write(buffer.getvalue())
         return targets

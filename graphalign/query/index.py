@@ -184,12 +184,20 @@ class FaissIndex(VectorIndex):
     KINDS = ("flat", "hnsw", "ivf")
 
     def __init__(
-        self, kind: str = "hnsw", m: int = 32, ef_search: int = 128, ef_construction: int = 40, nlist: int = 1024, nprobe: int = 256
+        self,
+        kind: str = "hnsw",
+        m: int = 32,
+        ef_search: int = 128,
+        ef_construction: int = 40,
+        nlist: int = 1024,
+        nprobe: int = 256,
     ) -> None:
         try:
             import faiss
         except ImportError as error:
-            raise GraphAlignError("the faiss index needs faiss: pip install 'graphalign[faiss]' (or faiss-cpu)") from error
+            raise GraphAlignError(
+                "the faiss index needs faiss: pip install 'graphalign[faiss]' (or faiss-cpu)"
+            ) from error
         if kind not in self.KINDS:
             raise GraphAlignError(f"unknown faiss index kind {kind!r}; choose flat, hnsw or ivf")
         self._faiss = faiss
@@ -208,7 +216,9 @@ class FaissIndex(VectorIndex):
             index.hnsw.efSearch = self.ef_search
             return index
         quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, min(self.nlist, max(1, train.size(0) // 39)), faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexIVFFlat(
+            quantizer, dim, min(self.nlist, max(1, train.size(0) // 39)), faiss.METRIC_INNER_PRODUCT
+        )
         index.train(train.numpy())
         index.nprobe = self.nprobe
         self._quantizer = quantizer  # the IVF index does not own it: keep it alive
@@ -249,8 +259,11 @@ class FaissIndex(VectorIndex):
         return torch.from_numpy(scores), torch.from_numpy(indices).long()
 
     def __repr__(self) -> str:
-        params = {"flat": "", "hnsw": f", m={self.m}, ef_search={self.ef_search}, ef_construction={self.ef_construction}",
-                  "ivf": f", nlist={self.nlist}, nprobe={self.nprobe}"}[self.kind]
+        params = {
+            "flat": "",
+            "hnsw": f", m={self.m}, ef_search={self.ef_search}, ef_construction={self.ef_construction}",
+            "ivf": f", nlist={self.nlist}, nprobe={self.nprobe}",
+        }[self.kind]
         return f"FaissIndex(kind={self.kind!r}, n={len(self)}{params})"
 
 
@@ -268,13 +281,20 @@ class UsearchIndex(VectorIndex):
         dtype: Storage of the vectors: ``"f32"``, or ``"f16"`` / ``"i8"`` to save memory.
     """
 
-    def __init__(self, connectivity: int = 32, expansion_add: int = 40, expansion_search: int = 128, dtype: str = "f32") -> None:
+    def __init__(
+        self, connectivity: int = 32, expansion_add: int = 40, expansion_search: int = 128, dtype: str = "f32"
+    ) -> None:
         try:
             from usearch.index import Index
         except ImportError as error:
             raise GraphAlignError("the usearch index needs usearch: pip install usearch") from error
         self._Index = Index
-        self.connectivity, self.expansion_add, self.expansion_search, self.dtype = connectivity, expansion_add, expansion_search, dtype
+        self.connectivity, self.expansion_add, self.expansion_search, self.dtype = (
+            connectivity,
+            expansion_add,
+            expansion_search,
+            dtype,
+        )
         self._index: Any = None
         self._count = 0
 
@@ -291,8 +311,12 @@ class UsearchIndex(VectorIndex):
         vectors = _prepare(vectors, "vectors", self._index.ndim if self._index is not None else None).cpu().contiguous()
         if self._index is None:
             self._index = self._Index(
-                ndim=vectors.size(1), metric="ip", dtype=self.dtype, connectivity=self.connectivity,
-                expansion_add=self.expansion_add, expansion_search=self.expansion_search,
+                ndim=vectors.size(1),
+                metric="ip",
+                dtype=self.dtype,
+                connectivity=self.connectivity,
+                expansion_add=self.expansion_add,
+                expansion_search=self.expansion_search,
             )
         keys = np.arange(self._count, self._count + vectors.size(0), dtype=np.uint64)
         self._index.add(keys, vectors.numpy())
@@ -317,7 +341,9 @@ class UsearchIndex(VectorIndex):
         for row, count in enumerate(counts.tolist()):
             count = min(int(count), k)
             indices[row, :count] = torch.from_numpy(keys[row, :count].astype(np.int64))
-            scores[row, :count] = torch.from_numpy(1.0 - distances[row, :count].astype(np.float32))  # ip distance = 1 - dot
+            scores[row, :count] = torch.from_numpy(
+                1.0 - distances[row, :count].astype(np.float32)
+            )  # ip distance = 1 - dot
         return scores, indices
 
     def __repr__(self) -> str:

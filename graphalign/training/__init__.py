@@ -2,6 +2,14 @@
 
 from graphalign.training.run import TrainedRun
 from graphalign.training.sampling import TorchNeighborSampler, make_neighbor_sampler
-from graphalign.training.trainer import TrainConfig, TrainResult, fit
+from graphalign.training.trainer import TrainConfig, TrainResult, embed_nodes, fit
 
-__all__ = ["fit", "TrainConfig", "TrainResult", "TrainedRun", "TorchNeighborSampler", "make_neighbor_sampler"]
+__all__ = [
+    "fit",
+    "embed_nodes",
+    "TrainConfig",
+    "TrainResult",
+    "TrainedRun",
+    "TorchNeighborSampler",
+    "make_neighbor_sampler",
+]

@@ -35,7 +35,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_safetensors, read_versioned_json, remove_temp_files
+from graphalign.atomic import (
+    atomic_save_safetensors,
+    atomic_write_json,
+    read_safetensors,
+    read_versioned_json,
+    remove_temp_files,
+)
 from graphalign.errors import CheckpointError
 from graphalign.features.store import GRAPH_LAYOUT, GRAPH_STAGING_LAYOUT
 from graphalign.outputs import OutputLayout, check_output_dir
@@ -63,10 +69,15 @@ METRICS_FILE = "metrics.json"
 GRAPH_SUBDIR = "graph"
 RUN_FORMAT_VERSION = 1
 RUN_LAYOUT = OutputLayout(
-    "run", files=(RUN_FILE, MODEL_FILE, CHECKPOINT_FILE, SPLIT_FILE, METRICS_FILE),
-    folders=((GRAPH_SUBDIR, GRAPH_LAYOUT), (f".{GRAPH_SUBDIR}.tmp-*", GRAPH_STAGING_LAYOUT),
-             (f".{GRAPH_SUBDIR}.old-*", GRAPH_STAGING_LAYOUT)),
-    metadata=RUN_FILE, metadata_format="graphalign-run",
+    "run",
+    files=(RUN_FILE, MODEL_FILE, CHECKPOINT_FILE, SPLIT_FILE, METRICS_FILE),
+    folders=(
+        (GRAPH_SUBDIR, GRAPH_LAYOUT),
+        (f".{GRAPH_SUBDIR}.tmp-*", GRAPH_STAGING_LAYOUT),
+        (f".{GRAPH_SUBDIR}.old-*", GRAPH_STAGING_LAYOUT),
+    ),
+    metadata=RUN_FILE,
+    metadata_format="graphalign-run",
 )
 """What a run folder holds (see :mod:`graphalign.outputs`)."""
 
@@ -108,14 +119,20 @@ def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = Path(run_dir) / RUN_FILE
     config = read_versioned_json(
-        path, "graphalign-run", RUN_FORMAT_VERSION,
+        path,
+        "graphalign-run",
+        RUN_FORMAT_VERSION,
         f"not a graphalign run folder (no {RUN_FILE}); train one with `graphalign train`",
     )
     for name, kind in RUN_FIELDS.items():
         if not isinstance(config.get(name), kind):
-            raise CheckpointError(f"{path}: field {name!r} is missing or not a JSON {'object' if kind is dict else 'array'}")
+            raise CheckpointError(
+                f"{path}: field {name!r} is missing or not a JSON {'object' if kind is dict else 'array'}"
+            )
     for name in ("edge_types", "aligned_edge_types"):
-        if not all(isinstance(e, list) and len(e) == 3 and all(isinstance(part, str) for part in e) for e in config[name]):
+        if not all(
+            isinstance(e, list) and len(e) == 3 and all(isinstance(part, str) for part in e) for e in config[name]
+        ):
             raise CheckpointError(f"{path}: field {name!r} must hold [source, relation, target] string triples")
     return config
 
@@ -162,7 +179,9 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
     return tensors, state["param_groups"]
 
 
-def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], param_groups: list[dict[str, Any]]) -> None:
+def _restore_optimizer(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], param_groups: list[dict[str, Any]]
+) -> None:
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in _unprefixed("optim.", tensors).items():
         index, name = key.split(".", 1)
@@ -198,7 +217,9 @@ def save_training_checkpoint(
     atomic_save_safetensors(path, tensors, metadata=metadata)
 
 
-def load_training_checkpoint(path: Path, modules: dict[str, nn.Module], optimizer: torch.optim.Optimizer) -> TrainingCheckpoint:
+def load_training_checkpoint(
+    path: Path, modules: dict[str, nn.Module], optimizer: torch.optim.Optimizer
+) -> TrainingCheckpoint:
     """Restores modules and optimizer from :func:`save_training_checkpoint`.
 
     Raises:
@@ -209,7 +230,9 @@ def load_training_checkpoint(path: Path, modules: dict[str, nn.Module], optimize
         state = json.loads(metadata["state"])
         param_groups = json.loads(metadata["param_groups"])
     except (KeyError, ValueError, RecursionError) as error:
-        raise CheckpointError(f"{path}: checkpoint metadata is missing or invalid ({type(error).__name__}: {error})") from error
+        raise CheckpointError(
+            f"{path}: checkpoint metadata is missing or invalid ({type(error).__name__}: {error})"
+        ) from error
     if not (
         isinstance(state, dict)
         and isinstance(state.get("epoch"), int)

@@ -160,10 +160,14 @@ class DistributedContext:
             return
         flat = torch.cat(
             [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
-            + [torch.tensor([float(p.grad is not None) for p in params], device=params[0].device, dtype=params[0].dtype)]
+            + [
+                torch.tensor(
+                    [float(p.grad is not None) for p in params], device=params[0].device, dtype=params[0].dtype
+                )
+            ]
         )
         dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-        has_grad = flat[-len(params):] > 0
+        has_grad = flat[-len(params) :] > 0
         offset = 0
         for index, p in enumerate(params):
             n = p.numel()
@@ -220,7 +224,9 @@ def setup_distributed(device: str = "auto", backend: str | None = None) -> Distr
     if use_cuda:
         if not torch.cuda.is_available():
             raise ConfigError(f"device {device!r} requested but CUDA is not available")
-        torch_device = torch.device("cuda", local_rank if device in ("auto", "cuda") else torch.device(device).index or 0)
+        torch_device = torch.device(
+            "cuda", local_rank if device in ("auto", "cuda") else torch.device(device).index or 0
+        )
         torch.cuda.set_device(torch_device)
     else:
         torch_device = torch.device("cpu")
@@ -230,8 +236,11 @@ def setup_distributed(device: str = "auto", backend: str | None = None) -> Distr
                 "distributed training needs a process group: launch with `torchrun --nproc-per-node N ...` "
                 "or call torch.distributed.init_process_group first"
             )
-        dist.init_process_group(backend=backend or ("nccl" if use_cuda else "gloo"), timeout=TIMEOUT,
-                                device_id=torch_device if use_cuda else None)
+        dist.init_process_group(
+            backend=backend or ("nccl" if use_cuda else "gloo"),
+            timeout=TIMEOUT,
+            device_id=torch_device if use_cuda else None,
+        )
     context = DistributedContext(
         rank=dist.get_rank(),
         world_size=dist.get_world_size(),
@@ -239,5 +248,7 @@ def setup_distributed(device: str = "auto", backend: str | None = None) -> Distr
         backend=str(dist.get_backend()),
         device=torch_device,
     )
-    logger.info("distributed: rank %d of %d (%s on %s)", context.rank, context.world_size, context.backend, torch_device)
+    logger.info(
+        "distributed: rank %d of %d (%s on %s)", context.rank, context.world_size, context.backend, torch_device
+    )
     return context

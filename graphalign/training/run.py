@@ -6,21 +6,20 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from graphalign.data.split import EdgeSplit, SplitConfig
 from graphalign.device import resolve_device
+from graphalign.errors import CheckpointError, ConfigError, GraphAlignError
 from graphalign.features.store import BuiltGraph
 from graphalign.losses import build_loss
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.training import checkpoint as ckpt
-from graphalign.data.split import EdgeSplit, SplitConfig
-from graphalign.errors import CheckpointError, ConfigError, GraphAlignError
-from graphalign.training.trainer import TrainConfig, TrainResult, _load_split, message_passing_data, run_config
+from graphalign.training.trainer import TrainConfig, TrainResult, _load_split, embed_nodes, run_config
 from graphalign.typing import NodeType
 
 logger = logging.getLogger(__name__)
@@ -40,11 +39,15 @@ def _check_in_dims(in_dims: dict[str, Any], feature_dims: dict[str, int], path: 
     """The model's input sizes in ``run.json`` must be those of the graph's features."""
     for node_type, dim in in_dims.items():
         if node_type not in feature_dims:
-            raise CheckpointError(f"{path}: key 'in_dims': node type {node_type!r} has no features in the run's graph "
-                                  f"(it has {sorted(feature_dims)})")
+            raise CheckpointError(
+                f"{path}: key 'in_dims': node type {node_type!r} has no features in the run's graph "
+                f"(it has {sorted(feature_dims)})"
+            )
         if isinstance(dim, bool) or not isinstance(dim, int) or dim != feature_dims[node_type]:
-            raise CheckpointError(f"{path}: key 'in_dims.{node_type}' is {dim!r}, but the run's graph has "
-                                  f"{feature_dims[node_type]}-dimensional {node_type} features")
+            raise CheckpointError(
+                f"{path}: key 'in_dims.{node_type}' is {dim!r}, but the run's graph has "
+                f"{feature_dims[node_type]}-dimensional {node_type} features"
+            )
 
 
 def _check_model_size(config: dict[str, Any], edge_types: list[Any], model_config: ModelConfig, weights: Path) -> None:
@@ -57,8 +60,10 @@ def _check_model_size(config: dict[str, Any], edge_types: list[Any], model_confi
         with torch.device("meta"):
             model = HeteroAligner(config["in_dims"], edge_types, model_config, input_groups=config.get("input_groups"))
     except (GraphAlignError, TypeError, ValueError, KeyError, RuntimeError, NotImplementedError) as error:
-        raise CheckpointError(f"{weights.parent / ckpt.RUN_FILE}: the model it describes cannot be built "
-                              f"({type(error).__name__}: {error})") from None
+        raise CheckpointError(
+            f"{weights.parent / ckpt.RUN_FILE}: the model it describes cannot be built "
+            f"({type(error).__name__}: {error})"
+        ) from None
     needed = sum(t.numel() * t.element_size() for t in model.state_dict().values())
     try:
         available = weights.stat().st_size
@@ -68,8 +73,10 @@ def _check_model_size(config: dict[str, Any], edge_types: list[Any], model_confi
         from graphalign.atomic import read_safetensors
 
         read_safetensors(weights, "weights")  # a file that is no weights file at all is reported as such (it is small)
-        raise CheckpointError(f"{weights.parent / ckpt.RUN_FILE}: key 'model' describes a model of {needed:,} bytes of "
-                              f"weights, but {weights.name} holds {available:,} bytes")
+        raise CheckpointError(
+            f"{weights.parent / ckpt.RUN_FILE}: key 'model' describes a model of {needed:,} bytes of "
+            f"weights, but {weights.name} holds {available:,} bytes"
+        )
 
 
 @dataclass
@@ -121,7 +128,9 @@ class TrainedRun:
             model = HeteroAligner(config["in_dims"], edge_types, model_config, input_groups=config.get("input_groups"))  # type: ignore[arg-type]
             loss = build_loss(train.loss, train.loss_kwargs)
         except (GraphAlignError, TypeError, ValueError, KeyError) as error:
-            raise CheckpointError(f"{path}: the model it describes cannot be built ({type(error).__name__}: {error})") from None
+            raise CheckpointError(
+                f"{path}: the model it describes cannot be built ({type(error).__name__}: {error})"
+            ) from None
         ckpt.load_weights(run_dir / ckpt.MODEL_FILE, {"model": model, "loss": loss})
         model = model.to(resolve_device(device)).eval()
         return cls(run_dir=run_dir, built=built, split=split, model=model, loss=loss, config=config)
@@ -136,12 +145,29 @@ class TrainedRun:
         if not isinstance(result.built, BuiltGraph):
             raise GraphAlignError("only a result trained on a BuiltGraph (ga.build_graph) can be queried")
         model_config = result.model_config or result.model.config
-        config = run_config(result.model, result.split, model_config, result.train_config or TrainConfig(),
-                            result.split_config or SplitConfig())
-        metrics = {"best_epoch": result.best_epoch, "val": result.val_metrics, "test": result.test_metrics,
-                   "history": result.history, "split": result.split.counts()}
-        return cls(run_dir=result.run_dir, built=result.built, split=result.split, model=result.model.eval(),
-                   loss=result.loss, config=config, saved_metrics=metrics)
+        config = run_config(
+            result.model,
+            result.split,
+            model_config,
+            result.train_config or TrainConfig(),
+            result.split_config or SplitConfig(),
+        )
+        metrics = {
+            "best_epoch": result.best_epoch,
+            "val": result.val_metrics,
+            "test": result.test_metrics,
+            "history": result.history,
+            "split": result.split.counts(),
+        }
+        return cls(
+            run_dir=result.run_dir,
+            built=result.built,
+            split=result.split,
+            model=result.model.eval(),
+            loss=result.loss,
+            config=config,
+            saved_metrics=metrics,
+        )
 
     @property
     def model_config(self) -> ModelConfig:
@@ -159,18 +185,11 @@ class TrainedRun:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    @cached_property
-    def _message_passing(self) -> Any:
-        return message_passing_data(self.built, self.split, inference=True).to(self.device)
-
-    @torch.no_grad()
     def embeddings(self) -> dict[NodeType, torch.Tensor]:
         """Shared-space embedding of every node, computed with every training
-        edge (held-out links stay hidden; :meth:`EdgeSplit.inference_edges`). Cached."""
+        edge (held-out links stay hidden; :func:`~graphalign.training.trainer.embed_nodes`). Cached."""
         if not hasattr(self, "_embeddings"):
-            data = self._message_passing
-            z = self.model(data.x_dict, data.edge_index_dict)
-            self._embeddings = {t: v.cpu() for t, v in z.items()}
+            self._embeddings = embed_nodes(self.model, self.built, self.split)
         return self._embeddings
 
     def metrics(self) -> dict[str, Any]:

@@ -34,7 +34,10 @@ import warnings
 from typing import Any
 
 import torch
-import graphalign._pyg  # noqa: F401  (PyG without its import-time FutureWarning)
+
+import graphalign._pyg  # noqa: F401  (before PyG: imports it without its FutureWarning)
+
+# isort: split
 import torch_geometric.typing
 from torch import Tensor
 from torch.utils.data import get_worker_info
@@ -43,6 +46,7 @@ from torch_geometric.sampler import HeteroSamplerOutput, NeighborSampler, Sample
 from torch_geometric.sampler.base import SubgraphType
 from torch_geometric.sampler.neighbor_sampler import NumNeighborsType
 
+from graphalign.rng import randint_below
 from graphalign.typing import EdgeType, NodeType
 
 logger = logging.getLogger(__name__)
@@ -82,12 +86,6 @@ def _segment_arange(counts: Tensor) -> tuple[Tensor, Tensor]:
     return seg, rank
 
 
-def _randint_below(high: Tensor, generator: torch.Generator) -> Tensor:
-    """One uniform integer in ``[0, high[i])`` for every entry of ``high`` (all > 0)."""
-    draw = torch.rand(high.shape, generator=generator, dtype=torch.float64)
-    return torch.minimum((draw * high).to(torch.long), high - 1)
-
-
 def _choose_by_sorting(deg: Tensor, k: int, generator: torch.Generator) -> Tensor:
     """``k`` distinct offsets in ``[0, deg[i])`` per node, node after node.
 
@@ -113,7 +111,7 @@ def _choose_by_rejection(deg: Tensor, k: int, generator: torch.Generator) -> Ten
     num = deg.numel()
     seg = torch.arange(num).repeat_interleave(k)  # (num * k,)
     high = deg[seg]
-    picks = _randint_below(high, generator)
+    picks = randint_below(high, generator)
     stride = int(deg.max()) + 1
     slots = torch.arange(num * k)
     while slots.numel() > 0:
@@ -123,7 +121,7 @@ def _choose_by_rejection(deg: Tensor, k: int, generator: torch.Generator) -> Ten
         redo = slots[order[1:][duplicate]]
         if redo.numel() == 0:
             break
-        picks[redo] = _randint_below(high[redo], generator)
+        picks[redo] = randint_below(high[redo], generator)
         nodes = torch.unique(seg[redo])
         slots = (nodes.view(-1, 1) * k + torch.arange(k)).view(-1)
     return picks
@@ -160,7 +158,7 @@ def _sample_positions(
     if k < 0:
         pick = rank
     elif replace:
-        pick = _randint_below(deg[seg], generator)
+        pick = randint_below(deg[seg], generator)
     else:
         pick = rank
         big = deg > k
@@ -247,66 +245,91 @@ def sample_hops(
     """
     generator = generator if generator is not None else torch.Generator()
     num_hops = max((len(v) for v in num_neighbors.values()), default=0)
-    empty = torch.empty(0, dtype=torch.long)
-
-    nodes: dict[NodeType, Tensor] = {t: empty for t in node_types}
-    frontier: dict[NodeType, tuple[Tensor, Tensor]] = {t: (empty, empty) for t in node_types}
-    num_sampled_nodes: dict[NodeType, list[int]] = {t: [0] for t in node_types}
-    for node_type, ids in seed.items():
-        ids = ids.to(torch.long).view(-1)
-        nodes[node_type] = ids
-        first = _unique_in_order(ids)
-        frontier[node_type] = (ids[first], first)
-        num_sampled_nodes[node_type] = [ids.numel()]
-
-    rows: dict[EdgeType, list[Tensor]] = {et: [] for et in edge_types}
-    cols: dict[EdgeType, list[Tensor]] = {et: [] for et in edge_types}
-    edges: dict[EdgeType, list[Tensor]] = {et: [] for et in edge_types}
-    num_sampled_edges: dict[EdgeType, list[int]] = {et: [] for et in edge_types}
-
+    hops = _Hops(seed, node_types, edge_types)
     for hop in range(num_hops):
-        # 1. Sample edges into the current frontier, per edge type.
-        sources: dict[NodeType, list[tuple[EdgeType, Tensor]]] = {t: [] for t in node_types}
-        for edge_type in edge_types:
+        sources = hops.sample_edges({et: num_neighbors[et][hop] for et in edge_types}, csc, replace, generator)
+        hops.add_sources(sources)
+    return hops.output()
+
+
+class _Hops:
+    """What :func:`sample_hops` has sampled so far: nodes per type (seeds first), the
+    frontier of the last hop, and the sampled edges per edge type and hop."""
+
+    def __init__(self, seed: dict[NodeType, Tensor], node_types: list[NodeType], edge_types: list[EdgeType]) -> None:
+        self.node_types, self.edge_types = node_types, edge_types
+        self.empty = empty = torch.empty(0, dtype=torch.long)
+        self.nodes: dict[NodeType, Tensor] = {t: empty for t in node_types}
+        # (global ids, local ids) of the nodes that sample in the next hop
+        self.frontier: dict[NodeType, tuple[Tensor, Tensor]] = {t: (empty, empty) for t in node_types}
+        self.num_sampled_nodes: dict[NodeType, list[int]] = {t: [0] for t in node_types}
+        for node_type, ids in seed.items():
+            ids = ids.to(torch.long).view(-1)
+            self.nodes[node_type] = ids
+            first = _unique_in_order(ids)
+            self.frontier[node_type] = (ids[first], first)
+            self.num_sampled_nodes[node_type] = [ids.numel()]
+        self.rows: dict[EdgeType, list[Tensor]] = {et: [] for et in edge_types}
+        self.cols: dict[EdgeType, list[Tensor]] = {et: [] for et in edge_types}
+        self.edges: dict[EdgeType, list[Tensor]] = {et: [] for et in edge_types}
+        self.num_sampled_edges: dict[EdgeType, list[int]] = {et: [] for et in edge_types}
+
+    def sample_edges(
+        self,
+        fan_out: dict[EdgeType, int],
+        csc: dict[EdgeType, tuple[Tensor, Tensor]],
+        replace: bool,
+        generator: torch.Generator,
+    ) -> dict[NodeType, list[tuple[EdgeType, Tensor]]]:
+        """Samples up to ``fan_out[edge_type]`` edges into every frontier node, per edge type.
+
+        Returns:
+            The global ids of the sampled edges' sources, per source node type and edge type.
+        """
+        sources: dict[NodeType, list[tuple[EdgeType, Tensor]]] = {t: [] for t in self.node_types}
+        for edge_type in self.edge_types:
             src, _, dst = edge_type
             colptr, row = csc[edge_type]
-            frontier_global, frontier_local = frontier[dst]
-            k = num_neighbors[edge_type][hop]
+            frontier_global, frontier_local = self.frontier[dst]
+            k = fan_out[edge_type]
             if frontier_global.numel() == 0 or k == 0:
-                num_sampled_edges[edge_type].append(0)
+                self.num_sampled_edges[edge_type].append(0)
                 continue
             start = colptr[frontier_global].to(torch.long)
             deg = colptr[frontier_global + 1].to(torch.long) - start
             seg, pos = _sample_positions(start, deg, k, replace, generator)
-            cols[edge_type].append(frontier_local[seg])
-            edges[edge_type].append(pos)
-            num_sampled_edges[edge_type].append(pos.numel())
+            self.cols[edge_type].append(frontier_local[seg])
+            self.edges[edge_type].append(pos)
+            self.num_sampled_edges[edge_type].append(pos.numel())
             sources[src].append((edge_type, row[pos].to(torch.long)))
+        return sources
 
-        # 2. De-duplicate the sources per node type; new ones form the next frontier.
-        for node_type in node_types:
+    def add_sources(self, sources: dict[NodeType, list[tuple[EdgeType, Tensor]]]) -> None:
+        """De-duplicates the sources per node type; the new ones form the next frontier."""
+        for node_type in self.node_types:
             found = sources[node_type]
-            candidates = torch.cat([ids for _, ids in found]) if found else empty
-            local, new_nodes = _register_nodes(nodes[node_type], candidates)
+            candidates = torch.cat([ids for _, ids in found]) if found else self.empty
+            local, new_nodes = _register_nodes(self.nodes[node_type], candidates)
             for (edge_type, _), part in zip(found, torch.split(local, [ids.numel() for _, ids in found])):
-                rows[edge_type].append(part)
-            num_known = nodes[node_type].numel()
-            nodes[node_type] = torch.cat([nodes[node_type], new_nodes])
-            frontier[node_type] = (new_nodes, torch.arange(num_known, num_known + new_nodes.numel()))
-            num_sampled_nodes[node_type].append(new_nodes.numel())
+                self.rows[edge_type].append(part)
+            num_known = self.nodes[node_type].numel()
+            self.nodes[node_type] = torch.cat([self.nodes[node_type], new_nodes])
+            self.frontier[node_type] = (new_nodes, torch.arange(num_known, num_known + new_nodes.numel()))
+            self.num_sampled_nodes[node_type].append(new_nodes.numel())
 
-    def join(parts: list[Tensor]) -> Tensor:
-        return torch.cat(parts) if parts else empty
+    def _join(self, parts: list[Tensor]) -> Tensor:
+        return torch.cat(parts) if parts else self.empty
 
-    return HeteroSamplerOutput(
-        node=nodes,
-        row={et: join(rows[et]) for et in edge_types},
-        col={et: join(cols[et]) for et in edge_types},
-        edge={et: join(edges[et]) for et in edge_types},
-        batch=None,
-        num_sampled_nodes=num_sampled_nodes,
-        num_sampled_edges=num_sampled_edges,
-    )
+    def output(self) -> HeteroSamplerOutput:
+        return HeteroSamplerOutput(
+            node=self.nodes,
+            row={et: self._join(self.rows[et]) for et in self.edge_types},
+            col={et: self._join(self.cols[et]) for et in self.edge_types},
+            edge={et: self._join(self.edges[et]) for et in self.edge_types},
+            batch=None,
+            num_sampled_nodes=self.num_sampled_nodes,
+            num_sampled_edges=self.num_sampled_edges,
+        )
 
 
 # The sampler #################################################################
@@ -405,8 +428,10 @@ class TorchNeighborSampler(NeighborSampler):
         return self._generator
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(num_neighbors={self.num_neighbors.values}, "
-                f"replace={self.replace}, seed={self.seed})")
+        return (
+            f"{type(self).__name__}(num_neighbors={self.num_neighbors.values}, "
+            f"replace={self.replace}, seed={self.seed})"
+        )
 
     def _sync_worker_generator(self) -> None:
         """Give each data-loader worker process its own random stream."""
@@ -439,8 +464,10 @@ class TorchNeighborSampler(NeighborSampler):
                 seed,
                 list(self.node_types),
                 list(self.edge_types),
-                {et: (self.colptr_dict[self.to_rel_type[et]], self.row_dict[self.to_rel_type[et]])
-                 for et in self.edge_types},
+                {
+                    et: (self.colptr_dict[self.to_rel_type[et]], self.row_dict[self.to_rel_type[et]])
+                    for et in self.edge_types
+                },
                 {et: list(num_neighbors[self.to_rel_type[et]]) for et in self.edge_types},
                 replace=self.replace,
                 generator=self._generator,

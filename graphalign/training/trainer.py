@@ -20,19 +20,18 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_safetensors, tensors_digest
-from graphalign.device import resolve_device
 from graphalign.checks import check_bool, check_choice, check_float, check_int
-from graphalign.device import check_device_name
+from graphalign.data.split import LABEL_FREE_RELATIONS, EdgeSplit, SplitConfig, split_graph
+from graphalign.device import check_device_name, resolve_device
 from graphalign.errors import CheckpointError, ConfigError, GraphValidationError, check_config_keys
 from graphalign.evaluation.evaluator import LinkEvaluator
-from graphalign.graph.convert import REVERSE_PREFIX, edge_index_dict, reverse_edge_type
 from graphalign.features.store import BuiltGraph
+from graphalign.graph.convert import edge_index_dict, forward_relation, reverse_edge_type
 from graphalign.losses import LOSSES, build_loss
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.outputs import write_marker
 from graphalign.training import checkpoint as ckpt
 from graphalign.training.distributed import resolve_distributed
-from graphalign.data.split import LABEL_FREE_RELATIONS, EdgeSplit, SplitConfig, split_graph
 from graphalign.typing import NODE_TYPES, EdgeType, NodeType
 
 if TYPE_CHECKING:
@@ -40,8 +39,17 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "TrainResult", "TensorGraph", "fit", "graph_edges", "model_edge_types", "message_passing_data",
-           "deterministic_algorithms"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "TensorGraph",
+    "fit",
+    "graph_edges",
+    "model_edge_types",
+    "message_passing_data",
+    "embed_nodes",
+    "deterministic_algorithms",
+]
 
 MODES = ("full", "minibatch")
 _RANK_SEED_STRIDE = 1_000_003
@@ -182,25 +190,41 @@ class TrainConfig:
             check_bool(name, flag, getattr(self, flag))
         check_bool(name, "distributed", self.distributed, optional=True)
         check_device_name(self.device, f"{name}.device")
-        if isinstance(self.num_neighbors, (str, bytes)) or not isinstance(self.num_neighbors, (list, tuple)) or not self.num_neighbors:
-            raise ConfigError(f"{name}.num_neighbors must be a non-empty list (one fan-out per hop), got {self.num_neighbors!r}",
-                              config=name, key="num_neighbors")
+        if (
+            isinstance(self.num_neighbors, (str, bytes))
+            or not isinstance(self.num_neighbors, (list, tuple))
+            or not self.num_neighbors
+        ):
+            raise ConfigError(
+                f"{name}.num_neighbors must be a non-empty list (one fan-out per hop), got {self.num_neighbors!r}",
+                config=name,
+                key="num_neighbors",
+            )
         self.num_neighbors = list(self.num_neighbors)
         for fan_out in self.num_neighbors:
             if isinstance(fan_out, bool) or not isinstance(fan_out, int) or not (fan_out >= 1 or fan_out == -1):
-                raise ConfigError(f"{name}.num_neighbors: each fan-out must be an integer >= 1 or -1 (all), got {fan_out!r}",
-                                  config=name, key="num_neighbors")
+                raise ConfigError(
+                    f"{name}.num_neighbors: each fan-out must be an integer >= 1 or -1 (all), got {fan_out!r}",
+                    config=name,
+                    key="num_neighbors",
+                )
         self.isolate_types = tuple(self.isolate_types)
         for node_type in self.isolate_types:
             check_choice(name, "isolate_types", node_type, NODE_TYPES)
         if self.supervise is not None:
             self.supervise = list(self.supervise)
             if not self.supervise or not all(isinstance(r, str) and r for r in self.supervise):
-                raise ConfigError(f"{name}.supervise must name at least one relation (or be None for all)",
-                                  config=name, key="supervise")
+                raise ConfigError(
+                    f"{name}.supervise must name at least one relation (or be None for all)",
+                    config=name,
+                    key="supervise",
+                )
         if not isinstance(self.loss_kwargs, dict):
-            raise ConfigError(f"{name}.loss_kwargs must be a dict (a JSON object), got {self.loss_kwargs!r}",
-                              config=name, key="loss_kwargs")
+            raise ConfigError(
+                f"{name}.loss_kwargs must be a dict (a JSON object), got {self.loss_kwargs!r}",
+                config=name,
+                key="loss_kwargs",
+            )
         if isinstance(self.loss, str):
             try:  # unknown names list the valid ones; unknown arguments get a did-you-mean
                 LOSSES.check_kwargs(self.loss, self.loss_kwargs)
@@ -281,15 +305,15 @@ def model_edge_types(built: GraphLike) -> list[EdgeType]:
 
 def input_groups(built: GraphLike, model_config: ModelConfig) -> dict[NodeType, str]:
     """Node types whose features live in one feature space (same encoder) form one group."""
-    if not model_config.tie_inputs:
-        return {}
     return {t: built.spaces.get(t, t) for t in built.features}
 
 
 def message_passing_data(built: GraphLike, split: EdgeSplit, inference: bool = False) -> Any:
     """``HeteroData`` with all node features and the message-passing edges of
     training, or with ``inference`` every training edge (:meth:`EdgeSplit.inference_edges`)."""
-    import graphalign._pyg  # noqa: F401
+    import graphalign._pyg  # noqa: F401  (before PyG: imports it without its FutureWarning)
+
+    # isort: split
     from torch_geometric.data import HeteroData
 
     data = HeteroData()
@@ -299,6 +323,45 @@ def message_passing_data(built: GraphLike, split: EdgeSplit, inference: bool = F
     for edge_type, edge_index in edges.items():
         data[edge_type].edge_index = edge_index
     return data
+
+
+@torch.no_grad()
+def embed_nodes(
+    model: HeteroAligner, built: GraphLike, split: EdgeSplit, *, data: Any = None, **forward_kwargs: Any
+) -> dict[NodeType, Tensor]:
+    """Shared-space embedding of every node, computed with every training edge.
+
+    The model runs in eval mode on ``message_passing_data(built, split, inference=True)``
+    (held-out links stay hidden; :meth:`EdgeSplit.inference_edges`), with the
+    features in float32: what evaluation, trained runs and queries embed with.
+
+    Example:
+        >>> z = embed_nodes(result.model, result.built, result.split)  # doctest: +SKIP
+        >>> z["image"].shape  # doctest: +SKIP
+        torch.Size([300, 128])
+
+    Args:
+        model: The trained model (switched to eval mode).
+        built: The graph it was trained on.
+        split: Its edge split.
+        data: That ``HeteroData`` already on the model's device, to reuse across
+            calls (``None``: built from ``built`` and ``split``).
+        **forward_kwargs: Passed on to the model's ``forward`` (e.g. ``with_channels``).
+
+    Returns:
+        Embeddings per node type, on the CPU.
+
+    Shapes:
+        Every ``z[t]`` is ``(num_nodes[t], out_dim)``.
+    """
+    if data is None:
+        parameter = next(model.parameters(), None)
+        device = parameter.device if parameter is not None else torch.device("cpu")
+        data = message_passing_data(built, split, inference=True).to(device)
+    model.eval()
+    x_dict = {t: x.float() for t, x in data.x_dict.items()}  # features stored in half precision
+    z = model(x_dict, data.edge_index_dict, **forward_kwargs)  # {t: (N_t, out_dim)}
+    return {t: v.cpu() for t, v in z.items()}
 
 
 class _EdgeTypeCycler:
@@ -364,8 +427,10 @@ class _Trainer:
             available = sorted({et[1] for et in self.supervised})
             self.supervised = {et: e for et, e in self.supervised.items() if et[1] in config.supervise}
             if not self.supervised:
-                raise GraphValidationError(f"TrainConfig.supervise={config.supervise} selects no supervision edges; "
-                                           f"relations with supervision edges: {available}")
+                raise GraphValidationError(
+                    f"TrainConfig.supervise={config.supervise} selects no supervision edges; "
+                    f"relations with supervision edges: {available}"
+                )
         if not self.supervised:
             raise GraphValidationError("no supervision edges: every aligned edge was held out")
         largest = max(e.size(1) for e in self.supervised.values())
@@ -381,17 +446,25 @@ class _Trainer:
     def _make_loaders(self, graph: Any) -> None:
         """One sampler, and one ``LinkNeighborLoader`` per aligned edge type over all its
         supervision pairs, built once; each step calls a loader with its batch's positions."""
-        import graphalign._pyg  # noqa: F401
+        import graphalign._pyg  # noqa: F401  (before PyG: imports it without its FutureWarning)
+
+        # isort: split
         from torch_geometric.loader import LinkNeighborLoader
 
         from graphalign.training.sampling import make_neighbor_sampler
 
         rank = self.context.rank if self.context is not None else 0
-        self.sampler = make_neighbor_sampler(graph, self.config.num_neighbors, seed=self.config.seed + _RANK_SEED_STRIDE * rank)
+        self.sampler = make_neighbor_sampler(
+            graph, self.config.num_neighbors, seed=self.config.seed + _RANK_SEED_STRIDE * rank
+        )
         for edge_type, edges in self.supervised.items():
             self.loaders[edge_type] = LinkNeighborLoader(
-                graph, num_neighbors=self.config.num_neighbors, edge_label_index=(edge_type, edges),
-                neighbor_sampler=self.sampler, neg_sampling=None, filter_per_worker=False,
+                graph,
+                num_neighbors=self.config.num_neighbors,
+                edge_label_index=(edge_type, edges),
+                neighbor_sampler=self.sampler,
+                neg_sampling=None,
+                filter_per_worker=False,
             )
 
     # ------------------------------------------------------------------ state
@@ -433,8 +506,16 @@ class _Trainer:
         k = self.config.negatives
         return torch.rand(k, generator=self.generator) if k > 0 else None
 
-    def _pair_loss(self, z_src: Tensor, z_dst: Tensor, pairs_local: Tensor, ids: Tensor, dst_ids: Tensor,
-                   shared_graph: bool, draw: Tensor | None = None) -> Tensor:
+    def _pair_loss(
+        self,
+        z_src: Tensor,
+        z_dst: Tensor,
+        pairs_local: Tensor,
+        ids: Tensor,
+        dst_ids: Tensor,
+        shared_graph: bool,
+        draw: Tensor | None = None,
+    ) -> Tensor:
         """Loss of one edge type's batch.
 
         ``pairs_local`` index ``z_src``/``z_dst``; ``ids`` are the pairs' global rows
@@ -467,7 +548,9 @@ class _Trainer:
             elif negatives is not None:
                 negatives = self.context.all_gather(negatives)
                 negative_ids = self.context.all_gather(negative_ids)
-        return self.loss_fn(anchor, positive, negatives, anchor_ids=ids[0], positive_ids=ids[1], negative_ids=negative_ids)
+        return self.loss_fn(
+            anchor, positive, negatives, anchor_ids=ids[0], positive_ids=ids[1], negative_ids=negative_ids
+        )
 
     def _isolation_draw(self) -> dict[NodeType, Tensor]:
         """Which nodes (by global row) to cut off at this step, per isolated node type."""
@@ -481,8 +564,12 @@ class _Trainer:
                 cut[node_type] = (torch.rand(count, generator=self.generator) < p).to(self.device)
         return cut
 
-    def _isolate(self, edge_index_dict: dict[EdgeType, Tensor], n_id: dict[NodeType, Tensor] | None = None,
-                 cut: dict[NodeType, Tensor] | None = None) -> dict[EdgeType, Tensor]:
+    def _isolate(
+        self,
+        edge_index_dict: dict[EdgeType, Tensor],
+        n_id: dict[NodeType, Tensor] | None = None,
+        cut: dict[NodeType, Tensor] | None = None,
+    ) -> dict[EdgeType, Tensor]:
         """Drops every edge of a random ``isolate_nodes`` fraction of nodes (by global row).
 
         Label-free edges (:data:`~graphalign.data.split.LABEL_FREE_RELATIONS`,
@@ -493,7 +580,7 @@ class _Trainer:
         cut = self._isolation_draw() if cut is None else cut
         out = {}
         for edge_type, edge_index in edge_index_dict.items():
-            if edge_type[1].removeprefix(REVERSE_PREFIX) in LABEL_FREE_RELATIONS:
+            if forward_relation(edge_type[1]) in LABEL_FREE_RELATIONS:
                 out[edge_type] = edge_index
                 continue
             keep = torch.ones(edge_index.size(1), dtype=torch.bool, device=edge_index.device)
@@ -517,7 +604,8 @@ class _Trainer:
 
     def _passes_messages(self) -> bool:
         """Whether the model's training output depends on edges (layers, or channels in the loss)."""
-        channels = self.model.channels
+        readout = self.model.readouts["channels"] if "channels" in self.model.readouts else None
+        channels = readout.graph_channels if readout is not None else None
         in_loss = channels is not None and any(channels.channels[i].hops > 0 for i in channels.in_loss)
         return len(self.model.convs) > 0 or in_loss
 
@@ -544,7 +632,9 @@ class _Trainer:
         for edge_type, pairs in drawn.items():
             src, _, dst = edge_type
             local = torch.stack([torch.searchsorted(needed[src], pairs[0]), torch.searchsorted(needed[dst], pairs[1])])
-            losses.append(self._pair_loss(z[src], z[dst], local, pairs, needed[dst], shared_graph=True, draw=draws[edge_type]))
+            losses.append(
+                self._pair_loss(z[src], z[dst], local, pairs, needed[dst], shared_graph=True, draw=draws[edge_type])
+            )
         loss = torch.stack(losses).mean()
         self._backward(loss, epoch)
         return loss.detach()
@@ -608,19 +698,16 @@ class _Trainer:
         return total / self.steps_per_epoch
 
     @cached_property
-    def inference_edges(self) -> dict[EdgeType, Tensor]:
-        """Every training edge (:meth:`EdgeSplit.inference_edges`), on the device: the graph of evaluation."""
-        return {et: e.to(self.device) for et, e in self.split.inference_edges().items()}
-
-    @torch.no_grad()
-    def embed(self) -> dict[NodeType, Tensor]:
-        """Embeddings of every node with every training edge, eval mode."""
-        self.model.eval()
-        z = self.model(self._inputs(self.data.x_dict), self.inference_edges)
-        return {t: v.cpu() for t, v in z.items()}
+    def inference_data(self) -> Any:
+        """The graph of evaluation on the device: the node features already there, every training edge."""
+        data = message_passing_data(self.built, self.split, inference=True)
+        for node_type in data.node_types:
+            data[node_type].x = self.data[node_type].x
+        return data.to(self.device)
 
     def evaluate(self, part: str) -> dict[str, float]:
-        return self.evaluator.evaluate(self.embed(), part=part)
+        z = embed_nodes(self.model, self.built, self.split, data=self.inference_data)
+        return self.evaluator.evaluate(z, part=part)
 
 
 def _has_edges(split: EdgeSplit, part: str) -> bool:
@@ -633,7 +720,10 @@ def deterministic_algorithms(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    previous, previous_warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    previous, previous_warn_only = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         yield
@@ -697,136 +787,268 @@ def fit(
         CheckpointError: If ``resume`` finds a run of another graph, or a broken run.
     """
     run_path = Path(run_dir) if run_dir is not None else None
-    start_epoch, history, best = 0, [], {"epoch": -1, "mrr": -1.0, "bad": 0}
     if run_path is not None:  # a resume continues graphalign's own run, so it may write there
         ckpt.check_run_output(run_path, overwrite=overwrite, resume=resume)
-    checkpoint_path = run_path / ckpt.CHECKPOINT_FILE if run_path else None
-    resuming = bool(resume and checkpoint_path and checkpoint_path.is_file())
+    resuming = bool(resume and run_path is not None and (run_path / ckpt.CHECKPOINT_FILE).is_file())
     if resuming:
         assert run_path is not None
-        saved = ckpt.read_run_config(run_path)
-        _check_same_graph(run_path, saved, built)
-        model_config = ModelConfig.from_dict(saved["model"])
-        train_config = TrainConfig.from_dict({**saved["train"], **_overrides(train_config)})
-        split_config = SplitConfig.from_dict(saved["split"])
-        split = _load_split(run_path, saved)
+        model_config, train_config, split_config, split = _resumed_setup(run_path, built, train_config)
     else:
         model_config = model_config or ModelConfig()
         train_config = train_config or TrainConfig()
         split_config = split_config or SplitConfig()
         split = split if split is not None else make_split(built, split_config, train_config.seed)
     with deterministic_algorithms(train_config.deterministic):  # the resolved config (a resumed run keeps its own)
-        context = None
+        loop = _FitLoop(built, split, model_config, train_config, split_config, run_path)
+        return loop.run(resuming)
+
+
+def _resumed_setup(
+    run_path: Path, built: GraphLike, train_config: TrainConfig | None
+) -> tuple[ModelConfig, TrainConfig, SplitConfig, EdgeSplit]:
+    """The configs and split of the run being resumed (``built`` must be its graph)."""
+    saved = ckpt.read_run_config(run_path)
+    _check_same_graph(run_path, saved, built)
+    model_config = ModelConfig.from_dict(saved["model"])
+    train_config = TrainConfig.from_dict({**saved["train"], **_overrides(train_config)})
+    split_config = SplitConfig.from_dict(saved["split"])
+    return model_config, train_config, split_config, _load_split(run_path, saved)
+
+
+@dataclass
+class _BestEpoch:
+    """Early-stopping state: the best validation epoch so far, and the evaluations since.
+
+    Checkpoints store it as the JSON object ``{"epoch", "mrr", "bad"}``.
+    """
+
+    epoch: int = -1
+    """The epoch of the best weights (-1: none yet; 0: the untrained model)."""
+    mrr: float = -1.0
+    """Its validation MRR."""
+    bad: int = 0
+    """Evaluations since without a better validation MRR."""
+
+    def update(self, epoch: int, mrr: float) -> bool:
+        """Records a validation MRR; ``True`` if it is a new best (its weights are then to be kept)."""
+        if mrr > self.mrr:
+            self.epoch, self.mrr, self.bad = epoch, mrr, 0
+            return True
+        self.bad += 1
+        return False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "mrr": self.mrr, "bad": self.bad}
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> _BestEpoch:
+        return cls(epoch=state["epoch"], mrr=state["mrr"], bad=state["bad"])
+
+
+class _FitLoop:
+    """:func:`fit` once its configs and split are settled: epochs, validation and early
+    stopping, checkpoints, the best weights and the final evaluation.
+
+    In distributed training every rank runs it; rank 0 alone evaluates (the
+    others receive its metrics) and writes the run folder.
+    """
+
+    def __init__(
+        self,
+        built: GraphLike,
+        split: EdgeSplit,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        split_config: SplitConfig,
+        run_path: Path | None,
+    ) -> None:
+        self.built, self.split, self.run_path = built, split, run_path
+        self.model_config, self.config, self.split_config = model_config, train_config, split_config
+        self.context: DistributedContext | None = None
         if resolve_distributed(train_config.distributed):
             from graphalign.training.distributed import setup_distributed
 
-            context = setup_distributed(train_config.device)
-        is_main = context is None or context.is_main
-        writes = run_path is not None and is_main  # only rank 0 writes the run folder
-        trainer = _Trainer(built, split, model_config, train_config, context)
+            self.context = setup_distributed(train_config.device)
+        self.is_main = self.context is None or self.context.is_main
+        self.writes = run_path is not None and self.is_main  # only rank 0 writes the run folder
+        self.checkpoint_path = run_path / ckpt.CHECKPOINT_FILE if run_path is not None else None
+        self.trainer = _Trainer(built, split, model_config, train_config, self.context)
+        self.has_val = _has_edges(split, "val")
+        self.start_epoch = 0
+        self.history: list[dict[str, float]] = []
+        self.best = _BestEpoch()
+        self.best_state: dict[str, dict[str, Tensor]] | None = None  # the best weights in memory, without run_path
+
+    def run(self, resuming: bool) -> TrainResult:
         if resuming:
-            assert checkpoint_path is not None
-            restored = ckpt.load_training_checkpoint(checkpoint_path, trainer.modules(), trainer.optimizer)
-            trainer.set_rng_state(restored.rng)
-            start_epoch, history, best = restored.state["epoch"], restored.state["history"], restored.state["best"]
-            logger.info("resumed from %s at epoch %d", checkpoint_path, start_epoch)
-        elif writes:
-            assert run_path is not None
-            _start_run(run_path, built, split, model_config, train_config, split_config, trainer.model)
-
-        has_val = _has_edges(split, "val")
-        if is_main:
-            _warn_empty_parts(split, split_config)
-        best_state: dict[str, Tensor] | None = None
-
-        def evaluate(part: str) -> dict[str, float]:
-            """Rank 0 evaluates; in distributed training the others receive its metrics."""
-            metrics = trainer.evaluate(part) if is_main else {}
-            return context.broadcast_object(metrics) if context is not None else metrics
-
-        def keep_best(epoch: int) -> None:
-            nonlocal best_state
-            if not is_main:  # rank 0 keeps the best weights and sends them to the others at the end
-                return
-            if run_path is not None:
-                ckpt.save_weights(run_path / ckpt.MODEL_FILE, trainer.modules(), {"epoch": str(epoch)})
-            else:
-                best_state = {f"{name}.{k}": v.detach().clone() for name, module in trainer.modules().items()
-                              for k, v in module.state_dict().items()}
-
-        if has_val and start_epoch == 0 and not resuming:
+            self.resume()
+        elif self.writes:
+            assert self.run_path is not None
+            _start_run(
+                self.run_path,
+                self.built,
+                self.split,
+                self.model_config,
+                self.config,
+                self.split_config,
+                self.trainer.model,
+            )
+        if self.is_main:
+            _warn_empty_parts(self.split, self.split_config)
+        if self.has_val and not resuming:
             # Epoch 0: the untrained model is a candidate too (with a pretrained prior it can be strong).
-            best = {"epoch": 0, "mrr": evaluate("val")["mrr"], "bad": 0}
-            keep_best(0)
-        stopped = best["bad"] >= train_config.patience and has_val
-        epochs = tqdm(range(start_epoch, train_config.epochs), desc="epochs", unit="epoch",
-                      disable=not (train_config.progress and is_main), initial=start_epoch, total=train_config.epochs)
+            self.best = _BestEpoch(epoch=0, mrr=self.evaluate("val")["mrr"])
+            self.keep_best(0)
+        self.train_epochs()
+        self.restore_best()
+        return self.finish()
+
+    def resume(self) -> None:
+        """Weights, optimizer, random streams, history and early-stopping state from the last checkpoint."""
+        assert self.checkpoint_path is not None
+        restored = ckpt.load_training_checkpoint(self.checkpoint_path, self.trainer.modules(), self.trainer.optimizer)
+        self.trainer.set_rng_state(restored.rng)
+        self.start_epoch, self.history = restored.state["epoch"], restored.state["history"]
+        self.best = _BestEpoch.from_dict(restored.state["best"])
+        logger.info("resumed from %s at epoch %d", self.checkpoint_path, self.start_epoch)
+
+    def evaluate(self, part: str) -> dict[str, float]:
+        """Rank 0 evaluates; in distributed training the others receive its metrics."""
+        metrics = self.trainer.evaluate(part) if self.is_main else {}
+        return self.context.broadcast_object(metrics) if self.context is not None else metrics
+
+    def keep_best(self, epoch: int) -> None:
+        """Keeps the current weights as the best: in the run folder, or in memory without one."""
+        if not self.is_main:  # rank 0 keeps the best weights and sends them to the others at the end
+            return
+        modules = self.trainer.modules()
+        if self.run_path is not None:
+            ckpt.save_weights(self.run_path / ckpt.MODEL_FILE, modules, {"epoch": str(epoch)})
+        else:
+            self.best_state = {
+                name: {k: v.detach().clone() for k, v in module.state_dict().items()}
+                for name, module in modules.items()
+            }
+
+    def out_of_patience(self) -> bool:
+        """Whether validation has not improved for ``patience`` evaluations (never without validation links)."""
+        return self.has_val and self.best.bad >= self.config.patience
+
+    def train_epochs(self) -> None:
+        """Epochs from :attr:`start_epoch` on, until the budget is spent or validation stops improving."""
+        config = self.config
+        stopped = self.out_of_patience()
+        epochs = tqdm(
+            range(self.start_epoch, config.epochs),
+            desc="epochs",
+            unit="epoch",
+            disable=not (config.progress and self.is_main),
+            initial=self.start_epoch,
+            total=config.epochs,
+        )
         for epoch in epochs:
             if stopped:
                 break
-            started = time.perf_counter()
-            loss = trainer.train_epoch(epoch + 1)
-            record: dict[str, float] = {"epoch": epoch + 1, "loss": loss}
-            temperature = getattr(trainer.loss_fn, "temperature", None)
-            if isinstance(temperature, float):
-                record["temperature"] = temperature
-            if has_val and (epoch + 1) % train_config.eval_every == 0:
-                val = evaluate("val")
-                record["val_mrr"] = val["mrr"]
-                if val["mrr"] > best["mrr"]:
-                    best = {"epoch": epoch + 1, "mrr": val["mrr"], "bad": 0}
-                    keep_best(epoch + 1)
-                else:
-                    best["bad"] += 1
-            record["seconds"] = time.perf_counter() - started
-            history.append(record)
-            if is_main:
-                logger.info(
-                    "epoch %d/%d loss %.4f%s (%.1fs)", epoch + 1, train_config.epochs, loss,
-                    f" val mrr {record['val_mrr']:.4f}" if "val_mrr" in record else "", record["seconds"],
-                )
-            epochs.set_postfix(loss=f"{loss:.3f}", val_mrr=f"{record.get('val_mrr', float('nan')):.3f}")
-            stopped = has_val and best["bad"] >= train_config.patience
-            if run_path is not None:
-                state = {"epoch": epoch + 1, "history": history, "best": best, "finished": False}
-                rng = trainer.rng_state()  # every rank: gathers the per-rank streams
-                if writes:
-                    assert checkpoint_path is not None
-                    ckpt.save_training_checkpoint(checkpoint_path, trainer.modules(), trainer.optimizer, state, rng)
-            if stopped and is_main:
+            record = self.train_epoch(epoch + 1)
+            epochs.set_postfix(loss=f"{record['loss']:.3f}", val_mrr=f"{record.get('val_mrr', float('nan')):.3f}")
+            stopped = self.out_of_patience()
+            self.save_checkpoint(epoch + 1)
+            if stopped and self.is_main:
                 epochs.set_description(f"early stop at epoch {epoch + 1}")
         epochs.close()
-        if stopped and is_main:
+        if stopped and self.is_main:
             logger.info(
                 "early stopping at epoch %d of %d: validation MRR has not improved for %d evaluations; "
-                "keeping epoch %d (val MRR %.4f)", len(history), train_config.epochs, train_config.patience,
-                best["epoch"], best["mrr"],
+                "keeping epoch %d (val MRR %.4f)",
+                len(self.history),
+                config.epochs,
+                config.patience,
+                self.best.epoch,
+                self.best.mrr,
             )
 
-        # Back to the best weights (by validation MRR); the last ones if nothing was validated.
-        if has_val and best["epoch"] >= 0:
-            if writes:
-                assert run_path is not None
-                ckpt.load_weights(run_path / ckpt.MODEL_FILE, trainer.modules())
-            elif best_state is not None:
-                for name, module in trainer.modules().items():
-                    module.load_state_dict({k[len(name) + 1 :]: v for k, v in best_state.items() if k.startswith(name + ".")})
-            if context is not None:
-                context.broadcast_parameters(list(trainer.modules().values()))
-        elif writes:
-            assert run_path is not None
-            ckpt.save_weights(run_path / ckpt.MODEL_FILE, trainer.modules(), {"epoch": str(len(history))})
-        val_metrics = evaluate("val") if has_val else {}
-        test_metrics = evaluate("test") if _has_edges(split, "test") else {}
-        best_epoch = best["epoch"] if has_val else len(history)
-        if writes:
-            assert run_path is not None
-            atomic_write_json(
-                run_path / ckpt.METRICS_FILE,
-                {"best_epoch": best_epoch, "val": val_metrics, "test": test_metrics, "history": history, "split": split.counts()},
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """Trains epoch ``epoch`` (from 1), validates if it is due, and records it in the history."""
+        started = time.perf_counter()
+        loss = self.trainer.train_epoch(epoch)
+        record: dict[str, float] = {"epoch": epoch, "loss": loss}
+        temperature = getattr(self.trainer.loss_fn, "temperature", None)
+        if isinstance(temperature, float):
+            record["temperature"] = temperature
+        if self.has_val and epoch % self.config.eval_every == 0:
+            record["val_mrr"] = self.evaluate("val")["mrr"]
+            if self.best.update(epoch, record["val_mrr"]):
+                self.keep_best(epoch)
+        record["seconds"] = time.perf_counter() - started
+        self.history.append(record)
+        if self.is_main:
+            logger.info(
+                "epoch %d/%d loss %.4f%s (%.1fs)",
+                epoch,
+                self.config.epochs,
+                loss,
+                f" val mrr {record['val_mrr']:.4f}" if "val_mrr" in record else "",
+                record["seconds"],
             )
-        return TrainResult(trainer.model, trainer.loss_fn, split, history, best_epoch, val_metrics, test_metrics, run_path,
-                           built=built, model_config=model_config, train_config=train_config, split_config=split_config)
+        return record
+
+    def save_checkpoint(self, epoch: int) -> None:
+        """The checkpoint after epoch ``epoch``: weights, optimizer, random streams and the state to resume."""
+        if self.run_path is None:
+            return
+        state = {"epoch": epoch, "history": self.history, "best": self.best.to_dict(), "finished": False}
+        rng = self.trainer.rng_state()  # every rank: gathers the per-rank streams
+        if self.writes:
+            assert self.checkpoint_path is not None
+            ckpt.save_training_checkpoint(
+                self.checkpoint_path, self.trainer.modules(), self.trainer.optimizer, state, rng
+            )
+
+    def restore_best(self) -> None:
+        """Back to the best weights (by validation MRR); the last ones if nothing was validated."""
+        modules = self.trainer.modules()
+        if self.has_val and self.best.epoch >= 0:
+            if self.writes:
+                assert self.run_path is not None
+                ckpt.load_weights(self.run_path / ckpt.MODEL_FILE, modules)
+            elif self.best_state is not None:
+                for name, module in modules.items():
+                    module.load_state_dict(self.best_state[name])
+            if self.context is not None:
+                self.context.broadcast_parameters(list(modules.values()))
+        elif self.writes:
+            assert self.run_path is not None
+            ckpt.save_weights(self.run_path / ckpt.MODEL_FILE, modules, {"epoch": str(len(self.history))})
+
+    def finish(self) -> TrainResult:
+        """Validation and test metrics of the kept weights (and ``metrics.json``), as a :class:`TrainResult`."""
+        val_metrics = self.evaluate("val") if self.has_val else {}
+        test_metrics = self.evaluate("test") if _has_edges(self.split, "test") else {}
+        best_epoch = self.best.epoch if self.has_val else len(self.history)
+        if self.writes:
+            assert self.run_path is not None
+            metrics = {
+                "best_epoch": best_epoch,
+                "val": val_metrics,
+                "test": test_metrics,
+                "history": self.history,
+                "split": self.split.counts(),
+            }
+            atomic_write_json(self.run_path / ckpt.METRICS_FILE, metrics)
+        return TrainResult(
+            self.trainer.model,
+            self.trainer.loss_fn,
+            self.split,
+            self.history,
+            best_epoch,
+            val_metrics,
+            test_metrics,
+            self.run_path,
+            built=self.built,
+            model_config=self.model_config,
+            train_config=self.config,
+            split_config=self.split_config,
+        )
 
 
 def _warn_empty_parts(split: EdgeSplit, config: SplitConfig) -> None:
@@ -835,14 +1057,17 @@ def _warn_empty_parts(split: EdgeSplit, config: SplitConfig) -> None:
     if counts["val"] == 0:
         logger.warning(
             "no validation links: the split held out no image or text (val_fraction=%g of %s); early stopping is off "
-            "and the last epoch is kept. Add more linked images/texts or raise SplitConfig.val_fraction (--val-fraction).",
-            config.val_fraction, "/".join(config.heldout_node_types),
+            "and the last epoch is kept. Add more linked images/texts or raise "
+            "SplitConfig.val_fraction (--val-fraction).",
+            config.val_fraction,
+            "/".join(config.heldout_node_types),
         )
     if counts["test"] == 0:
         logger.warning(
             "no test links: the split held out no image or text (test_fraction=%g), so nothing can be measured on "
             "held-out links and the test metrics stay empty. Add more linked images/texts or raise "
-            "SplitConfig.test_fraction (--test-fraction).", config.test_fraction,
+            "SplitConfig.test_fraction (--test-fraction).",
+            config.test_fraction,
         )
 
 
@@ -850,8 +1075,12 @@ def _overrides(config: TrainConfig | None) -> dict[str, Any]:
     """On resume, only the epoch budget and runtime settings may change."""
     if config is None:
         return {}
-    return {"epochs": config.epochs, "device": config.device, "progress": config.progress,
-            "distributed": config.distributed}
+    return {
+        "epochs": config.epochs,
+        "device": config.device,
+        "progress": config.progress,
+        "distributed": config.distributed,
+    }
 
 
 def _start_run(
@@ -873,8 +1102,13 @@ def _start_run(
     ckpt.write_run_config(run_path, {**config, "graph_fingerprint": graph_fingerprint(built)})
 
 
-def run_config(model: HeteroAligner, split: EdgeSplit, model_config: ModelConfig, train_config: TrainConfig,
-               split_config: SplitConfig) -> dict[str, Any]:
+def run_config(
+    model: HeteroAligner,
+    split: EdgeSplit,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    split_config: SplitConfig,
+) -> dict[str, Any]:
     """What ``run.json`` holds: the configs and the model's shape, enough to rebuild it."""
     return {
         "model": model_config.to_dict(),
@@ -925,4 +1159,3 @@ def _check_same_graph(run_path: Path, saved: dict[str, Any], built: GraphLike) -
 def _load_split(run_path: Path, saved: dict[str, Any]) -> EdgeSplit:
     flat, _ = read_safetensors(run_path / ckpt.SPLIT_FILE, "split")
     return EdgeSplit.from_tensors(flat, [tuple(e) for e in saved["aligned_edge_types"]])
-

@@ -4,7 +4,14 @@ import pytest
 import torch
 
 from graphalign.benchmark.protocols import _stem, make_protocol_split
-from graphalign.benchmark.quality import Method, best_comparison, conse_embeddings, format_table, run_benchmark, trained_method
+from graphalign.benchmark.quality import (
+    Method,
+    best_comparison,
+    conse_embeddings,
+    format_table,
+    run_benchmark,
+    trained_method,
+)
 from graphalign.features.knn import add_knn_edges
 from graphalign.features.store import build_graph
 from graphalign.nn import ModelConfig
@@ -18,8 +25,13 @@ def toy(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("bench")
     data = make_toy_dataset(root / "data", images_per_concept=6)
-    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 64}, image_encoder="color-histogram",
-                         progress=False, cache_dir=str(root / "cache"))
+    config = GraphConfig(
+        text_encoder="hashing-text",
+        text_encoder_kwargs={"dim": 64},
+        image_encoder="color-histogram",
+        progress=False,
+        cache_dir=str(root / "cache"),
+    )
     return add_knn_edges(build_graph(data, config)[0], "image", k=2)
 
 
@@ -52,7 +64,6 @@ def test_protocol_split_is_seeded(toy):
     assert all((a.queries[k].pairs == b.queries[k].pairs).all() for k in a.queries)
 
 
-
 def test_copies_of_a_heldout_description_are_dropped(tmp_path):
     """en-GB / en-AU descriptions that repeat a held-out English one are neither queried, trained on nor passed."""
     from graphalign.features.featurize import GraphConfig
@@ -67,8 +78,13 @@ def test_copies_of_a_heldout_description_are_dropped(tmp_path):
         graph.add_edge(f"{text_id}:gb", "describes", image)
         graph.add_text(f"{text_id}:fr", text=f"une image: {text}", language="fr")
         graph.add_edge(f"{text_id}:fr", "describes", image)
-    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 32}, image_encoder="color-histogram",
-                         progress=False, cache_dir=str(tmp_path / "cache"))
+    config = GraphConfig(
+        text_encoder="hashing-text",
+        text_encoder_kwargs={"dim": 32},
+        image_encoder="color-histogram",
+        progress=False,
+        cache_dir=str(tmp_path / "cache"),
+    )
     built, _ = build_graph(save_dataset(graph, tmp_path / "data"), config)
     protocol = make_protocol_split(built, seed=0)
     ids = built.index.ids["text"]
@@ -78,9 +94,12 @@ def test_copies_of_a_heldout_description_are_dropped(tmp_path):
     assert cross and all(q.endswith(":fr") for q in cross)
     assert protocol.counts["dropped_description_copies"] >= len(queries)  # at least each query's en-GB copy
     describes = ("text", "describes", "image")
-    visible = {ids[r] for part in ("message_passing", "supervision") for r in protocol.split.edges[part][describes][0].tolist()}
+    visible = {
+        ids[r] for part in ("message_passing", "supervision") for r in protocol.split.edges[part][describes][0].tolist()
+    }
     for query in queries:
         assert f"{query}:gb" not in visible and query not in visible
+
 
 def test_images_sharing_a_description_are_all_true_answers(tmp_path):
     """Two stamp variants carry the same English text: a query of one counts the other as known (filtered ranking)."""
@@ -94,8 +113,13 @@ def test_images_sharing_a_description_are_all_true_answers(tmp_path):
     first, second = texts[0], texts[1]
     graph.add_text(f"{second.id}:same", text=f"  {first.text.upper()} ", language="en")  # same text up to case/space
     graph.add_edge(f"{second.id}:same", "describes", image_of[second.id])
-    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 32}, image_encoder="color-histogram",
-                         progress=False, cache_dir=str(tmp_path / "cache"))
+    config = GraphConfig(
+        text_encoder="hashing-text",
+        text_encoder_kwargs={"dim": 32},
+        image_encoder="color-histogram",
+        progress=False,
+        cache_dir=str(tmp_path / "cache"),
+    )
     built, _ = build_graph(save_dataset(graph, tmp_path / "data"), config)
     text_ids, image_ids = built.index.ids["text"], built.index.ids["image"]
     checked = 0
@@ -106,10 +130,17 @@ def test_images_sharing_a_description_are_all_true_answers(tmp_path):
         assert (first.id, image_of[second.id]) in known and (f"{second.id}:same", image_of[first.id]) in known
         assert (second.id, image_of[first.id]) not in known  # a different text stays a wrong answer
         protocol = make_protocol_split(built, seed=seed)
-        queried = {text_ids[t] for q in ("b:text->image", "val:text->image") if q in protocol.queries
-                   for t in protocol.queries[q].pairs[0].tolist()}
-        visible = {text_ids[t] for part in ("message_passing", "supervision")
-                   for t in protocol.split.edges[part][("text", "describes", "image")][0].tolist()}
+        queried = {
+            text_ids[t]
+            for q in ("b:text->image", "val:text->image")
+            if q in protocol.queries
+            for t in protocol.queries[q].pairs[0].tolist()
+        }
+        visible = {
+            text_ids[t]
+            for part in ("message_passing", "supervision")
+            for t in protocol.split.edges[part][("text", "describes", "image")][0].tolist()
+        }
         if queried & {first.id, f"{second.id}:same"}:  # the query's text is nowhere in training, on no image
             assert not visible & {first.id, f"{second.id}:same"}
             checked += 1
@@ -125,8 +156,12 @@ def test_benchmark_runs_every_method_on_toy(toy):
     graphs = {"base": toy, "conse": toy}
     methods = [
         Method("1-NN label transfer", lambda b, p, s: {}, nearest_neighbour=True),
-        trained_method("two towers (infonce)", ModelConfig(num_layers=0, hidden_dim=16, out_dim=8), TrainConfig(epochs=2)),
-        trained_method("graphalign sage (infonce)", ModelConfig(conv="sage", hidden_dim=16, out_dim=8), TrainConfig(epochs=2)),
+        trained_method(
+            "two towers (infonce)", ModelConfig(num_layers=0, hidden_dim=16, out_dim=8), TrainConfig(epochs=2)
+        ),
+        trained_method(
+            "graphalign sage (infonce)", ModelConfig(conv="sage", hidden_dim=16, out_dim=8), TrainConfig(epochs=2)
+        ),
     ]
     result = run_benchmark(graphs, methods, seeds=(0, 1))
     assert len(result.rows[("graphalign sage (infonce)", "a:image->concept", "all")]) == 2
@@ -144,8 +179,10 @@ def test_plots_are_written(toy, tmp_path):
 
     embeddings = {"image": toy.features["image"]}
     path = plot_space_map(toy, embeddings, tmp_path / "map.png", "toy")
-    curves = plot_training_curves({"a": [{"epoch": 1, "loss": 2.0, "val_mrr": 0.1}, {"epoch": 2, "loss": 1.0, "val_mrr": 0.2}]},
-                                  tmp_path / "curves.png")
+    curves = plot_training_curves(
+        {"a": [{"epoch": 1, "loss": 2.0, "val_mrr": 0.1}, {"epoch": 2, "loss": 1.0, "val_mrr": 0.2}]},
+        tmp_path / "curves.png",
+    )
     assert path.stat().st_size > 1000 and curves.stat().st_size > 1000
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -190,4 +227,6 @@ def test_bench_channels_come_in_the_order_of_their_names(toy):
     channels = bench_channels(toy, prior=1.0, text=0.0, visual=0.0, concept=1.0, hierarchy=0.5)
     assert len(channels) == 3 and CHANNEL_NAMES[-1] == "hierarchy"
     assert channels[1]["relations"] == ["depicts"]
-    assert channels[2]["relations"] == [PREDICTION_RELATION] and channels[2]["codes"] > 0 and channels[2]["weight"] == 0.5
+    assert (
+        channels[2]["relations"] == [PREDICTION_RELATION] and channels[2]["codes"] > 0 and channels[2]["weight"] == 0.5
+    )

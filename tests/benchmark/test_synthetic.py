@@ -12,8 +12,8 @@ from graphalign.benchmark.synthetic import (
     SyntheticConfig,
     make_synthetic_graph,
 )
-from graphalign.errors import ConfigError
 from graphalign.data.split import LABEL_FREE_RELATIONS, SplitConfig
+from graphalign.errors import ConfigError
 
 ALIGNED_SPLIT = SplitConfig(align_relations=list(ALIGNED_RELATIONS))
 
@@ -115,8 +115,8 @@ def test_split_is_leak_free_and_stratified(graph):
 
 
 def test_to_built_round_trip(tmp_path):
-    from graphalign.graph.convert import edge_index_dict
     from graphalign.features.store import BuiltGraph
+    from graphalign.graph.convert import edge_index_dict
 
     graph = make_synthetic_graph(num_nodes=300, seed=0, text_dim=8, image_dim=12)
     built = graph.to_built()

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from graphalign.errors import ConfigError, GraphValidationError
 from graphalign.data.split import EdgeSplit, SplitConfig, is_aligned, split_graph
+from graphalign.errors import ConfigError, GraphValidationError
 
 
 def edge_set(edges: dict) -> set[tuple]:
@@ -23,7 +23,6 @@ def test_parts_are_disjoint_and_cover_aligned_edges(toy_built):
     assert len(sup | val | test) == toy_built.graph.num_edges  # every edge of the toy graph is aligned
 
 
-
 def test_inference_edges_are_every_training_edge_and_nothing_held_out(toy_built):
     split = split_graph(toy_built.graph, SplitConfig(), seed=0)
     forward = {et: e for et, e in split.inference_edges(add_reverse=False).items()}
@@ -32,8 +31,13 @@ def test_inference_edges_are_every_training_edge_and_nothing_held_out(toy_built)
     assert inference == mp | sup and inference > mp  # the supervision-only edges come back
     assert not inference & (edge_set(split.edges["val"]) | edge_set(split.edges["test"]))
     both = split.inference_edges()
-    assert all(et in both and (both[et].flip(0) == e).all() for et, e in both.items() if et[1].startswith("rev_")
-               for e in [forward[(et[2], et[1][4:], et[0])]])
+    assert all(
+        et in both and (both[et].flip(0) == e).all()
+        for et, e in both.items()
+        if et[1].startswith("rev_")
+        for e in [forward[(et[2], et[1][4:], et[0])]]
+    )
+
 
 def test_heldout_nodes_have_no_message_passing_edges(toy_built):
     split = split_graph(toy_built.graph, SplitConfig(val_fraction=0.2, test_fraction=0.3), seed=1)
@@ -170,3 +174,21 @@ def test_split_config_rejects_unknown_keys():
     assert SplitConfig.from_dict(SplitConfig(group_copies=False).to_dict()) == SplitConfig(group_copies=False)
     with pytest.raises((ConfigError, GraphValidationError), match="group_copy"):
         SplitConfig.from_dict({"group_copy": True})
+
+
+def test_stratified_holdout_keeps_fractions_across_small_strata():
+    from graphalign.data.split import stratified_holdout
+
+    strata = {k: [(k, i) for i in range(3)] for k in range(100)}  # 100 strata of 3: 0.6 test each, rounded
+    for val_of_rest in (False, True):
+        test, val = stratified_holdout(strata, 0.2, 0.1, torch.Generator().manual_seed(0), val_of_rest=val_of_rest)
+        assert len(test) == 60 and abs(len(val) - 30) <= 1 and not set(test) & set(val)
+
+
+def test_union_find_groups_in_first_member_order():
+    from graphalign.data.split import UnionFind
+
+    sets = UnionFind(range(5))
+    for row, key in enumerate(["a", "b", "a", "c", "b"]):
+        sets.union_by_keys(row, [key])
+    assert list(sets.groups().values()) == [[0, 2], [1, 4], [3]]

@@ -42,7 +42,9 @@ def test_resolve_prefers_an_existing_folder(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_resolve_errors_name_the_bundled_datasets() -> None:
-    with pytest.raises(DataFormatError, match=r"^nope: dataset folder not found \(nor the name of a bundled dataset: tuxpaint_small\)$"):
+    with pytest.raises(
+        DataFormatError, match=r"^nope: dataset folder not found \(nor the name of a bundled dataset: tuxpaint_small\)$"
+    ):
         datasets.resolve("nope")
     with pytest.raises(DataFormatError, match="not bundled but built by a recipe"):
         ga.load_dataset("tuxpaint_wordnet")
@@ -70,9 +72,13 @@ def test_build_copies_a_bundled_dataset(tmp_path: Path) -> None:
 
 
 def test_load_by_name_from_another_folder(tmp_path: Path) -> None:
-    code = ("import json, graphalign as ga; g = ga.load_dataset('tuxpaint_small'); "
-            "print(json.dumps({'root': str(g.root), 'counts': g.counts()}))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True)
+    code = (
+        "import json, graphalign as ga; g = ga.load_dataset('tuxpaint_small'); "
+        "print(json.dumps({'root': str(g.root), 'counts': g.counts()}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert Path(result["root"]) == datasets.path("tuxpaint_small")
     assert result["counts"]["nodes"] == {"concept": 408, "text": 1168, "image": 298}
@@ -80,10 +86,18 @@ def test_load_by_name_from_another_folder(tmp_path: Path) -> None:
 
 def test_ls_and_dataset_path_on_the_command_line(tmp_path: Path) -> None:
     run = [sys.executable, "-m", "graphalign"]
-    out = subprocess.run([*run, "dataset", "path", "tuxpaint_small"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        [*run, "dataset", "path", "tuxpaint_small"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert Path(out.stdout.strip()) == datasets.path("tuxpaint_small")
-    out = subprocess.run([*run, "dataset", "path", "tuxpaint_wordnet"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [*run, "dataset", "path", "tuxpaint_wordnet"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 2 and out.stderr.startswith("error: dataset 'tuxpaint_wordnet' is not bundled")
 
 

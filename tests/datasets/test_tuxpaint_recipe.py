@@ -21,7 +21,7 @@ from graphalign.errors import DatasetError
 HEADER = "  1 This software and database is being provided to you, the LICENSEE\n  2 by Princeton University\n"
 DATA = {
     "00000001": "00000001 03 n 01 entity 0 000 | that which exists",
-    "00000002": "00000002 05 n 01 animal 0 001 @ 00000001 n 0000 | a living organism; \"animals move\"",
+    "00000002": '00000002 05 n 01 animal 0 001 @ 00000001 n 0000 | a living organism; "animals move"',
     "00000003": "00000003 05 n 01 mammal 0 001 @ 00000002 n 0000 | a warm-blooded vertebrate",
     "00000004": "00000004 05 n 01 placental 0 001 @ 00000003 n 0000 | a mammal with a placenta",
     "00000005": "00000005 05 n 02 bat 0 chiropteran 0 002 @ 00000004 n 0000 %p 00000009 n 0000 | flying mammal",
@@ -341,5 +341,7 @@ def test_missing_debian_packages_are_one_clear_line(tmp_path: Path, monkeypatch:
 
 def test_only_the_missing_package_is_named(tiny_wordnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(build, "SYSTEM_ROOT", tmp_path / "root")
-    with pytest.raises(DatasetError, match=r"package\(s\) tuxpaint-stamps-default \(not found: .*/usr/share/tuxpaint/stamps\)"):
+    with pytest.raises(
+        DatasetError, match=r"package\(s\) tuxpaint-stamps-default \(not found: .*/usr/share/tuxpaint/stamps\)"
+    ):
         build.build(tmp_path / "out", wordnet_dir=tiny_wordnet.folder)

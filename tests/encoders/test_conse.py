@@ -17,8 +17,13 @@ def test_conse_is_probability_weighted_mean_of_top_k():
 def test_graph_config_passes_its_cache_to_conse(tmp_path):
     from graphalign.features.featurize import GraphConfig
 
-    config = GraphConfig(image_encoder="conse", image_encoder_kwargs={"text_encoder": "hashing-text"},
-                         cache_dir=str(tmp_path / "c"), use_cache=False, progress=False)
+    config = GraphConfig(
+        image_encoder="conse",
+        image_encoder_kwargs={"text_encoder": "hashing-text"},
+        cache_dir=str(tmp_path / "c"),
+        use_cache=False,
+        progress=False,
+    )
     encoder = config.build_encoder("image")
     assert encoder.cache_dir == str(tmp_path / "c") and encoder.use_cache is False
     assert encoder.feature_space == encoder.text_encoder.identity  # mode "conse": the text space

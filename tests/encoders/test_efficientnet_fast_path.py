@@ -35,7 +35,10 @@ def network() -> EfficientNetLite0:
 def _images() -> list[Image.Image]:
     generator = torch.Generator().manual_seed(6)
     sizes = [(31, 17), (224, 224), (300, 260), (257, 600), (1000, 3)]
-    return [Image.fromarray(torch.randint(0, 256, (h, w, 3), generator=generator, dtype=torch.uint8).numpy()) for w, h in sizes]
+    return [
+        Image.fromarray(torch.randint(0, 256, (h, w, 3), generator=generator, dtype=torch.uint8).numpy())
+        for w, h in sizes
+    ]
 
 
 def test_batch_transform_equals_the_single_image_transform():

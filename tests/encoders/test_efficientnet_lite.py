@@ -248,7 +248,7 @@ def test_predict_proba_is_softmax_of_logits(random_encoder: EfficientNetLite0Enc
 def test_encode_missing_weights_raises(tmp_path: Path) -> None:
     encoder = EfficientNetLite0Encoder(weights=tmp_path / "missing.pth", progress=False)
     with pytest.raises(EncoderError, match="missing.pth"):
-        encoder.identity
+        _ = encoder.identity
     with pytest.raises(EncoderError, match="missing.pth"):
         encoder.encode([Image.new("RGB", (8, 8))])
 

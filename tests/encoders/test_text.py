@@ -27,7 +27,9 @@ def test_tiny_bert_through_the_real_loading_path(tiny_bert_dir):
     model = AutoModel.from_pretrained(tiny_bert_dir).eval()
     batch = tokenizer(texts, padding=True, return_tensors="pt")
     with torch.no_grad():
-        expected = torch.nn.functional.normalize(mean_pool(model(**batch).last_hidden_state, batch["attention_mask"]), dim=-1)
+        expected = torch.nn.functional.normalize(
+            mean_pool(model(**batch).last_hidden_state, batch["attention_mask"]), dim=-1
+        )
     assert torch.allclose(out, expected, atol=1e-5)
 
 

@@ -6,7 +6,13 @@ import torch
 
 from graphalign.encoders.text import TransformersTextEncoder
 
-TEXTS = ["a dog", "a very long description of a red kangaroo jumping over the fence", "cat", "a small grey cat on a sofa", "x"]
+TEXTS = [
+    "a dog",
+    "a very long description of a red kangaroo jumping over the fence",
+    "cat",
+    "a small grey cat on a sofa",
+    "x",
+]
 
 
 def test_sorted_and_unsorted_encodings_agree(tiny_bert_dir):

@@ -38,14 +38,18 @@ def test_safetensors_weights(resnet_weights, tmp_path):
     path, model = resnet_weights
     st = tmp_path / "w.safetensors"
     save_file(torch.load(path, weights_only=True), st)
-    assert TorchvisionEncoder("resnet18", weights=str(st), progress=False).encode([Image.new("RGB", (40, 40))]).shape == (1, 512)
+    assert TorchvisionEncoder("resnet18", weights=str(st), progress=False).encode(
+        [Image.new("RGB", (40, 40))]
+    ).shape == (1, 512)
 
 
 def test_unknown_arch_and_wrong_weights(resnet_weights, tmp_path):
     with pytest.raises(EncoderError, match="unknown torchvision model"):
         TorchvisionEncoder("resnet1000")
     with pytest.raises(EncoderError, match="do not fit"):
-        TorchvisionEncoder("resnet34", weights=str(resnet_weights[0]), progress=False).encode([Image.new("RGB", (40, 40))])
+        TorchvisionEncoder("resnet34", weights=str(resnet_weights[0]), progress=False).encode(
+            [Image.new("RGB", (40, 40))]
+        )
 
 
 class _Evil:

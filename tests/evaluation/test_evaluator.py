@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import torch
 
-from graphalign.evaluation.evaluator import LinkEvaluator, expand_copies
 from graphalign.data.split import EdgeSplit
+from graphalign.evaluation.evaluator import LinkEvaluator, expand_copies
 
 DESCRIBES = ("text", "describes", "image")
 
@@ -21,17 +21,24 @@ def _split(copies: dict[str, torch.Tensor]) -> EdgeSplit:
     empty = torch.zeros(2, 0, dtype=torch.long)
     test = torch.tensor([[0, 1], [0, 1]])  # texts 0 and 1 ("A frog." twice) describe images 0 and 1, both held out
     train = torch.tensor([[2], [2]])
-    edges = {"message_passing": {DESCRIBES: train}, "supervision": {DESCRIBES: train}, "val": {DESCRIBES: empty},
-             "test": {DESCRIBES: test}}
-    return EdgeSplit(edges=edges, heldout={"test": {"text": torch.tensor([0, 1])}}, aligned_edge_types=[DESCRIBES],
-                     copies=copies)
+    edges = {
+        "message_passing": {DESCRIBES: train},
+        "supervision": {DESCRIBES: train},
+        "val": {DESCRIBES: empty},
+        "test": {DESCRIBES: test},
+    }
+    return EdgeSplit(
+        edges=edges, heldout={"test": {"text": torch.tensor([0, 1])}}, aligned_edge_types=[DESCRIBES], copies=copies
+    )
 
 
 def test_a_copy_s_image_answers_the_query_too() -> None:
     all_edges = {DESCRIBES: torch.tensor([[0, 1, 2], [0, 1, 2]])}
     # text 0 lies closest to image 1 (its twin's image), then to its own image 0
-    embeddings = {"text": torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]]),
-                  "image": torch.tensor([[0.9, 0.3, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])}
+    embeddings = {
+        "text": torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]]),
+        "image": torch.tensor([[0.9, 0.3, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+    }
     plain = LinkEvaluator(all_edges, _split({})).evaluate(embeddings)
     with_copies = LinkEvaluator(all_edges, _split({"text": torch.tensor([0, 0, 1])})).evaluate(embeddings)
     assert plain["text->image/mrr"] < 1.0  # text 0 ranks image 1 first, a wrong answer without the copies

@@ -67,7 +67,9 @@ def test_evaluate_ranking_by_hand(batch_size: int, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(ranking, "filtered_ranks", spy)
     # With one-hot candidates, dot-product scores are the SCORES rows exactly.
-    metrics = evaluate_ranking(SCORES, torch.eye(5), QUERY_INDEX, TARGET_INDEX, KNOWN, batch_size=batch_size, similarity="dot")
+    metrics = evaluate_ranking(
+        SCORES, torch.eye(5), QUERY_INDEX, TARGET_INDEX, KNOWN, batch_size=batch_size, similarity="dot"
+    )
     assert metrics == pytest.approx(ranking_metrics(torch.tensor(FILTERED_RANKS)))
     assert max(rows_seen) <= batch_size and sum(rows_seen) == 3
     unfiltered = evaluate_ranking(SCORES, torch.eye(5), QUERY_INDEX, TARGET_INDEX, None, similarity="dot")

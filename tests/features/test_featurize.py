@@ -7,10 +7,10 @@ import torch
 from PIL import Image
 
 from graphalign.encoders import ENCODERS, Encoder
-from graphalign.features.featurize import GraphConfig, concept_text, featurize
 from graphalign.errors import EncoderError, OutputError
-from graphalign.graph import ConceptNode, load_dataset
+from graphalign.features.featurize import GraphConfig, concept_text, featurize
 from graphalign.features.store import BuiltGraph, build_graph
+from graphalign.graph import ConceptNode, load_dataset
 
 
 class CountingEncoder(Encoder):
@@ -121,16 +121,24 @@ def test_wrong_modality_is_refused(fast_config):
 def test_build_save_load_round_trip(toy_dataset, tmp_path, fast_config):
     built, _ = build_graph(toy_dataset, fast_config)
     out = built.save(tmp_path / "graph")
-    assert sorted(p.name for p in out.iterdir()) == [".graphalign.json", "edges.tsv", "features.safetensors", "graph.json",
-                                                     "nodes.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".graphalign.json",
+        "edges.tsv",
+        "features.safetensors",
+        "graph.json",
+        "nodes.jsonl",
+    ]
     loaded = BuiltGraph.load(out)
     assert loaded.graph == built.graph
     for t in built.features:
         assert torch.equal(loaded.features[t], built.features[t])
     assert loaded.hetero_data["image"].x.shape == (32, 64)
     assert loaded.graph_config() == fast_config
-    assert loaded.spaces == built.spaces == {"image": built.encoders["image"], "concept": built.encoders["text"],
-                                            "text": built.encoders["text"]}
+    assert (
+        loaded.spaces
+        == built.spaces
+        == {"image": built.encoders["image"], "concept": built.encoders["text"], "text": built.encoders["text"]}
+    )
     assert loaded.summary()["feature_dims"] == {"image": 64, "concept": 64, "text": 64}
     # Overwriting graphalign's own graph folder needs overwrite=True, and leaves no staging folders.
     with pytest.raises(OutputError, match="pass --overwrite"):

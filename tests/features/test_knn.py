@@ -48,7 +48,8 @@ def test_cross_type_knn_edges_need_one_feature_space(toy_built_fast):
     concepts = toy_built_fast.features["concept"]
     images = concepts[torch.arange(toy_built_fast.features["image"].size(0)) % concepts.size(0)]
     shared = dataclasses.replace(
-        toy_built_fast, features={**toy_built_fast.features, "image": images},
+        toy_built_fast,
+        features={**toy_built_fast.features, "image": images},
         spaces={**toy_built_fast.spaces, "image": "shared", "concept": "shared"},
     )
     augmented = add_knn_edges(shared, "image", k=1, target_type="concept")

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from graphalign.errors import ConfigError
-from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.features.store import BuiltGraph
 from graphalign.features.wordnet_predictions import (
     PREDICTION_RELATION,
@@ -14,15 +13,23 @@ from graphalign.features.wordnet_predictions import (
     predicted_concepts,
     wordnet_offset,
 )
+from graphalign.graph.knowledge_graph import KnowledgeGraph
 
-TENCH, GOLDFISH, CYPRINID, ENTITY = "01440764", "01443537", "01439121", "00001740"  # classes 0 and 1, their parent, the root
+TENCH, GOLDFISH, CYPRINID, ENTITY = (
+    "01440764",
+    "01443537",
+    "01439121",
+    "00001740",
+)  # classes 0 and 1, their parent, the root
 
 
 def test_shipped_table_maps_every_class_to_its_hypernyms():
     table = imagenet_hypernyms()
     assert len(table) == 1000
     assert table[0][TENCH] == 0 and table[0][CYPRINID] == 1 and table[1][GOLDFISH] == 0 and table[1][CYPRINID] == 1
-    assert all(ENTITY in distances and min(distances.values()) == 0 for distances in table)  # every noun reaches "entity"
+    assert all(
+        ENTITY in distances and min(distances.values()) == 0 for distances in table
+    )  # every noun reaches "entity"
 
 
 def one_hot(rows: list[list[int]]) -> torch.Tensor:
@@ -62,7 +69,9 @@ def tiny_built() -> BuiltGraph:
         graph.add_image(f"img:{name}", path=f"{name}.png")
     graph.add_edge("img:a", "depicts", f"wn:{TENCH}-n")
     features = {"concept": torch.randn(2, 4), "image": torch.randn(2, 1280)}
-    return BuiltGraph(graph, features, config={"image_encoder": "color-histogram", "text_encoder": "hashing-text", "progress": False})
+    return BuiltGraph(
+        graph, features, config={"image_encoder": "color-histogram", "text_encoder": "hashing-text", "progress": False}
+    )
 
 
 def test_prediction_edges_are_added_once_and_are_label_free():

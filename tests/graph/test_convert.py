@@ -88,7 +88,14 @@ def test_from_plain_networkx_graph_with_flat_attributes(tmp_path):
     ("build", "message"),
     [
         (lambda g: g.add_node("x", name="x"), "missing or unknown 'type'"),
-        (lambda g: (g.add_node("a", type="concept", name="a"), g.add_node("b", type="concept", name="b"), g.add_edge("a", "b")), "no 'relation'"),
+        (
+            lambda g: (
+                g.add_node("a", type="concept", name="a"),
+                g.add_node("b", type="concept", name="b"),
+                g.add_edge("a", "b"),
+            ),
+            "no 'relation'",
+        ),
     ],
 )
 def test_from_networkx_errors(build, message):

@@ -14,11 +14,15 @@ from graphalign.graph.schema import check_id, check_relation
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), min_size=1, max_size=12)
+_text = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"),
+    min_size=1,
+    max_size=12,
+)
 ids = _text.map(str.strip).filter(lambda i: check_id(i) is None)  # e.g. "#" starts a comment in edges.tsv
 relations = _text.map(str.strip).filter(lambda r: check_relation(r) is None)  # e.g. "rev_" is reserved
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8),
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=6,
 )
@@ -32,9 +36,16 @@ def graphs(draw) -> KnowledgeGraph:
         kind = draw(st.sampled_from(["concept", "text", "image"]))
         attributes = draw(st.dictionaries(st.text(max_size=5), json_values, max_size=2))
         if kind == "concept":
-            kg.add_concept(node_id, name=draw(ids), description=draw(st.none() | st.text(max_size=20)), attributes=attributes)
+            kg.add_concept(
+                node_id, name=draw(ids), description=draw(st.none() | st.text(max_size=20)), attributes=attributes
+            )
         elif kind == "text":
-            kg.add_text(node_id, text=draw(ids), language=draw(st.none() | st.sampled_from(["en", "fr", "pt-BR"])), attributes=attributes)
+            kg.add_text(
+                node_id,
+                text=draw(ids),
+                language=draw(st.none() | st.sampled_from(["en", "fr", "pt-BR"])),
+                attributes=attributes,
+            )
         else:
             kg.add_image(node_id, path="images/x.png", attributes=attributes)
     triples = draw(st.lists(st.tuples(st.sampled_from(node_ids), relations, st.sampled_from(node_ids)), max_size=20))
@@ -80,9 +91,17 @@ def test_readers_never_crash_on_random_bytes(nodes, edges):
 
 json_lines = st.lists(
     st.fixed_dictionaries(
-        {"id": st.one_of(ids, st.integers(), st.none()), "type": st.sampled_from(["concept", "text", "image", "video", 3])},
-        optional={"name": st.one_of(st.text(max_size=5), st.integers()), "text": st.one_of(st.text(max_size=5), st.none()),
-                  "path": st.text(max_size=5), "attributes": json_values, "extra": st.integers()},
+        {
+            "id": st.one_of(ids, st.integers(), st.none()),
+            "type": st.sampled_from(["concept", "text", "image", "video", 3]),
+        },
+        optional={
+            "name": st.one_of(st.text(max_size=5), st.integers()),
+            "text": st.one_of(st.text(max_size=5), st.none()),
+            "path": st.text(max_size=5),
+            "attributes": json_values,
+            "extra": st.integers(),
+        },
     ),
     max_size=6,
 )
@@ -146,7 +165,9 @@ def test_mutated_dataset_files_never_crash_the_reader(kg, data):
                 elif action == "cut":
                     del raw[position : position + data.draw(st.integers(1, 20))]
                 else:
-                    raw[position:position] = data.draw(st.sampled_from([b"\t", b"\n", b"\r", b'"', b"{", b"\\u", b"#", b"\xef\xbb\xbf", b"\x00"]))
+                    raw[position:position] = data.draw(
+                        st.sampled_from([b"\t", b"\n", b"\r", b'"', b"{", b"\\u", b"#", b"\xef\xbb\xbf", b"\x00"])
+                    )
             path.write_bytes(bytes(raw))
         try:
             load_dataset(folder, check_images=False)

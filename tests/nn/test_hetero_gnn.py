@@ -10,11 +10,15 @@ import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.loader import LinkNeighborLoader, NeighborLoader
 
-from graphalign.errors import GraphValidationError, RegistryError
+from graphalign.errors import ConfigError, GraphValidationError, RegistryError
 from graphalign.nn import CONVS, HeteroAligner, ModelConfig
+from graphalign.nn.heads import PriorHead, ProjectionHead
+from graphalign.nn.hetero_gnn import LEGACY_KEYS
+from graphalign.nn.readouts import ChannelsReadout, InheritReadout
 
 SMALL = {"hidden_dim": 16, "out_dim": 8, "num_layers": 2}
 CONV_KWARGS = {"gat": {"heads": 2}, "gatv2": {"heads": 2}, "hgt": {"heads": 2}, "rgcn": {"num_bases": 2}, "sage": {}}
+IMAGE_CHANNEL = {"sources": ["image"], "relations": ["depicts", "is_a"], "hops": 2}
 
 
 def make_model(data: HeteroData, seed: int = 0, **overrides: object) -> HeteroAligner:
@@ -23,9 +27,22 @@ def make_model(data: HeteroData, seed: int = 0, **overrides: object) -> HeteroAl
 
 
 def test_config_round_trip_and_validation() -> None:
-    cfg = ModelConfig(conv="rgcn", conv_kwargs={"num_bases": 3}, norm="batch", shared_head=False)
+    cfg = ModelConfig(
+        conv="rgcn",
+        conv_kwargs={"num_bases": 3},
+        norm="batch",
+        head="prior",
+        head_kwargs={"scale": 0.3},
+        readouts=[{"name": "inherit", "hops": 2}, {"name": "channels", "channels": [IMAGE_CHANNEL]}],
+    )
     assert ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert cfg.readout("inherit") is not None and cfg.readout("inherit")["hops"] == 2
+    assert cfg.readout("channels")["channels"][0]["sources"] == ["image"]  # type: ignore[index]
+    assert [spec["name"] for spec in cfg.to_dict()["readouts"]] == ["inherit", "channels"]  # order kept
+    assert ModelConfig().readout("channels") is None
     assert ModelConfig().to_dict()["conv"] == "gatv2"
+    assert ModelConfig().to_dict()["head"] == "plain" and ModelConfig().to_dict()["readouts"] == []
+    assert not set(LEGACY_KEYS) & set(ModelConfig().to_dict())  # what is written has no legacy key
     with pytest.raises(ValueError, match="unknown ModelConfig keys"):
         ModelConfig.from_dict({"hidden": 3})
     with pytest.raises(RegistryError, match="gatv2"):
@@ -34,11 +51,104 @@ def test_config_round_trip_and_validation() -> None:
         ModelConfig(norm="group")
     with pytest.raises(ValueError, match="edge_dropout"):
         ModelConfig(edge_dropout=1.0)
+    with pytest.raises(RegistryError, match="prior"):
+        ModelConfig(head="priors")
+    with pytest.raises(ConfigError, match="ModelConfig.head_kwargs: .*did you mean 'scale'"):
+        ModelConfig(head="prior", head_kwargs={"scal": 0.2})
+    with pytest.raises(ConfigError, match="ModelConfig.readouts: .*'name'"):
+        ModelConfig(readouts=[{"channels": [IMAGE_CHANNEL]}])
+    with pytest.raises(RegistryError, match="inherit"):
+        ModelConfig(readouts=[{"name": "inherits"}])
+
+
+def test_legacy_configs_map_to_heads_and_readouts() -> None:
+    """run.json files written before heads and readouts load as the same model; settings no model has are refused."""
+    new = ModelConfig(
+        head="prior",
+        head_kwargs={"scale": 0.2},
+        readouts=[{"name": "inherit", "weight": 0.5}, {"name": "channels", "channels": [IMAGE_CHANNEL]}],
+    )
+    legacy = {"prior_residual": True, "prior_scale": 0.2, "channels": [IMAGE_CHANNEL], "inherit": {"weight": 0.5}}
+    assert ModelConfig.from_dict(legacy) == new
+    # A full old run.json "model" entry, with the settings every model now has at their only value.
+    old = {
+        **{k: v for k, v in ModelConfig().to_dict().items() if k not in ("head", "head_kwargs", "readouts")},
+        **legacy,
+        "residual": True,
+        "skip_input": True,
+        "shared_head": True,
+        "tie_inputs": True,
+        "input_dropout": 0.0,
+    }
+    assert ModelConfig.from_dict(json.loads(json.dumps(old))) == new
+    # Without the prior: a plain head (prior_scale is then unused); no inherit and no channels: no readouts.
+    assert ModelConfig.from_dict({"prior_residual": False, "prior_scale": 0.2, "channels": [], "inherit": None}) == (
+        ModelConfig()
+    )
+    assert ModelConfig.from_dict({"prior_residual": True}) == ModelConfig(head="prior", head_kwargs={"scale": 0.5})
+    for key, value in (
+        ("residual", False),
+        ("skip_input", False),
+        ("shared_head", False),
+        ("tie_inputs", False),
+        ("input_dropout", 0.1),
+    ):
+        with pytest.raises(ConfigError, match=f"ModelConfig: {key}={value!r} is not a setting") as caught:
+            ModelConfig.from_dict({**legacy, key: value})
+        assert caught.value.key == key
+    with pytest.raises(ConfigError, match="ModelConfig.readouts: .*decay"):  # legacy channels are checked too
+        ModelConfig.from_dict({"channels": [{"sources": ["image"], "decay": 0.0}]})
+    with pytest.raises(TypeError):  # the legacy keys are read by from_dict only, not fields
+        ModelConfig(residual=False)  # type: ignore[call-arg]
+
+
+def test_old_weights_load_into_the_head_and_readouts(tiny_graph: HeteroData) -> None:
+    """Weights saved when the prior and the channels were attributes of the model (prior.*, prior_log_scale,
+    channels.*) load strictly into head.prior.*, head.log_scale and readouts.channels.graph_channels.*."""
+    overrides = {
+        "head": "prior",
+        "head_kwargs": {"scale": 0.3},
+        "readouts": [{"name": "channels", "channels": [IMAGE_CHANNEL]}],
+    }
+    model = make_model(tiny_graph, **overrides)
+    model.train()(tiny_graph.x_dict, tiny_graph.edge_index_dict)  # sets the channel's centre
+    with torch.no_grad():
+        model.head.log_scale.add_(0.7)  # not the initial value
+    renames = (
+        ("head.prior.", "prior."),
+        ("head.log_scale", "prior_log_scale"),
+        ("readouts.channels.graph_channels.", "channels."),
+    )
+    old_state = {}
+    for key, value in model.state_dict().items():
+        for new, old in renames:
+            if key.startswith(new):
+                key = old + key[len(new) :]
+                break
+        old_state[key] = value
+    assert "prior_log_scale" in old_state and "channels.center_0" in old_state
+    assert any(k.startswith("prior.") for k in old_state) and not any(k.startswith("readouts.") for k in old_state)
+    restored = make_model(tiny_graph, seed=1, **overrides)
+    assert not torch.equal(restored.head.log_scale, model.head.log_scale)
+    restored.load_state_dict(old_state, strict=True)
+    assert restored.state_dict().keys() == model.state_dict().keys()
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, restored.state_dict()[name]), name
+    model.eval(), restored.eval()
+    with torch.no_grad():
+        expected = model(tiny_graph.x_dict, tiny_graph.edge_index_dict)
+        got = restored(tiny_graph.x_dict, tiny_graph.edge_index_dict)
+        assert all(torch.equal(expected[t], got[t]) for t in expected)
+        assert expected["image"].shape == (7, 8 + 20)
+        new_image = tiny_graph["image"].x[6:]
+        assert torch.equal(model.encode_features("image", new_image), restored.encode_features("image", new_image))
+    # Loading the new names stays strict too.
+    make_model(tiny_graph, seed=2, **overrides).load_state_dict(model.state_dict(), strict=True)
 
 
 @pytest.mark.parametrize("name", CONVS.names())
 def test_forward_backward_every_conv(name: str, tiny_graph: HeteroData) -> None:
-    model = make_model(tiny_graph, conv=name, conv_kwargs=CONV_KWARGS[name], edge_dropout=0.2, input_dropout=0.1)
+    model = make_model(tiny_graph, conv=name, conv_kwargs=CONV_KWARGS[name], edge_dropout=0.2)
     z = model(tiny_graph.x_dict, tiny_graph.edge_index_dict)
     assert set(z) == {"concept", "text", "image"}
     for t, v in z.items():
@@ -71,9 +181,11 @@ def test_isolated_node_equals_encode_features(name: str, tiny_graph: HeteroData)
     "overrides",
     [
         {"norm": "batch"},
-        {"norm": "none", "residual": False, "skip_input": False},
-        {"shared_head": False, "act": "relu"},
+        {"norm": "none"},
+        {"act": "relu", "head": "prior", "head_kwargs": {"scale": 0.2}},
+        {"head": "prior", "readouts": [{"name": "inherit"}, {"name": "channels", "channels": [IMAGE_CHANNEL]}]},
         {"num_layers": 0},
+        {"num_layers": 0, "head": "prior"},
     ],
 )
 def test_encode_features_matches_forward_for_variants(overrides: dict, tiny_graph: HeteroData) -> None:
@@ -164,12 +276,24 @@ def test_link_neighbor_loader_batches_train(tiny_graph: HeteroData, make_sampler
 def test_repr_and_properties(tiny_graph: HeteroData) -> None:
     model = make_model(tiny_graph, conv="gatv2", conv_kwargs={"heads": 2})
     assert repr(model) == (
-        "HeteroAligner(conv='gatv2', num_layers=2, hidden_dim=16, out_dim=8, norm='layer', residual=True, "
+        "HeteroAligner(conv='gatv2', num_layers=2, hidden_dim=16, out_dim=8, norm='layer', head='plain', "
         "node_types=['concept', 'text', 'image'], num_edge_types=5)"
     )
     assert model.out_dim == 8 and model.node_types == ["concept", "text", "image"]
-    per_type = make_model(tiny_graph, shared_head=False)
-    assert per_type.head is None and set(per_type.heads) == {"concept", "text", "image"}
+    assert isinstance(model.head, ProjectionHead) and len(model.readouts) == 0
+    readouts = [{"name": "inherit"}, {"name": "channels", "channels": [IMAGE_CHANNEL]}]
+    parts = make_model(tiny_graph, head="prior", head_kwargs={"scale": 0.2}, readouts=readouts)
+    assert repr(parts) == (
+        "HeteroAligner(conv='gatv2', num_layers=2, hidden_dim=16, out_dim=8, norm='layer', head='prior', "
+        "readouts=['inherit', 'channels'], node_types=['concept', 'text', 'image'], num_edge_types=5)"
+    )
+    assert parts.out_dim == 8 + 20  # the image channel appends the 20 image features
+    assert isinstance(parts.head, PriorHead) and set(parts.head.prior) == {"concept", "text", "image"}
+    torch.testing.assert_close(parts.head.log_scale.exp(), torch.tensor(0.2))
+    assert list(parts.readouts) == ["inherit", "channels"]  # config order
+    assert isinstance(parts.readouts["inherit"], InheritReadout) and parts.readouts["inherit"].config.hops == 3
+    assert isinstance(parts.readouts["channels"], ChannelsReadout)
+    assert parts.readouts["channels"].graph_channels.dim == 20
 
 
 def test_state_dict_has_no_shared_tensors(tiny_graph: HeteroData) -> None:

@@ -32,7 +32,9 @@ def test_nodes_without_anchor_move_towards_anchored_relatives_hop_by_hop():
     assert torch.equal(out["concept"][:2], c[:2])  # anchored concepts keep their embedding
     assert torch.allclose(out["concept"][2], F.normalize(c[2] + 0.5 * c[0], dim=0), atol=1e-6)  # hop 1: from concept 0
     assert torch.allclose(out["concept"][4], F.normalize(c[4] + 0.5 * c[1], dim=0), atol=1e-6)  # upwards too (1 is_a 4)
-    assert torch.allclose(out["concept"][3], F.normalize(c[3] + 0.5 * c[0], dim=0), atol=1e-6)  # hop 2 carries hop 1's value
+    assert torch.allclose(
+        out["concept"][3], F.normalize(c[3] + 0.5 * c[0], dim=0), atol=1e-6
+    )  # hop 2 carries hop 1's value
     assert torch.equal(out["concept"][5], c[5])  # no relative: unchanged
     assert torch.equal(out["image"], z["image"])
     assert torch.allclose(out["concept"].norm(dim=-1), torch.ones(6))
@@ -49,7 +51,9 @@ def test_inheritance_reads_only_the_given_edges():
     edges[REV_DEPICTS] = edges[DEPICTS].flip(0)
     out = inherit(z, edges, InheritConfig(hops=1))
     assert torch.allclose(out["concept"][1], F.normalize(z["concept"][1] + z["concept"][0], dim=0), atol=1e-6)
-    assert torch.equal(out["concept"][4], z["concept"][4])  # its only relative is no anchor now: nothing reaches it in 1 hop
+    assert torch.equal(
+        out["concept"][4], z["concept"][4]
+    )  # its only relative is no anchor now: nothing reaches it in 1 hop
 
 
 def test_hops_limit_how_far_inheritance_reaches():
@@ -69,19 +73,29 @@ def test_spread_fills_hop_by_hop_with_damped_means():
 
 
 def test_model_inherits_in_eval_mode_only_and_round_trips_its_config():
-    config = ModelConfig(hidden_dim=8, out_dim=4, num_layers=1, conv="sage", inherit={"hops": 2})
+    config = ModelConfig(hidden_dim=8, out_dim=4, num_layers=1, conv="sage", readouts=[{"name": "inherit", "hops": 2}])
     assert ModelConfig.from_dict(config.to_dict()) == config
+    assert config.readout("inherit") == InheritConfig(hops=2).to_dict()  # completed with the defaults
     edges = tiny_edges()
     x = {"concept": torch.randn(6, 5), "image": torch.randn(3, 7)}
     torch.manual_seed(0)
     model = HeteroAligner({"concept": 5, "image": 7}, list(edges), config)
     torch.manual_seed(0)
-    plain = HeteroAligner({"concept": 5, "image": 7}, list(edges), ModelConfig(hidden_dim=8, out_dim=4, num_layers=1, conv="sage"))
+    plain = HeteroAligner(
+        {"concept": 5, "image": 7}, list(edges), ModelConfig(hidden_dim=8, out_dim=4, num_layers=1, conv="sage")
+    )
+    assert model.readouts["inherit"].config == InheritConfig(hops=2)
     model.eval(), plain.eval()
     with torch.no_grad():
         z, base = model(x, edges), plain(x, edges)
         assert torch.allclose(z["concept"], inherit(base, edges, InheritConfig(hops=2))["concept"])
         assert not torch.allclose(z["concept"][2:5], base["concept"][2:5])
+        # Without readouts: the head's output, i.e. the model without inheritance.
+        assert all(torch.equal(model(x, edges, readouts=False)[t], base[t]) for t in x)
+        # New nodes have no relatives: encode_features does not inherit.
+        assert torch.equal(
+            model.encode_features("concept", x["concept"]), plain.encode_features("concept", x["concept"])
+        )
         model.train(), plain.train()
         torch.manual_seed(1)
         z_train = model(x, edges)
@@ -93,3 +107,5 @@ def test_model_inherits_in_eval_mode_only_and_round_trips_its_config():
 def test_bad_inheritance_configs_are_rejected(bad):
     with pytest.raises(ConfigError):
         InheritConfig.from_dict(bad)
+    with pytest.raises(ConfigError, match="ModelConfig.readouts: "):
+        ModelConfig(readouts=[{"name": "inherit", **bad}])

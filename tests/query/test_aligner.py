@@ -3,26 +3,36 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from graphalign.features.featurize import GraphConfig
+from graphalign.data.split import SplitConfig
 from graphalign.errors import GraphAlignError, GraphValidationError
+from graphalign.features.featurize import GraphConfig
 from graphalign.features.store import build_graph
 from graphalign.nn import ModelConfig
 from graphalign.query import Aligner
 from graphalign.testing import TOY_CONCEPTS, make_toy_graph
-from graphalign.data.split import SplitConfig
 from graphalign.training.trainer import TrainConfig, fit
 
 
 @pytest.fixture(scope="module")
 def aligner(tmp_path_factory):
     root = tmp_path_factory.mktemp("q")
-    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 64}, image_encoder="color-histogram",
-                         progress=False, cache_dir=str(root / "cache"))
+    config = GraphConfig(
+        text_encoder="hashing-text",
+        text_encoder_kwargs={"dim": 64},
+        image_encoder="color-histogram",
+        progress=False,
+        cache_dir=str(root / "cache"),
+    )
     built, _ = build_graph(make_toy_graph(root / "data", images_per_concept=6), config)
     model = ModelConfig(hidden_dim=32, out_dim=16, conv="sage", dropout=0.0)
     # no validation part: the last of the 40 epochs is kept (the tests are about querying, not early stopping)
-    fit(built, model, TrainConfig(epochs=40, batch_size=32, progress=False, patience=100), SplitConfig(val_fraction=0.0),
-        run_dir=root / "run")
+    fit(
+        built,
+        model,
+        TrainConfig(epochs=40, batch_size=32, progress=False, patience=100),
+        SplitConfig(val_fraction=0.0),
+        run_dir=root / "run",
+    )
     return Aligner.load(root / "run")
 
 

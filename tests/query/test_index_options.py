@@ -67,7 +67,9 @@ def clustered() -> tuple[torch.Tensor, torch.Tensor]:
     return vectors, centres + 0.5 * torch.randn(20, 16, generator=g)
 
 
-@pytest.mark.parametrize(("kind", "parameter", "faiss_name"), [("hnsw", "ef_search", "efSearch"), ("ivf", "nprobe", "nprobe")])
+@pytest.mark.parametrize(
+    ("kind", "parameter", "faiss_name"), [("hnsw", "ef_search", "efSearch"), ("ivf", "nprobe", "nprobe")]
+)
 def test_faiss_search_params_change_the_built_index(clustered, kind, parameter, faiss_name):
     pytest.importorskip("faiss", reason="faiss-cpu is in the dev extras; install graphalign[faiss]")
     vectors, queries = clustered
@@ -119,7 +121,9 @@ def test_every_registered_index_finds_the_exact_neighbours(clustered, name):
     recall = sum(len(set(a.tolist()) & set(b.tolist())) for a, b in zip(truth, found)) / truth.numel()
     assert recall >= 0.95
     assert (scores[:, :-1] >= scores[:, 1:] - 1e-5).all()  # best first
-    expected = (torch.nn.functional.normalize(queries, dim=-1) @ torch.nn.functional.normalize(vectors, dim=-1).T).gather(1, found)
+    expected = (
+        torch.nn.functional.normalize(queries, dim=-1) @ torch.nn.functional.normalize(vectors, dim=-1).T
+    ).gather(1, found)
     assert torch.allclose(scores, expected, atol=1e-4)  # scores are cosine similarities
 
 

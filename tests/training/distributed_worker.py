@@ -20,8 +20,8 @@ from graphalign.benchmark.synthetic import (
     SyntheticGraph,
     make_synthetic_graph,
 )
-from graphalign.nn import ModelConfig
 from graphalign.data import SplitConfig
+from graphalign.nn import ModelConfig
 from graphalign.training import TrainConfig, TrainResult, fit
 
 GRAPH = {"num_nodes": 120, "edges_per_node": 4.0, "text_dim": 12, "image_dim": 20, "seed": 0}
@@ -44,8 +44,26 @@ CASES: dict[str, tuple[ModelConfig, TrainConfig]] = {
     ),
 }
 
-CLI_ARGS = ["--conv", "sage", "--hidden-dim", "16", "--out-dim", "8", "--epochs", "2", "--batch-size", "10",
-            "--val-fraction", "0", "--test-fraction", "0", "--dropout", "0", "--seed", "3"]
+CLI_ARGS = [
+    "--conv",
+    "sage",
+    "--hidden-dim",
+    "16",
+    "--out-dim",
+    "8",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "10",
+    "--val-fraction",
+    "0",
+    "--test-fraction",
+    "0",
+    "--dropout",
+    "0",
+    "--seed",
+    "3",
+]
 
 
 def tiny_graph() -> SyntheticGraph:

@@ -62,12 +62,27 @@ def torchrun_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import graphalign
 
     repo = str(Path(graphalign.__file__).resolve().parents[1])  # the workers import the graphalign under test
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore",
-           "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONWARNINGS": "ignore",
+        "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])),
+    }
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(name, None)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               "--max-restarts", "0", str(WORKER), str(out), str(out / "graph")]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "--max-restarts",
+        "0",
+        str(WORKER),
+        str(out),
+        str(out / "graph"),
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (out / "stdout.txt").write_text(done.stdout)
@@ -95,8 +110,14 @@ def test_cli_under_torchrun_writes_one_run_equal_to_a_single_process_run(torchru
 
     run = torchrun_out / "cli-run"
     assert sorted(p.name for p in run.iterdir()) == [
-        ".graphalign.json", "checkpoint.safetensors", "graph", "metrics.json", "model.safetensors", "run.json",
-        "split.safetensors"]
+        ".graphalign.json",
+        "checkpoint.safetensors",
+        "graph",
+        "metrics.json",
+        "model.safetensors",
+        "run.json",
+        "split.safetensors",
+    ]
     assert (torchrun_out / "stdout.txt").read_text().count("trained HeteroAligner") == 1  # rank 0 alone reports
     assert main(["-q", "train", str(torchrun_out / "graph"), "-o", str(tmp_path / "single"), *worker.CLI_ARGS]) == 0
     expected = load_file(str(tmp_path / "single" / "model.safetensors"))

@@ -24,8 +24,13 @@ def tiny_built(tmp_path):
     kg.add_edge("cat", "is_a", "animal")
     kg.add_edge("img1", "depicts", "cat")
     kg.add_edge("t1", "describes", "img1")
-    config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={"dim": 16}, image_encoder="color-histogram",
-                         progress=False, use_cache=False)
+    config = GraphConfig(
+        text_encoder="hashing-text",
+        text_encoder_kwargs={"dim": 16},
+        image_encoder="color-histogram",
+        progress=False,
+        use_cache=False,
+    )
     built, _ = ga.build_graph(kg, config)
     return built
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from graphalign.benchmark.synthetic import ALIGNED_RELATIONS, make_synthetic_graph
-from graphalign.nn import ModelConfig
 from graphalign.data import SplitConfig
+from graphalign.nn import ModelConfig
 from graphalign.training import TrainConfig, fit
 from graphalign.training.trainer import _Trainer
 
@@ -40,8 +40,9 @@ def test_loaders_are_built_once_per_edge_type(graph, monkeypatch):
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(torch_geometric.loader.LinkNeighborLoader, "__init__", counting)
-    config = TrainConfig(epochs=2, batch_size=16, mode="minibatch", num_neighbors=[3, 2], steps_per_epoch=3,
-                         progress=False)
+    config = TrainConfig(
+        epochs=2, batch_size=16, mode="minibatch", num_neighbors=[3, 2], steps_per_epoch=3, progress=False
+    )
     result = fit(graph, MODEL, config, SPLIT)
     assert len(result.history) == 2
     assert len(built) == 3  # one per aligned edge type, not one per step
@@ -60,9 +61,17 @@ def test_batches_equal_a_fresh_loader_per_step(graph):
             ours = trainer.loaders[edge_type](index)
             trainer.sampler.generator.set_state(state)
             pairs = cycler.edges[:, index]
-            fresh = next(iter(LinkNeighborLoader(trainer.data, num_neighbors=config.num_neighbors,
-                                                 edge_label_index=(edge_type, pairs), batch_size=pairs.size(1),
-                                                 neighbor_sampler=trainer.sampler)))
+            fresh = next(
+                iter(
+                    LinkNeighborLoader(
+                        trainer.data,
+                        num_neighbors=config.num_neighbors,
+                        edge_label_index=(edge_type, pairs),
+                        batch_size=pairs.size(1),
+                        neighbor_sampler=trainer.sampler,
+                    )
+                )
+            )
             for node_type in fresh.node_types:
                 assert torch.equal(ours[node_type].n_id, fresh[node_type].n_id)
                 assert torch.equal(ours[node_type].x, fresh[node_type].x)
@@ -73,8 +82,17 @@ def test_batches_equal_a_fresh_loader_per_step(graph):
 
 def test_minibatch_resume_gives_the_same_result(graph, tmp_path):
     """The sampler's generator is checkpointed: resuming draws the same neighbourhoods."""
-    config = {"batch_size": 16, "mode": "minibatch", "num_neighbors": [3, 2], "seed": 2, "negatives": 4,
-              "isolate_nodes": 0.2, "steps_per_epoch": 3, "patience": 100, "progress": False}
+    config = {
+        "batch_size": 16,
+        "mode": "minibatch",
+        "num_neighbors": [3, 2],
+        "seed": 2,
+        "negatives": 4,
+        "isolate_nodes": 0.2,
+        "steps_per_epoch": 3,
+        "patience": 100,
+        "progress": False,
+    }
     straight = fit(graph, MODEL, TrainConfig(epochs=3, **config), SPLIT, run_dir=tmp_path / "straight")
     fit(graph, MODEL, TrainConfig(epochs=2, **config), SPLIT, run_dir=tmp_path / "resumed")
     resumed = fit(graph, None, TrainConfig(epochs=3, progress=False), run_dir=tmp_path / "resumed", resume=True)
@@ -83,8 +101,9 @@ def test_minibatch_resume_gives_the_same_result(graph, tmp_path):
 
 
 def test_same_seed_same_minibatch_run(graph):
-    config = TrainConfig(epochs=2, batch_size=16, mode="minibatch", num_neighbors=[3, 2], seed=4, steps_per_epoch=3,
-                         progress=False)
+    config = TrainConfig(
+        epochs=2, batch_size=16, mode="minibatch", num_neighbors=[3, 2], seed=4, steps_per_epoch=3, progress=False
+    )
     a = fit(graph, MODEL, config, SPLIT)
     b = fit(graph, MODEL, config, SPLIT)
     assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]

@@ -36,8 +36,16 @@ def make_graph() -> HeteroData:
     depicts = torch.tensor([list(range(50)) + [5, 12], [0] * 10 + [1] * 40 + [2, 3]])
     describes = torch.stack([torch.arange(12), torch.arange(12) % 5])
     is_a = torch.tensor([[0, 1, 2, 3], [4, 4, 5, 5]])
-    for offset, (et, ei) in enumerate([(DEPICTS, depicts), (REV_DEPICTS, depicts.flip(0)), (DESCRIBES, describes),
-                                       (REV_DESCRIBES, describes.flip(0)), (IS_A, is_a), (REV_IS_A, is_a.flip(0))]):
+    for offset, (et, ei) in enumerate(
+        [
+            (DEPICTS, depicts),
+            (REV_DEPICTS, depicts.flip(0)),
+            (DESCRIBES, describes),
+            (REV_DESCRIBES, describes.flip(0)),
+            (IS_A, is_a),
+            (REV_IS_A, is_a.flip(0)),
+        ]
+    ):
         ei = ei[:, torch.randperm(ei.size(1), generator=g)]
         data[et].edge_index = ei
         data[et].edge_attr = 1000.0 * offset + torch.arange(ei.size(1), dtype=torch.float).view(-1, 1)
@@ -221,8 +229,15 @@ def test_neighbor_loader_iterates_the_whole_graph(graph):
 
 def test_link_neighbor_loader_iterates_the_whole_graph(graph):
     sampler = TorchNeighborSampler(graph, [3, 2], seed=0)
-    loader = LinkNeighborLoader(graph, [3, 2], edge_label_index=(DEPICTS, graph[DEPICTS].edge_index),
-                                neg_sampling=None, batch_size=8, shuffle=True, neighbor_sampler=sampler)
+    loader = LinkNeighborLoader(
+        graph,
+        [3, 2],
+        edge_label_index=(DEPICTS, graph[DEPICTS].edge_index),
+        neg_sampling=None,
+        batch_size=8,
+        shuffle=True,
+        neighbor_sampler=sampler,
+    )
     seen = []
     for batch in loader:
         assert isinstance(batch, HeteroData)
@@ -271,8 +286,16 @@ def test_make_neighbor_sampler_picks_the_backend(graph, monkeypatch):
     assert type(sampler) is NeighborSampler
 
 
-@pytest.mark.parametrize("kwargs", [{"disjoint": True}, {"time_attr": "time"}, {"weight_attr": "w"},
-                                    {"subgraph_type": "induced"}, {"sample_direction": "backward"}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"disjoint": True},
+        {"time_attr": "time"},
+        {"weight_attr": "w"},
+        {"subgraph_type": "induced"},
+        {"sample_direction": "backward"},
+    ],
+)
 def test_unsupported_options_raise(graph, kwargs):
     with pytest.raises(NotImplementedError):
         TorchNeighborSampler(graph, [2], **kwargs)

@@ -4,10 +4,10 @@ import pytest
 import torch
 from PIL import Image
 
-from graphalign.graph import KnowledgeGraph
-from graphalign.features.store import BuiltGraph
-from graphalign.nn import ModelConfig
 from graphalign.data.split import SplitConfig
+from graphalign.features.store import BuiltGraph
+from graphalign.graph import KnowledgeGraph
+from graphalign.nn import ModelConfig
 from graphalign.training.trainer import TrainConfig, fit
 
 SMALL_MODEL = ModelConfig(hidden_dim=32, out_dim=16, num_layers=2, conv="sage", dropout=0.0)
@@ -38,8 +38,12 @@ def noise_graph(num_concepts: int = 20, images_per_concept: int = 3, seed: int =
 
 def train_noise(isolate_heldout: bool, seed: int = 0) -> dict[str, float]:
     built = noise_graph()
-    split = SplitConfig(val_fraction=0.1, test_fraction=0.3, align_relations=["depicts"], isolate_heldout=isolate_heldout)
-    result = fit(built, SMALL_MODEL, TrainConfig(epochs=60, batch_size=32, patience=100, seed=seed, progress=False), split)
+    split = SplitConfig(
+        val_fraction=0.1, test_fraction=0.3, align_relations=["depicts"], isolate_heldout=isolate_heldout
+    )
+    result = fit(
+        built, SMALL_MODEL, TrainConfig(epochs=60, batch_size=32, patience=100, seed=seed, progress=False), split
+    )
     return result.test_metrics
 
 
@@ -84,7 +88,9 @@ def test_same_seed_same_metrics_twice(toy_built):
 @pytest.mark.parametrize("loss", ["infonce", "triplet"])
 def test_training_learns_above_chance(toy_built, conv, loss):
     model = ModelConfig(hidden_dim=32, out_dim=16, num_layers=2, conv=conv, dropout=0.0)
-    result = fit(toy_built, model, TrainConfig(epochs=40, batch_size=32, lr=5e-3, loss=loss, progress=False, patience=100))
+    result = fit(
+        toy_built, model, TrainConfig(epochs=40, batch_size=32, lr=5e-3, loss=loss, progress=False, patience=100)
+    )
     assert result.history[-1]["loss"] < result.history[0]["loss"]
     chance = sum(1 / r for r in range(1, 12)) / 11  # 0.27 for 11 concepts
     assert result.test_metrics["image->concept/mrr"] > chance + 0.05
@@ -102,8 +108,15 @@ def test_checkpoint_resume_gives_the_same_result(toy_built, tmp_path, batch_size
     assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-5)
     assert resumed.test_metrics == pytest.approx(straight.test_metrics, rel=1e-5)
     files = sorted(p.name for p in (tmp_path / "resumed").iterdir())
-    assert files == [".graphalign.json", "checkpoint.safetensors", "graph", "metrics.json", "model.safetensors", "run.json",
-                     "split.safetensors"]
+    assert files == [
+        ".graphalign.json",
+        "checkpoint.safetensors",
+        "graph",
+        "metrics.json",
+        "model.safetensors",
+        "run.json",
+        "split.safetensors",
+    ]
 
 
 def test_early_stopping(toy_built):
@@ -120,8 +133,9 @@ def test_full_batch_and_mini_batch_reach_similar_metrics(toy_built):
     runs: dict[str, list[dict[str, float]]] = {"full": [], "minibatch": []}
     for seed in (0, 1):  # ~20 held-out images per split: one seed alone swings between 0.29 and 0.69
         for mode in runs:
-            config = TrainConfig(epochs=30, batch_size=32, mode=mode, num_neighbors=[-1, -1], patience=100, progress=False,
-                                 seed=seed)
+            config = TrainConfig(
+                epochs=30, batch_size=32, mode=mode, num_neighbors=[-1, -1], patience=100, progress=False, seed=seed
+            )
             runs[mode].append(fit(toy_built, model, config).test_metrics)
     chance = sum(1 / r for r in range(1, 12)) / 11
     for mode, metrics in runs.items():
@@ -145,7 +159,9 @@ def test_isolate_nodes_cuts_all_edges_of_chosen_nodes(toy_built):
     generator_state = trainer.generator.get_state()
     cut = trainer._isolate(edges)
     trainer.generator.set_state(generator_state)  # replay the same draw to know which nodes were cut
-    chosen = {t: torch.rand(toy_built.features[t].size(0), generator=trainer.generator) < 0.5 for t in ("image", "text")}
+    chosen = {
+        t: torch.rand(toy_built.features[t].size(0), generator=trainer.generator) < 0.5 for t in ("image", "text")
+    }
     for edge_type, edge_index in cut.items():
         for side, node_type in ((0, edge_type[0]), (1, edge_type[2])):
             if node_type in chosen:
@@ -158,16 +174,20 @@ def test_isolate_nodes_cuts_all_edges_of_chosen_nodes(toy_built):
 
 
 def test_isolation_keeps_label_free_knn_edges(toy_built):
-    from graphalign.features.knn import add_knn_edges
     from graphalign.data.split import split_graph
+    from graphalign.features.knn import add_knn_edges
     from graphalign.training.trainer import _Trainer
 
     built = add_knn_edges(toy_built, "image", k=2)
-    trainer = _Trainer(built, split_graph(built.graph, seed=0), SMALL_MODEL, TrainConfig(isolate_nodes=0.5, progress=False))
+    trainer = _Trainer(
+        built, split_graph(built.graph, seed=0), SMALL_MODEL, TrainConfig(isolate_nodes=0.5, progress=False)
+    )
     edges = trainer.data.edge_index_dict
     cut = trainer._isolate(edges)
     for edge_type in (("image", "similar_to", "image"), ("image", "rev_similar_to", "image")):
-        assert edges[edge_type].size(1) == 2 * built.index.num_nodes("image") and torch.equal(cut[edge_type], edges[edge_type])
+        assert edges[edge_type].size(1) == 2 * built.index.num_nodes("image") and torch.equal(
+            cut[edge_type], edges[edge_type]
+        )
     assert cut[("image", "depicts", "concept")].size(1) < edges[("image", "depicts", "concept")].size(1)
 
 
@@ -177,12 +197,17 @@ def test_steps_per_epoch_cap(toy_built):
 
     split = split_graph(toy_built.graph, seed=0)
     assert _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(batch_size=4, progress=False)).steps_per_epoch > 2
-    assert _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(batch_size=4, steps_per_epoch=2, progress=False)).steps_per_epoch == 2
+    assert (
+        _Trainer(
+            toy_built, split, SMALL_MODEL, TrainConfig(batch_size=4, steps_per_epoch=2, progress=False)
+        ).steps_per_epoch
+        == 2
+    )
 
 
 def test_supervise_trains_only_the_chosen_relations(toy_built):
-    from graphalign.errors import ConfigError, GraphValidationError
     from graphalign.data.split import split_graph
+    from graphalign.errors import ConfigError, GraphValidationError
     from graphalign.training.trainer import _Trainer
 
     split = split_graph(toy_built.graph, seed=0)
@@ -192,11 +217,15 @@ def test_supervise_trains_only_the_chosen_relations(toy_built):
     assert {et[1] for et in chosen} == {"depicts"}
     # The other relations still pass messages.
     assert any(et[1] == "describes" for et in split.edges["message_passing"])
-    with pytest.raises(GraphValidationError, match=r"selects no supervision edges; relations with supervision edges: \["):
+    with pytest.raises(
+        GraphValidationError, match=r"selects no supervision edges; relations with supervision edges: \["
+    ):
         _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(supervise=["likes"], progress=False))
     with pytest.raises(ConfigError, match="at least one relation"):
         TrainConfig(supervise=[])
-    result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=2, supervise=["depicts"], progress=False, seed=0), split=split)
+    result = fit(
+        toy_built, SMALL_MODEL, TrainConfig(epochs=2, supervise=["depicts"], progress=False, seed=0), split=split
+    )
     assert "image->concept/mrr" in result.test_metrics
 
 
@@ -244,7 +273,12 @@ def test_deterministic_training_switches_torch_to_deterministic_algorithms_and_b
     fit(toy_built, SMALL_MODEL, TrainConfig(epochs=1, batch_size=64, progress=False))
     assert seen[-1] is False  # off by default
     # A resumed run keeps its saved setting, whatever the caller's new epoch budget says.
-    fit(toy_built, SMALL_MODEL, TrainConfig(epochs=1, batch_size=64, progress=False, deterministic=True), run_dir=tmp_path / "run")
+    fit(
+        toy_built,
+        SMALL_MODEL,
+        TrainConfig(epochs=1, batch_size=64, progress=False, deterministic=True),
+        run_dir=tmp_path / "run",
+    )
     before = len(seen)
     fit(toy_built, train_config=TrainConfig(epochs=2, progress=False), run_dir=tmp_path / "run", resume=True)
     assert seen[before:] == [True] and not torch.are_deterministic_algorithms_enabled()  # epoch 2 only, deterministic

@@ -1,0 +1,171 @@
+"""Readouts: parameter-free steps applied to the embeddings after message passing and the head.
+
+Readouts are chosen by name through :data:`READOUTS`; a model applies those of
+``ModelConfig(readouts=[{"name": ..., **kwargs}, ...])`` in order:
+
+* ``channels`` (:class:`ChannelsReadout`): graph channels, parameter-free
+  propagations of input features appended to the embedding
+  (:mod:`graphalign.nn.channels`);
+* ``inherit`` (:class:`InheritReadout`): nodes without evidence of their own
+  move towards the learned embeddings of their relatives, in evaluation mode
+  (:mod:`graphalign.nn.inherit`).
+
+A readout reads only the edges it is given, so held-out edges cannot leak into
+it; :meth:`Readout.forward` with ``new_nodes=True`` places nodes that are not in
+the graph (zero-shot queries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graphalign.errors import ConfigError
+from graphalign.nn.channels import ChannelConfig, GraphChannels
+from graphalign.nn.inherit import InheritConfig, inherit
+from graphalign.registry import Registry
+from graphalign.typing import EdgeType, NodeType
+
+__all__ = ["READOUTS", "Readout", "ChannelsReadout", "InheritReadout", "build_readouts"]
+
+
+class Readout(nn.Module):
+    """Base of the readouts: ``forward(z, x_dict, edge_index_dict, new_nodes) -> z``."""
+
+    extra_dim: int = 0
+    """How many dimensions it appends to the embedding."""
+
+    def forward(
+        self,
+        z: dict[NodeType, Tensor],
+        x_dict: Mapping[NodeType, Tensor],
+        edge_index_dict: Mapping[EdgeType, Tensor],
+        new_nodes: bool = False,
+    ) -> dict[NodeType, Tensor]:
+        """The embeddings after this step.
+
+        Args:
+            z: Unit-norm embeddings per node type.
+            x_dict: The raw input features of the same nodes.
+            edge_index_dict: The message-passing edges among them.
+            new_nodes: The rows are nodes outside the graph (no edges, no identity).
+
+        Shapes:
+            - z[t]: ``(num_nodes_t, d)``
+            - output[t]: ``(num_nodes_t, d + extra_dim)``, unit norm
+        """
+        raise NotImplementedError
+
+
+READOUTS: Registry[Readout] = Registry("readout")
+"""Readouts by name: ``channels`` and ``inherit``."""
+
+
+@READOUTS.register("channels")
+class ChannelsReadout(Readout):
+    """Appends graph channels: parameter-free propagations of input features over the graph.
+
+    See :mod:`graphalign.nn.channels`; the embedding is L2-normalised again after.
+
+    In training mode only the channels with ``in_loss`` are appended (and the
+    source features update the channels' running centres); in evaluation mode
+    all of them, or those in ``select``.
+
+    Example:
+        >>> readout = ChannelsReadout({"image": 6, "concept": 4}, channels=[{"sources": ["image"]}])
+        >>> readout.extra_dim
+        6
+
+    Args:
+        in_dims: Raw input feature size per node type.
+        channels: :class:`~graphalign.nn.channels.ChannelConfig` dicts.
+    """
+
+    def __init__(self, in_dims: Mapping[NodeType, int], channels: Sequence[Mapping[str, Any] | ChannelConfig]) -> None:
+        super().__init__()
+        if not channels:
+            raise ConfigError("readout 'channels' needs at least one channel")
+        self.graph_channels = GraphChannels(in_dims, channels)
+        self.extra_dim = self.graph_channels.dim
+
+    def forward(
+        self,
+        z: dict[NodeType, Tensor],
+        x_dict: Mapping[NodeType, Tensor],
+        edge_index_dict: Mapping[EdgeType, Tensor],
+        new_nodes: bool = False,
+        select: Sequence[int] | None = None,
+    ) -> dict[NodeType, Tensor]:
+        channels = self.graph_channels
+        if self.training:
+            channels.observe(x_dict)
+        only = list(select) if select is not None else None
+        if self.training:
+            only = [i for i in channels.in_loss if only is None or i in only]
+        if only == []:
+            return z
+        values = channels(x_dict, edge_index_dict, only=only, new_nodes=new_nodes)
+        return {t: F.normalize(torch.cat([v, values[t].to(v.dtype)], dim=-1), dim=-1) for t, v in z.items()}
+
+    def config(self) -> list[dict[str, Any]]:
+        """The channel configurations, as dicts."""
+        return [c.to_dict() for c in self.graph_channels.channels]
+
+
+@READOUTS.register("inherit")
+class InheritReadout(Readout):
+    """Moves nodes without evidence of their own towards their relatives' learned embeddings.
+
+    Evaluation mode only (see :mod:`graphalign.nn.inherit`); the arguments are
+    those of :class:`~graphalign.nn.inherit.InheritConfig`.
+
+    Example:
+        >>> InheritReadout({"concept": 4}, weight=0.5).config.weight
+        0.5
+    """
+
+    def __init__(
+        self,
+        in_dims: Mapping[NodeType, int],
+        node_type: NodeType = "concept",
+        anchors: Sequence[str] = ("depicts",),
+        relations: Sequence[str] = ("is_a", "part_of"),
+        hops: int = 3,
+        weight: float = 1.0,
+        decay: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.config = InheritConfig(node_type, list(anchors), list(relations), hops, weight, decay)
+
+    def forward(
+        self,
+        z: dict[NodeType, Tensor],
+        x_dict: Mapping[NodeType, Tensor],
+        edge_index_dict: Mapping[EdgeType, Tensor],
+        new_nodes: bool = False,
+    ) -> dict[NodeType, Tensor]:
+        if self.training or new_nodes:  # new nodes have no relatives
+            return z
+        return inherit(z, edge_index_dict, self.config)
+
+
+def build_readouts(specs: Sequence[Mapping[str, Any]], in_dims: Mapping[NodeType, int]) -> nn.ModuleDict:
+    """The readouts of ``ModelConfig.readouts``, in order, keyed by name.
+
+    Raises:
+        ConfigError: On an unknown name, a spec without ``name``, or a name given twice.
+    """
+    modules: dict[str, Readout] = {}
+    for spec in specs:
+        kwargs = dict(spec)
+        name = kwargs.pop("name", None)
+        if not isinstance(name, str):
+            raise ConfigError(f"a readout needs a 'name' (one of {', '.join(READOUTS.main_names())}), got {spec!r}")
+        if name in modules:
+            raise ConfigError(f"readout {name!r} is given twice; give one with all its settings")
+        modules[name] = READOUTS.build(name, {"in_dims": in_dims, **kwargs})
+    return nn.ModuleDict(modules)
