@@ -179,14 +179,39 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
     return tensors, state["param_groups"]
 
 
+def _parameter_names(modules: dict[str, nn.Module], optimizer: torch.optim.Optimizer) -> list[str]:
+    """The name of each optimizer parameter, in the optimizer's order (``model.head.0.weight``, ...)."""
+    names = {id(p): f"{name}.{key}" for name, module in modules.items() for key, p in module.named_parameters()}
+    return [names.get(id(p), f"#{i}") for i, p in enumerate(q for g in optimizer.param_groups for q in g["params"])]
+
+
 def _restore_optimizer(
-    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], param_groups: list[dict[str, Any]]
+    optimizer: torch.optim.Optimizer,
+    tensors: dict[str, torch.Tensor],
+    param_groups: list[dict[str, Any]],
+    saved_names: list[str] | None,
+    names: list[str],
 ) -> None:
-    state: dict[int, dict[str, torch.Tensor]] = {}
+    """Loads the optimizer state, matched to the parameters by name (by position in files without names)."""
+    saved: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in _unprefixed("optim.", tensors).items():
         index, name = key.split(".", 1)
-        state.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+        saved.setdefault(int(index), {})[name] = value
+    if saved_names is not None:
+        if sorted(saved_names) != sorted(names):
+            missing, extra = sorted(set(names) - set(saved_names)), sorted(set(saved_names) - set(names))
+            raise ValueError(f"parameters differ (not in the checkpoint: {missing[:3]}; only there: {extra[:3]})")
+        position = {name: i for i, name in enumerate(saved_names)}
+        saved = {i: saved[position[name]] for i, name in enumerate(names) if position[name] in saved}
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for index, values in saved.items():
+        for key, value in values.items():
+            if value.dim() > 0 and value.shape != params[index].shape:
+                raise ValueError(
+                    f"the state {key!r} of {names[index]} has shape {tuple(value.shape)}, "
+                    f"the parameter {tuple(params[index].shape)}"
+                )
+    optimizer.load_state_dict({"state": saved, "param_groups": param_groups})
 
 
 @dataclass
@@ -212,7 +237,11 @@ def save_training_checkpoint(
     optim_tensors, param_groups = _optimizer_tensors(optimizer)
     tensors.update(optim_tensors)
     tensors.update({f"rng.{key}": value for key, value in rng.items()})
-    metadata = {"state": json.dumps(state), "param_groups": json.dumps(param_groups)}
+    metadata = {
+        "state": json.dumps(state),
+        "param_groups": json.dumps(param_groups),
+        "param_names": json.dumps(_parameter_names(modules, optimizer)),
+    }
     remove_temp_files(path)  # debris of a write killed in an earlier run
     atomic_save_safetensors(path, tensors, metadata=metadata)
 
@@ -247,7 +276,8 @@ def load_training_checkpoint(
         except RuntimeError as error:
             raise CheckpointError(f"{path}: weights do not fit the {name}: {error}") from error
     try:
-        _restore_optimizer(optimizer, tensors, param_groups)
+        saved_names = json.loads(metadata["param_names"]) if "param_names" in metadata else None
+        _restore_optimizer(optimizer, tensors, param_groups, saved_names, _parameter_names(modules, optimizer))
     except (ValueError, KeyError, TypeError, IndexError) as error:
         raise CheckpointError(f"{path}: optimizer state does not fit: {error}") from error
     return TrainingCheckpoint(state=state, rng=_unprefixed("rng.", tensors))
