@@ -133,7 +133,7 @@ def child(spec: dict[str, Any]) -> None:
     from graphalign.benchmark.synthetic import ALIGNED_RELATIONS, make_synthetic_graph
     from graphalign.data import SplitConfig
     from graphalign.nn import ModelConfig
-    from graphalign.training import TrainConfig, fit
+    from graphalign.training import RunConfig, TrainConfig, fit
 
     started = time.perf_counter()
     graph = make_synthetic_graph(
@@ -160,17 +160,14 @@ def child(spec: dict[str, Any]) -> None:
     )
     train = TrainConfig(
         epochs=1,
-        steps_per_epoch=steps,
         batch_size=spec["batch_size"],
-        mode="minibatch",
-        num_neighbors=spec["num_neighbors"],
+        sampler={"name": "neighbor", "num_neighbors": spec["num_neighbors"], "steps_per_epoch": steps},
         seed=0,
-        progress=spec.get("progress", False),
-        distributed=False,
     )
+    run = RunConfig(progress=spec.get("progress", False), distributed=False)
     _log_progress(steps, spec["log_every"])
     fit_started = time.perf_counter()
-    result = fit(graph, model, train, split=split)
+    result = fit(graph, model, train, split=split, run=run)
     fit_total = time.perf_counter() - fit_started
     epoch = result.history[0]["seconds"]
     out = {

@@ -87,16 +87,10 @@ def _configs(spec: dict[str, Any], epochs: int = 1) -> tuple[Any, Any]:
         num_layers=2,
         dropout=0.1,
     )
-    train = TrainConfig(
-        epochs=epochs,
-        steps_per_epoch=spec["steps"],
-        batch_size=spec["batch_size"],
-        mode=spec["mode"],
-        num_neighbors=spec["num_neighbors"],
-        seed=0,
-        progress=False,
-        distributed=False,
-    )
+    sampler = {"name": spec["mode"], "steps_per_epoch": spec["steps"]}
+    if spec["mode"] != "full":
+        sampler["num_neighbors"] = spec["num_neighbors"]
+    train = TrainConfig(epochs=epochs, batch_size=spec["batch_size"], sampler=sampler, seed=0)
     return model, train
 
 
@@ -129,7 +123,7 @@ def _legacy_minibatch_step(self: Any, epoch: int) -> Any:
         pairs = cycler.next()
         loader = LinkNeighborLoader(
             self.data,
-            num_neighbors=self.config.num_neighbors,
+            num_neighbors=self.sampling.num_neighbors,
             edge_label_index=(edge_type, pairs),
             batch_size=pairs.size(1),
             shuffle=False,
@@ -338,10 +332,10 @@ def child_memory(spec: dict[str, Any]) -> dict[str, Any]:
     graph, split = _graph_and_split(spec)
     started = time.perf_counter()
     if spec["impl"] == "graphalign":
-        from graphalign.training import fit
+        from graphalign.training import RunConfig, fit
 
         model, train = _configs(spec, epochs=2)
-        result = fit(graph, model, train, split=split)
+        result = fit(graph, model, train, split=split, run=RunConfig(progress=False, distributed=False))
         setup = time.perf_counter() - started - sum(h["seconds"] for h in result.history)
     else:
         runner = PlainRunner(graph, split, spec)

@@ -59,9 +59,11 @@ _LAZY: dict[str, str] = {
     "EdgeSplit": "graphalign.data",
     "SplitConfig": "graphalign.data",
     "TrainConfig": "graphalign.training",
+    "RunConfig": "graphalign.training",
     "TrainedRun": "graphalign.training",
     "TrainResult": "graphalign.training",
     "fit": "graphalign.training",
+    "pipeline": "graphalign.entry",
     "split_graph": "graphalign.data",
 }
 """Public name → the module that defines it (a submodule, such as ``datasets``, maps to itself)."""
@@ -70,6 +72,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from graphalign import datasets
     from graphalign.data import EdgeSplit, SplitConfig, split_graph
     from graphalign.encoders import ENCODERS, Encoder, FeatureCache, build_encoder
+    from graphalign.entry import pipeline
     from graphalign.errors import (
         CheckpointError,
         DataFormatError,
@@ -96,7 +99,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from graphalign.losses import LOSSES, InfoNCELoss, TripletMarginLoss, build_loss
     from graphalign.nn import CONVS, HeteroAligner, ModelConfig
     from graphalign.query import INDEXES, Aligner, Neighbor
-    from graphalign.training import TrainConfig, TrainedRun, TrainResult, fit
+    from graphalign.training import RunConfig, TrainConfig, TrainedRun, TrainResult, fit
 
 __version__ = "0.1.0"
 """The release (the one place it is written: pyproject.toml reads it from here)."""
@@ -129,10 +132,12 @@ __all__ = [
     "TripletMarginLoss",
     "build_loss",
     "TrainConfig",
+    "RunConfig",
     "SplitConfig",
     "EdgeSplit",
     "split_graph",
     "fit",
+    "pipeline",
     "TrainResult",
     "TrainedRun",
     "Aligner",

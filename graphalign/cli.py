@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -76,6 +75,9 @@ CONFIG_CLASSES: dict[str, tuple[str, str]] = {
     "model": ("graphalign.nn.hetero_gnn", "ModelConfig"),
     "inherit": ("graphalign.nn.inherit", "InheritConfig"),
     "train": ("graphalign.training.trainer", "TrainConfig"),
+    "sampler": ("graphalign.training.sampler_config", "FullSampling"),
+    "neighbor": ("graphalign.training.sampler_config", "NeighborSampling"),
+    "run": ("graphalign.training.trainer", "RunConfig"),
     "split": ("graphalign.data.split", "SplitConfig"),
 }
 """The config dataclasses behind the options, imported only when needed (``--help`` or a command)."""
@@ -96,17 +98,21 @@ def _field_default(config: str, name: str) -> Any:
 
     From :func:`dataclasses.fields` when the config's module is loaded; otherwise
     read from the dataclass's source with :mod:`ast`, so that ``--help`` loads no
-    torch (a test checks that both give the same defaults).
+    torch (a test checks that both give the same defaults). ``"sampler.name"``: the
+    ``name`` entry of the dict-valued field ``sampler``.
     """
     import dataclasses
 
+    name, _, entry = name.partition(".")
     module, class_name = CONFIG_CLASSES[config]
     if module in sys.modules:
         for f in dataclasses.fields(_config_class(config)):
             if f.name == name:
-                return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+                value = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+                return value[entry] if entry else value
         raise KeyError(f"{config}.{name}")
-    return _source_defaults(module, class_name)[name]
+    value = _source_defaults(module, class_name)[name]
+    return value[entry] if entry else value
 
 
 def _source_defaults(module: str, class_name: str) -> dict[str, Any]:
@@ -117,8 +123,12 @@ def _source_defaults(module: str, class_name: str) -> dict[str, Any]:
     import ast
 
     source = Path(__file__).parent.joinpath(*module.split(".")[1:]).with_suffix(".py").read_text(encoding="utf-8")
-    cls = next(n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == class_name)
+    classes = {n.name: n for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
+    cls = classes[class_name]
     defaults: dict[str, Any] = {}
+    for base in cls.bases:  # fields inherited from a dataclass of the same module come first
+        if isinstance(base, ast.Name) and base.id in classes:
+            defaults.update(_source_defaults(module, base.id))
     factories = {"dict": dict, "list": list, "tuple": tuple}
     for statement in cls.body:
         if not (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name) and statement.value):
@@ -263,13 +273,7 @@ def _add_encoder_options(parser: argparse.ArgumentParser, preset: str | None = N
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="graphalign", description="Graph-based multimodal knowledge alignment.")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors; no progress bars")
-    parser.add_argument("--version", action="version", version=f"graphalign {_version()}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
+def _add_build_command(commands: argparse._SubParsersAction) -> None:
     build = commands.add_parser("build", help="validate a dataset folder, encode its nodes, write a graph folder")
     build.add_argument(
         "data_dir",
@@ -306,10 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_encoder_options(build)
 
+
+def _add_info_command(commands: argparse._SubParsersAction) -> None:
     info = commands.add_parser("info", help="node and edge counts by type, feature sizes")
     info.add_argument("graph_dir", type=Path, help="a graph folder written by `graphalign build`")
     info.add_argument("--json", action="store_true", help="print JSON")
 
+
+def _add_train_command(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train the aligner on a graph folder; writes a run folder")
     train.add_argument("graph_dir", type=Path, help="a graph folder written by `graphalign build`")
     train.add_argument("-o", "--output", type=Path, required=True, help="run folder to write (new or empty)")
@@ -328,11 +336,15 @@ def build_parser() -> argparse.ArgumentParser:
         "with several processes, e.g. `torchrun --nproc-per-node 2 -m graphalign train ...`)",
     )
 
+
+def _add_eval_command(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser("eval", help="evaluate a trained run on its held-out links (metrics table)")
     evaluate.add_argument("run_dir", type=Path, help="a run folder written by `graphalign train`")
     evaluate.add_argument("--part", choices=["test", "val"], default="test", help="which held-out links to rank")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
 
+
+def _add_query_command(commands: argparse._SubParsersAction) -> None:
     query = commands.add_parser("query", help="nearest neighbours of a node, a new text or a new image")
     query.add_argument("run_dir", type=Path, help="a run folder written by `graphalign train`")
     what = query.add_mutually_exclusive_group(required=True)
@@ -353,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.registry_family = "indexes"  # type: ignore[attr-defined]  # the help lists the registered names
     query.add_argument("--json", action="store_true", help="print JSON")
 
+
+def _add_demo_command(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser(
         "demo",
         help="the main job on the bundled dataset: build, train, evaluate, query",
@@ -370,6 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(demo, preset="demo")
     _add_encoder_options(demo, preset="demo")
 
+
+def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser(
         "bench", help="quality benchmark: graphalign vs. non-graph baselines on the same splits"
     )
@@ -444,6 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--plots", action="store_true", help="also draw t-SNE maps before/after alignment and training curves"
     )
 
+
+def _add_export_command(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser("export", help="write a run's embeddings: node ids, types, labels and vectors")
     export.add_argument("run_dir", type=Path, help="a run folder written by `graphalign train`")
     export.add_argument(
@@ -464,6 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
+
+def _add_dataset_command(commands: argparse._SubParsersAction) -> None:
     dataset = commands.add_parser("dataset", help="named datasets: print a bundled one's folder, write one by name")
     dataset_actions = dataset.add_subparsers(dest="dataset_action", metavar="ACTION", required=True)
     dataset_path = dataset_actions.add_parser(
@@ -483,8 +503,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="the dataset's arguments as JSON, e.g. '{\"small\": true}' for tuxpaint_wordnet",
     )
 
+
+def _add_ls_command(commands: argparse._SubParsersAction) -> None:
     ls = commands.add_parser("ls", help="list the registered components")
     ls.add_argument("family", nargs="?", default=None, choices=REGISTRY_FAMILIES, help="which family (default: all)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="graphalign", description="Graph-based multimodal knowledge alignment.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors; no progress bars")
+    parser.add_argument("--version", action="version", version=f"graphalign {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_build_command(commands)
+    _add_info_command(commands)
+    _add_train_command(commands)
+    _add_eval_command(commands)
+    _add_query_command(commands)
+    _add_demo_command(commands)
+    _add_bench_command(commands)
+    _add_export_command(commands)
+    _add_dataset_command(commands)
+    _add_ls_command(commands)
     return parser
 
 
@@ -585,26 +625,47 @@ def _add_training_options(parser: argparse.ArgumentParser, preset: str | None = 
         help="supervision pairs per edge type and step",
     )
     option("--lr", field="lr", type=float, help="AdamW learning rate (> 0)")
-    option("--mode", field="mode", choices=["full", "minibatch"], help="full-batch or neighbour-sampled training")
-    option("--num-neighbors", field="num_neighbors", type=int, nargs="+", help="mini-batch fan-out per hop (-1: all)")
+    option(
+        "--mode",
+        field="sampler.name",
+        choices=["full", "neighbor", "minibatch"],
+        help="sampler: full-graph or neighbour-sampled (neighbor, alias minibatch) training",
+    )
+    config_option = lambda *flags, config="sampler", **kwargs: _option(  # noqa: E731
+        group, *flags, config=config, preset=preset, **kwargs
+    )
+    fan_out = config_option(
+        "--num-neighbors",
+        config="neighbor",
+        field="num_neighbors",
+        type=int,
+        nargs="+",
+        help="with --mode neighbor: fan-out per hop (-1: all)",
+    )
+    fan_out.error_key = ("TrainConfig.sampler", "num_neighbors")  # type: ignore[attr-defined]
     option(
         "--negatives",
         field="negatives",
         type=int,
         help="extra negatives per step (0: in-batch only, -1: all nodes of the target type)",
     )
-    option(
+    steps = config_option(
         "--steps-per-epoch", field="steps_per_epoch", type=int, help="cap on optimiser steps per epoch (none: one pass)"
     )
-    option(
+    steps.error_key = ("TrainConfig.sampler", "steps_per_epoch")  # type: ignore[attr-defined]
+    isolate = config_option(
         "--isolate-nodes",
         field="isolate_nodes",
         type=float,
         help="fraction of images/texts cut off from message passing at each step (trains for new nodes), in [0, 1)",
     )
-    option(
+    isolate.error_key = ("TrainConfig.sampler", "isolate_nodes")  # type: ignore[attr-defined]
+    _option(
+        group,
         "--supervise",
+        config="split",
         field="supervise",
+        preset=preset,
         nargs="+",
         metavar="RELATION",
         help="relations the loss trains on (none: every aligned relation; the rest still pass messages)",
@@ -616,14 +677,16 @@ def _add_training_options(parser: argparse.ArgumentParser, preset: str | None = 
         help="stop after this many evaluations without a better validation MRR",
     )
     option("--seed", field="seed", type=int, help="seed of the split, the initialisation, shuffling and sampling")
-    option(
+    config_option(
         "--deterministic",
+        config="run",
         field="deterministic",
         action="store_true",
         help="torch.use_deterministic_algorithms while training: bitwise-equal runs with the same seed",
     )
-    option(
+    config_option(
         "--train-device",
+        config="run",
         field="device",
         dest="train_device",
         help="where training runs: auto, cpu, cuda, cuda:N or mps",
@@ -762,8 +825,9 @@ def _registries() -> dict[str, Any]:
     }
 
 
-def _configs(args: argparse.Namespace, preset: str | None = None) -> tuple[Any, Any, Any]:
-    """ModelConfig, TrainConfig and SplitConfig from the options (dataclass defaults, or the preset's, elsewhere)."""
+def _configs(args: argparse.Namespace, preset: str | None = None) -> tuple[Any, Any, Any, Any]:
+    """ModelConfig, TrainConfig, SplitConfig and RunConfig from the options (dataclass defaults, or the
+    preset's, elsewhere); the sampler options fill :attr:`TrainConfig.sampler`."""
     if preset == "demo":
         import graphalign.demo  # noqa: F401  (DEMO_SETTINGS from the module itself)
     model = _given(args, "model", preset)
@@ -775,13 +839,20 @@ def _configs(args: argparse.Namespace, preset: str | None = None) -> tuple[Any, 
     if readouts:
         model["readouts"] = readouts
     train = _given(args, "train", preset)
-    train["progress"] = not args.quiet
+    name = train.pop("sampler.name", None)
+    sampling = {**_given(args, "sampler", preset), **_given(args, "neighbor", preset)}
+    if name is not None or sampling:
+        sampler = dict(train.get("sampler", {"name": "full"}))
+        train["sampler"] = {**sampler, "name": name or sampler["name"], **sampling}
+    run = _given(args, "run", preset)
+    run["progress"] = not args.quiet
     if getattr(args, "distributed", None) is not None:
-        train["distributed"] = args.distributed
+        run["distributed"] = args.distributed
     return (
         _config_class("model")(**model),
         _config_class("train")(**train),
         _config_class("split")(**_given(args, "split", preset)),
+        _config_class("run")(**run),
     )
 
 
@@ -813,10 +884,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from graphalign.training.checkpoint import check_run_output
     from graphalign.training.trainer import fit
 
-    model, train, split = _configs(args)
+    model, train, split, run = _configs(args)
     check_run_output(args.output, overwrite=args.overwrite, resume=args.resume)  # before loading and training
     built = BuiltGraph.load(args.graph_dir)
-    result = fit(built, model, train, split, run_dir=args.output, resume=args.resume, overwrite=args.overwrite)
+    result = fit(built, model, train, split, run_dir=args.output, resume=args.resume, overwrite=args.overwrite, run=run)
     import torch.distributed as dist
 
     distributed = dist.is_available() and dist.is_initialized()
@@ -908,8 +979,8 @@ def _cmd_query(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from graphalign.demo import run_demo
 
-    model, train, split = _configs(args, preset="demo")
-    report = run_demo(args.data, args.work_dir, _graph_config(args, preset="demo"), model, train, split)
+    model, train, split, run = _configs(args, preset="demo")
+    report = run_demo(args.data, args.work_dir, _graph_config(args, preset="demo"), model, train, split, run)
     nodes = report.counts["nodes"]
     print(
         f"graph: {nodes['concept']} concepts, {nodes['image']} images, {nodes['text']} texts, "
@@ -952,21 +1023,9 @@ def _check_flags(args: argparse.Namespace, flags: dict[str, tuple[str, int]]) ->
                 raise ConfigError(f"{flag} must be an integer >= {lowest}, got {item}")
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    import datetime
-    import platform
-
-    from graphalign.benchmark.quality import (
-        HEADLINE_PROTOCOLS,
-        benchmark_graphs,
-        best_comparison,
-        default_methods,
-        format_table,
-        run_benchmark,
-        write_csv,
-    )
+def _check_bench_args(args: argparse.Namespace) -> None:
+    """Rejects bad `graphalign bench` values before any encoding."""
     from graphalign.errors import ConfigError
-    from graphalign.features.featurize import GraphConfig
 
     _check_flags(
         args,
@@ -988,6 +1047,32 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     for family, names in (("losses", args.losses), ("convs", args.convs)):
         for name in names:
             _registries()[family].get(name)  # an unknown name fails before any encoding
+
+
+def _bench_command(args: argparse.Namespace) -> str:
+    """The `graphalign bench` command line of ``args``, with the options that differ from their defaults."""
+    weights = " ".join(f"{w:g}" for w in args.channel_weights)
+    return (
+        f"graphalign bench {args.data_dir} --seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs} "
+        f"--batch-size {args.batch_size} --mode {args.mode}"
+        f"{'' if args.steps_per_epoch is None else f' --steps-per-epoch {args.steps_per_epoch}'}"
+        f"{'' if args.eval_every == 1 else f' --eval-every {args.eval_every}'}"
+        f"{'' if args.num_neighbors == [15, 10] else ' --num-neighbors ' + ' '.join(map(str, args.num_neighbors))}"
+        f"{'' if args.knn == 0 else f' --knn {args.knn}'}{' --plain' if args.plain else ''}"
+        f"{'' if args.channels else ' --no-channels'}{'' if args.inherit else ' --no-inherit'}"
+        f"{'' if args.predictions == 3 else f' --predictions {args.predictions}'}"
+        f"{'' if args.channel_weights == [1.0, 1.0, 0.0, 1.0, 0.5] else ' --channel-weights ' + weights}"
+        f"{'' if args.losses == ['infonce', 'triplet'] else ' --losses ' + ' '.join(args.losses)}"
+        f"{'' if args.convs == ['gatv2', 'rgcn'] else ' --convs ' + ' '.join(args.convs)}"
+    )
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from graphalign.benchmark.quality import benchmark_graphs, default_methods, run_benchmark, write_csv
+    from graphalign.benchmark.report import render_report
+    from graphalign.features.featurize import GraphConfig
+
+    _check_bench_args(args)
     started = time.perf_counter()
     graphs = benchmark_graphs(
         args.data_dir,
@@ -1012,58 +1097,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         inherit=args.inherit,
     )
     result = run_benchmark(graphs, methods, seeds=tuple(args.seeds), progress=report)
+    seconds = time.perf_counter() - started
     name = args.data_dir.resolve().name
-    weights = " ".join(f"{w:g}" for w in args.channel_weights)
-    lines = [
-        f"# Quality benchmark on `{name}`",
-        "",
-        f"`graphalign bench {args.data_dir} --seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs} "
-        f"--batch-size {args.batch_size} --mode {args.mode}"
-        f"{'' if args.steps_per_epoch is None else f' --steps-per-epoch {args.steps_per_epoch}'}"
-        f"{'' if args.eval_every == 1 else f' --eval-every {args.eval_every}'}"
-        f"{'' if args.num_neighbors == [15, 10] else ' --num-neighbors ' + ' '.join(map(str, args.num_neighbors))}"
-        f"{'' if args.knn == 0 else f' --knn {args.knn}'}{' --plain' if args.plain else ''}"
-        f"{'' if args.channels else ' --no-channels'}{'' if args.inherit else ' --no-inherit'}"
-        f"{'' if args.predictions == 3 else f' --predictions {args.predictions}'}"
-        f"{'' if args.channel_weights == [1.0, 1.0, 0.0, 1.0, 0.5] else ' --channel-weights ' + weights}"
-        f"{'' if args.losses == ['infonce', 'triplet'] else ' --losses ' + ' '.join(args.losses)}"
-        f"{'' if args.convs == ['gatv2', 'rgcn'] else ' --convs ' + ' '.join(args.convs)}` "
-        f"on {datetime.date.today()}, {platform.machine()} with {os.cpu_count()} CPU cores, "
-        f"{time.perf_counter() - started:.0f}s in all. Filtered MRR / Hits@k against all nodes of the target type, "
-        f"mean ± std over {len(args.seeds)} seeds.",
-        "",
-        "## Headline protocols (MRR)",
-        "",
-    ]
-    counts = result.counts[0]
-    lines.append("held-out pairs (seed 0): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    lines += ["", format_table(result, metrics=("mrr",)), ""]
-    lines += [
-        "## Best graph method vs. best non-graph method",
-        "",
-        "| protocol | best graph | MRR | best non-graph | MRR | relative | per seed | +10% beyond spread |",
-        "|---|---|---:|---|---:|---:|---|---|",
-    ]
-    for row in best_comparison(result, HEADLINE_PROTOCOLS):
-        lines.append(
-            f"| {row['protocol']} | {row['graph']} | {row['graph_mrr'][0]:.3f} ± {row['graph_mrr'][1]:.3f} | "
-            f"{row['baseline']} | {row['baseline_mrr'][0]:.3f} ± {row['baseline_mrr'][1]:.3f} | "
-            f"{row['relative']:+.1%} | "
-            f"{', '.join(f'{r:+.1%}' for r in row['per_seed'])} | {'yes' if row['target_met'] else 'no'} |"
-        )
-    for subset, title in (
-        ("seen", "image->concept, concepts with training images"),
-        ("unseen", "image->concept, concepts without training images"),
-        ("no_letters", "without letter / sign-language stamps"),
-    ):
-        lines += ["", f"## {title} (MRR)", "", format_table(result, metrics=("mrr",), subset=subset)]
-    lines += ["", "## All metrics", "", format_table(result, metrics=("mrr", "hits@1", "hits@10")), ""]
+    plots = None
     if args.plots:
         from graphalign.benchmark.quality import make_plots
 
-        paths = make_plots(graphs, args.out, name, epochs=args.epochs)
-        lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in paths] + [""]
-    text = "\n".join(lines)
+        plots = make_plots(graphs, args.out, name, epochs=args.epochs)
+    text = render_report(result, name, _bench_command(args), seconds, len(args.seeds), plots=plots)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"quality-{name}.md").write_text(text + "\n", encoding="utf-8")
     write_csv(result, args.out / f"quality-{name}.csv")

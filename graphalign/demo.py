@@ -20,7 +20,7 @@ from graphalign.nn.hetero_gnn import ModelConfig
 from graphalign.query.aligner import Aligner, Neighbor
 from graphalign.training.checkpoint import check_run_output
 from graphalign.training.run import TrainedRun
-from graphalign.training.trainer import TrainConfig, fit
+from graphalign.training.trainer import RunConfig, TrainConfig, fit
 from graphalign.typing import EdgeType
 
 logger = logging.getLogger(__name__)
@@ -136,6 +136,7 @@ def run_demo(
     model_config: ModelConfig | None = None,
     train_config: TrainConfig | None = None,
     split_config: SplitConfig | None = None,
+    run_config: RunConfig | None = None,
     example_images: list[Path] | None = None,
 ) -> DemoReport:
     """Builds, trains, evaluates and queries; returns a :class:`DemoReport`.
@@ -149,6 +150,7 @@ def run_demo(
         model_config: Model hyper-parameters.
         train_config: Training settings.
         split_config: Held-out fractions.
+        run_config: Runtime settings of training (device, progress bar).
         example_images: New images (not in the graph) to query with; ``None``: the
             example query images that come with a bundled dataset
             (:func:`graphalign.datasets.query_images`), none for other folders.
@@ -163,7 +165,9 @@ def run_demo(
     graph_dir = built.save(work_dir / "graph", overwrite=True)
     build_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    result = fit(built, model_config, train_config, split_config, run_dir=work_dir / "run", overwrite=True)
+    result = fit(
+        built, model_config, train_config, split_config, run_dir=work_dir / "run", overwrite=True, run=run_config
+    )
     train_seconds = time.perf_counter() - started
 
     aligner = Aligner(TrainedRun.load(work_dir / "run"))

@@ -74,13 +74,6 @@ class CheckpointError(GraphAlignError):
     """A run folder, checkpoint or built graph folder is missing or invalid."""
 
 
-class RegistryError(GraphAlignError, KeyError):
-    """An unknown component name was requested from a registry."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
-        return str(self.args[0]) if self.args else ""
-
-
 class ConfigError(GraphAlignError, ValueError):
     """A configuration value is out of range or inconsistent (e.g. ``dropout=1.5``).
 
@@ -94,6 +87,14 @@ class ConfigError(GraphAlignError, ValueError):
         super().__init__(message)
         self.config = config
         self.key = key
+
+
+class RegistryError(ConfigError, KeyError):
+    """An unknown component name was requested from a registry (a :class:`ConfigError`: one error type for
+    every wrong setting)."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
+        return str(self.args[0]) if self.args else ""
 
 
 class DatasetError(GraphAlignError):

@@ -363,7 +363,7 @@ def test_deterministic_flag_reaches_the_train_config(tmp_path):
     parser = build_parser()
     for extra, expected in (([], False), (["--deterministic"], True)):
         args = parser.parse_args(["train", str(tmp_path), "-o", str(tmp_path / "run"), *extra])
-        assert _configs(args)[1].deterministic is expected
+        assert _configs(args)[3].deterministic is expected
 
 
 def test_inherit_flags_reach_the_model_config(tmp_path):

@@ -134,7 +134,7 @@ def test_api_users_see_no_deprecation_warning(tmp_path: Path, toy_dataset: Path)
         "from graphalign.features import GraphConfig\n"
         f"built, _ = ga.build_graph({str(toy_dataset)!r}, GraphConfig(text_encoder='hashing-text', "
         "image_encoder='color-histogram', progress=False, use_cache=False))\n"
-        "result = ga.fit(built, train_config=ga.TrainConfig(epochs=1, progress=False))\n"
+        "result = ga.fit(built, train_config=ga.TrainConfig(epochs=1), run=ga.RunConfig(progress=False))\n"
         "print(ga.Aligner(result).neighbors(built.index.ids['image'][0], k=1, type='concept')[0].type)\n"
     )
     result = subprocess.run(

@@ -272,7 +272,7 @@ EPOCHS = 6
 
 
 def train_config() -> TrainConfig:
-    return TrainConfig(epochs=EPOCHS, patience=100, seed=3, progress=False, device="cpu")
+    return TrainConfig(epochs=EPOCHS, patience=100, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -296,7 +296,7 @@ FIT_JOB = """
     from graphalign.training import trainer
 
     fit_model = ModelConfig(conv="sage", hidden_dim=8, out_dim=8, num_layers=1)
-    fit_train = trainer.TrainConfig(epochs={epochs}, patience=100, seed=3, progress=False, device="cpu")
+    fit_train = trainer.TrainConfig(epochs={epochs}, patience=100, seed=3)
     trainer.fit(BuiltGraph.load({graph!r}), fit_model, fit_train, run_dir={run!r})
 """
 

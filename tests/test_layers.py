@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
     {"evaluation"},  # filtered ranking
     {"training"},  # the fit loop, checkpoints, trained runs
     {"query"},  # neighbours, search, export
-    {"demo", "benchmark", "testing"},  # applications on the public API
+    {"entry", "demo", "benchmark", "testing"},  # one-call entry (pipeline) and applications on the public API
     {"cli", "__main__"},  # the command line
 ]
 """Top-level parts of :mod:`graphalign` (sub-package or module), lowest layer first."""

@@ -1,6 +1,6 @@
 """The README's Python example, executed verbatim as a user would run it.
 
-The code is read from README.md (the first ``python`` block of the "Python"
+The code is read from README.md (every ``python`` block of the "Python"
 section), so the example and this test cannot drift apart. It runs in a fresh
 interpreter, in an empty folder, with an empty feature cache and the real
 packaged encoders.
@@ -20,11 +20,12 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def readme_python_example() -> str:
+    """Every ``python`` block of the README's "Python" section, in order, as one script."""
     text = README.read_text(encoding="utf-8")
-    section = text.split("\n## Python\n", 1)[1]
-    match = re.search(r"```python\n(.*?)```", section, flags=re.S)
-    assert match, "README.md: no python block in the Python section"
-    return match.group(1)
+    section = text.split("\n## Python\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert blocks, "README.md: no python block in the Python section"
+    return "\n".join(blocks)
 
 
 def test_the_example_uses_the_public_api_only() -> None:

@@ -41,7 +41,7 @@ def folders(toy_built, tmp_path_factory):
     fit(
         toy_built,
         ModelConfig(hidden_dim=16, out_dim=8, num_layers=1),
-        TrainConfig(epochs=1, progress=False),
+        TrainConfig(epochs=1),
         run_dir=root / "run",
     )
     data = make_toy_dataset(root / "data", images_per_concept=1)
@@ -96,11 +96,11 @@ def _cases(f: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
         (train + ["--patience", "0"], "--patience: TrainConfig.patience must be an integer >= 1"),
         (train + ["--batch-size", "0"], "--batch-size: TrainConfig.batch_size"),
         (train + ["--negatives", "-2"], "--negatives: TrainConfig.negatives must be an integer >= -1"),
-        (train + ["--num-neighbors", "0"], "--num-neighbors: TrainConfig.num_neighbors"),
-        (train + ["--steps-per-epoch", "0"], "--steps-per-epoch: TrainConfig.steps_per_epoch"),
+        (train + ["--mode", "neighbor", "--num-neighbors", "0"], "--num-neighbors: TrainConfig.sampler.num_neighbors"),
+        (train + ["--steps-per-epoch", "0"], "--steps-per-epoch: TrainConfig.sampler.steps_per_epoch"),
         (train + ["--seed", "-1"], "--seed: TrainConfig.seed must be an integer >= 0"),
-        (train + ["--isolate-nodes", "1"], "--isolate-nodes: TrainConfig.isolate_nodes"),
-        (train + ["--train-device", "gpu"], "--train-device: TrainConfig.device must be"),
+        (train + ["--isolate-nodes", "1"], "--isolate-nodes: TrainConfig.sampler.isolate_nodes"),
+        (train + ["--train-device", "gpu"], "--train-device: RunConfig.device must be"),
         (train + ["--loss-kwargs", '{"temprature": 0.1}'], "did you mean 'temperature'?"),
         (train + ["--dropout", "1.5"], "--dropout: ModelConfig.dropout must be a number >= 0 and < 1"),
         (train + ["--hidden-dim", "0"], "--hidden-dim: ModelConfig.hidden_dim"),
@@ -222,7 +222,7 @@ def test_subcommands_as_separate_processes(folders, tmp_path):
         ("train", {"lr": -1}, "TrainConfig.lr must be a number > 0"),
         ("train", {"epochs": 2.5}, "TrainConfig.epochs must be an integer >= 0"),
         ("train", {"loss_kwargs": {"margn": 0.1}, "loss": "triplet"}, "did you mean 'margin'?"),
-        ("train", {"device": "gpu"}, "TrainConfig.device must be auto, cpu, cuda, cuda:N or mps"),
+        ("run", {"device": "gpu"}, "RunConfig.device must be auto, cpu, cuda, cuda:N or mps"),
         ("split", {"val_fraction": float("inf")}, "SplitConfig.val_fraction"),
         ("split", {"heldout_node_types": ("video",)}, "SplitConfig.heldout_node_types must be one of"),
         ("graph", {"batch_size": 0}, "GraphConfig.batch_size"),
@@ -364,11 +364,11 @@ def test_train_defaults_are_the_dataclass_defaults():
     from graphalign.data.split import SplitConfig
     from graphalign.features.featurize import GraphConfig
     from graphalign.nn.hetero_gnn import ModelConfig
-    from graphalign.training.trainer import TrainConfig
+    from graphalign.training.trainer import RunConfig, TrainConfig
 
     args = build_parser().parse_args(["train", "g", "-o", "r"])
-    model, train, split = _configs(args)
-    assert (model, train, split) == (ModelConfig(), TrainConfig(), SplitConfig())
+    model, train, split, run = _configs(args)
+    assert (model, train, split, run) == (ModelConfig(), TrainConfig(), SplitConfig(), RunConfig())
     args = build_parser().parse_args(["build", "d", "-o", "g"])
     assert _graph_config(args) == GraphConfig()
     help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
@@ -387,7 +387,7 @@ def test_demo_settings_come_from_one_named_dict():
     from graphalign.nn.hetero_gnn import ModelConfig
 
     args = build_parser().parse_args(["demo"])
-    model, train, _ = _configs(args, preset="demo")
+    model, train, _, _ = _configs(args, preset="demo")
     graph = _graph_config(args, preset="demo")
     for config, values in (("model", model), ("train", train), ("graph", graph)):
         for key, value in DEMO_SETTINGS[config].items():

@@ -942,7 +942,7 @@ def tiny_run(tmp_path_factory) -> Path:
     fit(
         built,
         ModelConfig(conv="sage", hidden_dim=8, out_dim=8, num_layers=1),
-        TrainConfig(epochs=1, progress=False, device="cpu"),
+        TrainConfig(epochs=1),
         run_dir=root / "run",
     )
     return root / "run"
@@ -954,7 +954,7 @@ def _resume(run: Path) -> None:
     fit(
         BuiltGraph.load(run / "graph"),
         None,
-        TrainConfig(epochs=2, progress=False, device="cpu"),
+        TrainConfig(epochs=2),
         run_dir=run,
         resume=True,
     )

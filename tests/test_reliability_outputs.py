@@ -41,7 +41,7 @@ from graphalign.training.trainer import TrainConfig, fit
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--text-encoder", "hashing-text", "--text-encoder-kwargs", '{"dim": 32}', "--image-encoder", "color-histogram"]
 MODEL = ModelConfig(conv="sage", hidden_dim=8, out_dim=8, num_layers=1)
-TRAIN = TrainConfig(epochs=1, progress=False)
+TRAIN = TrainConfig(epochs=1)
 NOTES = b"my notes: do not lose me\n"
 
 
@@ -247,7 +247,7 @@ def test_train_onto_its_own_run_needs_overwrite(toy_built, tmp_path):
 
 def test_resume_on_another_graph_is_refused(toy_built, tmp_path, capsys):
     run = tmp_path / "run"
-    fit(toy_built, MODEL, TrainConfig(epochs=1, progress=False), run_dir=run)
+    fit(toy_built, MODEL, TrainConfig(epochs=1), run_dir=run)
     graph = make_toy_graph(tmp_path / "other", images_per_concept=6)
     graph.add_concept("c:extra", name="extra", description="one node more")
     config = GraphConfig(
@@ -260,7 +260,7 @@ def test_resume_on_another_graph_is_refused(toy_built, tmp_path, capsys):
     other, _ = build_graph(graph, config)
     before = snapshot(run)
     with pytest.raises(CheckpointError, match="trained on another graph"):
-        fit(other, None, TrainConfig(epochs=2, progress=False), run_dir=run, resume=True)
+        fit(other, None, TrainConfig(epochs=2), run_dir=run, resume=True)
     assert_kept(before, run)
     other_dir = other.save(tmp_path / "other-graph")
     assert main(["-q", "train", str(other_dir), "-o", str(run), "--epochs", "2", "--resume"]) == 2
@@ -270,8 +270,8 @@ def test_resume_on_another_graph_is_refused(toy_built, tmp_path, capsys):
     del saved["graph_fingerprint"]
     (run / "run.json").write_text(json.dumps(saved))
     with pytest.raises(CheckpointError, match="trained on another graph"):
-        fit(other, None, TrainConfig(epochs=2, progress=False), run_dir=run, resume=True)
-    resumed = fit(toy_built, None, TrainConfig(epochs=2, progress=False), run_dir=run, resume=True)
+        fit(other, None, TrainConfig(epochs=2), run_dir=run, resume=True)
+    resumed = fit(toy_built, None, TrainConfig(epochs=2), run_dir=run, resume=True)
     assert [h["epoch"] for h in resumed.history] == [1, 2]
 
 

@@ -56,7 +56,8 @@ from graphalign.features.wordnet_predictions import (
 )
 from graphalign.graph.convert import edge_index_dict
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
-from graphalign.training.trainer import TrainConfig, embed_nodes, fit, message_passing_data
+from graphalign.training.sampler_config import SAMPLERS, NeighborSampling
+from graphalign.training.trainer import RunConfig, TrainConfig, embed_nodes, fit, message_passing_data
 
 logger = logging.getLogger(__name__)
 
@@ -269,10 +270,12 @@ def trained_method(
     features: str = "base",
     uses_graph: bool | None = None,
     variants: dict[str, tuple[bool | list[int], bool]] | None = None,
+    run: RunConfig | None = None,
 ) -> Method:
     """A method that trains ``model`` (or ``model(built)``, for settings that depend on the graph) with ``train``.
 
     Args:
+        run: Runtime settings of training (the progress bar is always off).
         variants: More rows from the same trained model: ``row name → (channels,
             uses graph)``, where ``channels`` is ``False`` (the model without its
             channels readout) or the indices of the graph channels to keep
@@ -280,9 +283,10 @@ def trained_method(
     """
 
     def embed(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> Any:
-        config = TrainConfig(**{**train.to_dict(), "seed": seed, "progress": False})
+        config = dataclasses.replace(train, seed=seed)
         split = with_label_free_edges(built, protocol.split)
-        result = fit(built, model(built) if callable(model) else model, config, split=split)
+        settings = dataclasses.replace(run or RunConfig(), progress=False)
+        result = fit(built, model(built) if callable(model) else model, config, split=split, run=settings)
         if not variants:
             return embed_nodes(result.model, built, split)
         result.model.eval()
@@ -350,94 +354,101 @@ def default_methods(
         Method("no training (ConSE)", conse_embeddings),
         Method("1-NN label transfer", lambda b, p, s: {}, nearest_neighbour=True),
     ]
-    features = "conse+visual"
+    # isolate_nodes: held-out images and texts have no edges at test time, so
+    # training cuts 30% of them off at every step (no effect on the towers).
+    sampler: dict[str, Any] = {"name": mode, "steps_per_epoch": steps_per_epoch, "isolate_nodes": 0.3}
+    if SAMPLERS.get(mode) is NeighborSampling:
+        sampler["num_neighbors"] = num_neighbors or [15, 10]
+    # deterministic: the same seed gives the same table (multi-threaded sums over edges otherwise drift).
+    run = RunConfig(progress=False, deterministic=True)
+    shared = dict(epochs=epochs, batch_size=batch_size, patience=patience, negatives=-1, eval_every=eval_every)
     for loss in losses:
-        # isolate_nodes: held-out images and texts have no edges at test time, so
-        # training cuts 30% of them off at every step (no effect on the towers).
-        # deterministic: the same seed gives the same table (multi-threaded sums over edges otherwise drift).
-        train = TrainConfig(
-            loss=loss,
-            epochs=epochs,
-            batch_size=batch_size,
-            patience=patience,
-            negatives=-1,
-            isolate_nodes=0.3,
-            mode=mode,
-            steps_per_epoch=steps_per_epoch,
-            eval_every=eval_every,
-            num_neighbors=num_neighbors or [15, 10],
-            deterministic=True,
-        )
+        train = TrainConfig(loss=loss, sampler=sampler, **shared)
         # The towers pass no messages: full-batch steps are cheap, and every
         # node of the target type is a negative (mini-batches would only sample).
-        towers = dataclasses.replace(train, mode="full")
+        full = {"name": "full", "steps_per_epoch": steps_per_epoch, "isolate_nodes": 0.3}
+        towers = dataclasses.replace(train, sampler=full)
         if plain:
-            methods.append(trained_method(f"two towers ({loss})", ModelConfig(num_layers=0, **plain_model), towers))
-            for conv in convs:
-                methods.append(
-                    trained_method(
-                        f"graphalign {conv} ({loss})", ModelConfig(conv=conv, num_layers=2, **plain_model), train
-                    )
-                )
-        if channels:
-            methods.append(
-                trained_method(
-                    f"two towers + prior + prior channel ({loss})",
-                    lambda built: ModelConfig(
-                        num_layers=0, readouts=[channels_readout(built, channel_weights[0], 0.0, 0.0, 0.0)], **prior
-                    ),
-                    towers,
-                    features,
-                    uses_graph=False,
-                    variants={f"two towers + prior ({loss})": (False, False)},
-                )
-            )
-        else:
-            methods.append(
-                trained_method(f"two towers + prior ({loss})", ModelConfig(num_layers=0, **prior), towers, features)
-            )
+            methods += _plain_methods(loss, train, towers, convs, plain_model, run)
+        methods.append(_prior_towers(loss, towers, prior, channel_weights if channels else None, run))
         for conv in convs:
-            if channels:
-                # Leave-one-out rows: the same trained model without each channel, and without any.
-                variants: dict[str, tuple[bool | list[int], bool]] = {
-                    f"graphalign {conv} + prior ({loss})": (False, True)
-                }
-                present = [n for n, w in zip(CHANNEL_NAMES, channel_weights) if w > 0]
-                for dropped in present if len(present) > 1 else ():
-                    kept = [i for i, n in enumerate(present) if n != dropped]
-                    variants[f"graphalign {conv} + prior + channels, no {dropped} channel ({loss})"] = (kept, True)
-                methods.append(
-                    trained_method(
-                        f"graphalign {conv} + prior + channels ({loss})",
-                        lambda built, conv=conv: with_readout(
-                            ModelConfig(conv=conv, num_layers=2, **gnn_prior),
-                            channels_readout(built, *channel_weights),
-                        ),
-                        train,
-                        features,
-                        uses_graph=True,
-                        variants=variants,
-                    )
-                )
-            else:
-                methods.append(
-                    trained_method(
-                        f"graphalign {conv} + prior ({loss})",
-                        ModelConfig(conv=conv, num_layers=2, **gnn_prior),
-                        train,
-                        features,
-                    )
-                )
+            methods.append(_graphalign_prior(loss, conv, train, gnn_prior, channel_weights if channels else None, run))
         if knn > 0:
+            model = ModelConfig(conv="gatv2", num_layers=2, **gnn_prior)
             methods.append(
-                trained_method(
-                    f"graphalign gatv2 + prior + kNN ({loss})",
-                    ModelConfig(conv="gatv2", num_layers=2, **gnn_prior),
-                    train,
-                    "conse+knn",
-                )
+                trained_method(f"graphalign gatv2 + prior + kNN ({loss})", model, train, "conse+knn", run=run)
             )
     return methods
+
+
+def _plain_methods(
+    loss: str,
+    train: TrainConfig,
+    towers: TrainConfig,
+    convs: tuple[str, ...],
+    settings: dict[str, Any],
+    run: RunConfig,
+) -> list[Method]:
+    """The two towers and graphalign on the default encoders' features, without the prior."""
+    methods = [trained_method(f"two towers ({loss})", ModelConfig(num_layers=0, **settings), towers, run=run)]
+    for conv in convs:
+        model = ModelConfig(conv=conv, num_layers=2, **settings)
+        methods.append(trained_method(f"graphalign {conv} ({loss})", model, train, run=run))
+    return methods
+
+
+def _prior_towers(
+    loss: str, towers: TrainConfig, prior: dict[str, Any], channel_weights: tuple[float, ...] | None, run: RunConfig
+) -> Method:
+    """The two towers + prior (with ``channel_weights``: and the prior channel, reported without it too)."""
+    features = "conse+visual"
+    if channel_weights is None:
+        return trained_method(
+            f"two towers + prior ({loss})", ModelConfig(num_layers=0, **prior), towers, features, run=run
+        )
+    return trained_method(
+        f"two towers + prior + prior channel ({loss})",
+        lambda built: ModelConfig(
+            num_layers=0, readouts=[channels_readout(built, channel_weights[0], 0.0, 0.0, 0.0)], **prior
+        ),
+        towers,
+        features,
+        uses_graph=False,
+        variants={f"two towers + prior ({loss})": (False, False)},
+        run=run,
+    )
+
+
+def _graphalign_prior(
+    loss: str,
+    conv: str,
+    train: TrainConfig,
+    gnn_prior: dict[str, Any],
+    channel_weights: tuple[float, ...] | None,
+    run: RunConfig,
+) -> Method:
+    """graphalign ``conv`` + prior (with ``channel_weights``: + channels, also without each channel and without any)."""
+    features = "conse+visual"
+    if channel_weights is None:
+        model = ModelConfig(conv=conv, num_layers=2, **gnn_prior)
+        return trained_method(f"graphalign {conv} + prior ({loss})", model, train, features, run=run)
+    # Leave-one-out rows: the same trained model without each channel, and without any.
+    variants: dict[str, tuple[bool | list[int], bool]] = {f"graphalign {conv} + prior ({loss})": (False, True)}
+    present = [n for n, w in zip(CHANNEL_NAMES, channel_weights) if w > 0]
+    for dropped in present if len(present) > 1 else ():
+        kept = [i for i, n in enumerate(present) if n != dropped]
+        variants[f"graphalign {conv} + prior + channels, no {dropped} channel ({loss})"] = (kept, True)
+    return trained_method(
+        f"graphalign {conv} + prior + channels ({loss})",
+        lambda built: with_readout(
+            ModelConfig(conv=conv, num_layers=2, **gnn_prior), channels_readout(built, *channel_weights)
+        ),
+        train,
+        features,
+        uses_graph=True,
+        variants=variants,
+        run=run,
+    )
 
 
 def _nearest_neighbour_scores(built: BuiltGraph, protocol: ProtocolSplit, query: Query) -> torch.Tensor | None:
@@ -690,8 +701,9 @@ def make_plots(graphs: dict[str, BuiltGraph], out: Path, name: str, epochs: int 
         result = fit(
             graphs["conse+visual"],
             model,
-            TrainConfig(epochs=epochs, patience=epochs, negatives=-1, seed=seed, progress=False),
+            TrainConfig(epochs=epochs, patience=epochs, negatives=-1, seed=seed),
             split=protocol.split,
+            run=RunConfig(progress=False),
         )
         histories[label] = result.history
         if after is None:

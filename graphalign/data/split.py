@@ -90,6 +90,12 @@ class SplitConfig:
             message passing (label-free kNN edges are kept: they use no label).
         group_copies: Hold out copies together (see the module docstring;
             :func:`copy_key`); the fractions then count groups of copies.
+        supervise: Relations whose supervision edges the loss trains on
+            (``None``: every aligned relation). The others still pass messages
+            and are still validated and tested; e.g. ``["describes"]`` trains
+            text ↔ image only and leaves image ↔ concept to the prior and the
+            graph channels (:class:`~graphalign.nn.hetero_gnn.ModelConfig`).
+            The split itself does not depend on it.
     """
 
     val_fraction: float = 0.1
@@ -99,6 +105,7 @@ class SplitConfig:
     align_relations: list[str] | None = None
     isolate_heldout: bool = True
     group_copies: bool = True
+    supervise: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.heldout_node_types = tuple(self.heldout_node_types)
@@ -116,6 +123,16 @@ class SplitConfig:
                 config="SplitConfig",
                 key="align_relations",
             )
+        if self.supervise is not None:
+            if isinstance(self.supervise, str):
+                self.supervise = [self.supervise]
+            self.supervise = list(self.supervise)
+            if not self.supervise or not all(isinstance(r, str) and r for r in self.supervise):
+                raise ConfigError(
+                    "SplitConfig.supervise must name at least one relation (or be None for all)",
+                    config="SplitConfig",
+                    key="supervise",
+                )
         if self.val_fraction + self.test_fraction >= 1.0:
             raise ConfigError(
                 f"SplitConfig: val_fraction + test_fraction must be below 1, got "

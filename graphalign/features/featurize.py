@@ -134,6 +134,8 @@ class GraphConfig:
             else (self.image_encoder, self.image_encoder_kwargs)
         )
         key = f"{modality}_encoder_kwargs"
+        if isinstance(name, str):
+            ENCODERS.get(name)  # an unknown name lists the valid ones
         try:  # a misspelled argument names the setting, the valid ones and the closest ("did you mean")
             if isinstance(name, str):
                 ENCODERS.check_kwargs(name, kwargs)

@@ -12,8 +12,11 @@ from graphalign.nn.convs import (
     RGCNLayer,
     SAGELayer,
 )
-from graphalign.nn.hetero_gnn import ACTIVATIONS, NORMS, HeteroAligner, ModelConfig
+from graphalign.nn.heads import HEADS
+from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.nn.inherit import InheritConfig, inherit
+from graphalign.nn.layers import NORMS, build_activation, build_norm
+from graphalign.nn.readouts import READOUTS
 
 __all__ = [
     "CONVS",
@@ -26,7 +29,10 @@ __all__ = [
     "ModelConfig",
     "HeteroAligner",
     "NORMS",
-    "ACTIVATIONS",
+    "build_activation",
+    "build_norm",
+    "HEADS",
+    "READOUTS",
     "ChannelConfig",
     "GraphChannels",
     "InheritConfig",

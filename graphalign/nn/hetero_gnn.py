@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 import graphalign._pyg  # noqa: F401  (before PyG: imports it without its FutureWarning)
@@ -29,45 +28,11 @@ from graphalign.nn.channels import ChannelConfig
 from graphalign.nn.convs import CONVS
 from graphalign.nn.heads import HEADS, build_head
 from graphalign.nn.inherit import InheritConfig
+from graphalign.nn.layers import NORMS, build_activation, build_norm, check_activation
 from graphalign.nn.readouts import READOUTS, build_readouts
-from graphalign.registry import Registry
 from graphalign.typing import EdgeType, NodeType
 
-__all__ = ["ModelConfig", "HeteroAligner", "NORMS", "ACTIVATIONS"]
-
-ACTIVATIONS: Registry[nn.Module] = Registry("activation")
-"""Activation modules by name (``gelu``, ``relu``, ``silu``, ``elu``, ``tanh``)."""
-ACTIVATIONS.register("gelu")(nn.GELU)
-ACTIVATIONS.register("relu")(nn.ReLU)
-ACTIVATIONS.register("silu")(nn.SiLU)
-ACTIVATIONS.register("elu")(nn.ELU)
-ACTIVATIONS.register("tanh")(nn.Tanh)
-
-NORMS: Registry[nn.Module] = Registry("norm")
-"""Normalisation layers by name, built as ``NORMS.build(name, {"num_features": h})``."""
-
-
-@NORMS.register("layer")
-class _LayerNorm(nn.LayerNorm):
-    def __init__(self, num_features: int) -> None:
-        super().__init__(num_features)
-
-
-@NORMS.register("batch")
-class _BatchNorm(nn.BatchNorm1d):
-    """BatchNorm that falls back to running statistics for batches of < 2 rows."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.training and x.size(0) < 2:
-            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
-        return super().forward(x)
-
-
-@NORMS.register("none")
-class _NoNorm(nn.Identity):
-    def __init__(self, num_features: int) -> None:
-        super().__init__()
-
+__all__ = ["ModelConfig", "HeteroAligner"]
 
 MAX_DIM = 1 << 16
 """Largest ``hidden_dim`` / ``out_dim`` a :class:`ModelConfig` accepts (a typo like ``2560000`` would
@@ -114,7 +79,7 @@ class ModelConfig:
         edge_dropout: Probability of dropping each message-passing edge during
             training (one draw per forward pass, shared by all layers).
         norm: ``"layer"``, ``"batch"`` or ``"none"`` (per node type, after each conv).
-        act: Activation name from :data:`ACTIVATIONS`, used everywhere.
+        act: Activation name (:func:`~graphalign.nn.layers.build_activation`: PyG's resolver), used everywhere.
         head: Output head from :data:`~graphalign.nn.heads.HEADS`: ``plain``, or
             ``prior`` to keep the pretrained space of the input features as a prior.
         head_kwargs: Its arguments (``prior``: ``{"scale": 0.5}``).
@@ -150,7 +115,9 @@ class ModelConfig:
                     config="ModelConfig",
                     key=name,
                 )
-        try:  # unknown names list the valid ones; unknown arguments get a did-you-mean
+        CONVS.get(self.conv)  # an unknown name lists the valid ones
+        HEADS.get(self.head)
+        try:  # unknown arguments get a did-you-mean
             CONVS.check_kwargs(self.conv, self.conv_kwargs, reserved=("metadata", "hidden_dim"))
         except ConfigError as error:
             raise ConfigError(f"ModelConfig.conv_kwargs: {error}", config="ModelConfig", key="conv_kwargs") from None
@@ -171,7 +138,7 @@ class ModelConfig:
                 key="readouts",
             )
         NORMS.get(self.norm)
-        ACTIVATIONS.get(self.act)
+        check_activation(self.act)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy."""
@@ -212,6 +179,7 @@ def _readout_spec(spec: Any) -> dict[str, Any]:
         )
     name = spec["name"]
     kwargs = {k: v for k, v in spec.items() if k != "name"}
+    READOUTS.get(name)  # an unknown name lists the valid ones
     try:
         READOUTS.check_kwargs(name, kwargs, reserved=("in_dims",))
         if name == "channels":
@@ -311,17 +279,17 @@ class HeteroAligner(nn.Module):
                     f"input group {group!r} mixes feature sizes {group_dims[group]} and {self.in_dims[t]}"
                 )
         self.input_proj = ModuleDict(
-            {g: nn.Sequential(nn.Linear(dim, h), ACTIVATIONS.build(config.act)) for g, dim in group_dims.items()}
+            {g: nn.Sequential(nn.Linear(dim, h), build_activation(config.act)) for g, dim in group_dims.items()}
         )
         conv_kwargs = {"metadata": (node_types, self.edge_types), "hidden_dim": h, **config.conv_kwargs}
         self.convs = nn.ModuleList([CONVS.build(config.conv, conv_kwargs) for _ in range(config.num_layers)])
         self.norms = nn.ModuleList(
-            [ModuleDict({t: NORMS.build(config.norm, {"num_features": h}) for t in node_types}) for _ in self.convs]
+            [ModuleDict({t: build_norm(config.norm, h) for t in node_types}) for _ in self.convs]
         )
-        self.act = ACTIVATIONS.build(config.act)
+        self.act = build_activation(config.act)
         self.dropout = nn.Dropout(config.dropout)
         self.head = build_head(
-            config.head, config.head_kwargs, group_dims, h, config.out_dim, ACTIVATIONS.build(config.act)
+            config.head, config.head_kwargs, group_dims, h, config.out_dim, build_activation(config.act)
         )
         self.readouts = build_readouts(config.readouts, self.in_dims)
         self.register_load_state_dict_pre_hook(_rename_legacy_keys)

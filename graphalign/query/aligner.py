@@ -107,6 +107,10 @@ class Aligner:
         """Loads a run folder written by ``graphalign train`` / :func:`~graphalign.training.fit`."""
         return cls(TrainedRun.load(run_dir, device=device), index=index, index_kwargs=index_kwargs)
 
+    def metrics(self) -> dict[str, Any]:
+        """The run's metrics: ``best_epoch``, ``val``, ``test``, ``history``, ``split`` (a saved run's metrics.json)."""
+        return self.run.metrics()
+
     def export(
         self, path: str | os.PathLike[str], types: list[NodeType] | None = None, overwrite: bool = False
     ) -> list[Path]:

@@ -14,7 +14,7 @@ identical optimiser step on every rank the weights stay equal.
 
 The backend is ``gloo`` on CPU and ``nccl`` on CUDA (one GPU per process,
 ``cuda:LOCAL_RANK``). :func:`~graphalign.training.fit` uses this module when
-``TrainConfig.distributed`` is on, or, by default, when it runs under
+``RunConfig.distributed`` is on, or, by default, when it runs under
 ``torchrun`` with more than one process::
 
     torchrun --nproc-per-node 2 -m graphalign train GRAPH_DIR -o RUN_DIR --mode minibatch

@@ -19,7 +19,15 @@ from graphalign.features.store import BuiltGraph
 from graphalign.losses import build_loss
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.training import checkpoint as ckpt
-from graphalign.training.trainer import TrainConfig, TrainResult, _load_split, embed_nodes, run_config
+from graphalign.training.trainer import (
+    RunConfig,
+    TrainConfig,
+    TrainResult,
+    _load_split,
+    embed_nodes,
+    run_config,
+    upgrade_run_json,
+)
 from graphalign.typing import NodeType
 
 logger = logging.getLogger(__name__)
@@ -114,11 +122,15 @@ class TrainedRun:
             CheckpointError: If anything is missing or does not fit.
         """
         run_dir = Path(run_dir)
-        config = ckpt.read_run_config(run_dir)
         path = run_dir / ckpt.RUN_FILE
+        try:  # the settings of older files where they live now
+            config = upgrade_run_json(ckpt.read_run_config(run_dir))
+        except ConfigError as error:
+            raise CheckpointError(f"{path}: key 'train': {error}") from None
         model_config = _config_from_file(ModelConfig, config, "model", path)
         train = _config_from_file(TrainConfig, config, "train", path)
         _config_from_file(SplitConfig, config, "split", path)
+        _config_from_file(RunConfig, config, "run", path)
         built = BuiltGraph.load(run_dir / ckpt.GRAPH_SUBDIR)
         _check_in_dims(config["in_dims"], built.feature_dims, path)
         split = _load_split(run_dir, config)
@@ -151,6 +163,7 @@ class TrainedRun:
             model_config,
             result.train_config or TrainConfig(),
             result.split_config or SplitConfig(),
+            result.run_config,
         )
         metrics = {
             "best_epoch": result.best_epoch,
@@ -180,6 +193,11 @@ class TrainedRun:
     @property
     def split_config(self) -> SplitConfig:
         return SplitConfig.from_dict(self.config["split"])
+
+    @property
+    def run_config(self) -> RunConfig:
+        """The runtime settings it was trained with."""
+        return RunConfig.from_dict(self.config["run"])
 
     @property
     def device(self) -> torch.device:

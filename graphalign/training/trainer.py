@@ -9,7 +9,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_safetensors, tensors_digest
-from graphalign.checks import check_bool, check_choice, check_float, check_int
+from graphalign.checks import check_bool, check_float, check_int
 from graphalign.data.split import LABEL_FREE_RELATIONS, EdgeSplit, SplitConfig, split_graph
 from graphalign.device import check_device_name, resolve_device
 from graphalign.errors import CheckpointError, ConfigError, GraphValidationError, check_config_keys
@@ -32,7 +32,8 @@ from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.outputs import write_marker
 from graphalign.training import checkpoint as ckpt
 from graphalign.training.distributed import resolve_distributed
-from graphalign.typing import NODE_TYPES, EdgeType, NodeType
+from graphalign.training.sampler_config import FullSampling, build_sampling, sampler_spec
+from graphalign.typing import EdgeType, NodeType
 
 if TYPE_CHECKING:
     from graphalign.training.distributed import DistributedContext
@@ -41,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "TrainConfig",
+    "RunConfig",
+    "LEGACY_TRAIN_KEYS",
+    "upgrade_run_json",
     "TrainResult",
     "TensorGraph",
     "fit",
@@ -51,7 +55,6 @@ __all__ = [
     "deterministic_algorithms",
 ]
 
-MODES = ("full", "minibatch")
 _RANK_SEED_STRIDE = 1_000_003
 """Rank ``r`` of a distributed run seeds its neighbour sampler with ``seed + r * stride``."""
 
@@ -95,11 +98,13 @@ GraphLike = BuiltGraph | TensorGraph
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings.
+    """Optimisation settings: what every training run needs.
 
     Example:
         >>> TrainConfig(loss="triplet", loss_kwargs={"margin": 0.3}, epochs=5).loss
         'triplet'
+        >>> TrainConfig(sampler={"name": "neighbor", "num_neighbors": [10, 5]}).sampling.num_neighbors
+        [10, 5]
 
     Args:
         epochs: Maximum number of epochs. One epoch passes once over the
@@ -111,30 +116,107 @@ class TrainConfig:
         weight_decay: AdamW weight decay.
         loss: A name from :data:`~graphalign.losses.LOSSES`.
         loss_kwargs: Its arguments.
-        mode: ``"full"`` (one forward over the whole graph per step) or
-            ``"minibatch"`` (neighbour-sampled subgraphs around each batch of
-            supervision edges, PyG ``LinkNeighborLoader``).
-        num_neighbors: Neighbours sampled per hop in mini-batch mode (-1: all).
+        sampler: How steps see the graph: a dict with a ``name`` in
+            :data:`~graphalign.training.sampler_config.SAMPLERS` and its arguments,
+            ``{"name": "full"}`` (one forward over the whole graph per step) or
+            ``{"name": "neighbor", "num_neighbors": [15, 10]}`` (neighbour-sampled
+            subgraphs); both take ``steps_per_epoch``, ``isolate_nodes`` and
+            ``isolate_types`` (:class:`~graphalign.training.sampler_config.FullSampling`).
+            Completed with every argument's default.
         negatives: Extra negatives per step on top of the in-batch ones: ``0``
             none, ``k > 0`` that many random nodes of the target type, ``-1`` all
             nodes of the target type (full mode) or of the sampled subgraph.
-        steps_per_epoch: Optimiser steps per epoch; ``None``: one pass over the
-            largest aligned edge type. Cap it on graphs where one edge type dwarfs
-            the others (e.g. tens of thousands of translations).
-        isolate_nodes: At every step, cut this fraction of the nodes of
-            ``isolate_types`` off from message passing (all their edges but label-free kNN ones), so the
-            model learns to place nodes that have no edges, as held-out and new
-            images and texts are at test time.
-        isolate_types: Node types that :attr:`isolate_nodes` applies to.
-        supervise: Relations whose supervision edges the loss trains on
-            (``None``: every aligned relation). The others still pass messages
-            and are still validated and tested; e.g. ``["describes"]`` trains
-            text ↔ image only and leaves image ↔ concept to the prior and the
-            graph channels (:class:`~graphalign.nn.hetero_gnn.ModelConfig`).
         patience: Stop after this many evaluations without a better validation MRR.
         eval_every: Evaluate every this many epochs.
         grad_clip: Clip the gradient norm (``None``: off).
         seed: Seed of the split, the initialisation, shuffling and sampling.
+
+    Runtime settings (device, progress bar, distributed, deterministic) are a
+    :class:`RunConfig`; the relations the loss trains on are
+    :attr:`SplitConfig.supervise <graphalign.data.split.SplitConfig.supervise>`.
+    """
+
+    epochs: int = 50
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    loss: str = "infonce"
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    sampler: dict[str, Any] = field(default_factory=lambda: {"name": "full"})
+    negatives: int = 0
+    patience: int = 10
+    eval_every: int = 1
+    grad_clip: float | None = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        name = "TrainConfig"
+        check_int(name, "epochs", self.epochs, low=0)
+        check_int(name, "batch_size", self.batch_size, low=1)
+        check_int(name, "eval_every", self.eval_every, low=1)
+        check_int(name, "patience", self.patience, low=1)
+        check_int(name, "negatives", self.negatives, low=-1)
+        check_int(name, "seed", self.seed, low=0, high=2**63 - 1)
+        check_float(name, "lr", self.lr, low=0.0, low_open=True)
+        check_float(name, "weight_decay", self.weight_decay, low=0.0)
+        check_float(name, "grad_clip", self.grad_clip, low=0.0, low_open=True, optional=True)
+        self.sampler = sampler_spec(self.sampler)
+        if not isinstance(self.loss_kwargs, dict):
+            raise ConfigError(
+                f"{name}.loss_kwargs must be a dict (a JSON object), got {self.loss_kwargs!r}",
+                config=name,
+                key="loss_kwargs",
+            )
+        if isinstance(self.loss, str):
+            LOSSES.get(self.loss)  # an unknown name lists the valid ones
+            try:  # unknown arguments get a did-you-mean
+                LOSSES.check_kwargs(self.loss, self.loss_kwargs)
+            except ConfigError as error:
+                raise ConfigError(f"{name}.loss_kwargs: {error}", config=name, key="loss_kwargs") from None
+
+    @property
+    def sampling(self) -> FullSampling:
+        """The settings of :attr:`sampler` as an object (:class:`FullSampling` or :class:`NeighborSampling`)."""
+        return build_sampling(self.sampler)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; also reads the keys of :data:`LEGACY_TRAIN_KEYS`.
+
+        Sampling settings of older ``run.json`` files (``mode``, ``num_neighbors``,
+        ...) become :attr:`sampler`; their runtime settings (``device``, ...) are
+        left out (read them with :func:`upgrade_run_json` and :meth:`RunConfig.from_dict`).
+
+        Raises:
+            ConfigError: On keys that are not fields, or values out of range.
+        """
+        train, _, split = _legacy_train_parts(dict(data))
+        if split.get("supervise") is not None:
+            raise ConfigError(
+                f"TrainConfig: 'supervise' is a setting of SplitConfig now (SplitConfig.supervise="
+                f"{split['supervise']!r}); read an older run.json with graphalign.training.upgrade_run_json",
+                config="TrainConfig",
+                key="supervise",
+            )
+        check_config_keys(cls, train, "TrainConfig")
+        return cls(**train)
+
+
+@dataclass
+class RunConfig:
+    """Runtime settings of :func:`fit`: where and how it runs, not what it trains.
+
+    A resumed run takes ``device``, ``progress`` and ``distributed`` from the new
+    call, and keeps its own ``deterministic``.
+
+    Example:
+        >>> RunConfig(device="cpu", progress=False).device
+        'cpu'
+
+    Args:
         device: ``"auto"``, ``"cpu"``, ``"cuda"``.
         progress: Show a progress bar.
         distributed: Data-parallel training over :mod:`torch.distributed`
@@ -150,99 +232,69 @@ class TrainConfig:
             (see PyTorch's reproducibility notes).
     """
 
-    epochs: int = 50
-    batch_size: int = 256
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    loss: str = "infonce"
-    loss_kwargs: dict[str, Any] = field(default_factory=dict)
-    mode: str = "full"
-    num_neighbors: list[int] = field(default_factory=lambda: [15, 10])
-    negatives: int = 0
-    steps_per_epoch: int | None = None
-    isolate_nodes: float = 0.0
-    isolate_types: tuple[str, ...] = ("image", "text")
-    supervise: list[str] | None = None
-    patience: int = 10
-    eval_every: int = 1
-    grad_clip: float | None = 1.0
-    seed: int = 0
     device: str = "auto"
     progress: bool = True
     distributed: bool | None = None
     deterministic: bool = False
 
     def __post_init__(self) -> None:
-        name = "TrainConfig"
-        check_choice(name, "mode", self.mode, MODES)
-        check_int(name, "epochs", self.epochs, low=0)
-        check_int(name, "batch_size", self.batch_size, low=1)
-        check_int(name, "eval_every", self.eval_every, low=1)
-        check_int(name, "patience", self.patience, low=1)
-        check_int(name, "negatives", self.negatives, low=-1)
-        check_int(name, "steps_per_epoch", self.steps_per_epoch, low=1, optional=True)
-        check_int(name, "seed", self.seed, low=0, high=2**63 - 1)
-        check_float(name, "lr", self.lr, low=0.0, low_open=True)
-        check_float(name, "weight_decay", self.weight_decay, low=0.0)
-        check_float(name, "grad_clip", self.grad_clip, low=0.0, low_open=True, optional=True)
-        check_float(name, "isolate_nodes", self.isolate_nodes, low=0.0, high=1.0, high_open=True)
-        for flag in ("progress", "deterministic"):
-            check_bool(name, flag, getattr(self, flag))
-        check_bool(name, "distributed", self.distributed, optional=True)
-        check_device_name(self.device, f"{name}.device")
-        if (
-            isinstance(self.num_neighbors, (str, bytes))
-            or not isinstance(self.num_neighbors, (list, tuple))
-            or not self.num_neighbors
-        ):
-            raise ConfigError(
-                f"{name}.num_neighbors must be a non-empty list (one fan-out per hop), got {self.num_neighbors!r}",
-                config=name,
-                key="num_neighbors",
-            )
-        self.num_neighbors = list(self.num_neighbors)
-        for fan_out in self.num_neighbors:
-            if isinstance(fan_out, bool) or not isinstance(fan_out, int) or not (fan_out >= 1 or fan_out == -1):
-                raise ConfigError(
-                    f"{name}.num_neighbors: each fan-out must be an integer >= 1 or -1 (all), got {fan_out!r}",
-                    config=name,
-                    key="num_neighbors",
-                )
-        self.isolate_types = tuple(self.isolate_types)
-        for node_type in self.isolate_types:
-            check_choice(name, "isolate_types", node_type, NODE_TYPES)
-        if self.supervise is not None:
-            self.supervise = list(self.supervise)
-            if not self.supervise or not all(isinstance(r, str) and r for r in self.supervise):
-                raise ConfigError(
-                    f"{name}.supervise must name at least one relation (or be None for all)",
-                    config=name,
-                    key="supervise",
-                )
-        if not isinstance(self.loss_kwargs, dict):
-            raise ConfigError(
-                f"{name}.loss_kwargs must be a dict (a JSON object), got {self.loss_kwargs!r}",
-                config=name,
-                key="loss_kwargs",
-            )
-        if isinstance(self.loss, str):
-            try:  # unknown names list the valid ones; unknown arguments get a did-you-mean
-                LOSSES.check_kwargs(self.loss, self.loss_kwargs)
-            except ConfigError as error:
-                raise ConfigError(f"{name}.loss_kwargs: {error}", config=name, key="loss_kwargs") from None
+        check_bool("RunConfig", "progress", self.progress)
+        check_bool("RunConfig", "deterministic", self.deterministic)
+        check_bool("RunConfig", "distributed", self.distributed, optional=True)
+        check_device_name(self.device, "RunConfig.device")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
         """Inverse of :meth:`to_dict`.
 
         Raises:
             ConfigError: On keys that are not fields, or values out of range.
         """
-        check_config_keys(cls, data, "TrainConfig")
+        check_config_keys(cls, data, "RunConfig")
         return cls(**data)
+
+
+_SAMPLER_KEYS = ("mode", "num_neighbors", "steps_per_epoch", "isolate_nodes", "isolate_types")
+_RUN_KEYS = ("device", "progress", "distributed", "deterministic")
+LEGACY_TRAIN_KEYS = (*_SAMPLER_KEYS, *_RUN_KEYS, "supervise")
+"""Keys of the ``train`` part of older ``run.json`` files, now in :attr:`TrainConfig.sampler`,
+:class:`RunConfig` and :attr:`SplitConfig.supervise <graphalign.data.split.SplitConfig.supervise>`."""
+
+
+def _legacy_train_parts(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """An older ``train`` dict split into the ``train``, ``run`` and ``split`` settings it held."""
+    run = {key: data.pop(key) for key in _RUN_KEYS if key in data}
+    split = {"supervise": data.pop("supervise")} if "supervise" in data else {}
+    sampling = {key: data.pop(key) for key in _SAMPLER_KEYS if key in data}
+    if sampling:
+        if "sampler" in data:
+            raise ConfigError(
+                f"TrainConfig: give the sampling settings {sorted(sampling)} inside 'sampler', not beside it",
+                config="TrainConfig",
+                key="sampler",
+            )
+        name = sampling.pop("mode", "full")
+        if name == "full":  # older files hold the (unused) fan-outs of full-graph training too
+            sampling.pop("num_neighbors", None)
+        data["sampler"] = {"name": name, **sampling}
+    return data, run, split
+
+
+def upgrade_run_json(saved: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``run.json`` dict with the settings of older files where they live now.
+
+    The ``train`` part's runtime settings go to ``run`` and ``supervise`` to
+    ``split`` (:data:`LEGACY_TRAIN_KEYS`); a file without ``run`` gets the defaults.
+    """
+    upgraded = dict(saved)
+    train, run, split = _legacy_train_parts(dict(saved.get("train", {})))
+    upgraded["train"] = train
+    upgraded["run"] = {**run, **saved.get("run", {})}
+    upgraded["split"] = {**split, **saved.get("split", {})}
+    return upgraded
 
 
 @dataclass
@@ -265,6 +317,7 @@ class TrainResult:
         model_config: The model's configuration.
         train_config: The training configuration.
         split_config: How the edges were split.
+        run_config: The runtime settings it ran with.
     """
 
     model: HeteroAligner
@@ -279,6 +332,7 @@ class TrainResult:
     model_config: ModelConfig | None = None
     train_config: TrainConfig | None = None
     split_config: SplitConfig | None = None
+    run_config: RunConfig | None = None
 
 
 def graph_edges(built: GraphLike) -> dict[EdgeType, Tensor]:
@@ -403,13 +457,17 @@ class _Trainer:
         model_config: ModelConfig,
         config: TrainConfig,
         context: DistributedContext | None = None,
+        *,
+        run: RunConfig | None = None,
+        supervise: list[str] | None = None,
     ) -> None:
         self.built, self.split, self.config, self.context = built, split, config, context
-        self.device = context.device if context is not None else resolve_device(config.device)
+        self.sampling: FullSampling = config.sampling
+        self.device = context.device if context is not None else resolve_device((run or RunConfig()).device)
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
         data = message_passing_data(built, split)
-        if config.mode == "full":  # features stored in half precision are computed in float32
+        if not self.sampling.samples_neighbors:  # features stored in half precision are computed in float32
             for node_type in data.node_types:
                 data[node_type].x = data[node_type].x.float()
         self.data = data.to(self.device)
@@ -423,24 +481,24 @@ class _Trainer:
         self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         self.evaluator = LinkEvaluator(graph_edges(built), split)
         self.supervised = {et: e for et, e in split.edges["supervision"].items() if e.size(1) > 0}
-        if config.supervise is not None:
+        if supervise is not None:
             available = sorted({et[1] for et in self.supervised})
-            self.supervised = {et: e for et, e in self.supervised.items() if et[1] in config.supervise}
+            self.supervised = {et: e for et, e in self.supervised.items() if et[1] in supervise}
             if not self.supervised:
                 raise GraphValidationError(
-                    f"TrainConfig.supervise={config.supervise} selects no supervision edges; "
+                    f"SplitConfig.supervise={supervise} selects no supervision edges; "
                     f"relations with supervision edges: {available}"
                 )
         if not self.supervised:
             raise GraphValidationError("no supervision edges: every aligned edge was held out")
         largest = max(e.size(1) for e in self.supervised.values())
         self.steps_per_epoch = math.ceil(largest / config.batch_size)
-        if config.steps_per_epoch is not None:
-            self.steps_per_epoch = max(1, min(self.steps_per_epoch, config.steps_per_epoch))
+        if self.sampling.steps_per_epoch is not None:
+            self.steps_per_epoch = max(1, min(self.steps_per_epoch, self.sampling.steps_per_epoch))
         self.cyclers = {et: _EdgeTypeCycler(e, config.batch_size, self.generator) for et, e in self.supervised.items()}
         self.sampler = None
         self.loaders: dict[EdgeType, Any] = {}
-        if config.mode == "minibatch":
+        if self.sampling.samples_neighbors:
             self._make_loaders(message_passing_data(built, split) if self.device.type != "cpu" else self.data)
 
     def _make_loaders(self, graph: Any) -> None:
@@ -454,13 +512,12 @@ class _Trainer:
         from graphalign.training.sampling import make_neighbor_sampler
 
         rank = self.context.rank if self.context is not None else 0
-        self.sampler = make_neighbor_sampler(
-            graph, self.config.num_neighbors, seed=self.config.seed + _RANK_SEED_STRIDE * rank
-        )
+        num_neighbors = self.sampling.num_neighbors  # type: ignore[attr-defined]  (NeighborSampling)
+        self.sampler = make_neighbor_sampler(graph, num_neighbors, seed=self.config.seed + _RANK_SEED_STRIDE * rank)
         for edge_type, edges in self.supervised.items():
             self.loaders[edge_type] = LinkNeighborLoader(
                 graph,
-                num_neighbors=self.config.num_neighbors,
+                num_neighbors=num_neighbors,
                 edge_label_index=(edge_type, edges),
                 neighbor_sampler=self.sampler,
                 neg_sampling=None,
@@ -554,11 +611,11 @@ class _Trainer:
 
     def _isolation_draw(self) -> dict[NodeType, Tensor]:
         """Which nodes (by global row) to cut off at this step, per isolated node type."""
-        p = self.config.isolate_nodes
+        p = self.sampling.isolate_nodes
         cut: dict[NodeType, Tensor] = {}
         if p == 0.0:
             return cut
-        for node_type in self.config.isolate_types:
+        for node_type in self.sampling.isolate_types:
             if node_type in self.built.features:
                 count = self.built.features[node_type].size(0)
                 cut[node_type] = (torch.rand(count, generator=self.generator) < p).to(self.device)
@@ -575,7 +632,7 @@ class _Trainer:
         Label-free edges (:data:`~graphalign.data.split.LABEL_FREE_RELATIONS`,
         e.g. kNN edges) stay: held-out and new nodes keep theirs at test time too.
         """
-        if self.config.isolate_nodes == 0.0:
+        if self.sampling.isolate_nodes == 0.0:
             return edge_index_dict
         cut = self._isolation_draw() if cut is None else cut
         out = {}
@@ -683,7 +740,7 @@ class _Trainer:
 
     def train_epoch(self, epoch: int) -> float:
         self.model.train()
-        step = self._full_step if self.config.mode == "full" else self._minibatch_step
+        step = self._minibatch_step if self.sampling.samples_neighbors else self._full_step
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         total = 0.0
         for _ in range(self.steps_per_epoch):
@@ -740,6 +797,7 @@ def fit(
     resume: bool = False,
     split: EdgeSplit | None = None,
     overwrite: bool = False,
+    run: RunConfig | None = None,
 ) -> TrainResult:
     """Trains a :class:`HeteroAligner` on a built graph and evaluates it.
 
@@ -750,7 +808,7 @@ def fit(
     best weights, a checkpoint every epoch, metrics).
 
     Under ``torchrun`` with several processes (or with
-    ``TrainConfig.distributed=True``) training is data-parallel (see
+    ``RunConfig.distributed=True``) training is data-parallel (see
     :mod:`graphalign.training.distributed`): every rank must call :func:`fit`
     with the same arguments; rank 0 alone writes ``run_dir`` and evaluates, and
     every rank returns the same result. With ``resume``, every rank reads the
@@ -777,6 +835,9 @@ def fit(
             instead of splitting with ``split_config``.
         overwrite: Replace graphalign's own run folder at ``run_dir``. A folder
             holding anything graphalign did not write is refused even then.
+        run: Runtime settings (device, progress bar, distributed, deterministic).
+            On resume, its device, progress bar and distributed setting replace the
+            run's own (``None``: the run's own); ``train_config`` may raise the epochs.
 
     Returns:
         The trained model (best validation epoch), split, history and metrics.
@@ -792,27 +853,30 @@ def fit(
     resuming = bool(resume and run_path is not None and (run_path / ckpt.CHECKPOINT_FILE).is_file())
     if resuming:
         assert run_path is not None
-        model_config, train_config, split_config, split = _resumed_setup(run_path, built, train_config)
+        model_config, train_config, split_config, run, split = _resumed_setup(run_path, built, train_config, run)
     else:
         model_config = model_config or ModelConfig()
         train_config = train_config or TrainConfig()
         split_config = split_config or SplitConfig()
+        run = run or RunConfig()
         split = split if split is not None else make_split(built, split_config, train_config.seed)
-    with deterministic_algorithms(train_config.deterministic):  # the resolved config (a resumed run keeps its own)
-        loop = _FitLoop(built, split, model_config, train_config, split_config, run_path)
+    with deterministic_algorithms(run.deterministic):  # the resolved config (a resumed run keeps its own)
+        loop = _FitLoop(built, split, model_config, train_config, split_config, run_path, run)
         return loop.run(resuming)
 
 
 def _resumed_setup(
-    run_path: Path, built: GraphLike, train_config: TrainConfig | None
-) -> tuple[ModelConfig, TrainConfig, SplitConfig, EdgeSplit]:
+    run_path: Path, built: GraphLike, train_config: TrainConfig | None, run: RunConfig | None
+) -> tuple[ModelConfig, TrainConfig, SplitConfig, RunConfig, EdgeSplit]:
     """The configs and split of the run being resumed (``built`` must be its graph)."""
-    saved = ckpt.read_run_config(run_path)
+    saved = upgrade_run_json(ckpt.read_run_config(run_path))
     _check_same_graph(run_path, saved, built)
     model_config = ModelConfig.from_dict(saved["model"])
-    train_config = TrainConfig.from_dict({**saved["train"], **_overrides(train_config)})
+    epochs = {"epochs": train_config.epochs} if train_config is not None else {}
+    resumed_train = TrainConfig.from_dict({**saved["train"], **epochs})
+    resumed_run = RunConfig.from_dict({**saved["run"], **_overrides(run)})
     split_config = SplitConfig.from_dict(saved["split"])
-    return model_config, train_config, split_config, _load_split(run_path, saved)
+    return model_config, resumed_train, split_config, resumed_run, _load_split(run_path, saved)
 
 
 @dataclass
@@ -861,18 +925,22 @@ class _FitLoop:
         train_config: TrainConfig,
         split_config: SplitConfig,
         run_path: Path | None,
+        run: RunConfig,
     ) -> None:
         self.built, self.split, self.run_path = built, split, run_path
         self.model_config, self.config, self.split_config = model_config, train_config, split_config
+        self.run_settings = run
         self.context: DistributedContext | None = None
-        if resolve_distributed(train_config.distributed):
+        if resolve_distributed(run.distributed):
             from graphalign.training.distributed import setup_distributed
 
-            self.context = setup_distributed(train_config.device)
+            self.context = setup_distributed(run.device)
         self.is_main = self.context is None or self.context.is_main
         self.writes = run_path is not None and self.is_main  # only rank 0 writes the run folder
         self.checkpoint_path = run_path / ckpt.CHECKPOINT_FILE if run_path is not None else None
-        self.trainer = _Trainer(built, split, model_config, train_config, self.context)
+        self.trainer = _Trainer(
+            built, split, model_config, train_config, self.context, run=run, supervise=split_config.supervise
+        )
         self.has_val = _has_edges(split, "val")
         self.start_epoch = 0
         self.history: list[dict[str, float]] = []
@@ -892,6 +960,7 @@ class _FitLoop:
                 self.config,
                 self.split_config,
                 self.trainer.model,
+                self.run_settings,
             )
         if self.is_main:
             _warn_empty_parts(self.split, self.split_config)
@@ -942,7 +1011,7 @@ class _FitLoop:
             range(self.start_epoch, config.epochs),
             desc="epochs",
             unit="epoch",
-            disable=not (config.progress and self.is_main),
+            disable=not (self.run_settings.progress and self.is_main),
             initial=self.start_epoch,
             total=config.epochs,
         )
@@ -1048,6 +1117,7 @@ class _FitLoop:
             model_config=self.model_config,
             train_config=self.config,
             split_config=self.split_config,
+            run_config=self.run_settings,
         )
 
 
@@ -1071,16 +1141,11 @@ def _warn_empty_parts(split: EdgeSplit, config: SplitConfig) -> None:
         )
 
 
-def _overrides(config: TrainConfig | None) -> dict[str, Any]:
-    """On resume, only the epoch budget and runtime settings may change."""
-    if config is None:
+def _overrides(run: RunConfig | None) -> dict[str, Any]:
+    """On resume, the runtime settings of the new call (but ``deterministic``, which the run keeps)."""
+    if run is None:
         return {}
-    return {
-        "epochs": config.epochs,
-        "device": config.device,
-        "progress": config.progress,
-        "distributed": config.distributed,
-    }
+    return {"device": run.device, "progress": run.progress, "distributed": run.distributed}
 
 
 def _start_run(
@@ -1091,6 +1156,7 @@ def _start_run(
     train_config: TrainConfig,
     split_config: SplitConfig,
     model: HeteroAligner,
+    run: RunConfig,
 ) -> None:
     run_path.mkdir(parents=True, exist_ok=True)
     write_marker(run_path, ckpt.RUN_LAYOUT)  # first: from now on the folder is graphalign's own run
@@ -1098,7 +1164,7 @@ def _start_run(
         (run_path / stale).unlink(missing_ok=True)
     built.save(run_path / ckpt.GRAPH_SUBDIR, overwrite=True)
     atomic_save_safetensors(run_path / ckpt.SPLIT_FILE, split.to_tensors())
-    config = run_config(model, split, model_config, train_config, split_config)
+    config = run_config(model, split, model_config, train_config, split_config, run)
     ckpt.write_run_config(run_path, {**config, "graph_fingerprint": graph_fingerprint(built)})
 
 
@@ -1108,12 +1174,14 @@ def run_config(
     model_config: ModelConfig,
     train_config: TrainConfig,
     split_config: SplitConfig,
+    run: RunConfig | None = None,
 ) -> dict[str, Any]:
     """What ``run.json`` holds: the configs and the model's shape, enough to rebuild it."""
     return {
         "model": model_config.to_dict(),
         "train": train_config.to_dict(),
         "split": split_config.to_dict(),
+        "run": (run or RunConfig()).to_dict(),
         "in_dims": model.in_dims,
         "input_groups": model.input_groups,
         "edge_types": [list(e) for e in model.edge_types],

@@ -135,7 +135,12 @@ def test_fit_trains_on_a_synthetic_graph_without_a_knowledge_graph(mode):
     from graphalign.training import TrainConfig, fit
 
     graph = make_synthetic_graph(num_nodes=400, seed=0, text_dim=16, image_dim=24, dtype="float16")
-    config = TrainConfig(epochs=4, batch_size=64, lr=1e-2, mode=mode, num_neighbors=[4, 4], progress=False)
+    config = TrainConfig(
+        epochs=4,
+        batch_size=64,
+        lr=1e-2,
+        sampler={"name": mode, **({"num_neighbors": [4, 4]} if mode != "full" else {})},
+    )
     result = fit(graph, ModelConfig(hidden_dim=16, out_dim=8, conv="rgcn", dropout=0.0), config, ALIGNED_SPLIT)
     assert result.history[-1]["loss"] < result.history[0]["loss"]
     assert "image->concept/mrr" in result.test_metrics

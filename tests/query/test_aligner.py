@@ -29,7 +29,7 @@ def aligner(tmp_path_factory):
     fit(
         built,
         model,
-        TrainConfig(epochs=40, batch_size=32, progress=False, patience=100),
+        TrainConfig(epochs=40, batch_size=32, patience=100),
         SplitConfig(val_fraction=0.0),
         run_dir=root / "run",
     )

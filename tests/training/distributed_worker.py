@@ -22,7 +22,7 @@ from graphalign.benchmark.synthetic import (
 )
 from graphalign.data import SplitConfig
 from graphalign.nn import ModelConfig
-from graphalign.training import TrainConfig, TrainResult, fit
+from graphalign.training import RunConfig, TrainConfig, TrainResult, fit
 
 GRAPH = {"num_nodes": 120, "edges_per_node": 4.0, "text_dim": 12, "image_dim": 20, "seed": 0}
 SPLIT = SplitConfig(val_fraction=0.0, test_fraction=0.0, align_relations=list(ALIGNED_RELATIONS))
@@ -34,13 +34,13 @@ CASES: dict[str, tuple[ModelConfig, TrainConfig]] = {
     # Adam's normalised steps would blow up into visible weight differences.)
     "full": (
         ModelConfig(hidden_dim=16, out_dim=8, conv="sage", dropout=0.1),
-        TrainConfig(epochs=2, batch_size=10, mode="full", negatives=-1, isolate_nodes=0.2, lr=1e-2, progress=False),
+        TrainConfig(epochs=2, batch_size=10, sampler={"name": "full", "isolate_nodes": 0.2}, negatives=-1, lr=1e-2),
     ),
     # Mini-batch mode with whole neighbourhoods: a node's embedding does not depend
     # on which other pairs share its subgraph, so shards give the global batch's numbers.
     "minibatch": (
         ModelConfig(hidden_dim=16, out_dim=8, conv="rgcn", dropout=0.0),
-        TrainConfig(epochs=2, batch_size=10, mode="minibatch", num_neighbors=[-1, -1], lr=1e-2, progress=False),
+        TrainConfig(epochs=2, batch_size=10, sampler={"name": "neighbor", "num_neighbors": [-1, -1]}, lr=1e-2),
     ),
 }
 
@@ -72,8 +72,8 @@ def tiny_graph() -> SyntheticGraph:
 
 def run_case(name: str, distributed: bool | None = None, run_dir: Path | None = None) -> TrainResult:
     model_config, train_config = CASES[name]
-    train_config = TrainConfig.from_dict({**train_config.to_dict(), "distributed": distributed})
-    return fit(tiny_graph(), model_config, train_config, SPLIT, run_dir=run_dir)
+    run = RunConfig(progress=False, distributed=distributed)
+    return fit(tiny_graph(), model_config, train_config, SPLIT, run_dir=run_dir, run=run)
 
 
 def weights(result: TrainResult) -> dict[str, torch.Tensor]:

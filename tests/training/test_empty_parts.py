@@ -37,7 +37,12 @@ def tiny_built(tmp_path):
 
 def test_fit_warns_about_empty_parts_and_keeps_the_last_epoch(tiny_built, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="graphalign"):
-        result = ga.fit(tiny_built, train_config=ga.TrainConfig(epochs=2, progress=False), run_dir=tmp_path / "run")
+        result = ga.fit(
+            tiny_built,
+            train_config=ga.TrainConfig(epochs=2),
+            run_dir=tmp_path / "run",
+            run=ga.RunConfig(progress=False),
+        )
     messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(m.startswith("no validation links") and "val_fraction" in m for m in messages), messages
     assert any(m.startswith("no test links") and "test_fraction" in m for m in messages), messages
@@ -47,7 +52,9 @@ def test_fit_warns_about_empty_parts_and_keeps_the_last_epoch(tiny_built, tmp_pa
 
 
 def test_eval_of_a_run_without_test_links_is_one_clear_error(tiny_built, tmp_path, capsys):
-    ga.fit(tiny_built, train_config=ga.TrainConfig(epochs=1, progress=False), run_dir=tmp_path / "run")
+    ga.fit(
+        tiny_built, train_config=ga.TrainConfig(epochs=1), run_dir=tmp_path / "run", run=ga.RunConfig(progress=False)
+    )
     assert main(["eval", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "holds no test links" in err and "--test-fraction" in err

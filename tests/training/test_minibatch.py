@@ -41,7 +41,7 @@ def test_loaders_are_built_once_per_edge_type(graph, monkeypatch):
 
     monkeypatch.setattr(torch_geometric.loader.LinkNeighborLoader, "__init__", counting)
     config = TrainConfig(
-        epochs=2, batch_size=16, mode="minibatch", num_neighbors=[3, 2], steps_per_epoch=3, progress=False
+        epochs=2, batch_size=16, sampler={"name": "minibatch", "num_neighbors": [3, 2], "steps_per_epoch": 3}
     )
     result = fit(graph, MODEL, config, SPLIT)
     assert len(result.history) == 2
@@ -52,7 +52,7 @@ def test_batches_equal_a_fresh_loader_per_step(graph):
     """The old semantics: a new LinkNeighborLoader over the step's pairs, with the same sampler."""
     from torch_geometric.loader import LinkNeighborLoader
 
-    config = TrainConfig(batch_size=16, mode="minibatch", num_neighbors=[3, 2], seed=5, progress=False)
+    config = TrainConfig(batch_size=16, sampler={"name": "neighbor", "num_neighbors": [3, 2]}, seed=5)
     trainer = _Trainer(graph, graph.split(SPLIT, seed=5), MODEL, config)
     for edge_type, cycler in trainer.cyclers.items():
         for _ in range(2):
@@ -65,7 +65,7 @@ def test_batches_equal_a_fresh_loader_per_step(graph):
                 iter(
                     LinkNeighborLoader(
                         trainer.data,
-                        num_neighbors=config.num_neighbors,
+                        num_neighbors=config.sampling.num_neighbors,
                         edge_label_index=(edge_type, pairs),
                         batch_size=pairs.size(1),
                         neighbor_sampler=trainer.sampler,
@@ -84,25 +84,21 @@ def test_minibatch_resume_gives_the_same_result(graph, tmp_path):
     """The sampler's generator is checkpointed: resuming draws the same neighbourhoods."""
     config = {
         "batch_size": 16,
-        "mode": "minibatch",
-        "num_neighbors": [3, 2],
+        "sampler": {"name": "neighbor", "num_neighbors": [3, 2], "isolate_nodes": 0.2, "steps_per_epoch": 3},
         "seed": 2,
         "negatives": 4,
-        "isolate_nodes": 0.2,
-        "steps_per_epoch": 3,
         "patience": 100,
-        "progress": False,
     }
     straight = fit(graph, MODEL, TrainConfig(epochs=3, **config), SPLIT, run_dir=tmp_path / "straight")
     fit(graph, MODEL, TrainConfig(epochs=2, **config), SPLIT, run_dir=tmp_path / "resumed")
-    resumed = fit(graph, None, TrainConfig(epochs=3, progress=False), run_dir=tmp_path / "resumed", resume=True)
+    resumed = fit(graph, None, TrainConfig(epochs=3), run_dir=tmp_path / "resumed", resume=True)
     assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-6)
     assert resumed.test_metrics == pytest.approx(straight.test_metrics, rel=1e-6)
 
 
 def test_same_seed_same_minibatch_run(graph):
     config = TrainConfig(
-        epochs=2, batch_size=16, mode="minibatch", num_neighbors=[3, 2], seed=4, steps_per_epoch=3, progress=False
+        epochs=2, batch_size=16, sampler={"name": "neighbor", "num_neighbors": [3, 2], "steps_per_epoch": 3}, seed=4
     )
     a = fit(graph, MODEL, config, SPLIT)
     b = fit(graph, MODEL, config, SPLIT)

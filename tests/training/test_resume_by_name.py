@@ -8,17 +8,20 @@ from graphalign.errors import CheckpointError
 from graphalign.features.store import BuiltGraph
 from graphalign.nn.hetero_gnn import ModelConfig
 from graphalign.training import checkpoint as ckpt
-from graphalign.training.trainer import TrainConfig, fit
+from graphalign.training.trainer import RunConfig, TrainConfig, fit
 
 MODEL = ModelConfig(hidden_dim=16, out_dim=8, head="prior", head_kwargs={"scale": 0.2})
 
 
 def train(epochs: int) -> TrainConfig:
-    return TrainConfig(epochs=epochs, batch_size=32, seed=0, progress=False, patience=100, deterministic=True)
+    return TrainConfig(epochs=epochs, batch_size=32, seed=0, patience=100)
+
+
+RUN = RunConfig(deterministic=True)
 
 
 def test_resume_with_the_graph_read_back_from_the_run_folder(toy_built, tmp_path):
-    first = fit(toy_built, MODEL, train(1), run_dir=tmp_path / "run")
+    first = fit(toy_built, MODEL, train(1), run_dir=tmp_path / "run", run=RUN)
     loaded = BuiltGraph.load(tmp_path / "run" / ckpt.GRAPH_SUBDIR)  # node types come back in another order
     assert list(loaded.features) != list(toy_built.features)
     resumed = fit(loaded, train_config=train(3), run_dir=tmp_path / "run", resume=True)
@@ -31,7 +34,7 @@ def test_resume_with_the_graph_read_back_from_the_run_folder(toy_built, tmp_path
 
 
 def test_an_optimizer_state_that_does_not_fit_is_a_checkpoint_error(toy_built, tmp_path):
-    fit(toy_built, MODEL, train(1), run_dir=tmp_path / "run")
+    fit(toy_built, MODEL, train(1), run_dir=tmp_path / "run", run=RUN)
     path = tmp_path / "run" / ckpt.CHECKPOINT_FILE
     from graphalign.atomic import atomic_save_safetensors, read_safetensors
 

@@ -8,7 +8,7 @@ from graphalign.data.split import SplitConfig
 from graphalign.features.store import BuiltGraph
 from graphalign.graph import KnowledgeGraph
 from graphalign.nn import ModelConfig
-from graphalign.training.trainer import TrainConfig, fit
+from graphalign.training.trainer import RunConfig, TrainConfig, fit
 
 SMALL_MODEL = ModelConfig(hidden_dim=32, out_dim=16, num_layers=2, conv="sage", dropout=0.0)
 
@@ -41,9 +41,7 @@ def train_noise(isolate_heldout: bool, seed: int = 0) -> dict[str, float]:
     split = SplitConfig(
         val_fraction=0.1, test_fraction=0.3, align_relations=["depicts"], isolate_heldout=isolate_heldout
     )
-    result = fit(
-        built, SMALL_MODEL, TrainConfig(epochs=60, batch_size=32, patience=100, seed=seed, progress=False), split
-    )
+    result = fit(built, SMALL_MODEL, TrainConfig(epochs=60, batch_size=32, patience=100, seed=seed), split)
     return result.test_metrics
 
 
@@ -60,7 +58,7 @@ def test_no_leakage_where_leaking_would_give_a_perfect_score():
 
 
 def test_isolated_nodes_get_finite_distinct_embeddings(toy_built):
-    result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=2, progress=False))
+    result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=2))
     model = result.model.eval()
     held = result.split.heldout["test"]["image"]
     data = toy_built.hetero_data
@@ -76,10 +74,10 @@ def test_isolated_nodes_get_finite_distinct_embeddings(toy_built):
 
 
 def test_same_seed_same_metrics_twice(toy_built):
-    config = TrainConfig(epochs=4, seed=7, progress=False)
+    config = TrainConfig(epochs=4, seed=7)
     a = fit(toy_built, SMALL_MODEL, config).test_metrics
     b = fit(toy_built, SMALL_MODEL, config).test_metrics
-    c = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=4, seed=8, progress=False)).test_metrics
+    c = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=4, seed=8)).test_metrics
     assert a == b
     assert a != c
 
@@ -88,9 +86,7 @@ def test_same_seed_same_metrics_twice(toy_built):
 @pytest.mark.parametrize("loss", ["infonce", "triplet"])
 def test_training_learns_above_chance(toy_built, conv, loss):
     model = ModelConfig(hidden_dim=32, out_dim=16, num_layers=2, conv=conv, dropout=0.0)
-    result = fit(
-        toy_built, model, TrainConfig(epochs=40, batch_size=32, lr=5e-3, loss=loss, progress=False, patience=100)
-    )
+    result = fit(toy_built, model, TrainConfig(epochs=40, batch_size=32, lr=5e-3, loss=loss, patience=100))
     assert result.history[-1]["loss"] < result.history[0]["loss"]
     chance = sum(1 / r for r in range(1, 12)) / 11  # 0.27 for 11 concepts
     assert result.test_metrics["image->concept/mrr"] > chance + 0.05
@@ -98,12 +94,12 @@ def test_training_learns_above_chance(toy_built, conv, loss):
 
 @pytest.mark.parametrize("batch_size", [256, 5])  # 5: smaller edge types stop mid-permutation at epoch ends
 def test_checkpoint_resume_gives_the_same_result(toy_built, tmp_path, batch_size):
-    config = TrainConfig(epochs=6, seed=3, progress=False, patience=100, batch_size=batch_size)
+    config = TrainConfig(epochs=6, seed=3, patience=100, batch_size=batch_size)
     straight = fit(toy_built, SMALL_MODEL, config, run_dir=tmp_path / "straight")
     # Train 3 epochs, then resume to 6 from the checkpoint.
-    config3 = TrainConfig(epochs=3, seed=3, progress=False, patience=100, batch_size=batch_size)
+    config3 = TrainConfig(epochs=3, seed=3, patience=100, batch_size=batch_size)
     fit(toy_built, SMALL_MODEL, config3, run_dir=tmp_path / "resumed")
-    resumed = fit(toy_built, None, TrainConfig(epochs=6, progress=False), run_dir=tmp_path / "resumed", resume=True)
+    resumed = fit(toy_built, None, TrainConfig(epochs=6), run_dir=tmp_path / "resumed", resume=True)
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4, 5, 6]
     assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-5)
     assert resumed.test_metrics == pytest.approx(straight.test_metrics, rel=1e-5)
@@ -120,7 +116,7 @@ def test_checkpoint_resume_gives_the_same_result(toy_built, tmp_path, batch_size
 
 
 def test_early_stopping(toy_built):
-    result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=200, lr=0.05, patience=2, progress=False))
+    result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=200, lr=0.05, patience=2))
     assert len(result.history) < 200
     best = max(h["val_mrr"] for h in result.history)
     if result.best_epoch > 0:  # epoch 0 (the untrained model) is a candidate too
@@ -133,9 +129,8 @@ def test_full_batch_and_mini_batch_reach_similar_metrics(toy_built):
     runs: dict[str, list[dict[str, float]]] = {"full": [], "minibatch": []}
     for seed in (0, 1):  # ~20 held-out images per split: one seed alone swings between 0.29 and 0.69
         for mode in runs:
-            config = TrainConfig(
-                epochs=30, batch_size=32, mode=mode, num_neighbors=[-1, -1], patience=100, progress=False, seed=seed
-            )
+            sampler = {"name": mode, "num_neighbors": [-1, -1]} if mode == "minibatch" else {"name": mode}
+            config = TrainConfig(epochs=30, batch_size=32, sampler=sampler, patience=100, seed=seed)
             runs[mode].append(fit(toy_built, model, config).test_metrics)
     chance = sum(1 / r for r in range(1, 12)) / 11
     for mode, metrics in runs.items():
@@ -144,7 +139,7 @@ def test_full_batch_and_mini_batch_reach_similar_metrics(toy_built):
 
 
 def test_mini_batch_with_small_fan_out_trains(toy_built):
-    config = TrainConfig(epochs=3, batch_size=16, mode="minibatch", num_neighbors=[3, 2], negatives=-1, progress=False)
+    config = TrainConfig(epochs=3, batch_size=16, sampler={"name": "minibatch", "num_neighbors": [3, 2]}, negatives=-1)
     result = fit(toy_built, SMALL_MODEL, config)
     assert len(result.history) == 3 and all(torch.isfinite(torch.tensor(h["loss"])) for h in result.history)
 
@@ -154,7 +149,7 @@ def test_isolate_nodes_cuts_all_edges_of_chosen_nodes(toy_built):
     from graphalign.training.trainer import _Trainer
 
     split = split_graph(toy_built.graph, seed=0)
-    trainer = _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(isolate_nodes=0.5, progress=False))
+    trainer = _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(sampler={"name": "full", "isolate_nodes": 0.5}))
     edges = trainer.data.edge_index_dict
     generator_state = trainer.generator.get_state()
     cut = trainer._isolate(edges)
@@ -169,7 +164,7 @@ def test_isolate_nodes_cuts_all_edges_of_chosen_nodes(toy_built):
     assert sum(e.size(1) for e in cut.values()) < sum(e.size(1) for e in edges.values())
     # Concept-concept edges are untouched (only image and text nodes are isolated).
     assert torch.equal(cut[("concept", "is_a", "concept")], edges[("concept", "is_a", "concept")])
-    result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=2, isolate_nodes=0.3, progress=False))
+    result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=2, sampler={"name": "full", "isolate_nodes": 0.3}))
     assert len(result.history) == 2
 
 
@@ -180,7 +175,10 @@ def test_isolation_keeps_label_free_knn_edges(toy_built):
 
     built = add_knn_edges(toy_built, "image", k=2)
     trainer = _Trainer(
-        built, split_graph(built.graph, seed=0), SMALL_MODEL, TrainConfig(isolate_nodes=0.5, progress=False)
+        built,
+        split_graph(built.graph, seed=0),
+        SMALL_MODEL,
+        TrainConfig(sampler={"name": "full", "isolate_nodes": 0.5}),
     )
     edges = trainer.data.edge_index_dict
     cut = trainer._isolate(edges)
@@ -196,10 +194,10 @@ def test_steps_per_epoch_cap(toy_built):
     from graphalign.training.trainer import _Trainer
 
     split = split_graph(toy_built.graph, seed=0)
-    assert _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(batch_size=4, progress=False)).steps_per_epoch > 2
+    assert _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(batch_size=4)).steps_per_epoch > 2
     assert (
         _Trainer(
-            toy_built, split, SMALL_MODEL, TrainConfig(batch_size=4, steps_per_epoch=2, progress=False)
+            toy_built, split, SMALL_MODEL, TrainConfig(batch_size=4, sampler={"name": "full", "steps_per_epoch": 2})
         ).steps_per_epoch
         == 2
     )
@@ -211,21 +209,19 @@ def test_supervise_trains_only_the_chosen_relations(toy_built):
     from graphalign.training.trainer import _Trainer
 
     split = split_graph(toy_built.graph, seed=0)
-    everything = _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(progress=False)).supervised
+    everything = _Trainer(toy_built, split, SMALL_MODEL, TrainConfig()).supervised
     assert len({et[1] for et in everything}) > 1
-    chosen = _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(supervise=["depicts"], progress=False)).supervised
+    chosen = _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(), supervise=["depicts"]).supervised
     assert {et[1] for et in chosen} == {"depicts"}
     # The other relations still pass messages.
     assert any(et[1] == "describes" for et in split.edges["message_passing"])
     with pytest.raises(
         GraphValidationError, match=r"selects no supervision edges; relations with supervision edges: \["
     ):
-        _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(supervise=["likes"], progress=False))
+        _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(), supervise=["likes"])
     with pytest.raises(ConfigError, match="at least one relation"):
-        TrainConfig(supervise=[])
-    result = fit(
-        toy_built, SMALL_MODEL, TrainConfig(epochs=2, supervise=["depicts"], progress=False, seed=0), split=split
-    )
+        SplitConfig(supervise=[])
+    result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=2, seed=0), SplitConfig(supervise=["depicts"]), split=split)
     assert "image->concept/mrr" in result.test_metrics
 
 
@@ -237,7 +233,7 @@ def test_towers_step_embeds_only_needed_rows_with_the_same_loss_and_gradients(to
 
     split = split_graph(toy_built.graph, seed=0)
     towers = ModelConfig(hidden_dim=16, out_dim=8, num_layers=0, dropout=0.0)
-    config = TrainConfig(batch_size=4, negatives=negatives, isolate_nodes=0.2, progress=False, seed=3)
+    config = TrainConfig(batch_size=4, negatives=negatives, sampler={"name": "full", "isolate_nodes": 0.2}, seed=3)
     rows, full = _Trainer(toy_built, split, towers, config), _Trainer(toy_built, split, towers, config)
     full.model.load_state_dict(rows.model.state_dict())
     assert not rows._passes_messages()
@@ -266,20 +262,21 @@ def test_deterministic_training_switches_torch_to_deterministic_algorithms_and_b
 
     monkeypatch.setattr(trainer_module._Trainer, "train_epoch", spy)
     assert not torch.are_deterministic_algorithms_enabled()
-    config = TrainConfig(epochs=2, batch_size=64, progress=False, deterministic=True)
-    first = fit(toy_built, SMALL_MODEL, config).test_metrics
+    config, run = TrainConfig(epochs=2, batch_size=64), RunConfig(deterministic=True)
+    first = fit(toy_built, SMALL_MODEL, config, run=run).test_metrics
     assert seen == [True, True] and not torch.are_deterministic_algorithms_enabled()  # restored afterwards
-    assert fit(toy_built, SMALL_MODEL, config).test_metrics == first
-    fit(toy_built, SMALL_MODEL, TrainConfig(epochs=1, batch_size=64, progress=False))
+    assert fit(toy_built, SMALL_MODEL, config, run=run).test_metrics == first
+    fit(toy_built, SMALL_MODEL, TrainConfig(epochs=1, batch_size=64))
     assert seen[-1] is False  # off by default
     # A resumed run keeps its saved setting, whatever the caller's new epoch budget says.
     fit(
         toy_built,
         SMALL_MODEL,
-        TrainConfig(epochs=1, batch_size=64, progress=False, deterministic=True),
+        TrainConfig(epochs=1, batch_size=64),
         run_dir=tmp_path / "run",
+        run=run,
     )
     before = len(seen)
-    fit(toy_built, train_config=TrainConfig(epochs=2, progress=False), run_dir=tmp_path / "run", resume=True)
+    fit(toy_built, train_config=TrainConfig(epochs=2), run_dir=tmp_path / "run", resume=True, run=RunConfig())
     assert seen[before:] == [True] and not torch.are_deterministic_algorithms_enabled()  # epoch 2 only, deterministic
-    assert TrainConfig.from_dict(config.to_dict()).deterministic
+    assert RunConfig.from_dict(run.to_dict()).deterministic

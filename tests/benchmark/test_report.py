@@ -1,0 +1,34 @@
+from pathlib import Path
+
+from graphalign.benchmark.quality import BenchmarkResult
+from graphalign.benchmark.report import render_report
+
+
+def _result() -> BenchmarkResult:
+    result = BenchmarkResult(graph_methods={"graph"}, counts=[{"a:image->concept": 5}])
+    metrics = lambda mrr: {"mrr": mrr, "hits@1": mrr / 2, "hits@10": 1.0}  # noqa: E731
+    for subset in ("all", "seen"):
+        result.rows[("graph", "a:image->concept", subset)] = [metrics(0.6), metrics(0.5)]
+        result.rows[("baseline", "a:image->concept", subset)] = [metrics(0.4), metrics(0.4)]
+    return result
+
+
+def test_report_sections_and_command():
+    text = render_report(_result(), "toy", "graphalign bench toy --seeds 0 1", 12.3, 2)
+    lines = text.split("\n")
+    assert lines[0] == "# Quality benchmark on `toy`"
+    assert lines[2].startswith("`graphalign bench toy --seeds 0 1` on ") and "12s in all" in lines[2]
+    assert lines[2].endswith("mean ± std over 2 seeds.")
+    assert "held-out pairs (seed 0): a:image->concept 5" in lines
+    assert (
+        "| a:image->concept | graph | 0.550 ± 0.071 | baseline | 0.400 ± 0.000 | +37.5% | +50.0%, +25.0% | yes |"
+        in lines
+    )
+    assert "## image->concept, concepts with training images (MRR)" in lines
+    assert "## Plots" not in lines and text.endswith(" |\n")
+
+
+def test_report_links_plots():
+    text = render_report(_result(), "toy", "graphalign bench toy", 1.0, 2, plots=[Path("out/map-toy.png")])
+    assert text.endswith("## Plots\n\n![map-toy](map-toy.png)\n")
+    assert render_report(_result(), "toy", "c", 1.0, 2, plots=[]).endswith("\n## Plots\n\n")  # a section, no links
