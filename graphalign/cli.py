@@ -7,11 +7,12 @@ Every user mistake (bad data, unknown name, missing folder) is printed as one
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -234,24 +235,34 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
+def _bound_option(group: Any, config: str, preset: str | None) -> Callable[..., argparse.Action]:
+    """:func:`_option` for ``group``, ``config`` (a call may name another) and ``preset``."""
+    return functools.partial(_option, group, config=config, preset=preset)
+
+
+def _add_component_options(
+    option: Callable[..., argparse.Action],
+    flag: str,
+    field: str,
+    help: str,
+    example: str | None = None,
+    kwargs_help: str | None = None,
+) -> None:
+    """Adds ``flag`` naming a registered component and ``flag-kwargs``, its arguments as JSON."""
+    if kwargs_help is None:
+        shown = f", e.g. '{example}'" if example else ""
+        kwargs_help = f"its arguments as JSON{shown}; a name it does not take is an error that lists the valid ones"
+    option(flag, field=field, help=help)
+    option(f"{flag}-kwargs", field=f"{field}_kwargs", type=_json_dict, metavar="JSON", help=kwargs_help)
+
+
 def _add_encoder_options(parser: argparse.ArgumentParser, preset: str | None = None) -> None:
-    group = parser.add_argument_group("encoders")
-    option = lambda *flags, **kwargs: _option(group, *flags, config="graph", preset=preset, **kwargs)  # noqa: E731
-    option("--text-encoder", field="text_encoder", help="encoder for concepts and texts (see `graphalign ls encoders`)")
-    option(
-        "--text-encoder-kwargs",
-        field="text_encoder_kwargs",
-        type=_json_dict,
-        metavar="JSON",
-        help="its arguments as JSON; a name it does not take is an error that lists the valid ones",
+    option = _bound_option(parser.add_argument_group("encoders"), "graph", preset)
+    _add_component_options(
+        option, "--text-encoder", "text_encoder", "encoder for concepts and texts (see `graphalign ls encoders`)"
     )
-    option("--image-encoder", field="image_encoder", help="encoder for images (see `graphalign ls encoders`)")
-    option(
-        "--image-encoder-kwargs",
-        field="image_encoder_kwargs",
-        type=_json_dict,
-        metavar="JSON",
-        help="its arguments as JSON; a name it does not take is an error that lists the valid ones",
+    _add_component_options(
+        option, "--image-encoder", "image_encoder", "encoder for images (see `graphalign ls encoders`)"
     )
     option(
         "--cache-dir", field="cache_dir", help="feature cache folder (none: $GRAPHALIGN_CACHE or ~/.cache/graphalign)"
@@ -532,33 +543,30 @@ DEMO_DATASET = "tuxpaint_small"
 
 
 def _add_training_options(parser: argparse.ArgumentParser, preset: str | None = None) -> None:
+    model = _add_model_options(parser, preset)
+    _add_readout_options(model, preset)
+    training = _add_loss_options(parser, preset)
+    _add_sampler_options(training, preset)
+    _add_run_options(training, preset)
+    _add_split_options(training, preset)
+
+
+def _add_model_options(parser: argparse.ArgumentParser, preset: str | None) -> Any:
+    """Adds the group ``model`` with the options of ``ModelConfig``; returns the group."""
     group = parser.add_argument_group("model")
-    option = lambda *flags, **kwargs: _option(group, *flags, config="model", preset=preset, **kwargs)  # noqa: E731
-    option("--conv", field="conv", help="message-passing layer (see `graphalign ls convs`)")
-    option(
-        "--conv-kwargs",
-        field="conv_kwargs",
-        type=_json_dict,
-        metavar="JSON",
-        help=(
-            "its arguments as JSON, e.g. '{\"heads\": 4}'; "
-            "a name it does not take is an error that lists the valid ones"
-        ),
+    option = _bound_option(group, "model", preset)
+    _add_component_options(
+        option, "--conv", "conv", "message-passing layer (see `graphalign ls convs`)", example='{"heads": 4}'
     )
     option("--layers", field="num_layers", dest="layers", type=int, help="message-passing layers (0: a per-type MLP)")
     option("--hidden-dim", field="hidden_dim", type=int, help="width of the message-passing layers")
     option("--out-dim", field="out_dim", type=int, help="size of the shared space")
-    option(
+    _add_component_options(
+        option,
         "--head",
-        field="head",
-        help="output head (see `graphalign ls heads`); prior keeps the pretrained space: normalize(P x + s * GNN)",
-    )
-    option(
-        "--head-kwargs",
-        field="head_kwargs",
-        type=_json_dict,
-        metavar="JSON",
-        help="its arguments as JSON, e.g. '{\"scale\": 0.2}' (prior: initial weight s of the GNN term)",
+        "head",
+        "output head (see `graphalign ls heads`); prior keeps the pretrained space: normalize(P x + s * GNN)",
+        kwargs_help="its arguments as JSON, e.g. '{\"scale\": 0.2}' (prior: initial weight s of the GNN term)",
     )
     option("--dropout", field="dropout", type=float, help="dropout after each layer, in [0, 1)")
     option(
@@ -567,6 +575,11 @@ def _add_training_options(parser: argparse.ArgumentParser, preset: str | None = 
         type=float,
         help="probability of dropping each message-passing edge while training, in [0, 1)",
     )
+    return group
+
+
+def _add_readout_options(group: Any, preset: str | None) -> None:
+    """Adds the readouts applied after training: graph channels and inheritance."""
     group.add_argument(
         "--channel",
         dest="channels",
@@ -585,36 +598,19 @@ def _add_training_options(parser: argparse.ArgumentParser, preset: str | None = 
         help="concepts without images inherit the learned embeddings of their relatives with images "
         "over is_a / part_of, after training (graphalign.nn.inherit)",
     )
-    _option(
-        group,
-        "--inherit-weight",
-        config="inherit",
-        field="weight",
-        preset=preset,
-        type=float,
-        help="with --inherit: weight of the inherited mean",
-    )
-    _option(
-        group,
-        "--inherit-hops",
-        config="inherit",
-        field="hops",
-        preset=preset,
-        type=int,
-        help="with --inherit: how far inheritance reaches over is_a / part_of",
-    )
-    group = parser.add_argument_group("training")
-    option = lambda *flags, **kwargs: _option(group, *flags, config="train", preset=preset, **kwargs)  # noqa: E731
-    option("--loss", field="loss", help="contrastive loss (see `graphalign ls losses`)")
+    option = _bound_option(group, "inherit", preset)
+    option("--inherit-weight", field="weight", type=float, help="with --inherit: weight of the inherited mean")
     option(
-        "--loss-kwargs",
-        field="loss_kwargs",
-        type=_json_dict,
-        metavar="JSON",
-        help=(
-            "its arguments as JSON, e.g. '{\"temperature\": 0.05}'; "
-            "a name it does not take is an error that lists the valid ones"
-        ),
+        "--inherit-hops", field="hops", type=int, help="with --inherit: how far inheritance reaches over is_a / part_of"
+    )
+
+
+def _add_loss_options(parser: argparse.ArgumentParser, preset: str | None) -> Any:
+    """Adds the group ``training`` with the loss and optimiser options; returns the group."""
+    group = parser.add_argument_group("training")
+    option = _bound_option(group, "train", preset)
+    _add_component_options(
+        option, "--loss", "loss", "contrastive loss (see `graphalign ls losses`)", example='{"temperature": 0.05}'
     )
     option("--epochs", field="epochs", type=int, help="maximum number of epochs")
     option(
@@ -625,16 +621,24 @@ def _add_training_options(parser: argparse.ArgumentParser, preset: str | None = 
         help="supervision pairs per edge type and step",
     )
     option("--lr", field="lr", type=float, help="AdamW learning rate (> 0)")
+    return group
+
+
+def _add_sampler_options(group: Any, preset: str | None) -> None:
+    """Adds the sampler's options (errors name the sampler's fields as keys of ``TrainConfig.sampler``)."""
+    option = _bound_option(group, "train", preset)
+
+    def sampler_option(*flags: str, config: str = "sampler", field: str, **kwargs: Any) -> None:
+        action = option(*flags, config=config, field=field, **kwargs)
+        action.error_key = ("TrainConfig.sampler", field)  # type: ignore[attr-defined]
+
     option(
         "--mode",
         field="sampler.name",
         choices=["full", "neighbor", "minibatch"],
         help="sampler: full-graph or neighbour-sampled (neighbor, alias minibatch) training",
     )
-    config_option = lambda *flags, config="sampler", **kwargs: _option(  # noqa: E731
-        group, *flags, config=config, preset=preset, **kwargs
-    )
-    fan_out = config_option(
+    sampler_option(
         "--num-neighbors",
         config="neighbor",
         field="num_neighbors",
@@ -642,30 +646,30 @@ def _add_training_options(parser: argparse.ArgumentParser, preset: str | None = 
         nargs="+",
         help="with --mode neighbor: fan-out per hop (-1: all)",
     )
-    fan_out.error_key = ("TrainConfig.sampler", "num_neighbors")  # type: ignore[attr-defined]
     option(
         "--negatives",
         field="negatives",
         type=int,
         help="extra negatives per step (0: in-batch only, -1: all nodes of the target type)",
     )
-    steps = config_option(
+    sampler_option(
         "--steps-per-epoch", field="steps_per_epoch", type=int, help="cap on optimiser steps per epoch (none: one pass)"
     )
-    steps.error_key = ("TrainConfig.sampler", "steps_per_epoch")  # type: ignore[attr-defined]
-    isolate = config_option(
+    sampler_option(
         "--isolate-nodes",
         field="isolate_nodes",
         type=float,
         help="fraction of images/texts cut off from message passing at each step (trains for new nodes), in [0, 1)",
     )
-    isolate.error_key = ("TrainConfig.sampler", "isolate_nodes")  # type: ignore[attr-defined]
-    _option(
-        group,
+
+
+def _add_run_options(group: Any, preset: str | None) -> None:
+    """Adds what is supervised, when training stops, the seed and where it runs."""
+    option = _bound_option(group, "train", preset)
+    option(
         "--supervise",
         config="split",
         field="supervise",
-        preset=preset,
         nargs="+",
         metavar="RELATION",
         help="relations the loss trains on (none: every aligned relation; the rest still pass messages)",
@@ -677,21 +681,25 @@ def _add_training_options(parser: argparse.ArgumentParser, preset: str | None = 
         help="stop after this many evaluations without a better validation MRR",
     )
     option("--seed", field="seed", type=int, help="seed of the split, the initialisation, shuffling and sampling")
-    config_option(
+    option(
         "--deterministic",
         config="run",
         field="deterministic",
         action="store_true",
         help="torch.use_deterministic_algorithms while training: bitwise-equal runs with the same seed",
     )
-    config_option(
+    option(
         "--train-device",
         config="run",
         field="device",
         dest="train_device",
         help="where training runs: auto, cpu, cuda, cuda:N or mps",
     )
-    option = lambda *flags, **kwargs: _option(group, *flags, config="split", preset=preset, **kwargs)  # noqa: E731
+
+
+def _add_split_options(group: Any, preset: str | None) -> None:
+    """Adds the options of the held-out split."""
+    option = _bound_option(group, "split", preset)
     option(
         "--val-fraction",
         field="val_fraction",

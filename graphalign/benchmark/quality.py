@@ -180,53 +180,54 @@ def bench_channels(
     """
     text_dim = built.features["text"].size(1)
     visual_dim = built.features["image"].size(1) - text_dim
-    channels: list[dict[str, Any]] = []
-    if prior > 0:
-        channels.append(
-            {
-                "sources": ["image", "concept", "text"],
-                "weight": prior,
-                "hops": 0,
-                "center": False,
-                "feature_slice": [-text_dim, 0],
-            }
-        )
-    if text > 0:
-        channels.append({"sources": ["text"], "weight": text, "relations": ["describes"], "hops": 1, "decay": 1.0})
-    if visual > 0 and visual_dim > 0:
-        channels.append(
-            {
-                "sources": ["image"],
-                "weight": visual,
-                "relations": ["depicts", "is_a", "part_of"],
-                "hops": 3,
-                "decay": 0.8,
-                "feature_slice": [0, visual_dim],
-            }
-        )
-    if concept > 0:
-        channels.append(
-            {
-                "sources": ["concept", "text"],
-                "weight": concept,
-                "relations": ["depicts"],
-                "hops": 1,
-                "decay": 1.0,
-                "center": False,
-            }
-        )
-    if hierarchy > 0:
-        channels.append(
-            {
-                "sources": ["concept"],
-                "weight": hierarchy,
-                "relations": [PREDICTION_RELATION],
-                "hops": 1,
-                "center": False,
-                "codes": 256,
-            }
-        )
-    return channels
+    weights = dict(zip(CHANNEL_NAMES, (prior, text, visual, concept, hierarchy)))
+    channels = [_bench_channel(name, weight, text_dim, visual_dim) for name, weight in weights.items()]
+    return [channel for channel in channels if channel is not None]
+
+
+def _bench_channel(name: str, weight: float, text_dim: int, visual_dim: int) -> dict[str, Any] | None:
+    """The channel ``name`` of :func:`bench_channels` with ``weight``; ``None`` where it is left out
+    (weight 0, or the visual channel of image features that are all ConSE)."""
+    if not weight > 0:
+        return None
+    if name == "prior":
+        return {
+            "sources": ["image", "concept", "text"],
+            "weight": weight,
+            "hops": 0,
+            "center": False,
+            "feature_slice": [-text_dim, 0],
+        }
+    if name == "text":
+        return {"sources": ["text"], "weight": weight, "relations": ["describes"], "hops": 1, "decay": 1.0}
+    if name == "visual":
+        if visual_dim <= 0:
+            return None
+        return {
+            "sources": ["image"],
+            "weight": weight,
+            "relations": ["depicts", "is_a", "part_of"],
+            "hops": 3,
+            "decay": 0.8,
+            "feature_slice": [0, visual_dim],
+        }
+    if name == "concept":
+        return {
+            "sources": ["concept", "text"],
+            "weight": weight,
+            "relations": ["depicts"],
+            "hops": 1,
+            "decay": 1.0,
+            "center": False,
+        }
+    return {  # hierarchy
+        "sources": ["concept"],
+        "weight": weight,
+        "relations": [PREDICTION_RELATION],
+        "hops": 1,
+        "center": False,
+        "codes": 256,
+    }
 
 
 def channels_readout(built: BuiltGraph, *weights: float) -> dict[str, Any]:

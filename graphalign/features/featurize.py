@@ -18,7 +18,7 @@ from graphalign.digest import content_digest, file_digest
 from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
 from graphalign.encoders.cache import FeatureCache, default_cache_dir
 from graphalign.encoders.cached import encode_with_cache
-from graphalign.errors import ConfigError, EncoderError, GraphValidationError
+from graphalign.errors import ConfigError, EncoderError, check_config_keys
 from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.graph.schema import ConceptNode, ImageNode, Node, TextNode
 from graphalign.image_io import check_image_file_size
@@ -120,10 +120,8 @@ class GraphConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GraphConfig:
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise GraphValidationError(f"unknown GraphConfig field(s): {', '.join(unknown)}")
+        """Inverse of :meth:`to_dict`; raises :class:`ConfigError` on keys that are not fields."""
+        check_config_keys(cls, data, "GraphConfig")
         return cls(**data)
 
     def build_encoder(self, modality: str) -> Encoder:

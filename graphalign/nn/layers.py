@@ -1,12 +1,11 @@
-"""Activations and normalisation layers by name, resolved by PyG's resolvers where PyG has the layer.
+"""Activations (resolved by PyG's ``activation_resolver``) and normalisation layers by name.
 
 * :func:`build_activation`: any activation that
   :func:`torch_geometric.nn.resolver.activation_resolver` knows (``gelu``,
   ``relu``, ``silu``, ``elu``, ``tanh``, ...);
-* :data:`NORMS`: ``layer`` (PyG's ``LayerNorm`` per node, through
-  :func:`~torch_geometric.nn.resolver.normalization_resolver`), ``batch`` (batch
-  norm that falls back to its running statistics for a batch of one row, which
-  per-type mini-batches meet), ``none``.
+* :data:`NORMS`: ``layer`` (torch's ``LayerNorm`` over each node's features),
+  ``batch`` (batch norm that falls back to its running statistics for a batch of
+  one row, which per-type mini-batches meet), ``none``.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from torch import Tensor, nn
 import graphalign._pyg  # noqa: F401  (before PyG: imports it without its FutureWarning)
 
 # isort: split
-from torch_geometric.nn.resolver import activation_resolver, normalization_resolver
+from torch_geometric.nn.resolver import activation_resolver
 
 from graphalign.errors import ConfigError
 from graphalign.registry import Registry
@@ -54,8 +53,13 @@ NORMS: Registry[nn.Module] = Registry("norm")
 
 @NORMS.register("layer")
 def _layer_norm(num_features: int) -> nn.Module:
-    """Layer normalisation of each node's features (PyG's ``LayerNorm``, ``mode="node"``)."""
-    return normalization_resolver("layer_norm", num_features, mode="node")
+    """Layer normalisation of each node's features (torch's ``LayerNorm``).
+
+    PyG's ``normalization_resolver("layer_norm", mode="node")`` computes the same
+    function, but training with it rounds differently, so runs trained with
+    torch's layer keep their numbers.
+    """
+    return nn.LayerNorm(num_features)
 
 
 @NORMS.register("batch")
