@@ -41,13 +41,16 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | N
     """Opens a temporary file next to ``path``; renames it onto ``path`` on success.
 
     A crash (or exception) inside the block leaves ``path`` untouched and removes
-    the temporary file, so readers never see a half-written file.
+    the temporary file, so readers never see a half-written file. The file gets
+    the permissions of any new file (``0o666`` less the umask), not the private
+    ``0o600`` of a temporary file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     binary = "b" in mode
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
             yield handle
             handle.flush()
@@ -58,6 +61,13 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | N
             os.unlink(tmp)
         raise
     _fsync_folder(path.parent)
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -588,7 +588,8 @@ def _add_readout_options(group: Any, preset: str | None) -> None:
         default=[],
         metavar="SPEC",
         help="graph channel appended to the embedding by the channels readout (repeatable): JSON or "
-        "SOURCES[@RELATIONS][:weight=W,hops=H,decay=D,feature_slice=A-B], e.g. image@depicts,is_a,part_of "
+        "SOURCES[@RELATIONS][:weight=W,hops=H,decay=D,feature_slice=A-B,center=0|1,codes=N,in_loss=0|1], "
+        "e.g. image@depicts,is_a,part_of "
         "(see graphalign.nn.channels)",
     )
     group.add_argument(

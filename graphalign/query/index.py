@@ -2,7 +2,7 @@
 
 ``exact`` scans every vector with batched matrix products (the default);
 ``faiss`` wraps a faiss index (optional extra ``graphalign[faiss]``) and
-``usearch`` a usearch HNSW index (``pip install usearch``) for large
+``usearch`` a usearch HNSW index (``pip install graphalign[usearch]``) for large
 collections. All return the same ``(scores, indices)`` results; a result slot
 with no vector (fewer than ``k`` found) has index ``-1``.
 """
@@ -269,7 +269,7 @@ class FaissIndex(VectorIndex):
 
 @INDEXES.register("usearch", requires="graphalign[usearch]")
 class UsearchIndex(VectorIndex):
-    """Approximate search with a usearch HNSW index (``pip install usearch``).
+    """Approximate search with a usearch HNSW index (``pip install graphalign[usearch]``).
 
     Example:
         >>> index = UsearchIndex(connectivity=32, expansion_search=128)  # doctest: +SKIP
@@ -287,7 +287,7 @@ class UsearchIndex(VectorIndex):
         try:
             from usearch.index import Index
         except ImportError as error:
-            raise GraphAlignError("the usearch index needs usearch: pip install usearch") from error
+            raise GraphAlignError("the usearch index needs usearch: pip install graphalign[usearch]") from error
         self._Index = Index
         self.connectivity, self.expansion_add, self.expansion_search, self.dtype = (
             connectivity,

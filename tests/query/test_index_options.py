@@ -136,5 +136,5 @@ def test_usearch_search_breadth_and_missing_package(monkeypatch):
     scores, found = index.search(torch.eye(4)[:1], 2)  # one query: usearch answers 1-d, we keep (1, k)
     assert found.shape == (1, 2) and found[0, 0].item() == 0 and scores[0, 0].item() == pytest.approx(1.0)
     monkeypatch.setitem(sys.modules, "usearch.index", None)
-    with pytest.raises(GraphAlignError, match="pip install usearch"):
+    with pytest.raises(GraphAlignError, match=r"pip install graphalign\[usearch\]"):
         build_index("usearch")
