@@ -903,13 +903,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if not distributed or dist.get_rank() == 0:  # under torchrun, rank 0 alone reports (and wrote the run)
         print(f"trained {result.model!r}")
         print(
-            f"best epoch {result.best_epoch} of {len(result.history)}{_early_stop_note(len(result.history), train)}; "
-            f"run saved to {args.output}"
+            f"best epoch {result.best_epoch} of {len(result.history)}{_early_stop_note(len(result.history), train)}"
+            f"{_untrained_note(result.best_epoch, result.val_metrics)}; run saved to {args.output}"
         )
         _print_metrics(result.test_metrics, "test metrics (filtered ranking, held-out links):")
     if distributed:
         dist.destroy_process_group()
     return 0
+
+
+def _untrained_note(best_epoch: int, val_metrics: dict[str, float]) -> str:
+    """Says so when the kept weights are the untrained model's (no epoch beat it on validation links)."""
+    if best_epoch != 0 or not val_metrics:
+        return ""
+    return " (the untrained model: no epoch improved its validation MRR; train longer or with another --lr)"
 
 
 def _early_stop_note(epochs_run: int, train: Any) -> str:

@@ -430,3 +430,10 @@ def test_ls_families_match_the_registries():
     from graphalign.cli import REGISTRY_FAMILIES, _registries
 
     assert tuple(sorted(_registries())) == REGISTRY_FAMILIES
+
+
+def test_train_says_when_the_untrained_model_is_kept(toy_dataset, tmp_path, capsys):
+    assert main(["-q", "build", str(toy_dataset), "-o", str(tmp_path / "g"), *FAST]) == 0
+    assert main(["-q", "train", str(tmp_path / "g"), "-o", str(tmp_path / "r"), "--epochs", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "best epoch 0 of 0 (the untrained model: no epoch improved its validation MRR" in out
