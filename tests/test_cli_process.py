@@ -147,3 +147,19 @@ def test_api_users_see_no_deprecation_warning(tmp_path: Path, toy_dataset: Path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "concept"
     assert "Warning" not in result.stderr
+
+
+def test_dataset_build_writes_a_loadable_folder(tmp_path: Path) -> None:
+    graphalign("dataset", "build", "tuxpaint_small", "-o", "data", cwd=tmp_path)
+    assert (tmp_path / "data" / "nodes.jsonl").is_file() and (tmp_path / "data" / "edges.tsv").is_file()
+    again = graphalign("dataset", "build", "tuxpaint_small", "-o", "data", cwd=tmp_path, check=False)
+    assert again.returncode == 2 and again.stderr.startswith("error: ") and "Traceback" not in again.stderr
+
+
+@pytest.mark.offline_model
+def test_bench_writes_its_table(tmp_path: Path) -> None:
+    args = ["--seeds", "0", "--epochs", "1", "--losses", "infonce", "--convs", "gatv2", "--out", "out"]
+    out = graphalign("-q", "bench", "tuxpaint_small", *args, cwd=tmp_path).stdout
+    assert "# Quality benchmark on `tuxpaint_small`" in out and "two towers + prior" in out
+    assert (tmp_path / "out" / "quality-tuxpaint_small.md").is_file()
+    assert (tmp_path / "out" / "quality-tuxpaint_small.csv").is_file()
