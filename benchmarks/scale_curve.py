@@ -155,16 +155,23 @@ def child(spec: dict[str, Any]) -> None:
         flush=True,
     )
     conv_kwargs = {"heads": 4} if spec["conv"] in ("gat", "gatv2") else {}
-    model = ModelConfig(
-        conv=spec["conv"], conv_kwargs=conv_kwargs, hidden_dim=spec["hidden_dim"], out_dim=spec["out_dim"], num_layers=2
+    model = ModelConfig(  # message passing alone: plain head, no readouts
+        conv=spec["conv"],
+        conv_kwargs=conv_kwargs,
+        hidden_dim=spec["hidden_dim"],
+        out_dim=spec["out_dim"],
+        num_layers=2,
+        head="plain",
+        readouts=[],
     )
     train = TrainConfig(
         epochs=1,
         batch_size=spec["batch_size"],
         sampler={"name": "neighbor", "num_neighbors": spec["num_neighbors"], "steps_per_epoch": steps},
+        negatives=0,
         seed=0,
     )
-    run = RunConfig(progress=spec.get("progress", False), distributed=False)
+    run = RunConfig(progress=spec.get("progress", False), distributed=False, deterministic=False)
     _log_progress(steps, spec["log_every"])
     fit_started = time.perf_counter()
     result = fit(graph, model, train, split=split, run=run)

@@ -64,12 +64,16 @@ _LAZY: dict[str, str] = {
     "TrainResult": "graphalign.training",
     "fit": "graphalign.training",
     "pipeline": "graphalign.entry",
+    "presets": "graphalign.presets",
+    "PRESETS": "graphalign.presets",
+    "Preset": "graphalign.presets",
+    "get_preset": "graphalign.presets",
     "split_graph": "graphalign.data",
 }
 """Public name → the module that defines it (a submodule, such as ``datasets``, maps to itself)."""
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
-    from graphalign import datasets
+    from graphalign import datasets, presets
     from graphalign.data import EdgeSplit, SplitConfig, split_graph
     from graphalign.encoders import ENCODERS, Encoder, FeatureCache, build_encoder
     from graphalign.entry import pipeline
@@ -98,6 +102,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     )
     from graphalign.losses import LOSSES, InfoNCELoss, TripletMarginLoss, build_loss
     from graphalign.nn import CONVS, HeteroAligner, ModelConfig
+    from graphalign.presets import PRESETS, Preset, get_preset
     from graphalign.query import INDEXES, Aligner, Neighbor
     from graphalign.training import RunConfig, TrainConfig, TrainedRun, TrainResult, fit
 
@@ -138,6 +143,10 @@ __all__ = [
     "split_graph",
     "fit",
     "pipeline",
+    "presets",
+    "PRESETS",
+    "Preset",
+    "get_preset",
     "TrainResult",
     "TrainedRun",
     "Aligner",

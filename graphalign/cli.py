@@ -7,6 +7,7 @@ Every user mistake (bad data, unknown name, missing folder) is printed as one
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import json
 import logging
@@ -124,7 +125,13 @@ def _source_defaults(module: str, class_name: str) -> dict[str, Any]:
     import ast
 
     source = Path(__file__).parent.joinpath(*module.split(".")[1:]).with_suffix(".py").read_text(encoding="utf-8")
-    classes = {n.name: n for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
+    body = ast.parse(source).body
+    classes = {n.name: n for n in body if isinstance(n, ast.ClassDef)}
+    constants = {  # module-level literals a default factory may copy (``lambda: copy.deepcopy(NAME)``)
+        n.target.id: n.value
+        for n in body
+        if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and n.value is not None
+    }
     cls = classes[class_name]
     defaults: dict[str, Any] = {}
     for base in cls.bases:  # fields inherited from a dataclass of the same module come first
@@ -141,18 +148,22 @@ def _source_defaults(module: str, class_name: str) -> dict[str, Any]:
                 value = keywords["default"]
             else:
                 factory = keywords["default_factory"]
-                defaults[statement.target.id] = (
-                    ast.literal_eval(factory.body) if isinstance(factory, ast.Lambda) else factories[factory.id]()
-                )  # type: ignore[attr-defined]
+                if not isinstance(factory, ast.Lambda):
+                    defaults[statement.target.id] = factories[factory.id]()  # type: ignore[attr-defined]
+                    continue
+                produced = factory.body
+                if isinstance(produced, ast.Call) and len(produced.args) == 1:  # copy.deepcopy(NAME)
+                    produced = produced.args[0]
+                if isinstance(produced, ast.Name):
+                    produced = constants[produced.id]
+                defaults[statement.target.id] = ast.literal_eval(produced)
                 continue
         defaults[statement.target.id] = ast.literal_eval(value)
     return defaults
 
 
-def _option(
-    group: Any, *flags: str, config: str, field: str, preset: str | None = None, **kwargs: Any
-) -> argparse.Action:
-    """Adds an option whose default is the config dataclass's (or the preset's, for ``demo``).
+def _option(group: Any, *flags: str, config: str, field: str, **kwargs: Any) -> argparse.Action:
+    """Adds an option whose default is the config dataclass's.
 
     argparse gets ``default=None``: only the values a user gives are passed to the
     config, so the dataclass defaults apply and the CLI cannot disagree with them.
@@ -161,30 +172,28 @@ def _option(
     action = group.add_argument(*flags, default=None, **kwargs)
     action.config_field = (config, field)  # type: ignore[attr-defined]
     action.error_key = (CONFIG_CLASSES[config][1], field)  # type: ignore[attr-defined]
-    action.preset = preset  # type: ignore[attr-defined]
     _OPTION_FIELDS[action.dest] = (config, field)
     return action
 
 
-def _preset_settings(preset: str | None) -> dict[str, dict[str, Any]]:
-    """``graphalign.demo.DEMO_SETTINGS`` for ``preset="demo"`` (read from the source while the
-    module is not loaded, so that ``demo --help`` loads no torch), else nothing."""
-    if preset != "demo":
-        return {}
-    if "graphalign.demo" in sys.modules:
-        return sys.modules["graphalign.demo"].DEMO_SETTINGS
-    import ast
+def _preset_settings(name: str | None) -> dict[str, dict[str, Any]]:
+    """The fields preset ``name`` sets, per config (none without a preset: the dataclass defaults)."""
+    from graphalign.presets import get_preset
 
-    tree = ast.parse((Path(__file__).parent / "demo.py").read_text(encoding="utf-8"))
-    for node in tree.body:
-        target = (
-            node.target
-            if isinstance(node, ast.AnnAssign)
-            else (node.targets[0] if isinstance(node, ast.Assign) else None)
-        )
-        if isinstance(target, ast.Name) and target.id == "DEMO_SETTINGS":
-            return ast.literal_eval(node.value)  # type: ignore[arg-type]
-    raise KeyError("graphalign.demo.DEMO_SETTINGS")
+    return get_preset(name).settings if name else {}
+
+
+def _add_preset_option(parser: argparse.ArgumentParser) -> None:
+    from graphalign.presets import DEFAULT_PRESET, PRESETS
+
+    lines = "; ".join(f"{name}: {preset.summary}" for name, preset in PRESETS.items())
+    parser.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default=None,
+        help=f"a named configuration (graphalign.presets); the other options change it. {lines} "
+        f"(default: {DEFAULT_PRESET}, the config classes' defaults shown below)",
+    )
 
 
 def _show_default(value: Any) -> str:
@@ -211,13 +220,9 @@ class _HelpFormatter(argparse.HelpFormatter):
         config_field = getattr(action, "config_field", None)
         if config_field is not None:
             config, name = config_field
-            settings = _preset_settings(getattr(action, "preset", None)).get(config, {})
-            if name in settings:
-                shown = f"{_show_default(settings[name])}, the demo's setting (graphalign.demo.DEMO_SETTINGS)"
-            else:
-                shown = f"{_show_default(_field_default(config, name))}, {CONFIG_CLASSES[config][1]}.{name}"
-                if isinstance(action, argparse._StoreFalseAction):
-                    shown = f"{CONFIG_CLASSES[config][1]}.{name}={_field_default(config, name)}"
+            shown = f"{_show_default(_field_default(config, name))}, {CONFIG_CLASSES[config][1]}.{name}"
+            if isinstance(action, (argparse._StoreFalseAction, argparse.BooleanOptionalAction)):
+                shown = f"{CONFIG_CLASSES[config][1]}.{name}={_field_default(config, name)}"
         elif isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse._CountAction)):
             return text
         elif action.default is None:
@@ -235,9 +240,9 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-def _bound_option(group: Any, config: str, preset: str | None) -> Callable[..., argparse.Action]:
-    """:func:`_option` for ``group``, ``config`` (a call may name another) and ``preset``."""
-    return functools.partial(_option, group, config=config, preset=preset)
+def _bound_option(group: Any, config: str) -> Callable[..., argparse.Action]:
+    """:func:`_option` for ``group`` and ``config`` (a call may name another)."""
+    return functools.partial(_option, group, config=config)
 
 
 def _add_component_options(
@@ -256,8 +261,8 @@ def _add_component_options(
     option(f"{flag}-kwargs", field=f"{field}_kwargs", type=_json_dict, metavar="JSON", help=kwargs_help)
 
 
-def _add_encoder_options(parser: argparse.ArgumentParser, preset: str | None = None) -> None:
-    option = _bound_option(parser.add_argument_group("encoders"), "graph", preset)
+def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
+    option = _bound_option(parser.add_argument_group("encoders"), "graph")
     _add_component_options(
         option, "--text-encoder", "text_encoder", "encoder for concepts and texts (see `graphalign ls encoders`)"
     )
@@ -313,12 +318,14 @@ def _add_build_command(commands: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--predictions",
         type=int,
-        default=0,
+        default=None,
         metavar="K",
-        help="add label-free predicted_as edges from each image to the concepts its top K ImageNet "
+        help="label-free predicted_as edges from each image to the concepts its top K ImageNet "
         "classes lead to through WordNet (concepts must be WordNet synsets; images encoded by "
-        "efficientnet-lite0 or conse with mode=concat)",
+        "efficientnet-lite0 or conse with mode=concat); 0: none (default: GraphConfig.augmenters, "
+        "K = 3 where the graph allows)",
     )
+    _add_preset_option(build)
     _add_encoder_options(build)
 
 
@@ -337,6 +344,7 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replace a run folder graphalign wrote there (never a folder holding other files)",
     )
+    _add_preset_option(train)
     _add_training_options(train)
     train.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     train.add_argument(
@@ -381,10 +389,8 @@ def _add_demo_command(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser(
         "demo",
         help="the main job on the bundled dataset: build, train, evaluate, query",
-        description="Build, train, evaluate and query on a dataset. The settings are those of "
-        "`graphalign train` and `build` except the few in graphalign.demo.DEMO_SETTINGS "
-        "(ConSE image features kept as a prior, all concepts as negatives, 40 epochs); "
-        "every option overrides them.",
+        description="Build, train, evaluate and query on a dataset, with the settings of "
+        "`graphalign build` and `graphalign train` (the best preset unless --preset says otherwise).",
     )
     demo.add_argument(
         "--data",
@@ -392,80 +398,52 @@ def _add_demo_command(commands: argparse._SubParsersAction) -> None:
         help="dataset folder or bundled dataset name (a bundled one brings its example query images)",
     )
     demo.add_argument("--work-dir", type=Path, default=Path("runs/demo"), help="where the graph and run folders go")
-    _add_training_options(demo, preset="demo")
-    _add_encoder_options(demo, preset="demo")
+    _add_preset_option(demo)
+    _add_training_options(demo)
+    _add_encoder_options(demo)
 
 
 def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser(
-        "bench", help="quality benchmark: graphalign vs. non-graph baselines on the same splits"
+        "bench",
+        help="quality benchmark: graphalign's default vs. non-graph baselines on the same splits",
+        description="Trains the best preset (what `graphalign train` gives with no options), the towers "
+        "preset and the ablations on the same protocol splits per seed, and writes a Markdown report and a CSV. "
+        "The schedule options change every trained method; without them each runs as its preset says.",
     )
-    bench.add_argument("data_dir", type=Path, help="dataset folder (e.g. the full Tux Paint + WordNet build)")
+    bench.add_argument("data_dir", type=Path, help="dataset folder or bundled dataset name")
     bench.add_argument(
         "--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the splits and the training runs"
     )
-    bench.add_argument("--epochs", type=int, default=40, help="maximum epochs of every trained method")
-    bench.add_argument("--batch-size", type=int, default=256, help="supervision pairs per edge type and step")
-    bench.add_argument(
-        "--mode", choices=["full", "minibatch"], default="full", help="full-batch or neighbour-sampled training"
+    schedule = bench.add_argument_group("schedule of every trained method (default: each preset's)")
+    schedule.add_argument("--epochs", type=int, default=None, help="maximum epochs")
+    schedule.add_argument("--batch-size", type=int, default=None, help="supervision pairs per edge type and step")
+    schedule.add_argument(
+        "--mode", choices=["auto", "full", "neighbor", "minibatch"], default=None, help="sampler of the graph methods"
     )
-    bench.add_argument(
-        "--steps-per-epoch", type=int, default=None, help="cap on optimiser steps per epoch (large graphs)"
+    schedule.add_argument("--steps-per-epoch", type=int, default=None, help="cap on optimiser steps per epoch")
+    schedule.add_argument("--eval-every", type=int, default=None, help="validate every N epochs")
+    schedule.add_argument("--num-neighbors", type=int, nargs="+", default=None, help="fan-out per hop when sampling")
+    rows = bench.add_argument_group("rows")
+    rows.add_argument(
+        "--losses",
+        nargs="+",
+        default=["infonce", "triplet"],
+        help="losses of the trained methods (the best preset's own gives its row; others are ablations)",
     )
-    bench.add_argument("--eval-every", type=int, default=1, help="validate every N epochs (large graphs)")
-    bench.add_argument("--num-neighbors", type=int, nargs="+", default=[15, 10], help="mini-batch fan-out per hop")
-    bench.add_argument(
-        "--knn",
-        type=int,
-        default=0,
-        metavar="K",
-        help="also graphalign gatv2 + prior + kNN: label-free edges from each image to its K closest concepts",
+    rows.add_argument(
+        "--convs",
+        nargs="+",
+        default=["gatv2", "rgcn"],
+        help="message-passing layers of the graph methods (the best preset's own gives its row)",
     )
-    bench.add_argument(
-        "--plain",
-        dest="plain",
-        action="store_true",
-        default=False,
-        help="also the variants on the default encoders' features without the prior residual",
+    rows.add_argument(
+        "--plain", action="store_true", help="also the plain preset and two towers on the image encoder's features"
     )
-    bench.add_argument(
-        "--no-plain", dest="plain", action="store_false", help=argparse.SUPPRESS
-    )  # the default; kept for old commands
-    bench.add_argument(
-        "--no-channels",
-        dest="channels",
-        action="store_false",
-        help="skip graphalign gatv2 + prior + graph channels and two towers with the same prior channel "
-        "(both on ConSE + visual image features)",
+    rows.add_argument(
+        "--knn", action="store_true", help="also the best preset with edges from each image to its 10 closest concepts"
     )
-    bench.add_argument(
-        "--inherit",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="graphalign's concepts without images inherit the learned embeddings of their relatives "
-        "with images over is_a / part_of (graphalign.nn.inherit)",
-    )
-    bench.add_argument(
-        "--predictions",
-        type=int,
-        default=3,
-        metavar="K",
-        help="label-free edges from each image to the concepts its top K ImageNet classes lead to "
-        "through WordNet (graphs whose concepts are WordNet synsets; 0: none)",
-    )
-    bench.add_argument(
-        "--channel-weights",
-        type=float,
-        nargs=5,
-        default=[1.0, 1.0, 0.0, 1.0, 0.5],
-        metavar=("PRIOR", "TEXT", "VISUAL", "CONCEPT", "HIERARCHY"),
-        help="weights of the prior, text, visual, concept and hierarchy channels (0 leaves one out)",
-    )
-    bench.add_argument("--losses", nargs="+", default=["infonce", "triplet"], help="losses of the trained methods")
-    bench.add_argument(
-        "--convs", nargs="+", default=["gatv2", "rgcn"], help="message-passing layers of the graph methods"
-    )
-    bench.add_argument("--out", type=Path, default=Path("docs/results"), help="folder for the markdown table and CSV")
+    bench.add_argument("--out", type=Path, default=Path("docs/results"), help="folder for the markdown report and CSV")
     bench.add_argument("--cache-dir", default=None, help="feature cache folder")
     bench.add_argument(
         "--plots", action="store_true", help="also draw t-SNE maps before/after alignment and training curves"
@@ -542,19 +520,19 @@ def build_parser() -> argparse.ArgumentParser:
 DEMO_DATASET = "tuxpaint_small"
 
 
-def _add_training_options(parser: argparse.ArgumentParser, preset: str | None = None) -> None:
-    model = _add_model_options(parser, preset)
-    _add_readout_options(model, preset)
-    training = _add_loss_options(parser, preset)
-    _add_sampler_options(training, preset)
-    _add_run_options(training, preset)
-    _add_split_options(training, preset)
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    model = _add_model_options(parser)
+    _add_readout_options(model)
+    training = _add_loss_options(parser)
+    _add_sampler_options(training)
+    _add_run_options(training)
+    _add_split_options(training)
 
 
-def _add_model_options(parser: argparse.ArgumentParser, preset: str | None) -> Any:
+def _add_model_options(parser: argparse.ArgumentParser) -> Any:
     """Adds the group ``model`` with the options of ``ModelConfig``; returns the group."""
     group = parser.add_argument_group("model")
-    option = _bound_option(group, "model", preset)
+    option = _bound_option(group, "model")
     _add_component_options(
         option, "--conv", "conv", "message-passing layer (see `graphalign ls convs`)", example='{"heads": 4}'
     )
@@ -578,7 +556,7 @@ def _add_model_options(parser: argparse.ArgumentParser, preset: str | None) -> A
     return group
 
 
-def _add_readout_options(group: Any, preset: str | None) -> None:
+def _add_readout_options(group: Any) -> None:
     """Adds the readouts applied after training: graph channels and inheritance."""
     group.add_argument(
         "--channel",
@@ -587,29 +565,28 @@ def _add_readout_options(group: Any, preset: str | None) -> None:
         action="append",
         default=[],
         metavar="SPEC",
-        help="graph channel appended to the embedding by the channels readout (repeatable): JSON or "
-        "SOURCES[@RELATIONS][:weight=W,hops=H,decay=D,feature_slice=A-B,center=0|1,codes=N,in_loss=0|1], "
-        "e.g. image@depicts,is_a,part_of "
-        "(see graphalign.nn.channels)",
+        help="graph channel of the channels readout (repeatable; the channels given replace the default "
+        "ones): JSON or SOURCES[@RELATIONS][:weight=W,hops=H,decay=D,feature_slice=A-B,center=0|1,codes=N,"
+        "in_loss=0|1], e.g. image@depicts,is_a,part_of (see graphalign.nn.channels; default: "
+        "graphalign.nn.hetero_gnn.DEFAULT_READOUTS)",
     )
+    group.add_argument("--no-channels", action="store_true", help="no channels readout (the learned embedding alone)")
     group.add_argument(
         "--inherit",
         action=argparse.BooleanOptionalAction,
-        default=False,
+        default=None,
         help="concepts without images inherit the learned embeddings of their relatives with images "
-        "over is_a / part_of, after training (graphalign.nn.inherit)",
+        "over is_a / part_of, after training (graphalign.nn.inherit; default: on)",
     )
-    option = _bound_option(group, "inherit", preset)
-    option("--inherit-weight", field="weight", type=float, help="with --inherit: weight of the inherited mean")
-    option(
-        "--inherit-hops", field="hops", type=int, help="with --inherit: how far inheritance reaches over is_a / part_of"
-    )
+    option = _bound_option(group, "inherit")
+    option("--inherit-weight", field="weight", type=float, help="weight of the inherited mean")
+    option("--inherit-hops", field="hops", type=int, help="how far inheritance reaches over is_a / part_of")
 
 
-def _add_loss_options(parser: argparse.ArgumentParser, preset: str | None) -> Any:
+def _add_loss_options(parser: argparse.ArgumentParser) -> Any:
     """Adds the group ``training`` with the loss and optimiser options; returns the group."""
     group = parser.add_argument_group("training")
-    option = _bound_option(group, "train", preset)
+    option = _bound_option(group, "train")
     _add_component_options(
         option, "--loss", "loss", "contrastive loss (see `graphalign ls losses`)", example='{"temperature": 0.05}'
     )
@@ -625,9 +602,9 @@ def _add_loss_options(parser: argparse.ArgumentParser, preset: str | None) -> An
     return group
 
 
-def _add_sampler_options(group: Any, preset: str | None) -> None:
+def _add_sampler_options(group: Any) -> None:
     """Adds the sampler's options (errors name the sampler's fields as keys of ``TrainConfig.sampler``)."""
-    option = _bound_option(group, "train", preset)
+    option = _bound_option(group, "train")
 
     def sampler_option(*flags: str, config: str = "sampler", field: str, **kwargs: Any) -> None:
         action = option(*flags, config=config, field=field, **kwargs)
@@ -636,8 +613,9 @@ def _add_sampler_options(group: Any, preset: str | None) -> None:
     option(
         "--mode",
         field="sampler.name",
-        choices=["full", "neighbor", "minibatch"],
-        help="sampler: full-graph or neighbour-sampled (neighbor, alias minibatch) training",
+        choices=["auto", "full", "neighbor", "minibatch"],
+        help="sampler: full-graph, neighbour-sampled (neighbor, alias minibatch), or auto: full-graph "
+        "up to 100,000 message-passing edges, neighbour-sampled above",
     )
     sampler_option(
         "--num-neighbors",
@@ -645,7 +623,7 @@ def _add_sampler_options(group: Any, preset: str | None) -> None:
         field="num_neighbors",
         type=int,
         nargs="+",
-        help="with --mode neighbor: fan-out per hop (-1: all)",
+        help="with neighbour sampling: fan-out per hop (-1: all)",
     )
     option(
         "--negatives",
@@ -664,9 +642,9 @@ def _add_sampler_options(group: Any, preset: str | None) -> None:
     )
 
 
-def _add_run_options(group: Any, preset: str | None) -> None:
+def _add_run_options(group: Any) -> None:
     """Adds what is supervised, when training stops, the seed and where it runs."""
-    option = _bound_option(group, "train", preset)
+    option = _bound_option(group, "train")
     option(
         "--supervise",
         config="split",
@@ -686,7 +664,7 @@ def _add_run_options(group: Any, preset: str | None) -> None:
         "--deterministic",
         config="run",
         field="deterministic",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         help="torch.use_deterministic_algorithms while training: bitwise-equal runs with the same seed",
     )
     option(
@@ -698,9 +676,9 @@ def _add_run_options(group: Any, preset: str | None) -> None:
     )
 
 
-def _add_split_options(group: Any, preset: str | None) -> None:
+def _add_split_options(group: Any) -> None:
     """Adds the options of the held-out split."""
-    option = _bound_option(group, "split", preset)
+    option = _bound_option(group, "split")
     option(
         "--val-fraction",
         field="val_fraction",
@@ -727,19 +705,19 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
-def _given(args: argparse.Namespace, config: str, preset: str | None = None) -> dict[str, Any]:
-    """The ``config`` fields set by the preset (``demo``) or given as options; the rest keep their defaults."""
-    values = dict(_preset_settings(preset).get(config, {}))
+def _given(args: argparse.Namespace, config: str) -> dict[str, Any]:
+    """The ``config`` fields set by ``--preset`` or given as options; the rest keep their defaults."""
+    values = copy.deepcopy(_preset_settings(getattr(args, "preset", None)).get(config, {}))
     for dest, (owner, name) in _OPTION_FIELDS.items():
         if owner == config and getattr(args, dest, None) is not None:
             values[name] = getattr(args, dest)
     return values
 
 
-def _graph_config(args: argparse.Namespace, preset: str | None = None) -> Any:
+def _graph_config(args: argparse.Namespace) -> Any:
     from graphalign.features.featurize import GraphConfig
 
-    return GraphConfig(**_given(args, "graph", preset), progress=not args.quiet)
+    return GraphConfig(**_given(args, "graph"), progress=not args.quiet)
 
 
 def _knn_spec(spec: str) -> tuple[str, int, str | None]:
@@ -755,32 +733,41 @@ def _knn_spec(spec: str) -> tuple[str, int, str | None]:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from graphalign.features.store import build_graph, check_graph_output
+    from graphalign.features.build import build_graph
+    from graphalign.features.featurize import GraphConfig
+    from graphalign.features.store import check_graph_output
 
-    _check_flags(args, {"--predictions": ("predictions", 0)})
+    if args.predictions is not None:
+        _check_flags(args, {"--predictions": ("predictions", 0)})
     for spec in args.knn:
         _knn_spec(spec)  # a bad spec fails before any encoding
     check_graph_output(args.output, args.overwrite)  # before any encoding
-    config = _graph_config(args)
+    settings = _given(args, "graph")
+    settings["augmenters"] = _augmenters(args, settings.get("augmenters", _field_default("graph", "augmenters")))
+    config = GraphConfig(**settings, progress=not args.quiet)
     start = time.perf_counter()
     built, stats = build_graph(
         args.data_dir, config, allow_outside_root=args.allow_outside_root, allow_self_loops=args.allow_self_loops
     )
-    for spec in args.knn:
-        from graphalign.features.knn import add_knn_edges
-
-        node_type, k, target_type = _knn_spec(spec)
-        built = add_knn_edges(built, node_type, k, target_type=target_type)
-    if args.predictions > 0:
-        from graphalign.features.wordnet_predictions import add_prediction_edges
-
-        built = add_prediction_edges(built, args.predictions)
     built.save(args.output, overwrite=args.overwrite)
     elapsed = time.perf_counter() - start
     cached = sum(stats.cached.values())
     print(f"built {built.graph!r} in {elapsed:.1f}s: {stats.total_encoded} items encoded, {cached} from cache")
     print(f"wrote {args.output}")
     return 0
+
+
+def _augmenters(args: argparse.Namespace, augmenters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``augmenters`` (the preset's or the default) as ``--predictions`` and ``--knn`` change them."""
+    specs = [dict(spec) for spec in augmenters]
+    if args.predictions is not None:
+        specs = [spec for spec in specs if spec.get("name") != "imagenet_wordnet"]
+        if args.predictions > 0:  # asked for: a graph that cannot have them is an error
+            specs.append({"name": "imagenet_wordnet", "k": args.predictions, "required": True})
+    for spec in args.knn:
+        node_type, k, target_type = _knn_spec(spec)
+        specs.append({"name": "knn", "node_type": node_type, "k": k, "target_type": target_type})
+    return specs
 
 
 def _print_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
@@ -810,59 +797,114 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-REGISTRY_FAMILIES = ("convs", "datasets", "encoders", "heads", "indexes", "losses", "readouts")
+REGISTRY_FAMILIES = (
+    "augmenters",
+    "convs",
+    "datasets",
+    "encoders",
+    "heads",
+    "indexes",
+    "losses",
+    "presets",
+    "readouts",
+    "samplers",
+)
 """The families of `graphalign ls` (named here so that building the parser imports no registry)."""
 
 
 def _registries() -> dict[str, Any]:
     from graphalign.datasets import DATASETS
     from graphalign.encoders import ENCODERS
+    from graphalign.features.augment import AUGMENTERS
     from graphalign.losses import LOSSES
     from graphalign.nn.convs import CONVS
     from graphalign.nn.heads import HEADS
     from graphalign.nn.readouts import READOUTS
     from graphalign.query.index import INDEXES
+    from graphalign.training.sampler_config import SAMPLERS
 
     return {
+        "presets": _PresetListing(),
         "datasets": DATASETS,
         "encoders": ENCODERS,
+        "augmenters": AUGMENTERS,
         "convs": CONVS,
         "heads": HEADS,
         "readouts": READOUTS,
         "losses": LOSSES,
+        "samplers": SAMPLERS,
         "indexes": INDEXES,
     }
 
 
-def _configs(args: argparse.Namespace, preset: str | None = None) -> tuple[Any, Any, Any, Any]:
-    """ModelConfig, TrainConfig, SplitConfig and RunConfig from the options (dataclass defaults, or the
-    preset's, elsewhere); the sampler options fill :attr:`TrainConfig.sampler`."""
-    if preset == "demo":
-        import graphalign.demo  # noqa: F401  (DEMO_SETTINGS from the module itself)
-    model = _given(args, "model", preset)
-    readouts = list(model.get("readouts", []))
-    if args.inherit:
-        readouts.append({"name": "inherit", **_given(args, "inherit", preset)})
-    if args.channels:
-        readouts.append({"name": "channels", "channels": args.channels})
-    if readouts:
-        model["readouts"] = readouts
-    train = _given(args, "train", preset)
+class _PresetListing:
+    """The presets of :mod:`graphalign.presets`, listed by `graphalign ls` like a registry."""
+
+    def main_names(self) -> list[str]:
+        from graphalign.presets import preset_names
+
+        return preset_names()
+
+    def requires(self, name: str) -> None:
+        return None
+
+    def aliases(self, name: str) -> list[str]:
+        return []
+
+    def summary(self, name: str) -> str:
+        from graphalign.presets import get_preset
+
+        return get_preset(name).summary
+
+    def get(self, name: str) -> Any:
+        from graphalign.presets import get_preset
+
+        return get_preset(name)
+
+
+def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
+    """ModelConfig, TrainConfig, SplitConfig and RunConfig from ``--preset`` and the options (the
+    dataclass defaults otherwise); the sampler options fill :attr:`TrainConfig.sampler`."""
+    model = _given(args, "model")
+    model["readouts"] = _readouts(args, model.get("readouts", _field_default("model", "readouts")))
+    train = _given(args, "train")
     name = train.pop("sampler.name", None)
-    sampling = {**_given(args, "sampler", preset), **_given(args, "neighbor", preset)}
+    sampling = {**_given(args, "sampler"), **_given(args, "neighbor")}
     if name is not None or sampling:
-        sampler = dict(train.get("sampler", {"name": "full"}))
+        sampler = dict(train.get("sampler", _field_default("train", "sampler")))
+        if name is not None and name != sampler["name"]:
+            sampler = {k: v for k, v in sampler.items() if k in _SHARED_SAMPLER_KEYS}
         train["sampler"] = {**sampler, "name": name or sampler["name"], **sampling}
-    run = _given(args, "run", preset)
+    run = _given(args, "run")
     run["progress"] = not args.quiet
     if getattr(args, "distributed", None) is not None:
         run["distributed"] = args.distributed
     return (
         _config_class("model")(**model),
         _config_class("train")(**train),
-        _config_class("split")(**_given(args, "split", preset)),
+        _config_class("split")(**_given(args, "split")),
         _config_class("run")(**run),
     )
+
+
+_SHARED_SAMPLER_KEYS = ("steps_per_epoch", "isolate_nodes", "isolate_types")
+"""Sampler arguments every sampler takes (kept when ``--mode`` names another sampler)."""
+
+
+def _readouts(args: argparse.Namespace, readouts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``readouts`` (the preset's or the default) as ``--inherit``/``--no-inherit``, ``--inherit-*``,
+    ``--channel`` and ``--no-channels`` change them; the order stays."""
+    by_name = {spec["name"]: dict(spec) for spec in readouts}
+    inherit = _given(args, "inherit")
+    if args.inherit is False:
+        by_name.pop("inherit", None)
+    elif args.inherit or inherit:
+        by_name["inherit"] = {**by_name.get("inherit", {"name": "inherit"}), **inherit}
+    if args.no_channels:
+        by_name.pop("channels", None)
+    elif args.channels:
+        by_name["channels"] = {"name": "channels", "channels": args.channels}
+    return list(by_name.values())
 
 
 METRIC_COLUMNS = ("mrr", "hits@1", "hits@3", "hits@10", "mean_rank", "count")
@@ -995,8 +1037,8 @@ def _cmd_query(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from graphalign.demo import run_demo
 
-    model, train, split, run = _configs(args, preset="demo")
-    report = run_demo(args.data, args.work_dir, _graph_config(args, preset="demo"), model, train, split, run)
+    model, train, split, run = _configs(args)
+    report = run_demo(args.data, args.work_dir, _graph_config(args), model, train, split, run)
     nodes = report.counts["nodes"]
     print(
         f"graph: {nodes['concept']} concepts, {nodes['image']} images, {nodes['text']} texts, "
@@ -1005,9 +1047,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"build: {report.build_seconds:.1f}s ({report.items_encoded} items encoded, {report.items_cached} from cache)"
     )
+    preset = f"{args.preset or 'best'} preset{' + options' if _options_given(args) else ''}"
+    readouts = " + ".join(r["name"] for r in model.readouts) or "no readouts"
     print(
         f"train: {report.train_seconds:.1f}s, best epoch {report.best_epoch} of {report.epochs_run}"
-        f"{_early_stop_note(report.epochs_run, train)} ({model.conv}, {train.loss})"
+        f"{_early_stop_note(report.epochs_run, train)} ({preset}: {model.conv}, {model.head} head, {readouts}, "
+        f"{train.loss})"
     )
     print()
     _print_metrics(report.test_metrics, "held-out test links (filtered ranking against all nodes of the target type):")
@@ -1026,6 +1071,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"\ngraph: {report.graph_dir}  run: {report.run_dir}")
     print(f'try: graphalign query {report.run_dir} --text "a red kangaroo" --type image')
     return 0
+
+
+def _options_given(args: argparse.Namespace) -> bool:
+    """Whether any config option was given (beside ``--preset``)."""
+    given = any(getattr(args, dest, None) is not None for dest in _OPTION_FIELDS)
+    return (
+        given
+        or bool(getattr(args, "channels", None))
+        or bool(getattr(args, "no_channels", False))
+        or (getattr(args, "inherit", None) is not None)
+    )
 
 
 def _check_flags(args: argparse.Namespace, flags: dict[str, tuple[str, int]]) -> None:
@@ -1050,37 +1106,53 @@ def _check_bench_args(args: argparse.Namespace) -> None:
             "--batch-size": ("batch_size", 1),
             "--steps-per-epoch": ("steps_per_epoch", 1),
             "--eval-every": ("eval_every", 1),
-            "--knn": ("knn", 0),
-            "--predictions": ("predictions", 0),
             "--seeds": ("seeds", 0),
             "--num-neighbors": ("num_neighbors", -1),
         },
     )
-    if 0 in args.num_neighbors:
+    if args.num_neighbors is not None and 0 in args.num_neighbors:
         raise ConfigError(f"--num-neighbors takes fan-outs >= 1 or -1 (all), got {args.num_neighbors}")
-    if any(not 0 <= w < float("inf") for w in args.channel_weights):
-        raise ConfigError(f"--channel-weights takes finite weights >= 0, got {args.channel_weights}")
     for family, names in (("losses", args.losses), ("convs", args.convs)):
         for name in names:
             _registries()[family].get(name)  # an unknown name fails before any encoding
 
 
+def _bench_schedule(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields the schedule options change (a ``sampler`` dict for the sampler's)."""
+    train: dict[str, Any] = {}
+    for flag, key in (("epochs", "epochs"), ("batch_size", "batch_size"), ("eval_every", "eval_every")):
+        if getattr(args, flag) is not None:
+            train[key] = getattr(args, flag)
+    sampler = {
+        key: value
+        for key, value in (
+            ("name", args.mode),
+            ("steps_per_epoch", args.steps_per_epoch),
+            ("num_neighbors", args.num_neighbors),
+        )
+        if value is not None
+    }
+    if sampler:
+        train["sampler"] = sampler
+    return train
+
+
 def _bench_command(args: argparse.Namespace) -> str:
     """The `graphalign bench` command line of ``args``, with the options that differ from their defaults."""
-    weights = " ".join(f"{w:g}" for w in args.channel_weights)
-    return (
-        f"graphalign bench {args.data_dir} --seeds {' '.join(map(str, args.seeds))} --epochs {args.epochs} "
-        f"--batch-size {args.batch_size} --mode {args.mode}"
-        f"{'' if args.steps_per_epoch is None else f' --steps-per-epoch {args.steps_per_epoch}'}"
-        f"{'' if args.eval_every == 1 else f' --eval-every {args.eval_every}'}"
-        f"{'' if args.num_neighbors == [15, 10] else ' --num-neighbors ' + ' '.join(map(str, args.num_neighbors))}"
-        f"{'' if args.knn == 0 else f' --knn {args.knn}'}{' --plain' if args.plain else ''}"
-        f"{'' if args.channels else ' --no-channels'}{'' if args.inherit else ' --no-inherit'}"
-        f"{'' if args.predictions == 3 else f' --predictions {args.predictions}'}"
-        f"{'' if args.channel_weights == [1.0, 1.0, 0.0, 1.0, 0.5] else ' --channel-weights ' + weights}"
-        f"{'' if args.losses == ['infonce', 'triplet'] else ' --losses ' + ' '.join(args.losses)}"
-        f"{'' if args.convs == ['gatv2', 'rgcn'] else ' --convs ' + ' '.join(args.convs)}"
-    )
+    parts = [f"graphalign bench {args.data_dir}"]
+    if args.seeds != [0, 1, 2]:
+        parts.append("--seeds " + " ".join(map(str, args.seeds)))
+    for flag in ("epochs", "batch_size", "mode", "steps_per_epoch", "eval_every"):
+        if getattr(args, flag) is not None:
+            parts.append(f"--{flag.replace('_', '-')} {getattr(args, flag)}")
+    if args.num_neighbors is not None:
+        parts.append("--num-neighbors " + " ".join(map(str, args.num_neighbors)))
+    if args.losses != ["infonce", "triplet"]:
+        parts.append("--losses " + " ".join(args.losses))
+    if args.convs != ["gatv2", "rgcn"]:
+        parts.append("--convs " + " ".join(args.convs))
+    parts += [flag for flag, on in (("--plain", args.plain), ("--knn", args.knn), ("--plots", args.plots)) if on]
+    return " ".join(parts)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -1090,27 +1162,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     _check_bench_args(args)
     started = time.perf_counter()
-    graphs = benchmark_graphs(
-        args.data_dir,
-        GraphConfig(cache_dir=args.cache_dir, progress=not args.quiet),
-        knn=args.knn,
-        predictions=args.predictions,
-    )
+    graphs = benchmark_graphs(args.data_dir, GraphConfig(cache_dir=args.cache_dir, progress=not args.quiet), args.knn)
     report = (lambda line: print(line, file=sys.stderr)) if not args.quiet else None
+    schedule = _bench_schedule(args)
     methods = default_methods(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        mode=args.mode,
-        steps_per_epoch=args.steps_per_epoch,
-        knn=args.knn,
-        plain=args.plain,
-        eval_every=args.eval_every,
-        num_neighbors=args.num_neighbors,
-        channels=args.channels,
-        losses=tuple(args.losses),
-        convs=tuple(args.convs),
-        channel_weights=tuple(args.channel_weights),
-        inherit=args.inherit,
+        schedule, convs=tuple(args.convs), losses=tuple(args.losses), plain=args.plain, knn=args.knn
     )
     result = run_benchmark(graphs, methods, seeds=tuple(args.seeds), progress=report)
     seconds = time.perf_counter() - started
@@ -1119,7 +1175,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.plots:
         from graphalign.benchmark.quality import make_plots
 
-        plots = make_plots(graphs, args.out, name, epochs=args.epochs)
+        plots = make_plots(graphs, args.out, name, schedule)
     text = render_report(result, name, _bench_command(args), seconds, len(args.seeds), plots=plots)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"quality-{name}.md").write_text(text + "\n", encoding="utf-8")
@@ -1133,15 +1189,19 @@ def _defaults() -> dict[str, dict[str, str]]:
     """The default of each family, read from the configs: name -> what it is the default for."""
     from graphalign.features.featurize import GraphConfig
     from graphalign.nn.hetero_gnn import ModelConfig
+    from graphalign.presets import DEFAULT_PRESET
     from graphalign.training.trainer import TrainConfig
 
-    graph = GraphConfig()
+    graph, model, train = GraphConfig(), ModelConfig(), TrainConfig()
     return {
+        "presets": {DEFAULT_PRESET: "default"},
         "encoders": {graph.text_encoder: "default text encoder", graph.image_encoder: "default image encoder"},
-        "convs": {ModelConfig().conv: "default"},
-        "heads": {ModelConfig().head: "default"},
-        "readouts": {},
-        "losses": {TrainConfig().loss: "default"},
+        "augmenters": {spec["name"]: "default" for spec in graph.augmenters},
+        "convs": {model.conv: "default"},
+        "heads": {model.head: "default"},
+        "readouts": {spec["name"]: "default" for spec in model.readouts},
+        "losses": {train.loss: "default"},
+        "samplers": {train.sampler["name"]: "default"},
         "indexes": {"exact": "default"},
         "datasets": {DEMO_DATASET: "default of demo"},
     }

@@ -13,8 +13,9 @@ import torch
 
 from graphalign.data.split import SplitConfig
 from graphalign.datasets import query_images
+from graphalign.features.build import build_graph
 from graphalign.features.featurize import GraphConfig
-from graphalign.features.store import build_graph, check_graph_output
+from graphalign.features.store import check_graph_output
 from graphalign.graph.convert import NodeIndex
 from graphalign.nn.hetero_gnn import ModelConfig
 from graphalign.query.aligner import Aligner, Neighbor
@@ -25,19 +26,7 @@ from graphalign.typing import EdgeType
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DemoReport", "run_demo", "chance_mrr", "DEMO_TEXT_QUERIES", "DEMO_SETTINGS"]
-
-DEMO_SETTINGS: dict[str, dict[str, Any]] = {
-    "graph": {"image_encoder": "conse"},
-    "model": {"out_dim": 384, "head": "prior", "head_kwargs": {"scale": 0.2}},
-    "train": {"epochs": 40, "negatives": -1},
-}
-"""Where ``graphalign demo`` departs from the config dataclasses' defaults, by config
-(``graph``: :class:`GraphConfig`, ``model``: :class:`ModelConfig`, ``train``:
-:class:`TrainConfig`): ConSE image features in the text space, kept as a prior
-(a 384-dimensional shared space, the text encoder's), all concepts as negatives.
-Every other setting, and every option given on the command line, is as for
-``graphalign train``."""
+__all__ = ["DemoReport", "run_demo", "chance_mrr", "DEMO_TEXT_QUERIES"]
 
 DEMO_TEXT_QUERIES = ("a big red fire engine", "a small animal with long ears", "something to eat for dessert")
 
@@ -146,9 +135,9 @@ def run_demo(
             ``tuxpaint_small``, the bundled Tux Paint + WordNet sample).
         work_dir: Where ``graph/`` and ``run/`` are written (graphalign's own
             folders there are replaced; anything else is refused).
-        graph_config: Encoders and cache.
-        model_config: Model hyper-parameters.
-        train_config: Training settings.
+        graph_config: Encoders and cache (default: ``GraphConfig()``, the ``best`` preset's).
+        model_config: Model hyper-parameters (default: ``ModelConfig()``, the ``best`` preset's).
+        train_config: Training settings (default: ``TrainConfig()``).
         split_config: Held-out fractions.
         run_config: Runtime settings of training (device, progress bar).
         example_images: New images (not in the graph) to query with; ``None``: the

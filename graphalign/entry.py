@@ -4,7 +4,8 @@ As PyKEEN's ``pipeline``: components by name, their settings as keyword dicts.
 
 Example:
     >>> import graphalign as ga
-    >>> aligner = ga.pipeline("tuxpaint_small", model="gatv2", loss="infonce",
+    >>> aligner = ga.pipeline("tuxpaint_small")  # the best preset  # doctest: +SKIP
+    >>> aligner = ga.pipeline("tuxpaint_small", preset="fast", model="rgcn",
     ...                       training_kwargs={"epochs": 20, "seed": 0})  # doctest: +SKIP
     >>> aligner.metrics()["test"]["image->concept/mrr"]  # doctest: +SKIP
     0.19
@@ -18,10 +19,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphalign.data.split import SplitConfig
+from graphalign.features.build import build_graph
 from graphalign.features.featurize import GraphConfig
-from graphalign.features.store import BuiltGraph, build_graph
+from graphalign.features.store import BuiltGraph
 from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.nn.hetero_gnn import ModelConfig
+from graphalign.presets import DEFAULT_PRESET, Preset, get_preset
 from graphalign.query.aligner import Aligner
 from graphalign.training.trainer import RunConfig, TrainConfig, fit
 
@@ -31,6 +34,7 @@ __all__ = ["pipeline"]
 def pipeline(
     dataset: str | os.PathLike[str] | KnowledgeGraph | BuiltGraph,
     *,
+    preset: str | Preset = DEFAULT_PRESET,
     model: str | ModelConfig | None = None,
     model_kwargs: Mapping[str, Any] | None = None,
     loss: str | None = None,
@@ -47,8 +51,10 @@ def pipeline(
     Args:
         dataset: A bundled dataset's name (``"tuxpaint_small"``), a dataset folder,
             a :class:`KnowledgeGraph`, or a :class:`BuiltGraph` (features already made).
+        preset: A named configuration of :mod:`graphalign.presets` (``best``,
+            ``fast``, ``towers``, ``plain``); the arguments below change it.
         model: A message-passing layer's name (``graphalign ls convs``) or a whole
-            :class:`ModelConfig` (default: ``ModelConfig()``).
+            :class:`ModelConfig` (default: the preset's).
         model_kwargs: More :class:`ModelConfig` settings (``head``, ``readouts``, ``out_dim``, ...).
         loss: A loss's name (``graphalign ls losses``).
         loss_kwargs: Its arguments.
@@ -65,10 +71,16 @@ def pipeline(
     Raises:
         ConfigError: On an unknown name or setting (the message lists the valid ones).
     """
-    built = dataset if isinstance(dataset, BuiltGraph) else build_graph(dataset, GraphConfig(**(graph_kwargs or {})))[0]
-    base = model if isinstance(model, ModelConfig) else ModelConfig(**({"conv": model} if model else {}))
-    model_config = ModelConfig.from_dict({**base.to_dict(), **(model_kwargs or {})})
-    train: dict[str, Any] = dict(training_kwargs or {})
+    chosen = get_preset(preset)
+    graph_settings = {**chosen.fields("graph"), **(graph_kwargs or {})}
+    built = dataset if isinstance(dataset, BuiltGraph) else build_graph(dataset, GraphConfig(**graph_settings))[0]
+    base = (
+        model.to_dict()
+        if isinstance(model, ModelConfig)
+        else {**chosen.fields("model"), **({"conv": model} if model else {})}
+    )
+    model_config = ModelConfig.from_dict({**base, **(model_kwargs or {})})
+    train: dict[str, Any] = {**chosen.fields("train"), **(training_kwargs or {})}
     if loss is not None:
         train["loss"] = loss
     if loss_kwargs is not None:
@@ -76,8 +88,8 @@ def pipeline(
     result = fit(
         built,
         model_config,
-        TrainConfig(**train),
-        SplitConfig(**(split_kwargs or {})),
+        TrainConfig.from_dict(train),
+        SplitConfig(**{**chosen.fields("split"), **(split_kwargs or {})}),
         run_dir=run_dir,
         overwrite=overwrite,
         run=RunConfig(**(run_kwargs or {})),

@@ -171,7 +171,8 @@ def _open(path: Path, full: bool) -> Image.Image:
         raise EncoderError(f"{path}: refused as a possible decompression bomb ({error})") from None
     except MemoryError:
         raise EncoderError(f"{path}: cannot read image (out of memory decoding it)") from None
-    except Exception as error:  # noqa: BLE001 - decoders raise many types on garbage (OSError, SyntaxError, struct.error, ...)
+    # Decoders raise many types on garbage (OSError, SyntaxError, struct.error, ...).
+    except Exception as error:  # noqa: BLE001
         raise EncoderError(f"{path}: cannot read image ({type(error).__name__}: {error})") from None
     return image
 

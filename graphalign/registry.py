@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 from graphalign.errors import ConfigError, GraphAlignError, RegistryError
@@ -130,6 +130,26 @@ class Registry(Generic[T]):
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise RegistryError(f"unknown {self.family} {name!r}; choose one of: {', '.join(self.names())}.{hint}")
         return self._entries[key]
+
+    def split_spec(self, spec: object, where: str) -> tuple[str, dict[str, Any]]:
+        """A part given as one dict, ``{"name": ..., **arguments}``, as ``(name, arguments)``.
+
+        Args:
+            spec: The dict.
+            where: The config field it comes from (``"ModelConfig.readouts"``), for the message.
+
+        Raises:
+            ConfigError: If ``spec`` is not a dict with a string ``name`` (the message lists the names).
+        """
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
+            config, _, key = where.partition(".")
+            raise ConfigError(
+                f"{where}: each {self.family} is a dict with a 'name' (one of {', '.join(self.main_names())}), "
+                f"got {spec!r}",
+                config=config,
+                key=key,
+            )
+        return spec["name"], {k: v for k, v in spec.items() if k != "name"}
 
     def build(self, spec: str | Callable[..., T] | T, kwargs: dict[str, Any] | None = None) -> T:
         """Builds a component from a name, a class, or returns an instance as is.

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from graphalign.cli import main
+from graphalign.nn import ModelConfig
 
 FAST = ["--text-encoder", "hashing-text", "--text-encoder-kwargs", '{"dim": 32}', "--image-encoder", "color-histogram"]
 
@@ -180,7 +181,8 @@ def test_train_with_graph_channels_then_query(built_graph_dir, tmp_path, capsys)
     from graphalign.nn import ModelConfig
 
     model = json.loads((run / "run.json").read_text())["model"]
-    assert [r["name"] for r in model["readouts"]] == ["channels"] and "channels" not in model
+    # the channels given replace the default ones; the default inheritance stays
+    assert [r["name"] for r in model["readouts"]] == ["inherit", "channels"] and "channels" not in model
     saved = ModelConfig.from_dict(model).readout("channels")["channels"]
     assert (
         [c["sources"] for c in saved] == [["image"], ["text"]] and saved[0]["weight"] == 1.5 and saved[0]["hops"] == 2
@@ -330,9 +332,10 @@ def test_bench_writes_table_and_csv(toy_dataset, tmp_path, capsys):
         "--eval-every",
         "2",
         "--knn",
-        "2",
         "--losses",
         "infonce",
+        "--convs",
+        "gatv2",
         "--out",
         str(out),
         "--cache-dir",
@@ -341,27 +344,26 @@ def test_bench_writes_table_and_csv(toy_dataset, tmp_path, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     name = toy_dataset.resolve().name
-    assert "## Best graph method vs. best non-graph method" in text and "| no training (ConSE) |" in text
-    assert "| graphalign gatv2 + prior + kNN (infonce) |" in text and "| two towers (infonce) |" not in text
-    assert (
-        "| graphalign gatv2 + prior + channels (infonce) |" in text
-        and "| two towers + prior + prior channel (infonce) |" in text
-    )
-    # one training run, two rows: with the graph channels and the learned part alone
-    assert "| graphalign gatv2 + prior (infonce) |" in text and "| two towers + prior (infonce) |" in text
-    assert "| graphalign gatv2 + prior + channels, no concept channel (infonce) |" in text
-    assert "(triplet)" not in text
-    assert "--eval-every 2 --knn 2 --losses infonce`" in text and "| per seed | +10% beyond spread |" in text
+    assert "## graphalign vs. the best non-graph method" in text and "| no training (ConSE) |" in text
+    assert "| graphalign (best preset) |" in text and "| two towers |" in text
+    assert "| ablation: graphalign + kNN image->concept edges |" in text
+    # one training run, several rows: the best preset, its learned part alone and without each channel
+    assert "| ablation: graphalign, learned part alone |" in text and "| two towers, learned part alone |" in text
+    assert "| ablation: graphalign, no concept channel |" in text and "rgcn" not in text and "(triplet)" not in text
+    assert "## Selection: validation MRR averaged over the headline protocols" in text
+    assert "--epochs 2 --eval-every 2 --losses infonce --convs gatv2 --knn`" in text
+    assert "| per seed | +10% beyond spread |" in text
     assert (out / f"quality-{name}.md").read_text().startswith(f"# Quality benchmark on `{name}`")
     rows = (out / f"quality-{name}.csv").read_text().splitlines()
     assert rows[0].startswith("method,protocol,subset,seed_index,mrr") and len(rows) > 20
+    assert any(",val:" in row for row in rows)  # the selection rule's queries
 
 
 def test_deterministic_flag_reaches_the_train_config(tmp_path):
     from graphalign.cli import _configs, build_parser
 
     parser = build_parser()
-    for extra, expected in (([], False), (["--deterministic"], True)):
+    for extra, expected in (([], True), (["--deterministic"], True), (["--no-deterministic"], False)):
         args = parser.parse_args(["train", str(tmp_path), "-o", str(tmp_path / "run"), *extra])
         assert _configs(args)[3].deterministic is expected
 
@@ -370,30 +372,18 @@ def test_inherit_flags_reach_the_model_config(tmp_path):
     from graphalign.cli import _configs, build_parser
 
     parser = build_parser()
-    args = parser.parse_args(["train", str(tmp_path), "-o", str(tmp_path / "run")])
-    assert _configs(args)[0].readout("inherit") is None and _configs(args)[0].readouts == []
-    args = parser.parse_args(
-        [
-            "train",
-            str(tmp_path),
-            "-o",
-            str(tmp_path / "run"),
-            "--inherit",
-            "--inherit-weight",
-            "0.5",
-            "--inherit-hops",
-            "2",
-        ]
-    )
+    train = ["train", str(tmp_path), "-o", str(tmp_path / "run")]
+    default = _configs(parser.parse_args(train))[0]
+    assert default.readout("inherit") == ModelConfig().readout("inherit") and default.readouts == ModelConfig().readouts
+    assert _configs(parser.parse_args([*train, "--no-inherit"]))[0].readout("inherit") is None
+    args = parser.parse_args([*train, "--inherit-weight", "0.5", "--inherit-hops", "2"])
     inherit = _configs(args)[0].readout("inherit")
     assert inherit is not None and inherit["weight"] == 0.5 and inherit["hops"] == 2
-    # With --channel too: inheritance first, then the channels.
-    args = parser.parse_args(
-        ["train", str(tmp_path), "-o", str(tmp_path / "run"), "--inherit", "--channel", "image@depicts:hops=1"]
-    )
-    model = _configs(args)[0]
+    # --channel replaces the default channels; inheritance stays first.
+    model = _configs(parser.parse_args([*train, "--channel", "image@depicts:hops=1"]))[0]
     assert [r["name"] for r in model.readouts] == ["inherit", "channels"]
-    assert model.readout("channels")["channels"][0]["sources"] == ["image"]
+    assert [c["sources"] for c in model.readout("channels")["channels"]] == [["image"]]
+    assert _configs(parser.parse_args([*train, "--no-channels", "--no-inherit"]))[0].readouts == []
 
 
 def test_head_flags_reach_the_model_config(tmp_path):
@@ -401,29 +391,25 @@ def test_head_flags_reach_the_model_config(tmp_path):
 
     parser = build_parser()
     args = parser.parse_args(["train", str(tmp_path), "-o", str(tmp_path / "run")])
+    assert (_configs(args)[0].head, _configs(args)[0].head_kwargs) == ("prior", {})
+    args = parser.parse_args(["train", str(tmp_path), "-o", str(tmp_path / "run"), "--head", "plain"])
     assert (_configs(args)[0].head, _configs(args)[0].head_kwargs) == ("plain", {})
     args = parser.parse_args(
-        ["train", str(tmp_path), "-o", str(tmp_path / "run"), "--head", "prior", "--head-kwargs", '{"scale": 0.2}']
+        ["train", str(tmp_path), "-o", str(tmp_path / "run"), "--head", "prior", "--head-kwargs", '{"scale": 0.3}']
     )
-    assert (_configs(args)[0].head, _configs(args)[0].head_kwargs) == ("prior", {"scale": 0.2})
+    assert (_configs(args)[0].head, _configs(args)[0].head_kwargs) == ("prior", {"scale": 0.3})
     for gone in ("--prior-residual", "--prior-scale"):
         with pytest.raises(SystemExit):
             parser.parse_args(["train", str(tmp_path), "-o", str(tmp_path / "run"), gone])
 
 
-def test_bench_parses_inherit_and_reports_every_leave_one_out_row():
-    from graphalign.benchmark.quality import default_methods
-    from graphalign.cli import build_parser
+def test_bench_schedule_options_change_every_trained_method():
+    from graphalign.cli import _bench_schedule, build_parser
 
     parser = build_parser()
-    assert parser.parse_args(["bench", "data"]).inherit is True
-    assert parser.parse_args(["bench", "data", "--no-inherit"]).inherit is False
-    args = parser.parse_args(["bench", "data"])
-    assert args.predictions == 3 and args.channel_weights == [1.0, 1.0, 0.0, 1.0, 0.5]
-    for inherit in (True, False):
-        methods = default_methods(losses=("infonce",), convs=("gatv2",), inherit=inherit)
-        gnn = next(m for m in methods if m.name.startswith("graphalign gatv2"))
-        assert gnn.rows is not None and any("no prior channel" in row for row in gnn.rows)
+    assert _bench_schedule(parser.parse_args(["bench", "data"])) == {}  # each preset as it is
+    args = parser.parse_args(["bench", "data", "--epochs", "3", "--mode", "neighbor", "--num-neighbors", "5", "2"])
+    assert _bench_schedule(args) == {"epochs": 3, "sampler": {"name": "neighbor", "num_neighbors": [5, 2]}}
 
 
 def test_ls_families_match_the_registries():

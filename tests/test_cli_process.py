@@ -112,8 +112,10 @@ def test_export_npz_and_projector_tsv(workdir: Path) -> None:
 def test_ls_marks_defaults_and_extras(tmp_path: Path) -> None:
     out = graphalign("ls", cwd=tmp_path).stdout
     lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
-    assert "default text encoder" in lines["minilm"] and "default image encoder" in lines["efficientnet-lite0"]
+    assert "default text encoder" in lines["minilm"] and "default image encoder" in lines["conse"]
     assert "default" in lines["gatv2"] and "default" in lines["infonce"] and "default" in lines["exact"]
+    assert "default" in lines["best"] and "default" in lines["imagenet_wordnet"] and "default" in lines["auto"]
+    assert "default" not in lines["fast"] and "default" not in lines["efficientnet-lite0"]
     assert "needs graphalign[faiss]" in lines["faiss"] and "hf-text" not in lines
 
 
@@ -160,6 +162,7 @@ def test_dataset_build_writes_a_loadable_folder(tmp_path: Path) -> None:
 def test_bench_writes_its_table(tmp_path: Path) -> None:
     args = ["--seeds", "0", "--epochs", "1", "--losses", "infonce", "--convs", "gatv2", "--out", "out"]
     out = graphalign("-q", "bench", "tuxpaint_small", *args, cwd=tmp_path).stdout
-    assert "# Quality benchmark on `tuxpaint_small`" in out and "two towers + prior" in out
+    assert "# Quality benchmark on `tuxpaint_small`" in out and "| two towers |" in out
+    assert "| graphalign (best preset) |" in out and "## Selection" in out
     assert (tmp_path / "out" / "quality-tuxpaint_small.md").is_file()
     assert (tmp_path / "out" / "quality-tuxpaint_small.csv").is_file()

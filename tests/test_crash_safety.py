@@ -35,7 +35,8 @@ from graphalign.atomic import temp_files
 from graphalign.encoders import FeatureCache
 from graphalign.encoders.hashing import ColorHistogramEncoder
 from graphalign.features import GraphConfig
-from graphalign.features.store import BuiltGraph, build_graph
+from graphalign.features.build import build_graph
+from graphalign.features.store import BuiltGraph
 from graphalign.nn.hetero_gnn import ModelConfig
 from graphalign.testing import make_toy_dataset
 from graphalign.training import checkpoint as ckpt
@@ -234,7 +235,7 @@ def test_kill_during_encoding_keeps_finished_chunks(zygote, tmp_path):
     worker = zygote.spawn(
         SLOW_ENCODER.format(delay=0.25)
         + f"""
-    from graphalign.features.store import build_graph
+    from graphalign.features.build import build_graph
     from graphalign.features.featurize import GraphConfig
 
     config = GraphConfig(text_encoder="hashing-text", text_encoder_kwargs={{"dim": 16}},
@@ -418,7 +419,7 @@ def test_two_processes_build_the_same_graph_into_one_cache(zygote, tmp_path, mon
     import json
     from pathlib import Path
     import graphalign.encoders.cache as cache_module
-    from graphalign.features.store import build_graph
+    from graphalign.features.build import build_graph
     from graphalign.features.featurize import GraphConfig
 
     cache_module.MAX_SHARDS = 3  # merge often: merges race with the other process's writes and merges

@@ -30,7 +30,8 @@ LAYERS: list[set[str]] = [
     {"evaluation"},  # filtered ranking
     {"training"},  # the fit loop, checkpoints, trained runs
     {"query"},  # neighbours, search, export
-    {"entry", "demo", "benchmark", "testing"},  # one-call entry (pipeline) and applications on the public API
+    # named configurations, one-call entry (pipeline) and applications on the public API
+    {"presets", "entry", "demo", "benchmark", "testing"},
     {"cli", "__main__"},  # the command line
 ]
 """Top-level parts of :mod:`graphalign` (sub-package or module), lowest layer first."""
@@ -106,3 +107,17 @@ def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
         results = list(pool.map(_import_alone, MODULES))
     failed = [f"{module}:\n{err}" for module, code, err in results if code != 0]
     assert not failed, "\n".join(failed)
+
+
+def test_functions_are_short_and_lines_fit() -> None:
+    """No function of the library over 80 lines; no line over 120 characters (as ruff is configured)."""
+    long_functions, long_lines = [], []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 80:
+                    long_functions.append(f"{path.name}:{node.lineno} {node.name} ({length} lines)")
+        long_lines += [f"{path.name}:{i}" for i, line in enumerate(source.splitlines(), 1) if len(line) > 120]
+    assert not long_functions and not long_lines, long_functions + long_lines

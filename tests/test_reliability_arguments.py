@@ -110,7 +110,10 @@ def _cases(f: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
             train + ["--head", "prior", "--head-kwargs", '{"scale": -1}'],
             "--head-kwargs: ModelConfig.head_kwargs: head prior.scale must be a number > 0, got -1",
         ),
-        (train + ["--head-kwargs", '{"scale": 0.2}'], "--head-kwargs: ModelConfig.head_kwargs: head 'plain' has no"),
+        (
+            train + ["--head", "plain", "--head-kwargs", '{"scale": 0.2}'],
+            "--head-kwargs: ModelConfig.head_kwargs: head 'plain' has no",
+        ),
         (train + ["--head", "prior", "--head-kwargs", '{"scal": 0.2}'], "did you mean 'scale'?"),
         (train + ["--head", "priors"], "unknown head 'priors'; choose one of: plain, prior"),
         (train + ["--prior-scale", "0.2"], "unrecognized arguments: --prior-scale"),
@@ -134,10 +137,8 @@ def _cases(f: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
         ),
         (["bench", str(f["data"]), "--epochs", "-1"], "--epochs must be an integer >= 0"),
         (["bench", str(f["data"]), "--seeds", "-1"], "--seeds must be an integer >= 0"),
-        (
-            ["bench", str(f["data"]), "--channel-weights", "1", "1", "1", "1", "-1"],
-            "--channel-weights takes finite weights",
-        ),
+        (["bench", str(f["data"]), "--num-neighbors", "0"], "--num-neighbors takes fan-outs >= 1 or -1"),
+        (["train", str(f["graph"]), "-o", str(tmp / "r"), "--preset", "bset"], "invalid choice: 'bset'"),
         (["bench", str(f["data"]), "--losses", "infonc"], "Did you mean 'infonce'?"),
         (["ls", "bogus"], "argument family: invalid choice: 'bogus'"),
     ]
@@ -382,28 +383,23 @@ def test_train_defaults_are_the_dataclass_defaults():
         assert f"(default: {value}" in help_text[help_text.index(flag + " ") :], flag
 
 
-def test_demo_settings_come_from_one_named_dict():
-    from graphalign.demo import DEMO_SETTINGS
+def test_demo_trains_the_best_preset_and_takes_every_option():
+    from graphalign.features.featurize import GraphConfig
     from graphalign.nn.hetero_gnn import ModelConfig
+    from graphalign.training.trainer import TrainConfig
 
     args = build_parser().parse_args(["demo"])
-    model, train, _, _ = _configs(args, preset="demo")
-    graph = _graph_config(args, preset="demo")
-    for config, values in (("model", model), ("train", train), ("graph", graph)):
-        for key, value in DEMO_SETTINGS[config].items():
-            assert getattr(values, key) == value
-    assert model.hidden_dim == ModelConfig().hidden_dim  # everything else as for train
-    args = build_parser().parse_args(["demo", "--epochs", "3"])
-    assert _configs(args, preset="demo")[1].epochs == 3
-    help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["demo"].format_help().split())
-    assert "DEMO_SETTINGS" in help_text
-    assert dataclasses.fields(ModelConfig)  # the dataclass is the source of every other default
+    model, train, _, _ = _configs(args)
+    assert (model, train, _graph_config(args)) == (ModelConfig(), TrainConfig(), GraphConfig(progress=True))
+    args = build_parser().parse_args(["demo", "--epochs", "3", "--preset", "fast"])
+    model, train, _, _ = _configs(args)
+    assert train.epochs == 3 and model.num_layers == 1
+    assert dataclasses.fields(ModelConfig)  # the dataclass is the source of every default
 
 
 def test_help_defaults_read_without_importing_equal_the_dataclasses():
     """``--help`` reads defaults from the dataclasses' source (no torch); they must equal ``dataclasses.fields``."""
-    from graphalign.cli import CONFIG_CLASSES, _config_class, _preset_settings, _source_defaults
-    from graphalign.demo import DEMO_SETTINGS
+    from graphalign.cli import CONFIG_CLASSES, _config_class, _source_defaults
 
     for config, (module, name) in CONFIG_CLASSES.items():
         real = {
@@ -411,8 +407,3 @@ def test_help_defaults_read_without_importing_equal_the_dataclasses():
             for f in dataclasses.fields(_config_class(config))
         }
         assert _source_defaults(module, name) == real, config
-    saved = sys.modules.pop("graphalign.demo")
-    try:
-        assert _preset_settings("demo") == DEMO_SETTINGS
-    finally:
-        sys.modules["graphalign.demo"] = saved

@@ -46,7 +46,8 @@ from graphalign.errors import (
     GraphValidationError,
 )
 from graphalign.features import GraphConfig
-from graphalign.features.store import BuiltGraph, build_graph
+from graphalign.features.build import build_graph
+from graphalign.features.store import BuiltGraph
 from graphalign.graph import KnowledgeGraph, from_networkx, to_hetero_data
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -134,11 +134,11 @@ def test_build_onto_its_own_graph_needs_overwrite(toy_dataset, tmp_path, capsys)
 
 
 def test_output_that_is_a_file_is_refused_before_any_work(toy_dataset, tmp_path, capsys, monkeypatch):
-    from graphalign.features import store
+    from graphalign.features import build
 
     target = tmp_path / "out.txt"
     target.write_bytes(NOTES)
-    monkeypatch.setattr(store, "build_graph", lambda *a, **k: pytest.fail("encoded before checking the output"))
+    monkeypatch.setattr(build, "build_graph", lambda *a, **k: pytest.fail("encoded before checking the output"))
     assert main(["-q", "build", str(toy_dataset), "-o", str(target), *FAST]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
     assert main(["-q", "train", str(toy_dataset), "-o", str(target), "--epochs", "1"]) == 2  # before loading the graph

@@ -56,6 +56,7 @@ from graphalign.typing import EdgeType
 __all__ = ["ProtocolConfig", "ProtocolSplit", "Query", "make_protocol_split", "is_letter_stamp"]
 
 DEPICTS = ("image", "depicts", "concept")
+VAL_CONCEPT_IMAGE = ("val:image->concept", "val:concept->image")
 DESCRIBES = ("text", "describes", "image")
 
 
@@ -160,6 +161,8 @@ class ProtocolConfig:
         image_test: (a) Fraction of image groups (per concept) held out for test.
         image_val: Fraction of image groups held out for validation.
         zero_shot: (c) Fraction of depicted concepts whose images are all held out.
+        zero_shot_val: Fraction of depicted concepts whose images are all held out
+            for validation (zero-shot validation queries).
         text_test: (b)/(e) Fraction of description groups held out for test.
         text_val: Fraction of English description groups held out for validation.
         link_test: (d) Fraction of each concept–concept relation held out for test.
@@ -175,6 +178,7 @@ class ProtocolConfig:
     image_test: float = 0.2
     image_val: float = 0.1
     zero_shot: float = 0.15
+    zero_shot_val: float = 0.05
     text_test: float = 0.2
     text_val: float = 0.05
     link_test: float = 0.1
@@ -200,12 +204,13 @@ class _HeldoutImages:
     test: set[int]
     val: set[int]
     zero_shot: set[int]
+    zero_shot_val: set[int]
     zero_shot_concepts: int
     num_groups: int
 
     @property
     def all(self) -> set[int]:
-        return self.test | self.val | self.zero_shot
+        return self.test | self.val | self.zero_shot | self.zero_shot_val
 
 
 def _hold_out_images(
@@ -213,10 +218,15 @@ def _hold_out_images(
 ) -> _HeldoutImages:
     """Zero-shot concepts first (all their images), then groups of near-duplicates, stratified by concept."""
     depicted = sorted(set(concept_of.values()))
-    zs_concepts, _ = stratified_holdout({0: depicted}, config.zero_shot, 0.0, generator)
-    zs_set = set(zs_concepts)
+    zs_concepts, zs_val_concepts = stratified_holdout({0: depicted}, config.zero_shot, config.zero_shot_val, generator)
+    zs_set, zs_val_set = set(zs_concepts), set(zs_val_concepts)
     zs_images = {i for i, c in concept_of.items() if c in zs_set}
-    groups = [grp for grp in _image_groups(built, concept_of, config.near_duplicate) if not zs_images & set(grp)]
+    zs_val_images = {i for i, c in concept_of.items() if c in zs_val_set}
+    groups = [
+        grp
+        for grp in _image_groups(built, concept_of, config.near_duplicate)
+        if not (zs_images | zs_val_images) & set(grp)
+    ]
     by_concept: dict[int, list[list[int]]] = defaultdict(list)
     for grp in groups:
         by_concept[concept_of.get(grp[0], -1)].append(grp)
@@ -225,6 +235,7 @@ def _hold_out_images(
         test={i for grp in test for i in grp},
         val={i for grp in val for i in grp},
         zero_shot=zs_images,
+        zero_shot_val=zs_val_images,
         zero_shot_concepts=len(zs_set),
         num_groups=len(groups),
     )
@@ -310,7 +321,7 @@ class _HeldoutMasks:
         num_images, num_texts = built.index.num_nodes("image"), built.index.num_nodes("text")
         return cls(
             image_test=node_mask(images.test | images.zero_shot, num_images),
-            image_val=node_mask(images.val, num_images),
+            image_val=node_mask(images.val | images.zero_shot_val, num_images),
             image_all=node_mask(images.all, num_images),
             text_test=node_mask(texts.test, num_texts),
             text_val=node_mask(texts.en_val, num_texts),
@@ -454,11 +465,18 @@ def _queries(
         "b:text->image": make.text(texts.en_test),
         "e:cross-language text->image": make.text(texts.xl_test),
         "val:image->concept": make.image(images.val),
+        "val:zero-shot image->concept": make.image(images.zero_shot_val),
+        "val:text->image": make.text(texts.en_val),
     }
-    a = queries["a:image->concept"]
-    queries["a:concept->image"] = Query(
-        "concept", "image", a.pairs.flip(0), make.known_ic.flip(0), {"no_letters": a.groups["no_letters"]}
-    )
+    for image_concept, concept_image in (("a:image->concept", "a:concept->image"), VAL_CONCEPT_IMAGE):
+        forward = queries[image_concept]
+        queries[concept_image] = Query(
+            "concept",
+            "image",
+            forward.pairs.flip(0),
+            make.known_ic.flip(0),
+            {"no_letters": forward.groups["no_letters"]},
+        )
     queries["b':text->concept (name matching)"] = make.text_concept(queries["b:text->image"])
     for edge_type, held_test in link_tests.items():
         if held_test.size(1):
@@ -496,7 +514,10 @@ def make_protocol_split(
             "image": torch.tensor(sorted(images.test | images.zero_shot)),
             "text": torch.tensor(sorted(texts.test | texts.copies)),
         },
-        "val": {"image": torch.tensor(sorted(images.val)), "text": torch.tensor(sorted(texts.en_val))},
+        "val": {
+            "image": torch.tensor(sorted(images.val | images.zero_shot_val)),
+            "text": torch.tensor(sorted(texts.en_val)),
+        },
     }
     split = EdgeSplit(edges=parts, heldout=heldout, aligned_edge_types=aligned_types)
     make = _QueryMaker(built, depicts, concept_of, seen_concepts, descriptions)

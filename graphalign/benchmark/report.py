@@ -8,7 +8,14 @@ import platform
 from collections.abc import Sequence
 from pathlib import Path
 
-from graphalign.benchmark.quality import HEADLINE_PROTOCOLS, BenchmarkResult, best_comparison, format_table
+from graphalign.benchmark.quality import (
+    HEADLINE_PROTOCOLS,
+    SELECTION_PROTOCOLS,
+    BenchmarkResult,
+    best_comparison,
+    format_table,
+    selection_scores,
+)
 
 __all__ = ["render_report", "SUBSET_SECTIONS"]
 
@@ -22,9 +29,9 @@ SUBSET_SECTIONS = (
 
 def _comparison_section(result: BenchmarkResult) -> list[str]:
     lines = [
-        "## Best graph method vs. best non-graph method",
+        "## graphalign vs. the best non-graph method",
         "",
-        "| protocol | best graph | MRR | best non-graph | MRR | relative | per seed | +10% beyond spread |",
+        "| protocol | graphalign | MRR | best non-graph | MRR | relative | per seed | +10% beyond spread |",
         "|---|---|---:|---|---:|---:|---|---|",
     ]
     for row in best_comparison(result, HEADLINE_PROTOCOLS):
@@ -35,6 +42,31 @@ def _comparison_section(result: BenchmarkResult) -> list[str]:
             f"{', '.join(f'{r:+.1%}' for r in row['per_seed'])} | {'yes' if row['target_met'] else 'no'} |"
         )
     return lines
+
+
+def _selection_section(result: BenchmarkResult) -> list[str]:
+    ranked = selection_scores(result)
+    if not ranked:
+        return []
+    lines = [
+        "## Selection: validation MRR averaged over the headline protocols",
+        "",
+        "| rank | graph method | mean | " + " | ".join(SELECTION_PROTOCOLS) + " |",
+        "|---:|---|---:|" + "---:|" * len(SELECTION_PROTOCOLS),
+    ]
+    for rank, (method, score, per_protocol) in enumerate(ranked, 1):
+        cells = " | ".join(f"{per_protocol[p]:.3f}" if p in per_protocol else "-" for p in SELECTION_PROTOCOLS)
+        shown = f"**{method}**" if method == result.headline else method
+        lines.append(f"| {rank} | {shown} | {score:.3f} | {cells} |")
+    if result.headline is not None:
+        first = ranked[0][0]
+        verdict = (
+            f"The rule ranks {result.headline} first."
+            if first == result.headline
+            else f"The rule ranks {first} above {result.headline}."
+        )
+        lines += ["", verdict]
+    return lines + [""]
 
 
 def render_report(
@@ -66,6 +98,7 @@ def render_report(
     lines.append("held-out pairs (seed 0): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     lines += ["", format_table(result, metrics=("mrr",)), ""]
     lines += _comparison_section(result)
+    lines += [""] + _selection_section(result)
     for subset, title in SUBSET_SECTIONS:
         lines += ["", f"## {title} (MRR)", "", format_table(result, metrics=("mrr",), subset=subset)]
     lines += ["", "## All metrics", "", format_table(result, metrics=("mrr", "hits@1", "hits@10")), ""]

@@ -284,7 +284,7 @@ class SyntheticGraph:
         Held-out images and texts are stratified by :attr:`concept_of` (in each
         stratum the counts are the fractions with randomised rounding); all
         their edges except label-free ones (``similar_to``, see
-        :data:`~graphalign.data.split.LABEL_FREE_RELATIONS`) leave message
+        :data:`~graphalign.features.augment.LABEL_FREE_RELATIONS`) leave message
         passing (with ``isolate_heldout``), aligned ones become validation/test links. Concept–concept aligned relations
         are split edge by edge; ``supervision_only`` of the training aligned
         edges are hidden from message passing.

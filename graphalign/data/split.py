@@ -36,6 +36,7 @@ import torch
 from graphalign.checks import check_bool, check_choice, check_float
 from graphalign.digest import file_digest
 from graphalign.errors import ConfigError, GraphValidationError, check_config_keys
+from graphalign.features.augment import LABEL_FREE_RELATIONS
 from graphalign.graph.convert import NodeIndex, edge_index_dict, reverse_edge_type
 from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.graph.schema import ImageNode, Node, TextNode
@@ -148,12 +149,6 @@ class SplitConfig:
     def from_dict(cls, data: dict[str, Any]) -> SplitConfig:
         check_config_keys(cls, data, "split")
         return cls(**data)
-
-
-LABEL_FREE_RELATIONS: tuple[str, ...] = ("similar_to", "predicted_as")
-"""Relations computed from features alone (:mod:`graphalign.features.knn`,
-:mod:`graphalign.features.wordnet_predictions`): never supervision, and kept for
-held-out nodes (they carry no label)."""
 
 
 def is_aligned(edge_type: EdgeType, align_relations: list[str] | None) -> bool:

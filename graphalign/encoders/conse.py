@@ -44,11 +44,11 @@ def conse_vectors(probabilities: torch.Tensor, class_embeddings: torch.Tensor, t
 
 @ENCODERS.register("conse")
 class ConSEImageEncoder(Encoder):
-    """EfficientNet-Lite0 + a text encoder: images in the text encoder's space.
+    """EfficientNet-Lite0 features followed by the image's ConSE vector in a text encoder's space.
 
     Example:
-        >>> encoder = ConSEImageEncoder(mode="concat")  # doctest: +SKIP
-        >>> encoder.dim  # doctest: +SKIP
+        >>> encoder = ConSEImageEncoder()  # doctest: +SKIP
+        >>> encoder.dim  # 1280 visual + 384 in MiniLM's space  # doctest: +SKIP
         1664
 
     Args:
@@ -56,9 +56,11 @@ class ConSEImageEncoder(Encoder):
             the same as the default for concepts and texts).
         text_encoder_kwargs: Its arguments.
         top_k: Class names averaged per image.
-        mode: ``"conse"``: only the text-space vector (the node type then shares
-            its feature space with texts and concepts); ``"concat"``: the
-            1280-d visual features followed by the text-space vector.
+        mode: ``"concat"`` (default): the 1280-d visual features followed by
+            the text-space vector (the default image features of
+            :class:`~graphalign.features.featurize.GraphConfig`); ``"conse"``:
+            only the text-space vector (the node type then shares its feature
+            space with texts and concepts).
         weights: EfficientNet-Lite0 weights file (default: the packaged one).
         cache_dir: Feature cache for the class-name embeddings (default:
             :func:`~graphalign.encoders.cache.default_cache_dir`).
@@ -72,7 +74,7 @@ class ConSEImageEncoder(Encoder):
         text_encoder: str = "minilm",
         text_encoder_kwargs: dict[str, Any] | None = None,
         top_k: int = 10,
-        mode: str = "conse",
+        mode: str = "concat",
         weights: str | None = None,
         cache_dir: str | None = None,
         use_cache: bool = True,

@@ -7,7 +7,9 @@ graph's nodes (:func:`featurize`), keeps the result as a :class:`BuiltGraph`
 features (kNN, ImageNet → WordNet predictions).
 """
 
+from graphalign.features.augment import AUGMENTERS
+from graphalign.features.build import build_graph
 from graphalign.features.featurize import FeatureStats, GraphConfig, featurize
-from graphalign.features.store import BuiltGraph, build_graph
+from graphalign.features.store import BuiltGraph
 
-__all__ = ["GraphConfig", "FeatureStats", "featurize", "BuiltGraph", "build_graph"]
+__all__ = ["GraphConfig", "FeatureStats", "featurize", "BuiltGraph", "build_graph", "AUGMENTERS"]

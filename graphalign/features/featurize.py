@@ -43,7 +43,11 @@ class GraphConfig:
     Args:
         text_encoder: Registered encoder name for concepts and texts.
         text_encoder_kwargs: Its constructor arguments.
-        image_encoder: Registered encoder name for images.
+        image_encoder: Registered encoder name for images. Default ``conse``:
+            EfficientNet-Lite0's pooled features followed by the image's ConSE
+            vector in the text encoder's space (the mean of its top ImageNet
+            classes' names, encoded by ``text_encoder``), so images start in
+            the space of concepts and texts.
         image_encoder_kwargs: Its constructor arguments.
         concept_template: How a concept with a description is written for the text
             encoder; a concept without one is encoded from its name alone.
@@ -59,11 +63,15 @@ class GraphConfig:
         cache_every: Encoded vectors are stored in the cache after every this
             many items of a node type, so an interrupted build keeps (and the
             next run reuses) everything encoded before the interruption.
+        augmenters: Label-free edges added after encoding, each ``{"name": ...,
+            **kwargs}`` of :data:`~graphalign.features.augment.AUGMENTERS`
+            (default: images to the WordNet concepts of their top 3 ImageNet
+            classes, where the concepts are WordNet synsets; none otherwise).
     """
 
     text_encoder: str = "minilm"
     text_encoder_kwargs: dict[str, Any] = field(default_factory=dict)
-    image_encoder: str = "efficientnet-lite0"
+    image_encoder: str = "conse"
     image_encoder_kwargs: dict[str, Any] = field(default_factory=dict)
     concept_template: str = "{name}: {description}"
     cache_dir: str | None = None
@@ -73,6 +81,7 @@ class GraphConfig:
     progress: bool = True
     max_text_chars: int = 20_000
     cache_every: int = 2048
+    augmenters: list[dict[str, Any]] = field(default_factory=lambda: [{"name": "imagenet_wordnet", "k": 3}])
 
     def __post_init__(self) -> None:
         for name in ("max_text_chars", "cache_every"):
@@ -93,6 +102,12 @@ class GraphConfig:
                     config="GraphConfig",
                     key=key,
                 )
+        if not isinstance(self.augmenters, list) or not all(isinstance(a, dict) for a in self.augmenters):
+            raise ConfigError(
+                f"GraphConfig.augmenters must be a list of dicts (JSON objects), got {self.augmenters!r}",
+                config="GraphConfig",
+                key="augmenters",
+            )
         if self.cache_dir is not None and not isinstance(self.cache_dir, (str, os.PathLike)):
             raise ConfigError(
                 f"GraphConfig.cache_dir must be a folder path or None, got {self.cache_dir!r}",
@@ -142,10 +157,15 @@ class GraphConfig:
         kwargs = {"device": self.device, "progress": self.progress, **kwargs}
         if self.batch_size is not None:
             kwargs.setdefault("batch_size", self.batch_size)
-        if isinstance(name, str) and "cache_dir" in inspect.signature(ENCODERS.get(name)).parameters:
+        parameters = inspect.signature(ENCODERS.get(name)).parameters if isinstance(name, str) else {}
+        if "cache_dir" in parameters:
             # Encoders that cache something themselves (ConSE's class names) share the graph's cache.
             kwargs.setdefault("cache_dir", self.cache_dir)
             kwargs.setdefault("use_cache", self.use_cache)
+        if modality == "image" and "text_encoder" in parameters and "text_encoder" not in kwargs:
+            # An image encoder that maps into a text space (ConSE) uses the graph's text encoder.
+            kwargs["text_encoder"] = self.text_encoder
+            kwargs.setdefault("text_encoder_kwargs", self.text_encoder_kwargs)
         encoder = build_encoder(name, kwargs)
         if encoder.modality != modality:
             raise EncoderError(f"encoder {name!r} encodes {encoder.modality}, but a {modality} encoder is needed")

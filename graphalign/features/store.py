@@ -35,7 +35,7 @@ from graphalign.atomic import (
     read_versioned_json,
 )
 from graphalign.errors import CheckpointError, GraphAlignError
-from graphalign.features.featurize import FeatureStats, GraphConfig, featurize
+from graphalign.features.featurize import GraphConfig
 from graphalign.graph.convert import NodeIndex, to_hetero_data
 from graphalign.graph.io import EDGES_FILE, NODES_FILE, load_dataset, save_dataset
 from graphalign.graph.knowledge_graph import KnowledgeGraph
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BuiltGraph", "build_graph", "GRAPH_FORMAT_VERSION", "GRAPH_LAYOUT", "check_graph_output"]
+__all__ = ["BuiltGraph", "GRAPH_FORMAT_VERSION", "GRAPH_LAYOUT", "check_graph_output"]
 
 GRAPH_FORMAT_VERSION = 1
 GRAPH_META = "graph.json"
@@ -77,7 +77,7 @@ class BuiltGraph:
     """A knowledge graph with an initial feature vector for every node.
 
     Example:
-        >>> built = build_graph("tuxpaint_small")  # doctest: +SKIP
+        >>> built, stats = graphalign.build_graph("tuxpaint_small")  # doctest: +SKIP
         >>> built.hetero_data["image"].x.shape  # doctest: +SKIP
         torch.Size([300, 1280])
 
@@ -328,41 +328,3 @@ def _swap_in(staging: Path, folder: Path, overwrite: bool = False, attempts: int
             remove_own_folder(old, GRAPH_LAYOUT)
         return
     raise GraphAlignError(f"{folder}: could not replace the folder (other processes keep writing it)")
-
-
-def build_graph(
-    source: str | os.PathLike[str] | KnowledgeGraph,
-    config: GraphConfig | None = None,
-    *,
-    allow_outside_root: bool = False,
-    allow_self_loops: bool = False,
-) -> tuple[BuiltGraph, FeatureStats]:
-    """Validates a dataset and encodes every node (through the feature cache).
-
-    Args:
-        source: A dataset folder, a bundled dataset's name (``"tuxpaint_small"``) or an
-            in-memory :class:`KnowledgeGraph`.
-        config: Encoders, cache and device (default :class:`GraphConfig`).
-        allow_outside_root: Accept image paths outside the dataset folder.
-        allow_self_loops: Accept self-loop edges.
-
-    Returns:
-        The built graph and how many items were encoded vs. taken from the cache.
-
-    Raises:
-        GraphValidationError: For invalid data (naming file and line, or id).
-        EncoderError: If an item cannot be encoded.
-    """
-
-    config = config or GraphConfig()
-    if isinstance(source, KnowledgeGraph):
-        graph = source
-        graph.validate(check_images=True)
-    else:
-        graph = load_dataset(source, allow_outside_root=allow_outside_root, allow_self_loops=allow_self_loops)
-    features, stats, identities = featurize(graph, config)
-    built = BuiltGraph(
-        graph=graph, features=features, config=config.to_dict(), encoders=identities, spaces=stats.spaces
-    )
-    built.hetero_data  # noqa: B018 - validates shapes and finiteness now, not later
-    return built, stats

@@ -12,7 +12,7 @@ WordNet installation is needed at run time.
 
 The edges (relation :data:`PREDICTION_RELATION`) use no label, only the image's
 own pixels, so they are legal for held-out images and new images alike and
-count among :data:`~graphalign.data.split.LABEL_FREE_RELATIONS`. A graph
+count among :data:`~graphalign.features.augment.LABEL_FREE_RELATIONS`. A graph
 channel with concept codes over them (:mod:`graphalign.nn.channels`) turns them
 into a score: an image then ranks high the concepts its predictions point to.
 """

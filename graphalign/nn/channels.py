@@ -35,6 +35,8 @@ learned part is trained to complement it.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -46,7 +48,9 @@ from torch import Tensor, nn
 
 from graphalign.errors import ConfigError, check_config_keys
 from graphalign.nn.spread import relation_of, spread
-from graphalign.typing import EdgeType, NodeType
+from graphalign.typing import NODE_TYPES, EdgeType, NodeType
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["ChannelConfig", "GraphChannels"]
 
@@ -70,7 +74,10 @@ class ChannelConfig:
         feature_slice: ``[start, stop)`` of the source features to use (default:
             all); a negative ``start`` with ``stop`` 0 takes the last ``-start``
             features (e.g. ``[-384, 0]``: the ConSE text vector at the end of
-            ``concat`` image features, and all of a 384-d text feature).
+            ``concat`` image features, and all of a 384-d text feature);
+            ``"shared"``: the last ``n`` features of every source, ``n`` the
+            smallest source feature size (the pretrained shared space that
+            ``concat`` image features end with, whatever its size).
         center: Centre source features by their running mean (see the module
             docstring); off keeps the pretrained geometry as it is (e.g. a
             channel that carries a pretrained shared space with ``hops=0``).
@@ -92,7 +99,7 @@ class ChannelConfig:
     hops: int = 3
     decay: float = 0.8
     relations: list[str] | None = None
-    feature_slice: list[int] | None = None
+    feature_slice: list[int] | str | None = None
     center: bool = True
     in_loss: bool = False
     codes: int = 0
@@ -113,6 +120,10 @@ class ChannelConfig:
                 f"and is appended in evaluation only (no in_loss: mini-batch rows are not node identities), "
                 f"got codes={self.codes}, feature_slice={self.feature_slice}, in_loss={self.in_loss}"
             )
+        if self.feature_slice == "shared":
+            return
+        if isinstance(self.feature_slice, str):
+            raise ConfigError(f"feature_slice must be [start, stop), [-n, 0] or 'shared', got {self.feature_slice!r}")
         if self.feature_slice is not None:
             self.feature_slice = list(self.feature_slice)
             valid = len(self.feature_slice) == 2 and (
@@ -136,8 +147,39 @@ class ChannelConfig:
         return cls(**data)
 
 
+def _present_sources(i: int, channel: ChannelConfig, in_dims: Mapping[NodeType, int]) -> ChannelConfig | None:
+    """``channel`` with only the source types the graph has; ``None`` (left out) when it has none of them.
+
+    Raises:
+        ConfigError: On a source that is not a node type of graphalign's schema.
+    """
+    unknown = [s for s in channel.sources if s not in NODE_TYPES and s not in in_dims]
+    if unknown:
+        raise ConfigError(f"graph channel {i}: unknown source node type {unknown[0]!r}; node types: {sorted(in_dims)}")
+    sources = [s for s in channel.sources if s in in_dims]
+    if not sources:
+        logger.info("graph channel %d left out: the graph has no %s nodes", i, " or ".join(channel.sources))
+        return None
+    return channel if sources == channel.sources else dataclasses.replace(channel, sources=sources)
+
+
+def _resolve_shared(i: int, channel: ChannelConfig, in_dims: Mapping[NodeType, int]) -> ChannelConfig:
+    """``channel`` with ``feature_slice="shared"`` made concrete: the last ``n`` features, ``n`` the
+    smallest feature size of its sources."""
+    if channel.feature_slice != "shared":
+        return channel
+    unknown = [s for s in channel.sources if s not in in_dims]
+    if unknown:
+        raise ConfigError(f"graph channel {i}: unknown source node type {unknown[0]!r}; node types: {sorted(in_dims)}")
+    return dataclasses.replace(channel, feature_slice=[-min(in_dims[s] for s in channel.sources), 0])
+
+
 class GraphChannels(nn.Module):
     """All channels of a model: ``forward`` returns the concatenated, weighted channels per node type.
+
+    A source type the graph lacks is dropped from a channel, and a channel with
+    none of its sources in the graph is left out (a log line says so), so one
+    model configuration fits graphs with and without, say, texts.
 
     Args:
         in_dims: Raw input feature size per node type.
@@ -146,7 +188,9 @@ class GraphChannels(nn.Module):
 
     def __init__(self, in_dims: Mapping[NodeType, int], channels: Sequence[ChannelConfig | Mapping[str, Any]]) -> None:
         super().__init__()
-        self.channels = [c if isinstance(c, ChannelConfig) else ChannelConfig.from_dict(c) for c in channels]
+        configs = [c if isinstance(c, ChannelConfig) else ChannelConfig.from_dict(c) for c in channels]
+        present = [_present_sources(i, c, in_dims) for i, c in enumerate(configs)]
+        self.channels = [_resolve_shared(i, c, in_dims) for i, c in enumerate(present) if c is not None]
         self.dims: list[int] = []
         for i, channel in enumerate(self.channels):
             sizes = set()

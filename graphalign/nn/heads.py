@@ -124,7 +124,7 @@ class PriorHead(Head):
     """
 
     def __init__(
-        self, group_dims: Mapping[str, int], hidden_dim: int, out_dim: int, act: nn.Module, scale: float = 0.5
+        self, group_dims: Mapping[str, int], hidden_dim: int, out_dim: int, act: nn.Module, scale: float = 0.2
     ) -> None:
         self.check_arguments(scale=scale)
         nn.Module.__init__(self)
@@ -135,7 +135,7 @@ class PriorHead(Head):
         self._add_mlp(hidden_dim, out_dim, act)
 
     @classmethod
-    def check_arguments(cls, scale: object = 0.5, **kwargs: object) -> None:
+    def check_arguments(cls, scale: object = 0.2, **kwargs: object) -> None:
         check_float("head prior", "scale", scale, low=0.0, low_open=True)
 
     def embed(self, h: Tensor, x: Tensor, group: str) -> Tensor:

@@ -9,6 +9,7 @@ output head from :data:`~graphalign.nn.heads.HEADS` → the readouts of
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -32,7 +33,7 @@ from graphalign.nn.layers import NORMS, build_activation, build_norm, check_acti
 from graphalign.nn.readouts import READOUTS, build_readouts
 from graphalign.typing import EdgeType, NodeType
 
-__all__ = ["ModelConfig", "HeteroAligner"]
+__all__ = ["ModelConfig", "HeteroAligner", "DEFAULT_READOUTS"]
 
 MAX_DIM = 1 << 16
 """Largest ``hidden_dim`` / ``out_dim`` a :class:`ModelConfig` accepts (a typo like ``2560000`` would
@@ -53,6 +54,46 @@ LEGACY_KEYS = (
     "input_dropout",
 )
 """Keys of ``run.json`` files that describe the same model in other terms (:meth:`ModelConfig.from_dict` reads them)."""
+DEFAULT_READOUTS: list[dict[str, Any]] = [
+    {"name": "inherit"},
+    {
+        "name": "channels",
+        "channels": [
+            # prior: the pretrained shared space as it is (ConSE part of images, text features)
+            {
+                "sources": ["image", "concept", "text"],
+                "weight": 1.0,
+                "hops": 0,
+                "center": False,
+                "feature_slice": "shared",
+            },
+            # text: an image carries the mean of its descriptions
+            {"sources": ["text"], "weight": 1.0, "relations": ["describes"], "hops": 1, "decay": 1.0},
+            # concept: an image carries the text feature of the concept it depicts
+            {
+                "sources": ["concept", "text"],
+                "weight": 1.0,
+                "relations": ["depicts"],
+                "hops": 1,
+                "decay": 1.0,
+                "center": False,
+                "feature_slice": "shared",
+            },
+            # hierarchy: identity codes of the concepts an image's ImageNet classes lead to
+            {
+                "sources": ["concept"],
+                "weight": 0.5,
+                "relations": ["predicted_as"],
+                "hops": 1,
+                "center": False,
+                "codes": 256,
+            },
+        ],
+    },
+]
+"""The readouts of the default model (the ``best`` preset): inheritance, then four graph channels
+(:mod:`graphalign.nn.channels`): *prior*, *text*, *concept* and *hierarchy* (half weight)."""
+
 _LEGACY_DEFAULTS = {"residual": True, "skip_input": True, "shared_head": True, "tie_inputs": True, "input_dropout": 0.0}
 
 
@@ -63,6 +104,11 @@ class ModelConfig:
     What every model has lives here; the parts that vary are chosen by name
     with their own arguments: the output head (:data:`~graphalign.nn.heads.HEADS`)
     and the readouts after it (:data:`~graphalign.nn.readouts.READOUTS`).
+
+    The defaults are the ``best`` preset's model (:mod:`graphalign.presets`): a
+    2-layer GATv2 with the ``prior`` head (the pretrained space of the input
+    features kept as a prior, the GNN's term starting at weight 0.2) in a
+    384-dimensional space, followed by :data:`DEFAULT_READOUTS`.
 
     Example:
         >>> cfg = ModelConfig(hidden_dim=64, conv="rgcn", conv_kwargs={"num_bases": 2}, head="prior")
@@ -82,7 +128,7 @@ class ModelConfig:
         act: Activation name (:func:`~graphalign.nn.layers.build_activation`: PyG's resolver), used everywhere.
         head: Output head from :data:`~graphalign.nn.heads.HEADS`: ``plain``, or
             ``prior`` to keep the pretrained space of the input features as a prior.
-        head_kwargs: Its arguments (``prior``: ``{"scale": 0.5}``).
+        head_kwargs: Its arguments (``prior``: ``{"scale": 0.2}``, the default).
         readouts: Readouts applied in order after the head, each a dict with its
             ``name`` in :data:`~graphalign.nn.readouts.READOUTS` and its arguments,
             e.g. ``{"name": "channels", "channels": [{"sources": ["image"]}]}`` or
@@ -90,7 +136,7 @@ class ModelConfig:
     """
 
     hidden_dim: int = 256
-    out_dim: int = 128
+    out_dim: int = 384
     num_layers: int = 2
     conv: str = "gatv2"
     conv_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -98,9 +144,9 @@ class ModelConfig:
     edge_dropout: float = 0.0
     norm: str = "layer"
     act: str = "gelu"
-    head: str = "plain"
+    head: str = "prior"
     head_kwargs: dict[str, Any] = field(default_factory=dict)
-    readouts: list[dict[str, Any]] = field(default_factory=list)
+    readouts: list[dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(DEFAULT_READOUTS))
 
     def __post_init__(self) -> None:
         for name in ("hidden_dim", "out_dim"):
@@ -170,15 +216,7 @@ class ModelConfig:
 
 def _readout_spec(spec: Any) -> dict[str, Any]:
     """A readout dict, checked against its part's signature (channel and inherit settings completed)."""
-    if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
-        raise ConfigError(
-            f"ModelConfig.readouts: each readout is a dict with a 'name' (one of "
-            f"{', '.join(READOUTS.main_names())}), got {spec!r}",
-            config="ModelConfig",
-            key="readouts",
-        )
-    name = spec["name"]
-    kwargs = {k: v for k, v in spec.items() if k != "name"}
+    name, kwargs = READOUTS.split_spec(spec, "ModelConfig.readouts")
     READOUTS.get(name)  # an unknown name lists the valid ones
     try:
         READOUTS.check_kwargs(name, kwargs, reserved=("in_dims",))
@@ -207,6 +245,9 @@ def _from_legacy(data: dict[str, Any]) -> dict[str, Any]:
     if data.pop("prior_residual", False):
         data.setdefault("head", "prior")
         data.setdefault("head_kwargs", {"scale": scale})
+    data.setdefault("head", "plain")  # the settings a legacy run had without saying them
+    data.setdefault("head_kwargs", {})
+    data.setdefault("out_dim", 128)
     readouts = list(data.get("readouts", []))
     inherit_settings = data.pop("inherit", None)
     if inherit_settings is not None:
@@ -214,8 +255,7 @@ def _from_legacy(data: dict[str, Any]) -> dict[str, Any]:
     channels = data.pop("channels", None)
     if channels:
         readouts.append({"name": "channels", "channels": channels})
-    if readouts:
-        data["readouts"] = readouts
+    data["readouts"] = readouts
     return data
 
 
@@ -316,6 +356,11 @@ class HeteroAligner(nn.Module):
     def out_dim(self) -> int:
         """Size of the shared embedding space (``config.out_dim`` plus what the readouts append)."""
         return self.config.out_dim + sum(readout.extra_dim for readout in self.readouts.values())
+
+    @property
+    def train_out_dim(self) -> int:
+        """Size of the embedding in training mode, which the loss sees (readouts append less or nothing)."""
+        return self.config.out_dim + sum(readout.train_extra_dim for readout in self.readouts.values())
 
     def _check_input(self, node_type: NodeType, x: Tensor) -> None:
         if node_type not in self.in_dims:

@@ -37,7 +37,9 @@ class Readout(nn.Module):
     """Base of the readouts: ``forward(z, x_dict, edge_index_dict, new_nodes) -> z``."""
 
     extra_dim: int = 0
-    """How many dimensions it appends to the embedding."""
+    """How many dimensions it appends to the embedding (in evaluation mode)."""
+    train_extra_dim: int = 0
+    """How many of them it appends in training mode too (the embedding the loss sees)."""
 
     def forward(
         self,
@@ -91,6 +93,7 @@ class ChannelsReadout(Readout):
             raise ConfigError("readout 'channels' needs at least one channel")
         self.graph_channels = GraphChannels(in_dims, channels)
         self.extra_dim = self.graph_channels.dim
+        self.train_extra_dim = sum(self.graph_channels.dims[i] for i in self.graph_channels.in_loss)
 
     def forward(
         self,

@@ -137,7 +137,8 @@ class TrainedRun:
         edge_types = [tuple(e) for e in config["edge_types"]]
         _check_model_size(config, edge_types, model_config, run_dir / ckpt.MODEL_FILE)
         try:
-            model = HeteroAligner(config["in_dims"], edge_types, model_config, input_groups=config.get("input_groups"))  # type: ignore[arg-type]
+            in_dims, groups = config["in_dims"], config.get("input_groups")
+            model = HeteroAligner(in_dims, edge_types, model_config, input_groups=groups)  # type: ignore[arg-type]
             loss = build_loss(train.loss, train.loss_kwargs)
         except (GraphAlignError, TypeError, ValueError, KeyError) as error:
             raise CheckpointError(

@@ -6,7 +6,9 @@ A sampler is chosen by name plus its arguments, as one dict
 
 * ``full``: one forward over the whole graph per step (:class:`FullSampling`);
 * ``neighbor`` (alias ``minibatch``): neighbour-sampled subgraphs around each
-  batch of supervision edges, PyG ``LinkNeighborLoader`` (:class:`NeighborSampling`).
+  batch of supervision edges, PyG ``LinkNeighborLoader`` (:class:`NeighborSampling`);
+* ``auto`` (the default): ``full`` on a small graph, ``neighbor`` on a large
+  one, decided from the graph trained on (:class:`AutoSampling`).
 
 Example:
     >>> sampler_spec({"name": "minibatch", "num_neighbors": [5, 5]})["name"]
@@ -24,10 +26,18 @@ from graphalign.errors import ConfigError
 from graphalign.registry import Registry
 from graphalign.typing import NODE_TYPES
 
-__all__ = ["SAMPLERS", "FullSampling", "NeighborSampling", "sampler_spec", "build_sampling"]
+__all__ = [
+    "SAMPLERS",
+    "FullSampling",
+    "NeighborSampling",
+    "AutoSampling",
+    "sampler_spec",
+    "build_sampling",
+    "resolve_sampling",
+]
 
 SAMPLERS: Registry[Any] = Registry("sampler")
-"""How steps see the graph, by name: ``full`` and ``neighbor`` (alias ``minibatch``)."""
+"""How steps see the graph, by name: ``full``, ``neighbor`` (alias ``minibatch``) and ``auto``."""
 
 _WHERE = "TrainConfig.sampler"
 
@@ -106,6 +116,47 @@ class NeighborSampling(FullSampling):
                     config=_WHERE,
                     key="num_neighbors",
                 )
+
+
+@SAMPLERS.register("auto")
+@dataclass
+class AutoSampling(NeighborSampling):
+    """Whole-graph steps on a small graph, neighbour-sampled ones on a large one.
+
+    :meth:`resolve` decides from the graph trained on: :class:`FullSampling`
+    while its message-passing edges number at most ``max_full_edges`` (a
+    whole-graph step then takes well under a second on a CPU), otherwise
+    :class:`NeighborSampling` with ``num_neighbors``.
+
+    Example:
+        >>> AutoSampling(max_full_edges=100).resolve(1000).num_neighbors
+        [10, 5]
+
+    Args:
+        num_neighbors: Fan-out per hop when the graph is large.
+        max_full_edges: Most message-passing edges for whole-graph steps.
+        steps_per_epoch, isolate_nodes, isolate_types: As for :class:`FullSampling`.
+    """
+
+    num_neighbors: list[int] = field(default_factory=lambda: [10, 5])
+    max_full_edges: int = 100_000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int(_WHERE, "max_full_edges", self.max_full_edges, low=0)
+
+    def resolve(self, num_edges: int) -> FullSampling:
+        """The sampling for a graph with ``num_edges`` message-passing edges."""
+        shared = {"steps_per_epoch": self.steps_per_epoch, "isolate_nodes": self.isolate_nodes}
+        shared["isolate_types"] = self.isolate_types
+        if num_edges <= self.max_full_edges:
+            return FullSampling(**shared)
+        return NeighborSampling(num_neighbors=list(self.num_neighbors), **shared)
+
+
+def resolve_sampling(sampling: FullSampling, num_edges: int) -> FullSampling:
+    """``sampling`` made concrete for a graph with ``num_edges`` message-passing edges (``auto`` decides)."""
+    return sampling.resolve(num_edges) if isinstance(sampling, AutoSampling) else sampling
 
 
 def build_sampling(spec: Mapping[str, Any]) -> FullSampling:

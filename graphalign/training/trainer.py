@@ -32,7 +32,7 @@ from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.outputs import write_marker
 from graphalign.training import checkpoint as ckpt
 from graphalign.training.distributed import resolve_distributed
-from graphalign.training.sampler_config import FullSampling, build_sampling, sampler_spec
+from graphalign.training.sampler_config import FullSampling, build_sampling, resolve_sampling, sampler_spec
 from graphalign.typing import EdgeType, NodeType
 
 if TYPE_CHECKING:
@@ -100,6 +100,11 @@ GraphLike = BuiltGraph | TensorGraph
 class TrainConfig:
     """Optimisation settings: what every training run needs.
 
+    The defaults are the ``best`` preset's training (:mod:`graphalign.presets`):
+    InfoNCE with every node of the target type as a negative, at most 40 epochs
+    of at most 10 steps of 256 pairs, early stopping after 8 evaluations without
+    a better validation MRR.
+
     Example:
         >>> TrainConfig(loss="triplet", loss_kwargs={"margin": 0.3}, epochs=5).loss
         'triplet'
@@ -118,11 +123,16 @@ class TrainConfig:
         loss_kwargs: Its arguments.
         sampler: How steps see the graph: a dict with a ``name`` in
             :data:`~graphalign.training.sampler_config.SAMPLERS` and its arguments,
-            ``{"name": "full"}`` (one forward over the whole graph per step) or
+            ``{"name": "full"}`` (one forward over the whole graph per step),
             ``{"name": "neighbor", "num_neighbors": [15, 10]}`` (neighbour-sampled
-            subgraphs); both take ``steps_per_epoch``, ``isolate_nodes`` and
-            ``isolate_types`` (:class:`~graphalign.training.sampler_config.FullSampling`).
-            Completed with every argument's default.
+            subgraphs) or ``{"name": "auto"}`` (the first on a graph of at most
+            100,000 message-passing edges, else the second with fan-out [10, 5]);
+            all take ``steps_per_epoch`` (at most this many steps an epoch),
+            ``isolate_nodes`` and ``isolate_types``
+            (:class:`~graphalign.training.sampler_config.FullSampling`).
+            Completed with every argument's default. Default: ``auto``, epochs of
+            at most 10 steps, 30% of images and texts cut off from message
+            passing at every step (held-out and new ones have no edges).
         negatives: Extra negatives per step on top of the in-batch ones: ``0``
             none, ``k > 0`` that many random nodes of the target type, ``-1`` all
             nodes of the target type (full mode) or of the sampled subgraph.
@@ -136,15 +146,17 @@ class TrainConfig:
     :attr:`SplitConfig.supervise <graphalign.data.split.SplitConfig.supervise>`.
     """
 
-    epochs: int = 50
+    epochs: int = 40
     batch_size: int = 256
     lr: float = 2e-3
     weight_decay: float = 1e-4
     loss: str = "infonce"
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
-    sampler: dict[str, Any] = field(default_factory=lambda: {"name": "full"})
-    negatives: int = 0
-    patience: int = 10
+    sampler: dict[str, Any] = field(
+        default_factory=lambda: {"name": "auto", "steps_per_epoch": 10, "isolate_nodes": 0.3}
+    )
+    negatives: int = -1
+    patience: int = 8
     eval_every: int = 1
     grad_clip: float | None = 1.0
     seed: int = 0
@@ -225,17 +237,17 @@ class RunConfig:
             result equals one process training on the same global batches.
             ``None``: on when launched by ``torchrun`` with more than one process.
         deterministic: Run training with ``torch.use_deterministic_algorithms``
-            (``warn_only``), restored afterwards. With several CPU threads some
-            sums over edges otherwise add up in a thread-dependent order, so two
-            runs with the same seed can differ in the last bits and drift
-            apart over training; on CUDA, also set ``CUBLAS_WORKSPACE_CONFIG``
-            (see PyTorch's reproducibility notes).
+            (``warn_only``), restored afterwards (default on: the same seed gives
+            the same model). Off, with several CPU threads some sums over edges
+            add up in a thread-dependent order, so two runs with the same seed can
+            differ in the last bits and drift apart over training; on CUDA, also
+            set ``CUBLAS_WORKSPACE_CONFIG`` (see PyTorch's reproducibility notes).
     """
 
     device: str = "auto"
     progress: bool = True
     distributed: bool | None = None
-    deterministic: bool = False
+    deterministic: bool = True
 
     def __post_init__(self) -> None:
         check_bool("RunConfig", "progress", self.progress)
@@ -462,11 +474,11 @@ class _Trainer:
         supervise: list[str] | None = None,
     ) -> None:
         self.built, self.split, self.config, self.context = built, split, config, context
-        self.sampling: FullSampling = config.sampling
         self.device = context.device if context is not None else resolve_device((run or RunConfig()).device)
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
         data = message_passing_data(built, split)
+        self.sampling: FullSampling = resolve_sampling(config.sampling, data.num_edges)
         if not self.sampling.samples_neighbors:  # features stored in half precision are computed in float32
             for node_type in data.node_types:
                 data[node_type].x = data[node_type].x.float()
@@ -629,7 +641,7 @@ class _Trainer:
     ) -> dict[EdgeType, Tensor]:
         """Drops every edge of a random ``isolate_nodes`` fraction of nodes (by global row).
 
-        Label-free edges (:data:`~graphalign.data.split.LABEL_FREE_RELATIONS`,
+        Label-free edges (:data:`~graphalign.features.augment.LABEL_FREE_RELATIONS`,
         e.g. kNN edges) stay: held-out and new nodes keep theirs at test time too.
         """
         if self.sampling.isolate_nodes == 0.0:
@@ -725,7 +737,7 @@ class _Trainer:
             cut = self._isolation_draw()
             src, _, dst = edge_type
             if index.numel() == 0:  # a short last batch can leave a rank without pairs
-                empty = torch.zeros(0, self.model.out_dim, device=self.device)
+                empty = torch.zeros(0, self.model.train_out_dim, device=self.device)
                 no_ids = torch.zeros(2, 0, dtype=torch.long, device=self.device)
                 loss = self._pair_loss(empty, empty, no_ids, no_ids, no_ids[0], shared_graph=False)
             else:
@@ -816,15 +828,17 @@ def fit(
 
     Example:
         >>> built, _ = build_graph("tuxpaint_small")  # doctest: +SKIP
-        >>> result = fit(built, ModelConfig(conv="rgcn"), TrainConfig(epochs=20), run_dir="runs/demo")  # doctest: +SKIP
+        >>> result = fit(built, run_dir="runs/demo")  # the best preset  # doctest: +SKIP
         >>> result.test_metrics["image->concept/mrr"]  # doctest: +SKIP
         0.42
+        >>> fit(built, ModelConfig(conv="rgcn"), TrainConfig(epochs=20))  # its parts changed  # doctest: +SKIP
 
     Args:
         built: The graph with initial features: a :class:`BuiltGraph`, or a
             :class:`TensorGraph` such as a synthetic graph.
-        model_config: Model hyper-parameters.
-        train_config: Optimisation settings (seed included).
+        model_config: Model hyper-parameters (default ``ModelConfig()``: the
+            ``best`` preset's model, :mod:`graphalign.presets`).
+        train_config: Optimisation settings, seed included (default ``TrainConfig()``).
         split_config: How edges are split.
         run_dir: Where to save the run (optional): a new or empty folder, or
             graphalign's own run folder with ``overwrite`` or ``resume``.

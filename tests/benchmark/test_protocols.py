@@ -12,8 +12,8 @@ from graphalign.benchmark.quality import (
     run_benchmark,
     trained_method,
 )
+from graphalign.features.build import build_graph
 from graphalign.features.knn import add_knn_edges
-from graphalign.features.store import build_graph
 from graphalign.nn import ModelConfig
 from graphalign.training import TrainConfig
 
@@ -153,11 +153,13 @@ def test_stem_groups_variants():
 
 
 def test_benchmark_runs_every_method_on_toy(toy):
-    graphs = {"base": toy, "conse": toy}
+    graphs = {"base": toy, "default": toy}
     methods = [
         Method("1-NN label transfer", lambda b, p, s: {}, nearest_neighbour=True),
         trained_method(
-            "two towers (infonce)", ModelConfig(num_layers=0, hidden_dim=16, out_dim=8), TrainConfig(epochs=2)
+            "two towers (infonce)",
+            ModelConfig(num_layers=0, hidden_dim=16, out_dim=8, readouts=[]),  # no edge read: not a graph method
+            TrainConfig(epochs=2),
         ),
         trained_method(
             "graphalign sage (infonce)", ModelConfig(conv="sage", hidden_dim=16, out_dim=8), TrainConfig(epochs=2)
@@ -220,13 +222,24 @@ def test_knn_method_trains_on_label_free_candidate_edges(toy):
     assert with_label_free_edges(toy, protocol.split) is protocol.split
 
 
-def test_bench_channels_come_in_the_order_of_their_names(toy):
-    from graphalign.benchmark.quality import CHANNEL_NAMES, bench_channels
-    from graphalign.features.wordnet_predictions import PREDICTION_RELATION
+def test_the_benchmark_row_of_graphalign_is_the_default_configuration():
+    """The row that counts trains ModelConfig() with TrainConfig(); other graphalign rows say they are ablations."""
+    from graphalign.benchmark.quality import BEST_ROW, DEFAULT_CHANNEL_NAMES, default_methods
+    from graphalign.nn.hetero_gnn import DEFAULT_READOUTS
 
-    channels = bench_channels(toy, prior=1.0, text=0.0, visual=0.0, concept=1.0, hierarchy=0.5)
-    assert len(channels) == 3 and CHANNEL_NAMES[-1] == "hierarchy"
-    assert channels[1]["relations"] == ["depicts"]
-    assert (
-        channels[2]["relations"] == [PREDICTION_RELATION] and channels[2]["codes"] > 0 and channels[2]["weight"] == 0.5
-    )
+    methods = {m.name: m for m in default_methods()}
+    rows = {row: graph for m in methods.values() for row, graph in m.row_names().items()}
+    assert BEST_ROW in rows and rows[BEST_ROW]
+    assert {"no training (ConSE)", "1-NN label transfer", "two towers"} <= set(rows)
+    assert all(row.startswith("ablation: ") for row, graph in rows.items() if graph and row != BEST_ROW)
+    assert not rows["two towers"] and not rows["two towers, learned part alone"]
+    best = methods[BEST_ROW].embed.__closure__  # the configs the row trains with
+    configs = [cell.cell_contents for cell in best if isinstance(cell.cell_contents, (ModelConfig, TrainConfig))]
+    assert ModelConfig() in configs and TrainConfig() in configs
+    # The leave-one-out rows name the default channels in the order of DEFAULT_READOUTS.
+    channels = next(r["channels"] for r in DEFAULT_READOUTS if r["name"] == "channels")
+    assert len(channels) == len(DEFAULT_CHANNEL_NAMES)
+    relations = [c.get("relations") for c in channels]
+    assert relations[1:] == [["describes"], ["depicts"], ["predicted_as"]] and channels[0]["hops"] == 0
+    for name in DEFAULT_CHANNEL_NAMES:
+        assert f"ablation: graphalign, no {name} channel" in rows

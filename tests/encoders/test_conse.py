@@ -19,7 +19,7 @@ def test_graph_config_passes_its_cache_to_conse(tmp_path):
 
     config = GraphConfig(
         image_encoder="conse",
-        image_encoder_kwargs={"text_encoder": "hashing-text"},
+        image_encoder_kwargs={"text_encoder": "hashing-text", "mode": "conse"},
         cache_dir=str(tmp_path / "c"),
         use_cache=False,
         progress=False,
@@ -27,3 +27,16 @@ def test_graph_config_passes_its_cache_to_conse(tmp_path):
     encoder = config.build_encoder("image")
     assert encoder.cache_dir == str(tmp_path / "c") and encoder.use_cache is False
     assert encoder.feature_space == encoder.text_encoder.identity  # mode "conse": the text space
+
+
+def test_conse_follows_the_graphs_text_encoder_and_concatenates_by_default(tmp_path):
+    from graphalign.features.featurize import GraphConfig
+
+    config = GraphConfig(
+        text_encoder="hashing-text", text_encoder_kwargs={"dim": 32}, cache_dir=str(tmp_path / "c"), progress=False
+    )
+    assert config.image_encoder == "conse"  # the default image features
+    encoder = config.build_encoder("image")
+    assert encoder.mode == "concat" and encoder.text_encoder.identity == config.build_encoder("text").identity
+    assert encoder.dim == encoder.image_encoder.dim + 32  # the visual features, then the text-space vector
+    assert encoder.feature_space == encoder.identity  # its own input group: not the text space

@@ -8,8 +8,9 @@ from PIL import Image
 
 from graphalign.encoders import ENCODERS, Encoder
 from graphalign.errors import EncoderError, OutputError
+from graphalign.features.build import build_graph
 from graphalign.features.featurize import GraphConfig, concept_text, featurize
-from graphalign.features.store import BuiltGraph, build_graph
+from graphalign.features.store import BuiltGraph
 from graphalign.graph import ConceptNode, load_dataset
 
 

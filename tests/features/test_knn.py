@@ -28,7 +28,7 @@ def test_add_knn_edges_copies_and_adds(toy_built_fast):
 
 @pytest.fixture
 def toy_built_fast(toy_dataset, fast_config):
-    from graphalign.features.store import build_graph
+    from graphalign.features.build import build_graph
 
     return build_graph(toy_dataset, fast_config)[0]
 

@@ -90,7 +90,7 @@ def test_prediction_edges_are_added_once_and_are_label_free():
 
 
 def test_graphs_without_wordnet_concepts_or_imagenet_features_are_refused(toy_dataset, fast_config):
-    from graphalign.features.store import build_graph
+    from graphalign.features.build import build_graph
 
     toy = build_graph(toy_dataset, fast_config)[0]
     with pytest.raises(ConfigError, match="no concept carries a WordNet 3.0 offset"):

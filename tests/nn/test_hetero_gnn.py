@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 
@@ -16,7 +17,8 @@ from graphalign.nn.heads import PriorHead, ProjectionHead
 from graphalign.nn.hetero_gnn import LEGACY_KEYS
 from graphalign.nn.readouts import ChannelsReadout, InheritReadout
 
-SMALL = {"hidden_dim": 16, "out_dim": 8, "num_layers": 2}
+# The message-passing core alone (plain head, no readouts); the default model's parts have tests of their own.
+SMALL = {"hidden_dim": 16, "out_dim": 8, "num_layers": 2, "head": "plain", "head_kwargs": {}, "readouts": []}
 CONV_KWARGS = {"gat": {"heads": 2}, "gatv2": {"heads": 2}, "hgt": {"heads": 2}, "rgcn": {"num_bases": 2}, "sage": {}}
 IMAGE_CHANNEL = {"sources": ["image"], "relations": ["depicts", "is_a"], "hops": 2}
 
@@ -39,9 +41,12 @@ def test_config_round_trip_and_validation() -> None:
     assert cfg.readout("inherit") is not None and cfg.readout("inherit")["hops"] == 2
     assert cfg.readout("channels")["channels"][0]["sources"] == ["image"]  # type: ignore[index]
     assert [spec["name"] for spec in cfg.to_dict()["readouts"]] == ["inherit", "channels"]  # order kept
-    assert ModelConfig().readout("channels") is None
+    assert ModelConfig(readouts=[]).readout("channels") is None
     assert ModelConfig().to_dict()["conv"] == "gatv2"
-    assert ModelConfig().to_dict()["head"] == "plain" and ModelConfig().to_dict()["readouts"] == []
+    default = ModelConfig().to_dict()  # the best preset: prior head, inheritance then four channels
+    assert default["head"] == "prior" and default["head_kwargs"] == {} and default["out_dim"] == 384
+    assert [spec["name"] for spec in default["readouts"]] == ["inherit", "channels"]
+    assert len(ModelConfig().readout("channels")["channels"]) == 4  # type: ignore[index]
     assert not set(LEGACY_KEYS) & set(ModelConfig().to_dict())  # what is written has no legacy key
     with pytest.raises(ValueError, match="unknown ModelConfig keys"):
         ModelConfig.from_dict({"hidden": 3})
@@ -63,7 +68,8 @@ def test_config_round_trip_and_validation() -> None:
 
 def test_legacy_configs_map_to_heads_and_readouts() -> None:
     """run.json files written before heads and readouts load as the same model; settings no model has are refused."""
-    new = ModelConfig(
+    new = ModelConfig(  # a legacy run.json leaves out what its defaults were: 128 dimensions
+        out_dim=128,
         head="prior",
         head_kwargs={"scale": 0.2},
         readouts=[{"name": "inherit", "weight": 0.5}, {"name": "channels", "channels": [IMAGE_CHANNEL]}],
@@ -72,7 +78,7 @@ def test_legacy_configs_map_to_heads_and_readouts() -> None:
     assert ModelConfig.from_dict(legacy) == new
     # A full old run.json "model" entry, with the settings every model now has at their only value.
     old = {
-        **{k: v for k, v in ModelConfig().to_dict().items() if k not in ("head", "head_kwargs", "readouts")},
+        **{k: v for k, v in new.to_dict().items() if k not in ("head", "head_kwargs", "readouts")},
         **legacy,
         "residual": True,
         "skip_input": True,
@@ -82,10 +88,13 @@ def test_legacy_configs_map_to_heads_and_readouts() -> None:
     }
     assert ModelConfig.from_dict(json.loads(json.dumps(old))) == new
     # Without the prior: a plain head (prior_scale is then unused); no inherit and no channels: no readouts.
+    legacy_plain = ModelConfig(out_dim=128, head="plain", head_kwargs={}, readouts=[])
     assert ModelConfig.from_dict({"prior_residual": False, "prior_scale": 0.2, "channels": [], "inherit": None}) == (
-        ModelConfig()
+        legacy_plain
     )
-    assert ModelConfig.from_dict({"prior_residual": True}) == ModelConfig(head="prior", head_kwargs={"scale": 0.5})
+    assert ModelConfig.from_dict({"prior_residual": True}) == dataclasses.replace(
+        legacy_plain, head="prior", head_kwargs={"scale": 0.5}
+    )
     for key, value in (
         ("residual", False),
         ("skip_input", False),

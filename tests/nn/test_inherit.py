@@ -73,7 +73,10 @@ def test_spread_fills_hop_by_hop_with_damped_means():
 
 
 def test_model_inherits_in_eval_mode_only_and_round_trips_its_config():
-    config = ModelConfig(hidden_dim=8, out_dim=4, num_layers=1, conv="sage", readouts=[{"name": "inherit", "hops": 2}])
+    plain_head = {"head": "plain", "head_kwargs": {}}
+    config = ModelConfig(
+        hidden_dim=8, out_dim=4, num_layers=1, conv="sage", readouts=[{"name": "inherit", "hops": 2}], **plain_head
+    )
     assert ModelConfig.from_dict(config.to_dict()) == config
     assert config.readout("inherit") == InheritConfig(hops=2).to_dict()  # completed with the defaults
     edges = tiny_edges()
@@ -82,7 +85,9 @@ def test_model_inherits_in_eval_mode_only_and_round_trips_its_config():
     model = HeteroAligner({"concept": 5, "image": 7}, list(edges), config)
     torch.manual_seed(0)
     plain = HeteroAligner(
-        {"concept": 5, "image": 7}, list(edges), ModelConfig(hidden_dim=8, out_dim=4, num_layers=1, conv="sage")
+        {"concept": 5, "image": 7},
+        list(edges),
+        ModelConfig(hidden_dim=8, out_dim=4, num_layers=1, conv="sage", readouts=[], **plain_head),
     )
     assert model.readouts["inherit"].config == InheritConfig(hops=2)
     model.eval(), plain.eval()

@@ -5,8 +5,8 @@ from PIL import Image
 
 from graphalign.data.split import SplitConfig
 from graphalign.errors import GraphAlignError, GraphValidationError
+from graphalign.features.build import build_graph
 from graphalign.features.featurize import GraphConfig
-from graphalign.features.store import build_graph
 from graphalign.nn import ModelConfig
 from graphalign.query import Aligner
 from graphalign.testing import TOY_CONCEPTS, make_toy_graph
@@ -81,7 +81,9 @@ def test_search_with_new_text_and_image(aligner, tmp_path):
     assert "c:dog" in [r.id for r in by_path]
     texts = aligner.search(text="this is a horse", k=5, type="text")
     assert texts and all(r.type == "text" for r in texts)
-    assert aligner.embed_new(text="a new caption").shape == (16,)
+    # A new text lives in the space of the graph's nodes (16 learned dimensions + the default channels).
+    assert aligner.embed_new(text="a new caption").shape == aligner.embedding("c:dog").shape
+    assert aligner.embedding("c:dog").shape[0] > 16
 
 
 def test_query_errors(aligner):

@@ -267,16 +267,18 @@ def test_deterministic_training_switches_torch_to_deterministic_algorithms_and_b
     assert seen == [True, True] and not torch.are_deterministic_algorithms_enabled()  # restored afterwards
     assert fit(toy_built, SMALL_MODEL, config, run=run).test_metrics == first
     fit(toy_built, SMALL_MODEL, TrainConfig(epochs=1, batch_size=64))
-    assert seen[-1] is False  # off by default
+    assert seen[-1] is True  # on by default
+    fit(toy_built, SMALL_MODEL, TrainConfig(epochs=1, batch_size=64), run=RunConfig(deterministic=False))
+    assert seen[-1] is False
     # A resumed run keeps its saved setting, whatever the caller's new epoch budget says.
     fit(
         toy_built,
         SMALL_MODEL,
         TrainConfig(epochs=1, batch_size=64),
         run_dir=tmp_path / "run",
-        run=run,
+        run=RunConfig(deterministic=False),
     )
     before = len(seen)
     fit(toy_built, train_config=TrainConfig(epochs=2), run_dir=tmp_path / "run", resume=True, run=RunConfig())
-    assert seen[before:] == [True] and not torch.are_deterministic_algorithms_enabled()  # epoch 2 only, deterministic
+    assert seen[before:] == [False] and not torch.are_deterministic_algorithms_enabled()  # epoch 2 only, as saved
     assert RunConfig.from_dict(run.to_dict()).deterministic

@@ -1,0 +1,154 @@
+"""Named presets: whole configurations by name, the same in Python and on the command line.
+
+A preset is a set of departures from the config dataclasses' defaults, per
+config (``graph``: :class:`~graphalign.features.featurize.GraphConfig`,
+``model``: :class:`~graphalign.nn.hetero_gnn.ModelConfig`, ``train``:
+:class:`~graphalign.training.trainer.TrainConfig`, ``split``:
+:class:`~graphalign.data.split.SplitConfig`). The defaults themselves are the
+``best`` preset, so ``graphalign train``, ``ga.fit(built)`` and
+``ga.pipeline(dataset)`` with no options all train it:
+
+* ``best``: the default. ConSE + EfficientNet image features and ImageNet →
+  WordNet edges at build time; a 2-layer GATv2 with the prior head, inheritance
+  and the prior, text, concept and hierarchy channels; InfoNCE against every
+  node of the target type. Chosen by the rule of ``docs/benchmarks.md``
+  (validation MRR averaged over the headline protocols).
+* ``fast``: the same parts, one narrower message-passing layer and 10 epochs: a
+  first look in seconds.
+* ``towers``: the two-tower baseline: no message passing (a per-type MLP), the
+  prior head and the prior channel (which reads no edge).
+* ``plain``: a GNN on the image encoder's own features, no prior and no
+  readouts: what message passing learns alone.
+
+Example:
+    >>> from graphalign.presets import get_preset
+    >>> get_preset("fast").settings["train"]["epochs"]
+    10
+    >>> graph, model, train, split = get_preset("towers").configs()  # doctest: +SKIP
+    >>> model.num_layers  # doctest: +SKIP
+    0
+
+This module imports no torch until a preset's settings are read (the command
+line lists the presets in ``--help``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphalign.errors import ConfigError
+
+__all__ = ["Preset", "PRESETS", "DEFAULT_PRESET", "get_preset", "preset_names", "CONFIG_NAMES"]
+
+CONFIG_NAMES = ("graph", "model", "train", "split")
+"""The configs a preset may set, in the order :meth:`Preset.configs` returns them."""
+
+DEFAULT_PRESET = "best"
+"""The preset of the config dataclasses' defaults."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named configuration: departures from the config dataclasses' defaults.
+
+    Args:
+        name: What it is called (``--preset NAME``).
+        summary: One line on what it is for.
+        make_settings: Returns, per config name (:data:`CONFIG_NAMES`), the
+            fields it sets (a function, so that a preset can read the library's
+            own part specs when it is used, not when the command line starts).
+    """
+
+    name: str
+    summary: str
+    make_settings: Callable[[], dict[str, dict[str, Any]]] = field(default=dict, repr=False)
+
+    @property
+    def settings(self) -> dict[str, dict[str, Any]]:
+        """Per config name, the fields this preset sets."""
+        return self.make_settings()
+
+    def fields(self, config: str) -> dict[str, Any]:
+        """A copy of the fields this preset sets in ``config`` (``"graph"``, ``"model"``, ...)."""
+        return copy.deepcopy(self.settings.get(config, {}))
+
+    def configs(self, **overrides: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+        """The preset as ``(GraphConfig, ModelConfig, TrainConfig, SplitConfig)``.
+
+        Args:
+            **overrides: Per config name, fields that replace the preset's
+                (``model={"conv": "rgcn"}``).
+
+        Raises:
+            ConfigError: On an unknown config name or field.
+        """
+        from graphalign.data.split import SplitConfig
+        from graphalign.features.featurize import GraphConfig
+        from graphalign.nn.hetero_gnn import ModelConfig
+        from graphalign.training.trainer import TrainConfig
+
+        unknown = sorted(set(overrides) - set(CONFIG_NAMES))
+        if unknown:
+            raise ConfigError(
+                f"preset {self.name!r}: unknown config {unknown[0]!r}; configs: {', '.join(CONFIG_NAMES)}"
+            )
+        classes = (GraphConfig, ModelConfig, TrainConfig, SplitConfig)
+        return tuple(  # type: ignore[return-value]
+            cls.from_dict({**self.fields(name), **overrides.get(name, {})}) for name, cls in zip(CONFIG_NAMES, classes)
+        )
+
+
+def _fast() -> dict[str, dict[str, Any]]:
+    return {"model": {"hidden_dim": 128, "num_layers": 1}, "train": {"epochs": 10, "patience": 3}}
+
+
+def _towers() -> dict[str, dict[str, Any]]:
+    from graphalign.nn.hetero_gnn import DEFAULT_READOUTS
+
+    channels = next(spec for spec in DEFAULT_READOUTS if spec["name"] == "channels")["channels"]
+    prior = [channel for channel in channels if channel["hops"] == 0]  # the channel that reads no edge
+    return {
+        "model": {"num_layers": 0, "readouts": [{"name": "channels", "channels": copy.deepcopy(prior)}]},
+        "train": {"sampler": {"name": "full", "steps_per_epoch": 10, "isolate_nodes": 0.3}},
+    }
+
+
+def _plain() -> dict[str, dict[str, Any]]:
+    return {
+        "graph": {"image_encoder": "efficientnet-lite0", "image_encoder_kwargs": {}, "augmenters": []},
+        "model": {"out_dim": 128, "head": "plain", "readouts": []},
+    }
+
+
+_PRESETS = [
+    Preset("best", "GATv2 + prior head + inheritance + prior/text/concept/hierarchy channels, InfoNCE"),
+    Preset("fast", "a first look: the best preset's parts, one layer of width 128, at most 10 epochs", _fast),
+    Preset("towers", "two towers: no message passing, prior head + prior channel (the non-graph baseline)", _towers),
+    Preset(
+        "plain", "message passing alone: EfficientNet image features, plain head, no readouts, no added edges", _plain
+    ),
+]
+
+PRESETS: dict[str, Preset] = {preset.name: preset for preset in _PRESETS}
+"""Every preset by name."""
+
+
+def preset_names() -> list[str]:
+    """The presets' names, the default first."""
+    return list(PRESETS)
+
+
+def get_preset(name: str | Preset) -> Preset:
+    """The preset called ``name`` (a :class:`Preset` is returned as is).
+
+    Raises:
+        ConfigError: On an unknown name (the message lists the presets).
+    """
+    if isinstance(name, Preset):
+        return name
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
+    return PRESETS[name]
