@@ -615,7 +615,7 @@ def _add_sampler_options(group: Any) -> None:
         field="sampler.name",
         choices=["auto", "full", "neighbor", "minibatch"],
         help="sampler: full-graph, neighbour-sampled (neighbor, alias minibatch), or auto: full-graph "
-        "up to 100,000 message-passing edges, neighbour-sampled above",
+        "up to 20,000 message-passing edges, neighbour-sampled above",
     )
     sampler_option(
         "--num-neighbors",

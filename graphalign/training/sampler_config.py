@@ -139,7 +139,7 @@ class AutoSampling(NeighborSampling):
     """
 
     num_neighbors: list[int] = field(default_factory=lambda: [10, 5])
-    max_full_edges: int = 100_000
+    max_full_edges: int = 20_000
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -126,7 +126,7 @@ class TrainConfig:
             ``{"name": "full"}`` (one forward over the whole graph per step),
             ``{"name": "neighbor", "num_neighbors": [15, 10]}`` (neighbour-sampled
             subgraphs) or ``{"name": "auto"}`` (the first on a graph of at most
-            100,000 message-passing edges, else the second with fan-out [10, 5]);
+            20,000 message-passing edges, else the second with fan-out [10, 5]);
             all take ``steps_per_epoch`` (at most this many steps an epoch),
             ``isolate_nodes`` and ``isolate_types``
             (:class:`~graphalign.training.sampler_config.FullSampling`).
