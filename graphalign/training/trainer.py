@@ -479,6 +479,9 @@ class _Trainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         data = message_passing_data(built, split)
         self.sampling: FullSampling = resolve_sampling(config.sampling, data.num_edges)
+        if config.sampler["name"] == "auto":
+            steps = "neighbour-sampled" if self.sampling.samples_neighbors else "whole-graph"
+            logger.info("sampler auto: %s steps (%d message-passing edges)", steps, data.num_edges)
         if not self.sampling.samples_neighbors:  # features stored in half precision are computed in float32
             for node_type in data.node_types:
                 data[node_type].x = data[node_type].x.float()
