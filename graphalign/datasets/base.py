@@ -76,7 +76,7 @@ def names() -> list[str]:
     Example:
         >>> from graphalign import datasets
         >>> datasets.names()
-        ['tuxpaint_small', 'tuxpaint_wordnet']
+        ['openclipart_wordnet', 'tuxpaint_small', 'tuxpaint_wordnet']
     """
     return DATASETS.names()
 

@@ -24,8 +24,10 @@ files) corrected by the hand-checked overrides bundled with graphalign
 (``graphalign/datasets/data/tuxpaint_wordnet_overrides.tsv``).
 
 The recipe needs the standard library, Pillow and cairosvg (the ``svg`` extra,
-for SVG-only stamps); of graphalign it uses only the error types and the
-dataset registry, so it sits below the graph layer. Rebuilding gives
+for SVG-only stamps); of graphalign it uses only the error types, the
+dataset registry, the WordNet reader (:mod:`graphalign.datasets.wordnet`) and
+the recipes' shared steps (:mod:`graphalign.datasets.recipe`), so it sits
+below the graph layer. Rebuilding gives
 byte-identical files.
 
 Example:
@@ -42,21 +44,54 @@ from __future__ import annotations
 import collections
 import hashlib
 import io
-import json
 import logging
-import math
-import os
 import re
-import shutil
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
+from graphalign.datasets import wordnet as wn
 from graphalign.datasets.base import DATASETS, NamedDataset
+from graphalign.datasets.recipe import (
+    Dataset,
+    PathOption,
+    SourceFile,
+    check_cairosvg,
+    clear_images,
+    expand_internal_entities,  # noqa: F401 - re-exported with the image conversion
+    image_node,
+    licence_text,
+    png_bytes,
+    readme_intro,
+    run_jobs,
+    select_small,
+    write_folder,
+)
+from graphalign.datasets.wordnet import (
+    EDGES_LEGEND,
+    README_WORDNET_SOURCE,
+    WORDNET_COPYRIGHT,
+    WORDNET_DIR,
+    WORDNET_LICENSE,
+    Override,
+    Synset,
+    WordNet,
+    definition_from_gloss,  # noqa: F401 - re-exported with the WordNet reader
+    graph_records,
+    is_a_edges,  # noqa: F401 - re-exported
+    load_overrides,
+    override_synset,
+    parse_data_line,  # noqa: F401 - re-exported
+    parse_index_line,  # noqa: F401 - re-exported
+    part_of_edges,  # noqa: F401 - re-exported
+    read_overrides,  # noqa: F401 - re-exported
+    readme_tables,
+    select_concepts,  # noqa: F401 - re-exported
+    split_compounds,
+)
 from graphalign.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -76,9 +111,7 @@ __all__ = [
 SYSTEM_ROOT = Path("/")
 """Where the Debian packages' files are looked up (tests point it at an empty folder)."""
 STAMPS_DIR = "usr/share/tuxpaint/stamps"
-WORDNET_DIR = "usr/share/wordnet"
 TUXPAINT_COPYRIGHT = "usr/share/doc/tuxpaint-stamps-default/copyright"
-WORDNET_COPYRIGHT = "usr/share/doc/wordnet-base/copyright"
 GPL2_TEXT = "usr/share/common-licenses/GPL-2"
 DEFAULT_OVERRIDES = Path(__file__).resolve().parent / "data" / "tuxpaint_wordnet_overrides.tsv"
 
@@ -88,40 +121,6 @@ FULL_MAX_SIDE = 512
 SMALL_MAX_SIDE = 128
 SMALL_TARGET = 300
 SMALL_LANGUAGES = ("en", "fr", "de", "es")
-
-# Relations, in the order they are written to edges.tsv.
-DESCRIBES, DEPICTS, IS_A, PART_OF = "describes", "depicts", "is_a", "part_of"
-RELATIONS = (DESCRIBES, DEPICTS, IS_A, PART_OF)
-
-# WordNet lexicographer files of nouns (lexnames(5WN), numbers 03-28).
-NOUN_LEXNAMES: dict[int, str] = {
-    3: "noun.Tops",
-    4: "noun.act",
-    5: "noun.animal",
-    6: "noun.artifact",
-    7: "noun.attribute",
-    8: "noun.body",
-    9: "noun.cognition",
-    10: "noun.communication",
-    11: "noun.event",
-    12: "noun.feeling",
-    13: "noun.food",
-    14: "noun.group",
-    15: "noun.location",
-    16: "noun.motive",
-    17: "noun.object",
-    18: "noun.person",
-    19: "noun.phenomenon",
-    20: "noun.plant",
-    21: "noun.possession",
-    22: "noun.process",
-    23: "noun.quantity",
-    24: "noun.relation",
-    25: "noun.shape",
-    26: "noun.state",
-    27: "noun.substance",
-    28: "noun.time",
-}
 
 # Preferred lexicographer files per stamp folder (the longest matching folder
 # prefix wins), as groups in order of preference; inside a group the most
@@ -168,281 +167,17 @@ TRANSLATION_RE = re.compile(r"^\s*([A-Za-z]{2,3}(?:_[A-Za-z]{2})?(?:@[A-Za-z]+)?
 SCRIPT_VARIANTS = {"latin": "Latn", "cyrillic": "Cyrl"}
 
 
-# --------------------------------------------------------------------------- WordNet
-
-
-@dataclass(frozen=True)
-class Pointer:
-    """One pointer of a WordNet synset: ``symbol`` to ``offset`` of part of speech ``pos``."""
-
-    symbol: str
-    offset: str
-    pos: str
-
-
-@dataclass
-class Synset:
-    """A WordNet noun synset, parsed from one ``data.noun`` line."""
-
-    offset: str
-    lex_filenum: int
-    lemmas: list[str]
-    pointers: list[Pointer]
-    gloss: str
-
-    @property
-    def id(self) -> str:
-        """The concept node id, ``wn:<offset>-n``."""
-        return f"wn:{self.offset}-n"
-
-    @property
-    def lexname(self) -> str:
-        """The lexicographer file name, e.g. ``noun.animal``."""
-        return NOUN_LEXNAMES.get(self.lex_filenum, f"lex{self.lex_filenum:02d}")
-
-    @property
-    def name(self) -> str:
-        """The first lemma with underscores as spaces."""
-        return self.lemmas[0].replace("_", " ")
-
-    @property
-    def definition(self) -> str:
-        """The gloss without its example sentences."""
-        return definition_from_gloss(self.gloss)
-
-    def targets(self, *symbols: str) -> list[str]:
-        """Offsets of the noun synsets reached by pointers with one of ``symbols``."""
-        return [p.offset for p in self.pointers if p.symbol in symbols and p.pos == "n"]
-
-
-def definition_from_gloss(gloss: str) -> str:
-    """Returns the part of a WordNet gloss before its first quoted example.
-
-    Example:
-        >>> definition_from_gloss('a tangible entity; "it was full of rackets"')
-        'a tangible entity'
-    """
-    cut = gloss.find('; "')
-    if cut < 0 and gloss.lstrip().startswith('"'):
-        cut = 0
-    return (gloss if cut < 0 else gloss[:cut]).strip().rstrip(";").strip()
-
-
-def parse_data_line(line: str) -> Synset:
-    """Parses one synset line of a WordNet ``data.*`` file (see wndb(5WN)).
-
-    The layout is ``offset lex_filenum ss_type w_cnt (word lex_id)* p_cnt
-    (symbol offset pos source/target)* [frames] | gloss``; ``w_cnt`` is
-    hexadecimal, ``p_cnt`` decimal.
-
-    Raises:
-        ValueError: If the line does not follow that layout.
-    """
-    head, sep, gloss = line.partition(" | ")
-    if not sep:
-        head, gloss = line.rstrip("\n").rstrip(" |"), ""
-    fields = head.split()
-    try:
-        offset, lex_filenum, w_cnt = fields[0], int(fields[1]), int(fields[3], 16)
-        lemmas = [fields[4 + 2 * i] for i in range(w_cnt)]
-        pos = 4 + 2 * w_cnt
-        p_cnt = int(fields[pos])
-        pointers = []
-        for i in range(p_cnt):
-            symbol, target, target_pos = fields[pos + 1 + 4 * i : pos + 4 + 4 * i]
-            pointers.append(Pointer(symbol, target, target_pos))
-    except (IndexError, ValueError) as error:
-        raise ValueError(f"not a WordNet data line: {line[:80]!r}") from error
-    if not re.fullmatch(r"\d{8}", offset) or len(lemmas) != w_cnt:
-        raise ValueError(f"not a WordNet data line: {line[:80]!r}")
-    # Adjective lemmas may carry a syntactic marker such as "(a)"; nouns never do.
-    lemmas = [re.sub(r"\([a-z]+\)$", "", lemma) for lemma in lemmas]
-    return Synset(offset, lex_filenum, lemmas, pointers, gloss.strip())
-
-
-def parse_index_line(line: str) -> tuple[str, list[str]]:
-    """Parses one line of a WordNet ``index.*`` file into ``(lemma, synset offsets)``.
-
-    The layout is ``lemma pos synset_cnt p_cnt (symbol)* sense_cnt tagsense_cnt
-    (offset)*``; offsets are listed by decreasing sense frequency.
-
-    Raises:
-        ValueError: If the line does not follow that layout.
-    """
-    fields = line.split()
-    try:
-        lemma, synset_cnt, p_cnt = fields[0], int(fields[2]), int(fields[3])
-        offsets = fields[6 + p_cnt : 6 + p_cnt + synset_cnt]
-    except (IndexError, ValueError) as error:
-        raise ValueError(f"not a WordNet index line: {line[:80]!r}") from error
-    if len(offsets) != synset_cnt or not all(re.fullmatch(r"\d{8}", o) for o in offsets):
-        raise ValueError(f"not a WordNet index line: {line[:80]!r}")
-    return lemma, offsets
-
-
-def _wordnet_lines(path: Path) -> Iterator[str]:
-    """Yields the data lines of a WordNet file (the licence header lines start with spaces)."""
-    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-        for line in handle:
-            line = line.rstrip("\r\n")
-            if line and not line[0].isspace():
-                yield line
-
-
-class WordNet:
-    """The noun part of a WordNet 3.0 database folder (``index.noun``, ``data.noun``, ``noun.exc``).
-
-    Synsets are parsed lazily, by offset.
-
-    Args:
-        folder: The folder holding the WordNet ``dict`` files.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.index: dict[str, list[str]] = {}
-        for line in _wordnet_lines(folder / "index.noun"):
-            lemma, offsets = parse_index_line(line)
-            self.index[lemma] = offsets
-        self._lines: dict[str, str] = {}
-        for line in _wordnet_lines(folder / "data.noun"):
-            self._lines[line[:8]] = line
-        self.exceptions: dict[str, list[str]] = {}
-        exc_path = folder / "noun.exc"
-        if exc_path.exists():
-            for line in _wordnet_lines(exc_path):
-                inflected, *bases = line.split()
-                self.exceptions.setdefault(inflected, []).extend(bases)
-        self._synsets: dict[str, Synset] = {}
-        self._ancestors: dict[str, frozenset[str]] = {}
-
-    def synset(self, offset: str) -> Synset:
-        """The noun synset at ``offset`` (8 digits).
-
-        Raises:
-            KeyError: If there is no such synset.
-        """
-        if offset not in self._synsets:
-            self._synsets[offset] = parse_data_line(self._lines[offset])
-        return self._synsets[offset]
-
-    def __contains__(self, offset: object) -> bool:
-        return offset in self._lines
-
-    def base_forms(self, phrase: str) -> list[str]:
-        """Index lemmas for ``phrase`` (words joined by ``_``): itself, exceptions, then morphy rules."""
-        phrase = phrase.lower()
-        found = [phrase] if phrase in self.index else []
-        found += [b for b in self.exceptions.get(phrase, []) if b in self.index]
-        *first, last = phrase.split("_")
-        for suffix, ending in (("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"),
-                               ("men", "man"), ("ies", "y"), ("s", "")):  # fmt: skip
-            if last.endswith(suffix) and len(last) > len(suffix) + 1 and not last.endswith("ss"):
-                base = "_".join([*first, last[: len(last) - len(suffix)] + ending])
-                if base in self.index:
-                    found.append(base)
-        return list(dict.fromkeys(found))
-
-    def lookup(self, phrase: str) -> list[Synset]:
-        """Noun synsets of ``phrase``, most frequent sense first."""
-        offsets = [o for base in self.base_forms(phrase) for o in self.index[base]]
-        return [self.synset(o) for o in dict.fromkeys(offsets)]
-
-    def hypernyms(self, offset: str) -> list[str]:
-        """Direct hypernyms and instance hypernyms (``@``, ``@i``) of a synset."""
-        return self.synset(offset).targets("@", "@i")
-
-    def ancestors(self, offset: str) -> frozenset[str]:
-        """All transitive hypernyms of a synset (itself excluded)."""
-        if offset not in self._ancestors:
-            seen: set[str] = set()
-            stack = list(self.hypernyms(offset))
-            while stack:
-                current = stack.pop()
-                if current not in seen:
-                    seen.add(current)
-                    stack.extend(self.hypernyms(current))
-            self._ancestors[offset] = frozenset(seen)
-        return self._ancestors[offset]
-
-
-# --------------------------------------------------------------------------- concept graph
-
-
-def select_concepts(wordnet: WordNet, linked: Iterable[str], min_share: int = 2) -> set[str]:
-    """The linked synsets plus their ancestors shared by at least ``min_share`` of them."""
-    linked = set(linked)
-    counts: collections.Counter[str] = collections.Counter()
-    for offset in linked:
-        counts.update(wordnet.ancestors(offset))
-    return linked | {offset for offset, count in counts.items() if count >= min_share}
-
-
-def is_a_edges(wordnet: WordNet, included: set[str]) -> set[tuple[str, str]]:
-    """``(child, parent)`` offset pairs: each included synset to its nearest included ancestors.
-
-    Excluded intermediate synsets are skipped, so the hierarchy stays connected,
-    and a parent that is also an ancestor of another parent is dropped (no
-    redundant transitive edges).
-    """
-    edges: set[tuple[str, str]] = set()
-    for child in included:
-        nearest: set[str] = set()
-        seen: set[str] = set()
-        stack = list(wordnet.hypernyms(child))
-        while stack:
-            current = stack.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            if current in included:
-                nearest.add(current)
-            else:
-                stack.extend(wordnet.hypernyms(current))
-        redundant = {a for a in nearest for b in nearest if a != b and a in wordnet.ancestors(b)}
-        edges.update((child, parent) for parent in nearest - redundant if parent != child)
-    return edges
-
-
-def part_of_edges(wordnet: WordNet, included: set[str]) -> set[tuple[str, str]]:
-    """``(part, whole)`` offset pairs from part and member meronymy between included synsets.
-
-    A synset Y with pointer ``%p``/``%m`` to X (X is a part/member of Y) and a
-    synset X with holonym pointer ``#p``/``#m`` to Y both give ``(X, Y)``.
-    """
-    edges: set[tuple[str, str]] = set()
-    for offset in included:
-        synset = wordnet.synset(offset)
-        edges.update((part, offset) for part in synset.targets("%p", "%m") if part in included)
-        edges.update((offset, whole) for whole in synset.targets("#p", "#m") if whole in included)
-    return {(a, b) for a, b in edges if a != b}
-
-
 # --------------------------------------------------------------------------- stamps
 
 
 @dataclass
-class Stamp:
-    """One Tux Paint stamp: an image file (PNG preferred, else SVG) and its description file."""
+class Stamp(SourceFile):
+    """One Tux Paint stamp: an image file (PNG preferred, else SVG) and its description file.
 
-    relpath: str  # e.g. "animals/marsupials/kangaroo"
-    source: Path
+    ``relpath`` is the stamp's path without suffix, e.g. ``animals/marsupials/kangaroo``.
+    """
+
     text_file: Path | None = None
-
-    @property
-    def category(self) -> str:
-        """The folder of the stamp, e.g. ``animals/marsupials``."""
-        return self.relpath.rpartition("/")[0]
-
-    @property
-    def top_category(self) -> str:
-        """The first folder of the stamp, e.g. ``animals``."""
-        return self.relpath.split("/", 1)[0]
-
-    @property
-    def name(self) -> str:
-        """The file name without extension, e.g. ``kangaroo``."""
-        return self.relpath.rpartition("/")[2]
 
 
 def find_stamps(stamps_dir: Path) -> list[Stamp]:
@@ -534,31 +269,6 @@ def name_tokens(stem: str) -> list[str]:
     return meaningful or letters
 
 
-def split_compounds(wordnet: WordNet, tokens: Sequence[str], min_part: int = 3) -> list[str]:
-    """Splits words that WordNet lacks into two words it knows (``coffeecup`` -> ``coffee cup``).
-
-    A split whose collocation is a lemma (``coffee_cup``) wins; otherwise the
-    split with the longest second word. Words WordNet knows are kept.
-    """
-    result: list[str] = []
-    for token in tokens:
-        if wordnet.base_forms(token) or len(token) < 2 * min_part:
-            result.append(token)
-            continue
-        splits = [
-            (token[:i], token[i:])
-            for i in range(min_part, len(token) - min_part + 1)
-            if wordnet.base_forms(token[:i]) and wordnet.base_forms(token[i:])
-        ]
-        if not splits:
-            result.append(token)
-            continue
-        known = [pair for pair in splits if wordnet.base_forms("_".join(pair))]
-        first, second = (known or sorted(splits, key=lambda pair: -len(pair[1])))[0]
-        result.extend([first, second])
-    return result
-
-
 def description_tokens(text: str) -> list[str]:
     """Lower-case words of an English description, without stop words."""
     words = re.findall(r"[A-Za-z]+(?:['’][a-z]+)?", text)
@@ -585,12 +295,7 @@ def candidate_phrases(tokens: Sequence[str], max_len: int | None = None) -> list
 
 def preferred_lexnames(category: str) -> tuple[tuple[str, ...], ...]:
     """Preferred groups of lexicographer files for a stamp folder (longest matching prefix), or ``()``."""
-    parts = category.split("/")
-    for end in range(len(parts), 0, -1):
-        prefix = "/".join(parts[:end])
-        if prefix in CATEGORY_LEXNAMES:
-            return CATEGORY_LEXNAMES[prefix]
-    return ()
+    return wn.preferred_lexnames(category, CATEGORY_LEXNAMES)
 
 
 def stamp_candidates(wordnet: WordNet, name: str, description: str | None) -> list[str]:
@@ -637,39 +342,6 @@ def choose_sense(
 
 
 @dataclass
-class Override:
-    """A hand-checked link: ``stamp`` depicts the synset at ``offset`` (with lemma ``lemma``)."""
-
-    stamp: str
-    offset: str
-    lemma: str
-    comment: str = ""
-    line: int = 0
-
-
-def read_overrides(path: Path) -> dict[str, Override]:
-    """Reads ``stamp_relpath<TAB>synset_offset<TAB>lemma # comment`` lines.
-
-    Raises:
-        ValueError: On malformed or repeated lines.
-    """
-    overrides: dict[str, Override] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not raw.strip() or raw.lstrip().startswith("#"):
-            continue
-        line, _, comment = raw.partition("#")
-        fields = [f.strip() for f in line.split("\t") if f.strip()]
-        if len(fields) != 3 or not re.fullmatch(r"(?:wn:)?\d{8}(?:-n)?", fields[1]):
-            raise ValueError(f"{path}:{number}: expected 'stamp<TAB>offset<TAB>lemma # comment', got {raw!r}")
-        stamp, offset, lemma = fields
-        if stamp in overrides:
-            raise ValueError(f"{path}:{number}: second override for {stamp!r} (line {overrides[stamp].line})")
-        offset = re.sub(r"\D", "", offset.removesuffix("-n"))
-        overrides[stamp] = Override(stamp, offset, lemma, comment.strip(), number)
-    return overrides
-
-
-@dataclass
 class Link:
     """The synset a stamp depicts and where the choice came from (``auto`` or ``override``)."""
 
@@ -703,16 +375,7 @@ def link_stamps(
     for stamp in stamps:
         override = overrides.get(stamp.relpath)
         if override is not None:
-            if override.offset not in wordnet:
-                raise ValueError(f"override line {override.line}: no noun synset {override.offset}")
-            synset = wordnet.synset(override.offset)
-            wanted = override.lemma.lower().replace(" ", "_")
-            if wanted not in {lemma.lower() for lemma in synset.lemmas}:
-                raise ValueError(
-                    f"override line {override.line}: synset {override.offset} has lemmas "
-                    f"{synset.lemmas}, not {override.lemma!r}"
-                )
-            links[stamp.relpath] = Link(synset, "override", override.lemma)
+            links[stamp.relpath] = Link(override_synset(wordnet, override), "override", override.lemma)
             continue
         chosen = choose_sense(
             wordnet,
@@ -729,32 +392,6 @@ def link_stamps(
 
 
 # --------------------------------------------------------------------------- images
-
-
-def _png_bytes(image: Image.Image, palette: bool) -> bytes:
-    """Encodes an RGBA image as PNG; with ``palette``, as an optimised 256-colour PNG with alpha."""
-    buffer = io.BytesIO()
-    if palette:
-        image = image.quantize(256, method=Image.Quantize.FASTOCTREE)
-    image.save(buffer, format="PNG", optimize=palette)
-    return buffer.getvalue()
-
-
-def expand_internal_entities(svg: bytes) -> bytes:
-    """Inlines the internal ``<!ENTITY name "value">`` declarations of an SVG and drops its DOCTYPE.
-
-    cairosvg refuses entities (to guard against XXE); a few stamps exported by
-    Illustrator declare namespace URIs that way.
-    """
-    text = svg.decode("utf-8")
-    doctype = re.search(r"<!DOCTYPE[^\[>]*(\[.*?\])?\s*>", text, flags=re.DOTALL)
-    if doctype is None:
-        return svg
-    entities = dict(re.findall(r'<!ENTITY\s+([\w.-]+)\s+"([^"]*)"\s*>', doctype.group(0)))
-    text = text[: doctype.start()] + text[doctype.end() :]
-    for name, value in entities.items():
-        text = text.replace(f"&{name};", value)
-    return text.encode("utf-8")
 
 
 def convert_image(job: tuple[str, str, int, bool]) -> tuple[int, int]:
@@ -792,7 +429,7 @@ def convert_image(job: tuple[str, str, int, bool]) -> tuple[int, int]:
         size = (max(1, round(image.width * ratio)), max(1, round(image.height * ratio)))
         image = image.resize(size, Image.Resampling.LANCZOS)
     Path(destination).parent.mkdir(parents=True, exist_ok=True)
-    Path(destination).write_bytes(_png_bytes(image, palette))
+    Path(destination).write_bytes(png_bytes(image, palette))
     return image.size
 
 
@@ -804,45 +441,7 @@ def _convert_job(job: tuple[str, str, int, bool]) -> tuple[int, int]:
         raise RuntimeError(f"{job[0]}: {type(error).__name__}: {error}") from None
 
 
-# --------------------------------------------------------------------------- subset
-
-
-def select_small(stamps: Sequence[Stamp], target: int = SMALL_TARGET) -> list[Stamp]:
-    """A deterministic subset of about ``target`` stamps spread over all top-level folders.
-
-    Every top-level folder gets the same quota (smaller folders are taken
-    whole); inside a folder the stamps are taken evenly spaced in path order.
-    """
-    groups: dict[str, list[Stamp]] = collections.defaultdict(list)
-    for stamp in sorted(stamps, key=lambda s: s.relpath):
-        groups[stamp.top_category].append(stamp)
-    sizes = sorted(len(g) for g in groups.values())
-    quota, remaining, left = 0, target, len(sizes)
-    for size in sizes:  # water-filling: the largest equal cap that fits the target
-        quota = remaining // left
-        if size > quota:
-            break
-        remaining, left = remaining - size, left - 1
-    else:
-        quota = sizes[-1] if sizes else 0
-    chosen = []
-    for top in sorted(groups):
-        group = groups[top]
-        count = min(len(group), quota)
-        chosen.extend(group[math.floor((i + 0.5) * len(group) / count)] for i in range(count))
-    return sorted(chosen, key=lambda s: s.relpath)
-
-
 # --------------------------------------------------------------------------- build
-
-
-@dataclass
-class Dataset:
-    """The records of a built dataset, in output order."""
-
-    nodes: list[dict[str, object]] = field(default_factory=list)
-    edges: list[tuple[str, str, str]] = field(default_factory=list)
-    stats: dict[str, object] = field(default_factory=dict)
 
 
 def sha256_file(path: Path) -> str:
@@ -858,64 +457,34 @@ def build_records(
     languages: Sequence[str] | None,
 ) -> Dataset:
     """Builds the node and edge records (images are written separately)."""
-    dataset = Dataset()
-    linked = {link.synset.offset for link in links.values()}
-    included = select_concepts(wordnet, linked)
-    for offset in sorted(included):
-        synset = wordnet.synset(offset)
-        node: dict[str, object] = {"id": synset.id, "type": "concept", "name": synset.name}
-        if synset.definition:
-            node["description"] = synset.definition
-        node["attributes"] = {"lemmas": list(synset.lemmas), "lexname": synset.lexname, "offset": synset.offset}
-        dataset.nodes.append(node)
-    text_nodes = []
-    edges: set[tuple[str, str, str]] = set()
     hashes = {stamp.relpath: sha256_file(stamp.source) for stamp in stamps}
+    images = []
+    text_rows = []
     for stamp in stamps:
-        image_id = f"img:{stamp.relpath}"
         link = links[stamp.relpath]
-        dataset.nodes.append(
-            {
-                "id": image_id,
-                "type": "image",
-                "path": f"images/{stamp.relpath}.png",
-                "attributes": {
-                    "category": stamp.category,
-                    "top_category": stamp.top_category,
-                    "stamp": stamp.name,
-                    "sha256": hashes[stamp.relpath],
-                    "source_format": stamp.source.suffix.lower().lstrip("."),
-                    "link": link.source,
-                },
-            }
-        )
-        edges.add((image_id, DEPICTS, link.synset.id))
+        attributes: dict[str, object] = {
+            "category": stamp.category,
+            "top_category": stamp.top_category,
+            "stamp": stamp.name,
+            "sha256": hashes[stamp.relpath],
+            "source_format": stamp.source.suffix.lower().lstrip("."),
+            "link": link.source,
+        }
+        images.append((image_node(stamp.relpath, attributes), link))
         english, translations = texts.get(stamp.relpath, (None, {}))
         descriptions = ({"en": english} if english else {}) | {k: v for k, v in translations.items() if k != "en"}
-        for language, text in descriptions.items():
-            if languages is not None and language not in languages:
-                continue
-            text_id = f"text:{stamp.relpath}:{language}"
-            text_nodes.append({"id": text_id, "type": "text", "text": text, "language": language})
-            edges.add((text_id, DESCRIBES, image_id))
-    dataset.nodes.extend(sorted(text_nodes, key=lambda n: str(n["id"])))
-    edges.update((f"wn:{a}-n", IS_A, f"wn:{b}-n") for a, b in is_a_edges(wordnet, included))
-    edges.update((f"wn:{a}-n", PART_OF, f"wn:{b}-n") for a, b in part_of_edges(wordnet, included))
-    order = {relation: i for i, relation in enumerate(RELATIONS)}
-    dataset.edges = sorted(edges, key=lambda e: (order[e[1]], e[0], e[2]))
-    by_language = collections.Counter(str(n["language"]) for n in text_nodes)
-    dataset.stats = {
-        "concepts": len(included),
-        "images": len(stamps),
-        "texts": len(text_nodes),
+        text_rows.extend(
+            (f"text:{stamp.relpath}:{language}", f"img:{stamp.relpath}", text, language)
+            for language, text in descriptions.items()
+            if languages is None or language in languages
+        )
+    by_language = collections.Counter(row[3] for row in text_rows)
+    text_stats = {
         "languages": len(by_language),
         "texts_by_language": dict(sorted(by_language.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "edges": {relation: sum(1 for e in dataset.edges if e[1] == relation) for relation in RELATIONS},
-        "edges_total": len(dataset.edges),
-        "links": dict(sorted(collections.Counter(link.source for link in links.values()).items())),
-        "linked_synsets": len(linked),
-        "distinct_image_files": len(set(hashes.values())),
     }
+    dataset = graph_records(wordnet, images, text_rows, text_stats)
+    dataset.stats["distinct_image_files"] = len(set(hashes.values()))
     return dataset
 
 
@@ -924,95 +493,40 @@ def system_path(relative: str) -> Path:
     return SYSTEM_ROOT / relative
 
 
-def _licence_text(path: Path, fallback: str) -> str:
-    return path.read_text(encoding="utf-8") if path.is_file() else fallback
+TUXPAINT_LICENSE = "Tux Paint stamps: (C) 2002-2022 Bill Kendrick. License: GPL-2.\n"
+"""The licence note written when the package's copyright file is not installed."""
 
 
 def write_dataset(out: Path, dataset: Dataset, small: bool) -> None:
     """Writes ``nodes.jsonl``, ``edges.tsv``, ``stats.json``, licences and README into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "nodes.jsonl").open("w", encoding="utf-8", newline="\n") as handle:
-        for node in dataset.nodes:
-            handle.write(json.dumps(node, ensure_ascii=False) + "\n")
-    with (out / "edges.tsv").open("w", encoding="utf-8", newline="\n") as handle:
-        handle.write("# graphalign edges: head<TAB>relation<TAB>tail\n")
-        handle.write("# Tux Paint stamps x WordNet 3.0, built by graphalign's tuxpaint_wordnet recipe\n")
-        handle.write("# describes: text -> image; depicts: image -> concept; is_a, part_of: concept -> concept\n")
-        handle.writelines(f"{h}\t{r}\t{t}\n" for h, r, t in dataset.edges)
-    (out / "stats.json").write_text(json.dumps(dataset.stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tuxpaint = _licence_text(
-        system_path(TUXPAINT_COPYRIGHT), "Tux Paint stamps: (C) 2002-2022 Bill Kendrick. License: GPL-2.\n"
-    )
+    tuxpaint = licence_text(system_path(TUXPAINT_COPYRIGHT), TUXPAINT_LICENSE)
     gpl2 = system_path(GPL2_TEXT)
     if gpl2.is_file():
         tuxpaint += "\n\n" + "=" * 72 + "\nFull text of the GNU General Public License, version 2\n" + "=" * 72 + "\n\n"
         tuxpaint += gpl2.read_text(encoding="utf-8")
-    (out / "LICENSE-tuxpaint-stamps.txt").write_text(tuxpaint, encoding="utf-8")
-    (out / "LICENSE-wordnet.txt").write_text(
-        _licence_text(system_path(WORDNET_COPYRIGHT), WORDNET_LICENSE), encoding="utf-8"
-    )
-    (out / "README.md").write_text(_readme(dataset.stats, small), encoding="utf-8")
-
-
-WORDNET_LICENSE = """WordNet Release 3.0
-
-This software and database is being provided to you, the LICENSEE, by Princeton
-University under the following license. By obtaining, using and/or copying this
-software and database, you agree that you have read, understood, and will comply
-with these terms and conditions.:
-
-Permission to use, copy, modify and distribute this software and database and
-its documentation for any purpose and without fee or royalty is hereby granted,
-provided that you agree to comply with the following copyright notice and
-statements, including the disclaimer, and that the same appear on ALL copies of
-the software, database and documentation, including modifications that you make
-for internal use or for distribution.
-
-WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved.
-
-THIS SOFTWARE AND DATABASE IS PROVIDED "AS IS" AND PRINCETON UNIVERSITY MAKES NO
-REPRESENTATIONS OR WARRANTIES, EXPRESS OR IMPLIED. BY WAY OF EXAMPLE, BUT NOT
-LIMITATION, PRINCETON UNIVERSITY MAKES NO REPRESENTATIONS OR WARRANTIES OF
-MERCHANT- ABILITY OR FITNESS FOR ANY PARTICULAR PURPOSE OR THAT THE USE OF THE
-LICENSED SOFTWARE, DATABASE OR DOCUMENTATION WILL NOT INFRINGE ANY THIRD PARTY
-PATENTS, COPYRIGHTS, TRADEMARKS OR OTHER RIGHTS.
-
-The name of Princeton University or Princeton may not be used in advertising or
-publicity pertaining to distribution of the software and/or database. Title to
-copyright in this software, database and any associated documentation shall at
-all times remain with Princeton University and LICENSEE agrees to preserve same.
-"""
+    licences = {
+        "LICENSE-tuxpaint-stamps.txt": tuxpaint,
+        "LICENSE-wordnet.txt": licence_text(system_path(WORDNET_COPYRIGHT), WORDNET_LICENSE),
+    }
+    header = ("Tux Paint stamps x WordNet 3.0, built by graphalign's tuxpaint_wordnet recipe", EDGES_LEGEND)
+    write_folder(out, dataset, header, licences, _readme(dataset.stats, small))
 
 
 def _readme(stats: dict[str, object], small: bool) -> str:
-    edges = stats["edges"]
-    assert isinstance(edges, dict)
     variant = (
         f"the small subset (`small=True`): {stats['images']} stamps spread over all top-level folders, "
         f"texts in {', '.join(SMALL_LANGUAGES)}, images at most {SMALL_MAX_SIDE} px (256-colour PNG with alpha)"
         if small
         else f"all stamps, all translations, images at most {FULL_MAX_SIDE} px (lossless RGBA PNG)"
     )
-    return f"""# Tux Paint stamps x WordNet 3.0
-
-A multimodal knowledge graph in graphalign's dataset format, built by
-graphalign's `tuxpaint_wordnet` recipe (`graphalign dataset build tuxpaint_wordnet -o DIR`)
-from two Debian packages (`apt-get install -y tuxpaint-stamps-default wordnet-base libcairo2`).
-This folder holds {variant}.
-
-| nodes | count |
-|---|---|
-| concepts (WordNet 3.0 noun synsets, `wn:<offset>-n`) | {stats["concepts"]} |
-| images (Tux Paint stamps, `img:<stamp path>`) | {stats["images"]} |
-| texts (stamp descriptions, `text:<stamp path>:<language>`) | {stats["texts"]} in {stats["languages"]} languages |
-
-| edges | count |
-|---|---|
-| `describes` (text -> image) | {edges[DESCRIBES]} |
-| `depicts` (image -> concept) | {edges[DEPICTS]} |
-| `is_a` (concept -> nearest included hypernym) | {edges[IS_A]} |
-| `part_of` (concept -> whole, from part/member meronymy) | {edges[PART_OF]} |
-
+    tables = readme_tables(
+        stats,
+        "images (Tux Paint stamps, `img:<stamp path>`)",
+        "texts (stamp descriptions, `text:<stamp path>:<language>`)",
+        f"{stats['texts']} in {stats['languages']} languages",
+    )
+    return f"""{readme_intro("Tux Paint stamps x WordNet 3.0", "tuxpaint_wordnet", INSTALL_COMMAND, variant)}
+{tables}
 Image links: {stats["links"]} (`attributes.link`); identical drawings found in several
 folders are separate image nodes with the same `attributes.sha256` (of the source file).
 More counts are in `stats.json`.
@@ -1022,25 +536,12 @@ More counts are in `stats.json`.
 * Images and descriptions: Tux Paint stamps (tuxpaint-stamps-default),
   Copyright 2002-2022 Bill Kendrick and contributors, GNU GPL version 2;
   see `LICENSE-tuxpaint-stamps.txt`. Images are re-encoded (and SVGs rendered) as PNG.
-* Concepts, glosses and relations: WordNet 3.0, Copyright 2006 Princeton
-  University, WordNet 3.0 licence; see `LICENSE-wordnet.txt`.
-"""
-
-
-def _rmtree_images(out: Path) -> None:
-    images = out / "images"
-    if images.is_dir():
-        shutil.rmtree(images)
+{README_WORDNET_SOURCE}"""
 
 
 def missing_packages(stamps_dir: Path, wordnet_dir: Path) -> list[str]:
     """The Debian packages whose files are not found: a stamps folder, a WordNet ``data.noun``."""
-    missing = []
-    if not stamps_dir.is_dir():
-        missing.append(DEBIAN_PACKAGES[0])
-    if not (wordnet_dir / "data.noun").is_file():
-        missing.append(DEBIAN_PACKAGES[1])
-    return missing
+    return wn.missing_packages(DEBIAN_PACKAGES[0], stamps_dir, wordnet_dir)
 
 
 def check_sources(stamps_dir: Path, wordnet_dir: Path) -> None:
@@ -1050,26 +551,7 @@ def check_sources(stamps_dir: Path, wordnet_dir: Path) -> None:
         DatasetError: One line naming the missing Debian packages, the paths
             looked at and the ``apt-get`` command that installs them.
     """
-    missing = missing_packages(stamps_dir, wordnet_dir)
-    if missing:
-        looked = [str(stamps_dir)] * (DEBIAN_PACKAGES[0] in missing) + [str(wordnet_dir / "data.noun")] * (
-            DEBIAN_PACKAGES[1] in missing
-        )
-        raise DatasetError(
-            f"the tuxpaint_wordnet recipe needs the Debian package(s) {', '.join(missing)} "
-            f"(not found: {', '.join(looked)}); install them with: {INSTALL_COMMAND}"
-        )
-
-
-def _check_cairosvg() -> None:
-    """Raises :class:`DatasetError` if SVG stamps cannot be rendered (cairosvg or the cairo library missing)."""
-    try:
-        import cairosvg  # noqa: F401 - optional extra, imported where it is needed
-    except (ImportError, OSError) as error:
-        raise DatasetError(
-            f"SVG stamps need cairosvg and the cairo library ({error}); install them with: "
-            f"pip install 'graphalign[svg]' and apt-get install -y libcairo2"
-        ) from None
+    wn.check_sources("tuxpaint_wordnet", DEBIAN_PACKAGES[0], stamps_dir, wordnet_dir, INSTALL_COMMAND)
 
 
 def build(
@@ -1103,36 +585,22 @@ def build(
     if not all_stamps:
         raise DatasetError(f"no stamps found under {stamps_dir}; install them with: {INSTALL_COMMAND}")
     wordnet = WordNet(wordnet_dir)
-    stamps = select_small(all_stamps) if small else all_stamps
+    stamps = select_small(all_stamps, SMALL_TARGET) if small else all_stamps
     if any(s.source.suffix.lower() == ".svg" for s in stamps):
-        _check_cairosvg()
+        check_cairosvg("SVG stamps need")
     texts = {s.relpath: parse_stamp_text(s.text_file.read_bytes()) for s in stamps if s.text_file}
     english = {relpath: text[0] for relpath, text in texts.items()}
-    overrides = read_overrides(overrides_path) if overrides_path and overrides_path.is_file() else {}
+    overrides = load_overrides(overrides_path)
     known = {s.relpath for s in all_stamps}
     unknown = sorted(set(overrides) - known)
     if unknown:
         logger.warning("overrides for unknown stamps: %s", ", ".join(unknown))
     links = link_stamps(wordnet, stamps, english, overrides)
     dataset = build_records(wordnet, stamps, links, texts, SMALL_LANGUAGES if small else None)
-    _rmtree_images(out)
+    images = clear_images(out)
     max_side = SMALL_MAX_SIDE if small else FULL_MAX_SIDE
-    image_jobs = [(str(s.source), str(out / "images" / f"{s.relpath}.png"), max_side, small) for s in stamps]
-    workers = jobs or min(8, os.cpu_count() or 1)
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(_convert_job, image_jobs, chunksize=8))
-    else:
-        for job in image_jobs:
-            _convert_job(job)
+    run_jobs(_convert_job, [(str(s.source), str(images / f"{s.relpath}.png"), max_side, small) for s in stamps], jobs)
     write_dataset(out, dataset, small)
-    logger.info(
-        "wrote %s: %s concepts, %s images, %s texts",
-        out,
-        dataset.stats["concepts"],
-        dataset.stats["images"],
-        dataset.stats["texts"],
-    )
     return dataset.stats
 
 
@@ -1155,7 +623,7 @@ def link_lines(
     wordnet = WordNet(wordnet_dir)
     stamps = find_stamps(stamps_dir)
     texts = {s.relpath: parse_stamp_text(s.text_file.read_bytes()) for s in stamps if s.text_file}
-    overrides = read_overrides(overrides_path) if overrides_path and overrides_path.is_file() else {}
+    overrides = load_overrides(overrides_path)
     links = link_stamps(wordnet, stamps, {k: v[0] for k, v in texts.items()}, overrides, strict=False)
     lines = []
     for stamp in stamps:
@@ -1175,7 +643,8 @@ def link_lines(
 
 
 @DATASETS.register("tuxpaint_wordnet", requires="Debian packages tuxpaint-stamps-default, wordnet-base")
-class TuxPaintWordNet(NamedDataset):
+@dataclass(repr=False, kw_only=True)
+class TuxPaintWordNet(wn.WordNetDataset):
     """All 956 Tux Paint stamps x WordNet 3.0 (864 concepts, 62,340 texts in 78 languages), built from Debian packages.
 
     The recipe of this module: about 47 MB, 10 s on 2 cores; ``small=True``
@@ -1195,32 +664,11 @@ class TuxPaintWordNet(NamedDataset):
         >>> graph = ga.load_dataset("data/tuxpaint_full")  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        small: bool = False,
-        stamps_dir: str | os.PathLike[str] | None = None,
-        wordnet_dir: str | os.PathLike[str] | None = None,
-        overrides: str | os.PathLike[str] | None = DEFAULT_OVERRIDES,
-        jobs: int | None = None,
-    ) -> None:
-        self.small = small
-        self.stamps_dir = Path(stamps_dir) if stamps_dir is not None else None
-        self.wordnet_dir = Path(wordnet_dir) if wordnet_dir is not None else None
-        self.overrides = Path(overrides) if overrides is not None else None
-        self.jobs = jobs
+    stamps_dir: PathOption = None
+    overrides: PathOption = DEFAULT_OVERRIDES
 
     def write(self, out_dir: Path) -> None:
-        build(
-            out_dir,
-            small=self.small,
-            stamps_dir=self.stamps_dir,
-            wordnet_dir=self.wordnet_dir,
-            overrides_path=self.overrides,
-            jobs=self.jobs,
-        )
-
-    def __repr__(self) -> str:
-        return f"TuxPaintWordNet(small={self.small})"
+        build(out_dir, **self.options(overrides="overrides_path"))
 
 
 @DATASETS.register("tuxpaint_small")

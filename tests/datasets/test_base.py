@@ -15,7 +15,7 @@ from graphalign.errors import DataFormatError, DatasetError, RegistryError
 
 
 def test_names_and_bundled_path() -> None:
-    assert datasets.names() == ["tuxpaint_small", "tuxpaint_wordnet"]
+    assert datasets.names() == ["openclipart_wordnet", "tuxpaint_small", "tuxpaint_wordnet"]
     folder = datasets.path("tuxpaint_small")
     assert folder.is_dir() and folder.is_relative_to(Path(datasets.__file__).parent)
     for name in ("nodes.jsonl", "edges.tsv", "stats.json", "LICENSE-tuxpaint-stamps.txt", "LICENSE-wordnet.txt"):
@@ -107,5 +107,7 @@ def test_ls_datasets_names_the_default_and_what_the_recipe_needs(capsys: pytest.
     assert main(["ls", "datasets"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "datasets:"
-    assert "tuxpaint_small" in lines[1] and "default of demo" in lines[1]
-    assert "tuxpaint_wordnet" in lines[2] and "needs Debian packages tuxpaint-stamps-default, wordnet-base" in lines[2]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert "default of demo" in rows["tuxpaint_small"]
+    assert "needs Debian packages tuxpaint-stamps-default, wordnet-base" in rows["tuxpaint_wordnet"]
+    assert "needs Debian packages openclipart-svg, wordnet-base" in rows["openclipart_wordnet"]
