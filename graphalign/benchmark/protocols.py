@@ -61,7 +61,11 @@ DESCRIBES = ("text", "describes", "image")
 
 
 def is_letter_stamp(attributes: dict) -> bool:
-    """Letters and sign-language stamps (``symbols/alphabets/...``)."""
+    """Images that image features cannot tell apart by what they show: letters and sign-language
+    stamps (Tux Paint's ``symbols/alphabets/...``), and images a recipe marks ``kind`` ``letter`` or
+    ``flag`` (Open Clip Art). The ``no_letters`` subsets leave them out."""
+    if attributes.get("kind") in ("letter", "flag"):
+        return True
     return str(attributes.get("category", "")).startswith("symbols/alphabets")
 
 

@@ -243,3 +243,11 @@ def test_the_benchmark_row_of_graphalign_is_the_default_configuration():
     assert relations[1:] == [["describes"], ["depicts"], ["predicted_as"]] and channels[0]["hops"] == 0
     for name in DEFAULT_CHANNEL_NAMES:
         assert f"ablation: graphalign, no {name} channel" in rows
+
+
+def test_letters_and_flags_of_any_recipe_are_left_out_of_the_no_letters_subset():
+    from graphalign.benchmark.protocols import is_letter_stamp
+
+    assert is_letter_stamp({"category": "symbols/alphabets/latin"})  # Tux Paint
+    assert is_letter_stamp({"kind": "flag"}) and is_letter_stamp({"kind": "letter"})  # Open Clip Art
+    assert not is_letter_stamp({"category": "animals/birds"}) and not is_letter_stamp({"kind": "drawing"})
