@@ -71,6 +71,13 @@ def test_train_writes_a_run_and_says_what_it_measured(workdir: Path, tmp_path: P
     assert metrics["test"]["image->concept/mrr"] > 0
 
 
+def test_train_with_a_preset_in_a_fresh_process(workdir: Path, tmp_path: Path) -> None:
+    graphalign("-q", "train", str(workdir / "graph"), "-o", "run3", "--preset", "towers", "--epochs", "1", cwd=tmp_path)
+    saved = json.loads((tmp_path / "run3" / "run.json").read_text())
+    assert saved["model"]["num_layers"] == 0 and [r["name"] for r in saved["model"]["readouts"]] == ["channels"]
+    assert saved["train"]["epochs"] == 1 and saved["train"]["sampler"]["name"] == "full"
+
+
 def test_eval_in_a_fresh_process(workdir: Path) -> None:
     out = graphalign("eval", "run", cwd=workdir).stdout
     assert "test metrics of run (filtered ranking):" in out and "image->concept" in out

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from graphalign.features.augment import augment, build_augmenters
+from graphalign.features.augment import build_augmenters
 from graphalign.features.featurize import FeatureStats, GraphConfig, featurize
 from graphalign.features.store import BuiltGraph
 from graphalign.graph.io import load_dataset
@@ -51,10 +51,12 @@ def build_graph(
         graph.validate(check_images=True)
     else:
         graph = load_dataset(source, allow_outside_root=allow_outside_root, allow_self_loops=allow_self_loops)
-    build_augmenters(config.augmenters)  # a bad augmenter fails before any encoding
+    augmenters = build_augmenters(config.augmenters)  # a bad augmenter fails before any encoding
     features, stats, identities = featurize(graph, config)
     built = BuiltGraph(
         graph=graph, features=features, config=config.to_dict(), encoders=identities, spaces=stats.spaces
     )
     built.hetero_data  # noqa: B018 - validates shapes and finiteness now, not later
-    return augment(built, config.augmenters), stats
+    for augmenter in augmenters:
+        built = augmenter(built)
+    return built, stats
