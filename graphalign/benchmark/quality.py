@@ -49,6 +49,7 @@ from graphalign.features.featurize import GraphConfig
 from graphalign.features.knn import KNN_RELATION, add_knn_edges
 from graphalign.features.store import BuiltGraph
 from graphalign.graph.convert import edge_index_dict
+from graphalign.nn.directions import DirectedEmbeddings
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.presets import get_preset
 from graphalign.training.trainer import RunConfig, TrainConfig, embed_nodes, fit, message_passing_data
@@ -155,18 +156,23 @@ def readout_variants(
 ) -> dict[str, dict[str, torch.Tensor]]:
     """Rows from one trained model with readouts composed differently: message passing runs once.
 
-    ``name`` is the model as trained (every readout); each variant keeps every
-    readout but the channels, and of the channels none (``False``) or those whose
-    indices it lists.
+    ``name`` is the model as trained (every readout, each direction with its
+    fitted channel scales); each variant keeps every readout but the channels,
+    and of the channels all with every scale 1 (``True``), none (``False``) or
+    those whose indices it lists.
     """
     learned = model(x_dict, edge_index_dict, readouts=False)
     for readout_name, readout in model.readouts.items():
         if readout_name != "channels":
             learned = readout(learned, x_dict, edge_index_dict)
     channels = model.readouts["channels"]
-    rows = {name: channels(learned, x_dict, edge_index_dict)}
+    unscaled = channels(learned, x_dict, edge_index_dict)
+    rows = {name: DirectedEmbeddings(unscaled, model.direction_multipliers())}
     for row, (select, _) in variants.items():
-        rows[row] = learned if select is False else channels(learned, x_dict, edge_index_dict, select=select)
+        if select is True:
+            rows[row] = unscaled
+        else:
+            rows[row] = learned if select is False else channels(learned, x_dict, edge_index_dict, select=select)
     return rows
 
 
@@ -260,7 +266,10 @@ def default_methods(
                 model,
                 towers,
                 uses_graph=False,
-                variants={f"two towers{suffix}, learned part alone": (False, False)},
+                variants={
+                    f"two towers{suffix}, learned part alone": (False, False),
+                    f"two towers{suffix}, channel scales not fitted": (True, False),
+                },
                 run=run,
             )
         )
@@ -285,7 +294,10 @@ def default_methods(
 def _with_ablation_rows(name: str, model: ModelConfig, train: TrainConfig, run: RunConfig) -> Method:
     """``name`` and, from the same weights, its leave-one-out channel rows and its learned part alone."""
     prefix = "ablation: graphalign" if name == BEST_ROW else name
-    variants: dict[str, tuple[bool | list[int], bool]] = {f"{prefix}, learned part alone": (False, True)}
+    variants: dict[str, tuple[bool | list[int], bool]] = {
+        f"{prefix}, learned part alone": (False, True),
+        f"{prefix}, channel scales not fitted": (True, True),
+    }
     channels = (model.readout("channels") or {}).get("channels", [])
     names = (
         DEFAULT_CHANNEL_NAMES if len(channels) == len(DEFAULT_CHANNEL_NAMES) else tuple(map(str, range(len(channels))))
@@ -316,6 +328,10 @@ def _evaluate(
 ) -> dict[str, dict[str, float]]:
     results = {}
     subsets = {"all": torch.ones(query.pairs.size(1), dtype=torch.bool), **query.groups}
+    if isinstance(embeddings, DirectedEmbeddings):  # each direction in its own view
+        queries, candidates = embeddings.pair(query.query_type, query.cand_type)
+    elif embeddings is not None:
+        queries, candidates = embeddings[query.query_type], embeddings[query.cand_type]
     for subset, mask in subsets.items():
         if int(mask.sum()) == 0:
             continue
@@ -324,10 +340,9 @@ def _evaluate(
             q, c = scores, torch.eye(scores.size(1))
             metrics = evaluate_ranking(q, c, pairs[0], pairs[1], known_pairs=query.known.t(), similarity="dot")
         else:
-            assert embeddings is not None
             metrics = evaluate_ranking(
-                embeddings[query.query_type],
-                embeddings[query.cand_type],
+                queries,
+                candidates,
                 pairs[0],
                 pairs[1],
                 known_pairs=query.known.t(),

@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 
 from graphalign.data.split import EdgeSplit
 from graphalign.evaluation.ranking import evaluate_ranking
+from graphalign.nn.directions import DirectedEmbeddings, rescale
 from graphalign.typing import EdgeType, NodeType
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LinkEvaluator", "direction_name", "expand_copies"]
+__all__ = ["LinkEvaluator", "RankingRun", "direction_name", "expand_copies"]
 
 
 def _with_copies(pairs: torch.Tensor, side: int, groups: torch.Tensor) -> torch.Tensor:
@@ -61,6 +63,22 @@ def direction_name(src: NodeType, relation: str, dst: NodeType, reverse: bool = 
     if src != dst:
         return f"{dst}->{src}" if reverse else f"{src}->{dst}"
     return f"{src}<-{relation}-{dst}" if reverse else f"{src}-{relation}->{dst}"
+
+
+@dataclass(frozen=True)
+class RankingRun:
+    """One ranking of held-out links: ``pairs[0]`` (queries of ``query_type``) against every ``cand_type`` node.
+
+    Shapes:
+        - pairs: ``(2, num_links)``, query row then true candidate row
+        - known: ``(2, num_known)``, every known link of the two types, filtered out
+    """
+
+    name: str
+    query_type: NodeType
+    cand_type: NodeType
+    pairs: torch.Tensor
+    known: torch.Tensor
 
 
 class LinkEvaluator:
@@ -134,35 +152,52 @@ class LinkEvaluator:
             grouped[self._group(edge_type)].append(edges)
         return {key: torch.cat(parts, dim=1) for key, parts in grouped.items()}
 
-    @torch.no_grad()
-    def evaluate(self, embeddings: Mapping[NodeType, torch.Tensor], part: str = "test") -> dict[str, float]:
-        """Metrics per direction (``"image->concept/mrr"``, ...) plus their mean ``"mrr"``.
-
-        Args:
-            embeddings: Shared-space embedding of every node, per node type.
-            part: ``"val"`` or ``"test"``.
-        """
-        results: dict[str, float] = {}
-        mrrs = []
+    def runs(self, part: str = "test") -> list[RankingRun]:
+        """The rankings of ``part``: one per direction with held-out links."""
+        out = []
         for key, edges in sorted(self._held_out(part).items()):
             if edges.size(1) == 0:
                 continue
             src, rel, dst = key
             known = self._known[key]
-            runs = [(direction_name(src, rel, dst), src, dst, edges, known)]
+            out.append(RankingRun(direction_name(src, rel, dst), src, dst, edges, known))
             if self.both_directions:
-                runs.append((direction_name(src, rel, dst, reverse=True), dst, src, edges.flip(0), known.flip(0)))
-            for name, query_type, cand_type, pairs, known_pairs in runs:
-                metrics = evaluate_ranking(
-                    embeddings[query_type],
-                    embeddings[cand_type],
-                    pairs[0],
-                    pairs[1],
-                    known_pairs=known_pairs.t(),
-                    ks=self.ks,
-                    batch_size=self.batch_size,
-                )
-                results.update({f"{name}/{metric}": value for metric, value in metrics.items()})
-                mrrs.append(metrics["mrr"])
+                name = direction_name(src, rel, dst, reverse=True)
+                out.append(RankingRun(name, dst, src, edges.flip(0), known.flip(0)))
+        return out
+
+    @torch.no_grad()
+    def rank(
+        self, run: RankingRun, embeddings: Mapping[NodeType, torch.Tensor], multiplier: torch.Tensor | None = None
+    ) -> dict[str, float]:
+        """The metrics of one ranking; ``multiplier`` (default: the embeddings' own for that
+        direction, if they are :class:`~graphalign.nn.directions.DirectedEmbeddings`) rescales both sides."""
+        if multiplier is None and isinstance(embeddings, DirectedEmbeddings):
+            multiplier = embeddings.multiplier(run.query_type, run.cand_type)
+        return evaluate_ranking(
+            rescale(embeddings[run.query_type], multiplier),
+            rescale(embeddings[run.cand_type], multiplier),
+            run.pairs[0],
+            run.pairs[1],
+            known_pairs=run.known.t(),
+            ks=self.ks,
+            batch_size=self.batch_size,
+        )
+
+    @torch.no_grad()
+    def evaluate(self, embeddings: Mapping[NodeType, torch.Tensor], part: str = "test") -> dict[str, float]:
+        """Metrics per direction (``"image->concept/mrr"``, ...) plus their mean ``"mrr"``.
+
+        Args:
+            embeddings: Shared-space embedding of every node, per node type
+                (:class:`~graphalign.nn.directions.DirectedEmbeddings`: each direction in its own view).
+            part: ``"val"`` or ``"test"``.
+        """
+        results: dict[str, float] = {}
+        mrrs = []
+        for run in self.runs(part):
+            metrics = self.rank(run, embeddings)
+            results.update({f"{run.name}/{metric}": value for metric, value in metrics.items()})
+            mrrs.append(metrics["mrr"])
         results[self.primary_metric] = float(sum(mrrs) / len(mrrs)) if mrrs else 0.0
         return results

@@ -27,6 +27,7 @@ from graphalign.checks import check_float, check_int
 from graphalign.errors import ConfigError, GraphValidationError, check_config_keys
 from graphalign.nn.channels import ChannelConfig
 from graphalign.nn.convs import CONVS
+from graphalign.nn.directions import Direction
 from graphalign.nn.heads import HEADS, build_head
 from graphalign.nn.inherit import InheritConfig
 from graphalign.nn.layers import NORMS, build_activation, build_norm, check_activation
@@ -434,6 +435,20 @@ class HeteroAligner(nn.Module):
         for readout in self.readouts.values():
             z = readout(z, x_dict, edge_index_dict, new_nodes=new_nodes)
         return z
+
+    def direction_multipliers(self) -> dict[Direction, Tensor]:
+        """The ``(out_dim,)`` multiplier of each direction whose readout scales are not all 1
+        (:mod:`graphalign.nn.directions`): 1 on the learned part, each readout's scales on what it appends."""
+        offset, parts = self.config.out_dim, []
+        for readout in self.readouts.values():
+            parts.append((offset, readout))
+            offset += readout.extra_dim
+        multipliers: dict[Direction, Tensor] = {}
+        for start, readout in parts:
+            for direction, scales in readout.direction_scales().items():
+                multiplier = multipliers.setdefault(direction, torch.ones(offset))
+                multiplier[start : start + scales.numel()] = scales
+        return multipliers
 
     def encode_features(self, node_type: NodeType, x: Tensor) -> Tensor:
         """Embeds new nodes (not in the graph) from their raw features alone.

@@ -24,8 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from graphalign.checks import check_bool
 from graphalign.errors import ConfigError
 from graphalign.nn.channels import ChannelConfig, GraphChannels
+from graphalign.nn.directions import Direction
 from graphalign.nn.inherit import InheritConfig, inherit
 from graphalign.registry import Registry
 from graphalign.typing import EdgeType, NodeType
@@ -40,6 +42,11 @@ class Readout(nn.Module):
     """How many dimensions it appends to the embedding (in evaluation mode)."""
     train_extra_dim: int = 0
     """How many of them it appends in training mode too (the embedding the loss sees)."""
+
+    def direction_scales(self) -> dict[Direction, Tensor]:
+        """``(extra_dim,)`` scales of what it appends, per direction whose scales are not all 1
+        (:mod:`graphalign.nn.directions`); none by default."""
+        return {}
 
     def forward(
         self,
@@ -75,7 +82,9 @@ class ChannelsReadout(Readout):
 
     In training mode only the channels with ``in_loss`` are appended (and the
     source features update the channels' running centres); in evaluation mode
-    all of them, or those in ``select``.
+    all of them, or those in ``select``. Its ``scales`` buffer holds one
+    scale per direction (query type, candidate type) and channel, fitted on
+    validation links after training (:mod:`graphalign.nn.directions`).
 
     Example:
         >>> readout = ChannelsReadout({"image": 6, "concept": 4}, channels=[{"sources": ["image"]}])
@@ -85,15 +94,58 @@ class ChannelsReadout(Readout):
     Args:
         in_dims: Raw input feature size per node type.
         channels: :class:`~graphalign.nn.channels.ChannelConfig` dicts.
+        calibrate: Fit the per-direction scales on validation links after training
+            (:mod:`graphalign.training.calibration`); ``False`` keeps them all 1.
     """
 
-    def __init__(self, in_dims: Mapping[NodeType, int], channels: Sequence[Mapping[str, Any] | ChannelConfig]) -> None:
+    def __init__(
+        self,
+        in_dims: Mapping[NodeType, int],
+        channels: Sequence[Mapping[str, Any] | ChannelConfig],
+        calibrate: bool = True,
+    ) -> None:
         super().__init__()
+        self.calibrate = bool(check_bool("readout 'channels'", "calibrate", calibrate))
         if not channels:
             raise ConfigError("readout 'channels' needs at least one channel")
         self.graph_channels = GraphChannels(in_dims, channels)
         self.extra_dim = self.graph_channels.dim
         self.train_extra_dim = sum(self.graph_channels.dims[i] for i in self.graph_channels.in_loss)
+        self.node_types: list[NodeType] = sorted(in_dims)
+        num_types = len(self.node_types)
+        # one scale per (query type, candidate type) and channel; 1 until fitted on validation links
+        self.register_buffer("scales", torch.ones(num_types, num_types, len(self.graph_channels.dims)))
+        self.register_load_state_dict_pre_hook(_scales_default)
+
+    def _direction_index(self, direction: Direction) -> tuple[int, int]:
+        query_type, cand_type = direction
+        if query_type not in self.node_types or cand_type not in self.node_types:
+            raise ConfigError(f"unknown direction {query_type!r} -> {cand_type!r}; node types: {self.node_types}")
+        return self.node_types.index(query_type), self.node_types.index(cand_type)
+
+    def get_scales(self, direction: Direction) -> list[float]:
+        """The scale of each channel for queries of ``direction``."""
+        return [float(v) for v in self.scales[self._direction_index(direction)]]
+
+    def set_scales(self, direction: Direction, values: Sequence[float]) -> None:
+        """Sets the scale of each channel for queries of ``direction`` (see :mod:`graphalign.nn.directions`).
+
+        Raises:
+            ConfigError: On an unknown node type, a wrong number of values or a negative one.
+        """
+        index = self._direction_index(direction)
+        if len(values) != self.scales.size(-1) or any(v < 0 for v in values):
+            raise ConfigError(f"give {self.scales.size(-1)} scales >= 0 (one per channel), got {list(values)}")
+        self.scales[index] = torch.tensor([float(v) for v in values], dtype=self.scales.dtype)
+
+    def direction_scales(self) -> dict[Direction, Tensor]:
+        sizes = torch.tensor(self.graph_channels.dims)
+        return {
+            (q, c): torch.repeat_interleave(self.scales[i, j].cpu(), sizes)
+            for i, q in enumerate(self.node_types)
+            for j, c in enumerate(self.node_types)
+            if not bool((self.scales[i, j] == 1).all())
+        }
 
     def forward(
         self,
@@ -117,6 +169,12 @@ class ChannelsReadout(Readout):
     def config(self) -> list[dict[str, Any]]:
         """The channel configurations, as dicts."""
         return [c.to_dict() for c in self.graph_channels.channels]
+
+
+def _scales_default(module: nn.Module, state_dict: dict[str, Tensor], prefix: str, *args: Any) -> None:
+    """Weights saved before per-direction scales existed load with every scale 1."""
+    if prefix + "scales" not in state_dict:
+        state_dict[prefix + "scales"] = torch.ones_like(module.scales)
 
 
 @READOUTS.register("inherit")

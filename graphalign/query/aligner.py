@@ -15,6 +15,7 @@ from graphalign.checks import check_int
 from graphalign.device import resolve_device
 from graphalign.encoders.base import Encoder
 from graphalign.errors import ConfigError, GraphAlignError, GraphValidationError
+from graphalign.nn.directions import DirectedEmbeddings, rescale
 from graphalign.query.export import export_embeddings
 from graphalign.query.index import VectorIndex, build_index
 from graphalign.training.run import TrainedRun
@@ -93,7 +94,7 @@ class Aligner:
         self.node_index = run.built.index
         self.embeddings = run.embeddings()
         self._index_spec, self._index_kwargs = index, dict(index_kwargs or {})
-        self._indexes: dict[NodeType, VectorIndex] = {}
+        self._indexes: dict[tuple[NodeType, NodeType | None], VectorIndex] = {}
         self._encoders: dict[str, Encoder] = {}
 
     @classmethod
@@ -146,19 +147,36 @@ class Aligner:
                 )
         return types
 
-    def index(self, node_type: NodeType) -> VectorIndex:
-        """The (lazily built) vector index of one node type."""
-        if node_type not in self._indexes:
-            index = build_index(self._index_spec, self._index_kwargs)
-            index.add(self.embeddings[node_type])
-            self._indexes[node_type] = index
-        return self._indexes[node_type]
+    def _multiplier(self, query_type: NodeType | None, node_type: NodeType) -> torch.Tensor | None:
+        if query_type is None or not isinstance(self.embeddings, DirectedEmbeddings):
+            return None
+        return self.embeddings.multiplier(query_type, node_type)
 
-    def _rank(self, query: torch.Tensor, types: list[NodeType], k: int, exclude: str | None = None) -> list[Neighbor]:
+    def index(self, node_type: NodeType, query_type: NodeType | None = None) -> VectorIndex:
+        """The (lazily built) vector index of one node type, as queries of ``query_type`` see it
+        (:mod:`graphalign.nn.directions`; default: the stored embeddings)."""
+        multiplier = self._multiplier(query_type, node_type)
+        key = (node_type, query_type if multiplier is not None else None)
+        if key not in self._indexes:
+            index = build_index(self._index_spec, self._index_kwargs)
+            index.add(rescale(self.embeddings[node_type], multiplier))
+            self._indexes[key] = index
+        return self._indexes[key]
+
+    def _rank(
+        self,
+        query: torch.Tensor,
+        query_type: NodeType,
+        types: list[NodeType],
+        k: int,
+        exclude: str | None = None,
+    ) -> list[Neighbor]:
         results: list[Neighbor] = []
         for node_type in types:
-            wanted = min(k + (1 if exclude else 0), len(self.index(node_type)))  # never more than it holds
-            scores, rows = self.index(node_type).search(query.unsqueeze(0), wanted)
+            index = self.index(node_type, query_type)
+            wanted = min(k + (1 if exclude else 0), len(index))  # never more than it holds
+            vector = rescale(query.unsqueeze(0), self._multiplier(query_type, node_type))
+            scores, rows = index.search(vector, wanted)
             for score, row in zip(scores[0].tolist(), rows[0].tolist()):
                 if row < 0:
                     continue
@@ -187,7 +205,8 @@ class Aligner:
             ConfigError: If ``k`` is not an integer >= 1.
         """
         check_int("Aligner", "k", k, low=1)
-        return self._rank(self.embedding(node_id), self._types(type), k, exclude=node_id)
+        node_type = self.node_index.locate(node_id)[0]
+        return self._rank(self.embedding(node_id), node_type, self._types(type), k, exclude=node_id)
 
     def graph_neighbors(self, node_id: str, hops: int = 1) -> list[GraphNeighbor]:
         """Nodes within ``hops`` edges of ``node_id`` in the knowledge graph (both directions).
@@ -290,4 +309,5 @@ class Aligner:
         """
         check_int("Aligner", "k", k, low=1)
         types = self._types(type)  # before encoding anything
-        return self._rank(self.embed_new(text=text, image=image), types, k)
+        query_type = "text" if text is not None else "image"
+        return self._rank(self.embed_new(text=text, image=image), query_type, types, k)

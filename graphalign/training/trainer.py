@@ -28,9 +28,12 @@ from graphalign.evaluation.evaluator import LinkEvaluator
 from graphalign.features.store import BuiltGraph
 from graphalign.graph.convert import edge_index_dict, forward_relation, reverse_edge_type
 from graphalign.losses import LOSSES, build_loss
+from graphalign.nn.directions import DirectedEmbeddings
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
+from graphalign.nn.readouts import ChannelsReadout
 from graphalign.outputs import write_marker
 from graphalign.training import checkpoint as ckpt
+from graphalign.training.calibration import fit_direction_scales
 from graphalign.training.distributed import resolve_distributed
 from graphalign.training.sampler_config import FullSampling, build_sampling, resolve_sampling, sampler_spec
 from graphalign.typing import EdgeType, NodeType
@@ -394,7 +397,7 @@ def message_passing_data(built: GraphLike, split: EdgeSplit, inference: bool = F
 @torch.no_grad()
 def embed_nodes(
     model: HeteroAligner, built: GraphLike, split: EdgeSplit, *, data: Any = None, **forward_kwargs: Any
-) -> dict[NodeType, Tensor]:
+) -> DirectedEmbeddings:
     """Shared-space embedding of every node, computed with every training edge.
 
     The model runs in eval mode on ``message_passing_data(built, split, inference=True)``
@@ -415,7 +418,8 @@ def embed_nodes(
         **forward_kwargs: Passed on to the model's ``forward`` (e.g. ``with_channels``).
 
     Returns:
-        Embeddings per node type, on the CPU.
+        Embeddings per node type, on the CPU, with the model's per-direction views
+        (:class:`~graphalign.nn.directions.DirectedEmbeddings`).
 
     Shapes:
         Every ``z[t]`` is ``(num_nodes[t], out_dim)``.
@@ -427,7 +431,8 @@ def embed_nodes(
     model.eval()
     x_dict = {t: x.float() for t, x in data.x_dict.items()}  # features stored in half precision
     z = model(x_dict, data.edge_index_dict, **forward_kwargs)  # {t: (N_t, out_dim)}
-    return {t: v.cpu() for t, v in z.items()}
+    multipliers = model.direction_multipliers() if forward_kwargs.get("readouts", True) else {}
+    return DirectedEmbeddings({t: v.cpu() for t, v in z.items()}, multipliers)
 
 
 class _EdgeTypeCycler:
@@ -781,6 +786,14 @@ class _Trainer:
         z = embed_nodes(self.model, self.built, self.split, data=self.inference_data)
         return self.evaluator.evaluate(z, part=part)
 
+    def calibrate(self) -> None:
+        """Fits the per-direction channel scales on the validation links (:mod:`graphalign.training.calibration`)."""
+        for readout in self.model.readouts.values():
+            if isinstance(readout, ChannelsReadout):
+                readout.scales.fill_(1.0)  # the stored embeddings are those with every scale 1
+        z = embed_nodes(self.model, self.built, self.split, data=self.inference_data)
+        fit_direction_scales(self.model, z, self.evaluator, part="val")
+
 
 def _has_edges(split: EdgeSplit, part: str) -> bool:
     return any(e.size(1) for e in split.edges[part].values())
@@ -1107,7 +1120,19 @@ class _FitLoop:
             ckpt.save_weights(self.run_path / ckpt.MODEL_FILE, modules, {"epoch": str(len(self.history))})
 
     def finish(self) -> TrainResult:
-        """Validation and test metrics of the kept weights (and ``metrics.json``), as a :class:`TrainResult`."""
+        """Validation and test metrics of the kept weights (and ``metrics.json``), as a :class:`TrainResult`.
+
+        First the per-direction channel scales are fitted on the validation links and saved with the weights.
+        """
+        if self.has_val:
+            if self.is_main:
+                self.trainer.calibrate()
+                if self.writes:
+                    assert self.run_path is not None
+                    metadata = {"epoch": str(self.best.epoch if self.best.epoch >= 0 else len(self.history))}
+                    ckpt.save_weights(self.run_path / ckpt.MODEL_FILE, self.trainer.modules(), metadata)
+            if self.context is not None:
+                self.context.broadcast_parameters(list(self.trainer.modules().values()))
         val_metrics = self.evaluate("val") if self.has_val else {}
         test_metrics = self.evaluate("test") if _has_edges(self.split, "test") else {}
         best_epoch = self.best.epoch if self.has_val else len(self.history)

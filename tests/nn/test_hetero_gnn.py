@@ -130,6 +130,8 @@ def test_old_weights_load_into_the_head_and_readouts(tiny_graph: HeteroData) -> 
     )
     old_state = {}
     for key, value in model.state_dict().items():
+        if key == "readouts.channels.scales":  # the per-direction scales came later: old files load them as 1
+            continue
         for new, old in renames:
             if key.startswith(new):
                 key = old + key[len(new) :]
