@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from graphalign.benchmark.defaults import DEFAULT_CONVS, DEFAULT_LOSSES, DEFAULT_SEEDS
+
 __all__ = ["main", "build_parser"]
 
 EXIT_USER_ERROR = 2
@@ -413,7 +415,7 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("data_dir", type=Path, help="dataset folder or bundled dataset name")
     bench.add_argument(
-        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the splits and the training runs"
+        "--seeds", type=int, nargs="+", default=list(DEFAULT_SEEDS), help="seeds of the splits and the training runs"
     )
     schedule = bench.add_argument_group("schedule of every trained method (default: each preset's)")
     schedule.add_argument("--epochs", type=int, default=None, help="maximum epochs")
@@ -428,14 +430,16 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     rows.add_argument(
         "--losses",
         nargs="+",
-        default=["infonce", "triplet"],
-        help="losses of the trained methods (the best preset's own gives its row; others are ablations)",
+        default=list(DEFAULT_LOSSES),
+        help="losses of the trained methods (the best preset's own gives its row; others, e.g. triplet, "
+        "add ablation rows)",
     )
     rows.add_argument(
         "--convs",
         nargs="+",
-        default=["gatv2", "rgcn"],
-        help="message-passing layers of the graph methods (the best preset's own gives its row)",
+        default=list(DEFAULT_CONVS),
+        help="message-passing layers of the graph methods (the best preset's own gives its row; others, "
+        "e.g. rgcn, add ablation rows)",
     )
     rows.add_argument(
         "--plain", action="store_true", help="also the plain preset and two towers on the image encoder's features"
@@ -948,6 +952,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"best epoch {result.best_epoch} of {len(result.history)}{_early_stop_note(len(result.history), train)}"
             f"{_untrained_note(result.best_epoch, result.val_metrics)}; run saved to {args.output}"
         )
+        if result.channel_scales:
+            scales = "; ".join(
+                f"{direction} {', '.join(f'{v:g}' for v in fit['scales'])}"
+                for direction, fit in result.channel_scales.items()
+            )
+            print(f"graph channel scales fitted on the validation links (one per channel): {scales}")
         _print_metrics(result.test_metrics, "test metrics (filtered ranking, held-out links):")
     if distributed:
         dist.destroy_process_group()
@@ -1140,16 +1150,16 @@ def _bench_schedule(args: argparse.Namespace) -> dict[str, Any]:
 def _bench_command(args: argparse.Namespace) -> str:
     """The `graphalign bench` command line of ``args``, with the options that differ from their defaults."""
     parts = [f"graphalign bench {args.data_dir}"]
-    if args.seeds != [0, 1, 2]:
+    if args.seeds != list(DEFAULT_SEEDS):
         parts.append("--seeds " + " ".join(map(str, args.seeds)))
     for flag in ("epochs", "batch_size", "mode", "steps_per_epoch", "eval_every"):
         if getattr(args, flag) is not None:
             parts.append(f"--{flag.replace('_', '-')} {getattr(args, flag)}")
     if args.num_neighbors is not None:
         parts.append("--num-neighbors " + " ".join(map(str, args.num_neighbors)))
-    if args.losses != ["infonce", "triplet"]:
+    if args.losses != list(DEFAULT_LOSSES):
         parts.append("--losses " + " ".join(args.losses))
-    if args.convs != ["gatv2", "rgcn"]:
+    if args.convs != list(DEFAULT_CONVS):
         parts.append("--convs " + " ".join(args.convs))
     parts += [flag for flag, on in (("--plain", args.plain), ("--knn", args.knn), ("--plots", args.plots)) if on]
     return " ".join(parts)

@@ -15,16 +15,42 @@ import os
 import random
 from pathlib import Path
 
+from graphalign.features.featurize import GraphConfig
 from graphalign.graph.io import save_dataset
 from graphalign.graph.knowledge_graph import KnowledgeGraph
 
-__all__ = ["TOY_CONCEPTS", "make_toy_graph", "make_toy_dataset", "save_tiny_bert", "save_tiny_clip", "TINY_VOCAB"]
+__all__ = [
+    "TOY_CONCEPTS",
+    "fast_graph_config",
+    "make_toy_graph",
+    "make_toy_dataset",
+    "save_tiny_bert",
+    "save_tiny_clip",
+    "TINY_VOCAB",
+]
 
 TOY_CONCEPTS: dict[str, dict[str, tuple[int, int, int]]] = {
     "animal": {"cat": (200, 40, 40), "dog": (40, 200, 40), "horse": (40, 40, 200), "bird": (200, 200, 40)},
     "vehicle": {"car": (200, 40, 200), "bus": (40, 200, 200), "boat": (120, 60, 10), "plane": (250, 250, 250)},
 }
 """Category → leaf concept → the RGB colour of its images."""
+
+
+def fast_graph_config(dim: int = 64, use_cache: bool = False) -> GraphConfig:
+    """Features in milliseconds: ``hashing-text`` of ``dim`` and ``color-histogram`` encoders, no progress bar.
+
+    Example:
+        >>> fast_graph_config().image_encoder
+        'color-histogram'
+    """
+    return GraphConfig(
+        text_encoder="hashing-text",
+        text_encoder_kwargs={"dim": dim},
+        image_encoder="color-histogram",
+        progress=False,
+        use_cache=use_cache,
+    )
+
 
 TEXT_TEMPLATES = ("a picture of a {name}", "this is a {name}", "a drawing of one {name}", "look, a {name}")
 

@@ -55,16 +55,9 @@ def fast_config():
 @pytest.fixture(scope="session")
 def toy_built(tmp_path_factory):
     """The toy graph (6 images per concept) with fast features; do not mutate."""
-    from graphalign.features import GraphConfig, build_graph
-    from graphalign.testing import make_toy_graph
+    from graphalign.features import build_graph
+    from graphalign.testing import fast_graph_config, make_toy_graph
 
-    config = GraphConfig(
-        text_encoder="hashing-text",
-        text_encoder_kwargs={"dim": 64},
-        image_encoder="color-histogram",
-        progress=False,
-        use_cache=False,
-    )
     graph = make_toy_graph(tmp_path_factory.mktemp("toy-built"), images_per_concept=6)
-    built, _ = build_graph(graph, config)
+    built, _ = build_graph(graph, fast_graph_config())
     return built

@@ -351,8 +351,9 @@ def test_bench_writes_table_and_csv(toy_dataset, tmp_path, capsys):
     assert "| ablation: graphalign, learned part alone |" in text and "| two towers, learned part alone |" in text
     assert "| ablation: graphalign, no concept channel |" in text and "rgcn" not in text and "(triplet)" not in text
     assert "## Selection: validation MRR averaged over the headline protocols" in text
-    assert "--epochs 2 --eval-every 2 --losses infonce --convs gatv2 --knn`" in text
-    assert "| per seed | +10% beyond spread |" in text
+    assert "--seeds 0 --epochs 2 --eval-every 2 --knn`" in text  # --losses / --convs as by default: not shown
+    assert "| relative | 95% interval | per seed | seeds won | target | met |" in text
+    assert "| ablation: graphalign, channel scales not fitted |" in text
     assert (out / f"quality-{name}.md").read_text().startswith(f"# Quality benchmark on `{name}`")
     rows = (out / f"quality-{name}.csv").read_text().splitlines()
     assert rows[0].startswith("method,protocol,subset,seed_index,mrr") and len(rows) > 20

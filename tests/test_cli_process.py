@@ -69,6 +69,9 @@ def test_train_writes_a_run_and_says_what_it_measured(workdir: Path, tmp_path: P
     assert "image->concept" in out
     metrics = json.loads((tmp_path / "run2" / "metrics.json").read_text())
     assert metrics["test"]["image->concept/mrr"] > 0
+    fitted = metrics["channel_scales"]["image->concept"]  # the default model's channels, fitted on validation
+    assert len(fitted["scales"]) == 4 and fitted["val_mrr_after"] >= fitted["val_mrr_before"]
+    assert "graph channel scales fitted on the validation links (one per channel): " in out
 
 
 def test_train_with_a_preset_in_a_fresh_process(workdir: Path, tmp_path: Path) -> None:

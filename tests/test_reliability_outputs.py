@@ -34,7 +34,7 @@ from graphalign.features.store import BuiltGraph
 from graphalign.nn.hetero_gnn import ModelConfig
 from graphalign.outputs import MARKER, check_output_dir, check_output_file
 from graphalign.query.export import export_embeddings
-from graphalign.testing import make_toy_graph
+from graphalign.testing import fast_graph_config, make_toy_graph
 from graphalign.training.checkpoint import RUN_LAYOUT
 from graphalign.training.trainer import TrainConfig, fit
 
@@ -250,14 +250,7 @@ def test_resume_on_another_graph_is_refused(toy_built, tmp_path, capsys):
     fit(toy_built, MODEL, TrainConfig(epochs=1), run_dir=run)
     graph = make_toy_graph(tmp_path / "other", images_per_concept=6)
     graph.add_concept("c:extra", name="extra", description="one node more")
-    config = GraphConfig(
-        text_encoder="hashing-text",
-        text_encoder_kwargs={"dim": 64},
-        image_encoder="color-histogram",
-        progress=False,
-        use_cache=False,
-    )
-    other, _ = build_graph(graph, config)
+    other, _ = build_graph(graph, fast_graph_config())
     before = snapshot(run)
     with pytest.raises(CheckpointError, match="trained on another graph"):
         fit(other, None, TrainConfig(epochs=2), run_dir=run, resume=True)

@@ -430,16 +430,18 @@ class _QueryMaker:
         rows = sorted(images)
         pairs = torch.tensor([rows, [self.concept_of[r] for r in rows]], dtype=torch.long).reshape(2, -1)
         seen = torch.tensor([self.concept_of[r] in self.seen_concepts for r in rows], dtype=torch.bool)
-        no_letters = ~self.letters[pairs[0]] if rows else torch.zeros(0, dtype=torch.bool)
         return Query(
-            "image", "concept", pairs, self.known_ic, {"seen": seen, "unseen": ~seen, "no_letters": no_letters}
+            "image", "concept", pairs, self.known_ic, {"seen": seen, "unseen": ~seen, **self.letter_groups(pairs[0])}
         )
 
     def text(self, selected: list[int]) -> Query:
         rows = sorted(selected)
         pairs = torch.tensor([rows, [self.text_image[r] for r in rows]], dtype=torch.long).reshape(2, -1)
-        no_letters = ~self.letters[pairs[1]] if rows else torch.zeros(0, dtype=torch.bool)
-        return Query("text", "image", pairs, self.known_ti, {"no_letters": no_letters})
+        return Query("text", "image", pairs, self.known_ti, self.letter_groups(pairs[1]))
+
+    def letter_groups(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"no_letters": mask}`` over queries about ``images``; none on a dataset without letters or flags."""
+        return {"no_letters": ~self.letters[images]} if bool(self.letters.any()) else {}
 
     def text_concept(self, text_image_query: Query) -> Query:
         """Trap 1: descriptions name their concept; reported, not counted as proof."""
@@ -479,7 +481,7 @@ def _queries(
             "image",
             forward.pairs.flip(0),
             make.known_ic.flip(0),
-            {"no_letters": forward.groups["no_letters"]},
+            {k: v for k, v in forward.groups.items() if k == "no_letters"},
         )
     queries["b':text->concept (name matching)"] = make.text_concept(queries["b:text->image"])
     for edge_type, held_test in link_tests.items():

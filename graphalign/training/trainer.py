@@ -333,6 +333,8 @@ class TrainResult:
         train_config: The training configuration.
         split_config: How the edges were split.
         run_config: The runtime settings it ran with.
+        channel_scales: Per direction (``"concept->image"``), the graph channels' scales fitted on the
+            validation links and the validation MRR before and after (:mod:`graphalign.training.calibration`).
     """
 
     model: HeteroAligner
@@ -348,6 +350,7 @@ class TrainResult:
     train_config: TrainConfig | None = None
     split_config: SplitConfig | None = None
     run_config: RunConfig | None = None
+    channel_scales: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def graph_edges(built: GraphLike) -> dict[EdgeType, Tensor]:
@@ -786,13 +789,21 @@ class _Trainer:
         z = embed_nodes(self.model, self.built, self.split, data=self.inference_data)
         return self.evaluator.evaluate(z, part=part)
 
-    def calibrate(self) -> None:
-        """Fits the per-direction channel scales on the validation links (:mod:`graphalign.training.calibration`)."""
+    def calibrate(self) -> dict[str, dict[str, Any]]:
+        """Fits the per-direction channel scales on the validation links (:mod:`graphalign.training.calibration`);
+        returns them per direction with the validation MRR before and after."""
         for readout in self.model.readouts.values():
             if isinstance(readout, ChannelsReadout):
                 readout.scales.fill_(1.0)  # the stored embeddings are those with every scale 1
         z = embed_nodes(self.model, self.built, self.split, data=self.inference_data)
-        fit_direction_scales(self.model, z, self.evaluator, part="val")
+        return {
+            f"{fit.direction[0]}->{fit.direction[1]}": {
+                "scales": list(fit.scales),
+                "val_mrr_before": fit.before,
+                "val_mrr_after": fit.after,
+            }
+            for fit in fit_direction_scales(self.model, z, self.evaluator, part="val")
+        }
 
 
 def _has_edges(split: EdgeSplit, part: str) -> bool:
@@ -1124,9 +1135,10 @@ class _FitLoop:
 
         First the per-direction channel scales are fitted on the validation links and saved with the weights.
         """
+        channel_scales: dict[str, dict[str, Any]] = {}
         if self.has_val:
             if self.is_main:
-                self.trainer.calibrate()
+                channel_scales = self.trainer.calibrate()
                 if self.writes:
                     assert self.run_path is not None
                     metadata = {"epoch": str(self.best.epoch if self.best.epoch >= 0 else len(self.history))}
@@ -1144,6 +1156,7 @@ class _FitLoop:
                 "test": test_metrics,
                 "history": self.history,
                 "split": self.split.counts(),
+                "channel_scales": channel_scales,
             }
             atomic_write_json(self.run_path / ckpt.METRICS_FILE, metrics)
         return TrainResult(
@@ -1160,6 +1173,7 @@ class _FitLoop:
             train_config=self.config,
             split_config=self.split_config,
             run_config=self.run_settings,
+            channel_scales=channel_scales,
         )
 
 

@@ -21,8 +21,8 @@ def test_report_sections_and_command():
     assert lines[2].endswith("mean ± std over 2 seeds.")
     assert "held-out pairs (seed 0): a:image->concept 5" in lines
     assert (
-        "| a:image->concept | graph | 0.550 ± 0.071 | baseline | 0.400 ± 0.000 | +37.5% | +50.0%, +25.0% | yes |"
-        in lines
+        "| a:image->concept | graph | 0.550 ± 0.071 | baseline | 0.400 ± 0.000 | +37.5% | [-121.3%, +196.3%] "
+        "| +50.0%, +25.0% | 2/2 | >= -2% | yes |" in lines
     )
     assert "## image->concept, concepts with training images (MRR)" in lines
     assert "## Plots" not in lines and text.endswith(" |\n")

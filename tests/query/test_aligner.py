@@ -95,3 +95,25 @@ def test_query_errors(aligner):
         aligner.search()
     with pytest.raises(GraphValidationError, match="query text is empty"):
         aligner.search(text="  ")
+
+
+def test_neighbors_rank_in_the_view_of_their_direction(aligner):
+    run = aligner.run
+    readout = run.model.readouts["channels"]
+    scales = readout.get_scales(("concept", "image"))
+    readout.set_scales(("concept", "image"), [0.0] * len(scales))  # concept -> image: the learned part alone
+    try:
+        del run._embeddings
+        directed = Aligner(run)
+        results = directed.neighbors("c:dog", k=5, type="image")
+        query, candidates = directed.embeddings.pair("concept", "image")
+        row = directed.node_index.ids["concept"].index("c:dog")
+        expected = (candidates @ query[row]).topk(5)
+        assert [r.score for r in results] == pytest.approx(expected.values.tolist(), abs=1e-5)
+        assert [r.id for r in results] == [directed.node_index.ids["image"][i] for i in expected.indices.tolist()]
+        stored = aligner.neighbors("c:dog", k=5, type="image")
+        assert [r.score for r in results] != pytest.approx([r.score for r in stored], abs=1e-3)
+        assert directed.neighbors("c:dog", k=5, type="text") == aligner.neighbors("c:dog", k=5, type="text")
+    finally:
+        readout.set_scales(("concept", "image"), scales)
+        del run._embeddings

@@ -9,7 +9,7 @@ from PIL import Image
 
 import graphalign as ga
 from graphalign.cli import main
-from graphalign.features import GraphConfig
+from graphalign.testing import fast_graph_config
 
 
 @pytest.fixture
@@ -24,14 +24,7 @@ def tiny_built(tmp_path):
     kg.add_edge("cat", "is_a", "animal")
     kg.add_edge("img1", "depicts", "cat")
     kg.add_edge("t1", "describes", "img1")
-    config = GraphConfig(
-        text_encoder="hashing-text",
-        text_encoder_kwargs={"dim": 16},
-        image_encoder="color-histogram",
-        progress=False,
-        use_cache=False,
-    )
-    built, _ = ga.build_graph(kg, config)
+    built, _ = ga.build_graph(kg, fast_graph_config(dim=16))
     return built
 
 

@@ -1,0 +1,115 @@
+"""Per-direction channel scales fitted on validation links after training."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from graphalign.data.split import SplitConfig
+from graphalign.errors import ConfigError
+from graphalign.evaluation.evaluator import LinkEvaluator
+from graphalign.features.store import BuiltGraph
+from graphalign.graph import KnowledgeGraph
+from graphalign.graph.convert import edge_index_dict
+from graphalign.nn import ModelConfig
+from graphalign.training.calibration import CalibrationConfig, fit_direction_scales
+from graphalign.training.run import TrainedRun
+from graphalign.training.trainer import RunConfig, TrainConfig, embed_nodes, fit
+
+PRIOR = {"sources": ["image", "concept"], "hops": 0, "center": False}
+MISLEADING = {"sources": ["concept"], "relations": ["tagged"], "hops": 1, "center": False, "weight": 2.0}
+
+
+def misleading_graph(num_concepts: int = 20, images_per_concept: int = 3) -> BuiltGraph:
+    """Images whose features are their concept's plus noise, each also ``tagged`` with the *next* concept.
+
+    A channel that carries the tagged concept's features points every image at
+    the wrong concept; the prior channel (the shared features) points at the right one.
+    """
+    g = torch.Generator().manual_seed(0)
+    kg = KnowledgeGraph()
+    for c in range(num_concepts):
+        kg.add_concept(f"c{c}", name=f"concept {c}")
+    concepts = torch.randn(num_concepts, 16, generator=g)
+    images = []
+    for c in range(num_concepts):
+        for k in range(images_per_concept):
+            kg.add_image(f"i{c}_{k}", image=Image.new("RGB", (2, 2), (c, k, 0)))
+            kg.add_edge(f"i{c}_{k}", "depicts", f"c{c}")
+            kg.add_edge(f"i{c}_{k}", "tagged", f"c{(c + 1) % num_concepts}")
+            images.append(concepts[c] + 0.3 * torch.randn(16, generator=g))
+    return BuiltGraph(graph=kg, features={"concept": concepts, "image": torch.stack(images)})
+
+
+MODEL = ModelConfig(
+    hidden_dim=16,
+    out_dim=8,
+    num_layers=1,
+    conv="sage",
+    head="plain",
+    head_kwargs={},
+    readouts=[{"name": "channels", "channels": [PRIOR, MISLEADING]}],
+)
+SPLIT = SplitConfig(val_fraction=0.25, test_fraction=0.25, align_relations=["depicts"], isolate_heldout=False)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("calibrated") / "run"
+    train = TrainConfig(epochs=2, batch_size=16)
+    return fit(misleading_graph(), MODEL, train, SPLIT, run_dir=run_dir, run=RunConfig(progress=False)), run_dir
+
+
+def test_fit_switches_off_the_misleading_channel_for_image_to_concept(trained):
+    result, _ = trained
+    readout = result.model.readouts["channels"]
+    assert readout.get_scales(("image", "concept"))[1] == 0.0
+    calibrated = result.test_metrics["image->concept/mrr"]
+    readout_scales = readout.scales.clone()
+    readout.scales.fill_(1.0)
+    evaluator = LinkEvaluator(edge_index_dict(result.built.graph, result.built.index), result.split)
+    unscaled = evaluator.evaluate(embed_nodes(result.model, result.built, result.split))["image->concept/mrr"]
+    readout.scales.copy_(readout_scales)
+    assert calibrated > unscaled + 0.2, (calibrated, unscaled)
+
+
+def test_scales_are_saved_and_loaded_with_the_weights(trained):
+    result, run_dir = trained
+    loaded = TrainedRun.load(run_dir)
+    assert torch.equal(loaded.model.readouts["channels"].scales, result.model.readouts["channels"].scales)
+    z = loaded.embeddings()
+    assert set(z.multipliers) == set(result.model.direction_multipliers())
+    metrics = LinkEvaluator(edge_index_dict(loaded.built.graph, loaded.built.index), loaded.split).evaluate(z)
+    assert metrics["image->concept/mrr"] == pytest.approx(result.test_metrics["image->concept/mrr"])
+
+
+def test_fit_direction_scales_reports_each_direction_and_keeps_ones_without_gain(trained):
+    result, _ = trained
+    model = result.model
+    scales = model.readouts["channels"].scales.clone()
+    model.readouts["channels"].scales.fill_(1.0)
+    z = embed_nodes(model, result.built, result.split)
+    evaluator = LinkEvaluator(edge_index_dict(result.built.graph, result.built.index), result.split)
+    unreachable = CalibrationConfig(min_gain=2.0)  # no change can gain 2 of MRR
+    fits = fit_direction_scales(model, z, evaluator, config=unreachable)
+    assert {f.direction for f in fits} == {("image", "concept"), ("concept", "image")}
+    assert all(f.scales == (1.0, 1.0) and f.after == f.before for f in fits)
+    assert bool((model.readouts["channels"].scales == 1).all())
+    fits = fit_direction_scales(model, z, evaluator)
+    forward = next(f for f in fits if f.direction == ("image", "concept"))
+    assert forward.after > forward.before and forward.scales[1] == 0.0
+    model.readouts["channels"].scales.copy_(scales)
+
+
+def test_calibrate_false_keeps_every_scale_one():
+    model = ModelConfig(**{**MODEL.to_dict(), "readouts": [{**MODEL.readouts[0], "calibrate": False}]})
+    result = fit(misleading_graph(), model, TrainConfig(epochs=1, batch_size=16), SPLIT, run=RunConfig(progress=False))
+    assert bool((result.model.readouts["channels"].scales == 1).all())
+    assert result.model.direction_multipliers() == {}
+
+
+def test_calibration_config_is_checked():
+    for bad in ({"grid": ()}, {"grid": (-1.0,)}, {"sweeps": 0}, {"min_gain": -0.1}):
+        with pytest.raises(ConfigError):
+            CalibrationConfig(**bad)
