@@ -4,11 +4,12 @@ The graph knows which concept every training image depicts, and a description
 names its concept, so what a graph can add to a text -> image ranking is, at
 most, to push down every image of another concept. This script measures that
 ceiling: for each trained embedding of the benchmark (same splits, seeds and
-presets as ``graphalign bench``), text -> image MRR as the benchmark reports
-it, and the same ranking with an *oracle* that drops every image sharing no
-concept with the target (what a perfect concept classifier added to that
-embedding could reach). The images left are variants of the target's concept
-(colour, pose, filled or outline), which only the encoders' features tell apart.
+presets as ``graphalign bench``; each in the view of the text -> image
+direction), text -> image MRR as the benchmark reports it, and the same
+ranking with an *oracle* that drops every image sharing no concept with the
+target (what a perfect concept classifier added to that embedding could
+reach). The images left are variants of the target's concept (colour, pose,
+filled or outline), which only the encoders' features tell apart.
 
 Usage::
 
@@ -30,6 +31,7 @@ from graphalign.benchmark.protocols import make_protocol_split
 from graphalign.benchmark.quality import benchmark_graphs, default_methods
 from graphalign.evaluation.ranking import evaluate_ranking
 from graphalign.graph.convert import edge_index_dict
+from graphalign.nn.directions import DirectedEmbeddings
 
 PROTOCOL = "b:text->image"
 
@@ -87,8 +89,11 @@ def main() -> None:
         ).reshape(-1, 2)
         for method in methods:
             for row, emb in method.embed(graphs[method.features], protocol, seed).items():
-                q = F.normalize(emb["text"], dim=-1)[query.pairs[0]]
-                scores = q @ F.normalize(emb["image"], dim=-1).T
+                texts, images = (
+                    emb.pair("text", "image") if isinstance(emb, DirectedEmbeddings) else (emb["text"], emb["image"])
+                )
+                q = F.normalize(texts, dim=-1)[query.pairs[0]]
+                scores = q @ F.normalize(images, dim=-1).T
                 results.setdefault(row, []).append(headroom(scores, query.pairs[1], known, same_concept))
         print(f"seed {seed} done", flush=True)
 

@@ -365,6 +365,20 @@ def _add_eval_command(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--json", action="store_true", help="print JSON")
 
 
+SERVE_DESCRIPTION = (
+    "Serves a run folder: search with a text or an image, node views, the map of the shared space and the run's "
+    "evaluation, on a JSON API (OpenAPI page at /docs) and a page at /."
+)
+
+
+def _add_serve_command(commands: argparse._SubParsersAction) -> None:
+    help_text = "explore a trained run in the browser (the serve extra)"
+    serve = commands.add_parser("serve", help=help_text, description=SERVE_DESCRIPTION)
+    serve.add_argument("run_dir", type=Path, help="a run folder written by `graphalign train`")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+
+
 def _add_query_command(commands: argparse._SubParsersAction) -> None:
     query = commands.add_parser("query", help="nearest neighbours of a node, a new text or a new image")
     query.add_argument("run_dir", type=Path, help="a run folder written by `graphalign train`")
@@ -518,6 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_command(commands)
     _add_dataset_command(commands)
     _add_ls_command(commands)
+    _add_serve_command(commands)
     return parser
 
 
@@ -1080,6 +1095,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             print(f"  {rank}. {answer.score:.3f}  {answer.label} ({answer.id})")
     print(f"\ngraph: {report.graph_dir}  run: {report.run_dir}")
     print(f'try: graphalign query {report.run_dir} --text "a red kangaroo" --type image')
+    print(f'explore it in the browser: graphalign serve {report.run_dir}   (needs: pip install "graphalign[serve]")')
     return 0
 
 
@@ -1271,6 +1287,32 @@ def _version() -> str:
     return __version__
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from graphalign.errors import GraphAlignError
+    from graphalign.serve import Explorer, create_app
+
+    _check_port(args.port)
+    explorer = Explorer.load(args.run_dir)
+    app = create_app(explorer)  # says which extra to install when FastAPI is missing
+    try:
+        import uvicorn
+    except ImportError as error:
+        raise GraphAlignError('graphalign serve needs the serve extra: pip install "graphalign[serve]"') from error
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {args.host}: anyone who can reach this address can query the run", file=sys.stderr)
+    print(f"graphalign explorer of {args.run_dir}: http://{args.host}:{args.port}/  (API: /docs; Ctrl-C stops)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _check_port(port: int) -> None:
+    from graphalign.errors import ConfigError
+
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--port must be between 1 and 65535, got {port}")
+
+
 COMMANDS = {
     "build": _cmd_build,
     "info": _cmd_info,
@@ -1282,6 +1324,7 @@ COMMANDS = {
     "export": _cmd_export,
     "dataset": _cmd_dataset,
     "ls": _cmd_ls,
+    "serve": _cmd_serve,
 }
 
 

@@ -31,7 +31,7 @@ LAYERS: list[set[str]] = [
     {"training"},  # the fit loop, checkpoints, trained runs
     {"query"},  # neighbours, search, export
     # named configurations, one-call entry (pipeline) and applications on the public API
-    {"presets", "entry", "demo", "benchmark", "testing"},
+    {"presets", "entry", "demo", "benchmark", "testing", "serve"},
     {"cli", "__main__"},  # the command line
 ]
 """Top-level parts of :mod:`graphalign` (sub-package or module), lowest layer first."""

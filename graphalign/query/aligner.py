@@ -311,3 +311,22 @@ class Aligner:
         types = self._types(type)  # before encoding anything
         query_type = "text" if text is not None else "image"
         return self._rank(self.embed_new(text=text, image=image), query_type, types, k)
+
+    def search_by_type(
+        self,
+        text: str | None = None,
+        image: Any = None,
+        k: int = 10,
+        type: NodeType | list[NodeType] | None = None,
+    ) -> dict[NodeType, list[Neighbor]]:
+        """:meth:`search` with ``k`` results for each node type (default: every type), the query encoded once.
+
+        Example:
+            >>> aligner.search_by_type(text="a red bird", k=3)["concept"][0].label  # doctest: +SKIP
+            'cardinal'
+        """
+        check_int("Aligner", "k", k, low=1)
+        types = self._types(type)
+        vector = self.embed_new(text=text, image=image)
+        query_type = "text" if text is not None else "image"
+        return {node_type: self._rank(vector, query_type, [node_type], k) for node_type in types}

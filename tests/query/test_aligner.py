@@ -117,3 +117,11 @@ def test_neighbors_rank_in_the_view_of_their_direction(aligner):
     finally:
         readout.set_scales(("concept", "image"), scales)
         del run._embeddings
+
+
+def test_search_by_type_gives_k_per_type_as_search_does(aligner):
+    grouped = aligner.search_by_type(text="a picture of a dog", k=3)
+    assert set(grouped) == {"concept", "text", "image"}
+    for node_type, found in grouped.items():
+        assert found == aligner.search(text="a picture of a dog", k=3, type=node_type)
+    assert list(aligner.search_by_type(text="a dog", k=2, type="image")) == ["image"]

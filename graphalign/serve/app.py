@@ -1,0 +1,174 @@
+"""The explorer's web application: a JSON API over :class:`~graphalign.serve.explorer.Explorer` and the page.
+
+Built on FastAPI (the ``serve`` extra: ``pip install "graphalign[serve]"``);
+the generated OpenAPI page is at ``/docs``. Every endpoint answers JSON, bad
+requests included (``{"error": ...}`` with a 4xx status, never a traceback);
+images are served by node id only; uploads are capped at
+:data:`MAX_UPLOAD_BYTES` and decoded with the library's checks (decompression
+bombs refused). Nothing is written to the run folder but the cached map.
+
+Endpoints (``GET`` unless said): ``/api/summary``, ``/api/search?text=&k=``,
+``POST /api/search/image`` (multipart ``file``), ``/api/node?id=``,
+``/api/neighbors?id=&k=``, ``/api/graph?id=&hops=``, ``/api/image?id=``,
+``/api/metrics``, ``/api/map``; the page is ``/``.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations at run time, and
+# its types (UploadFile, ...) are imported inside create_app, where the serve extra is needed.
+import logging
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from graphalign.errors import GraphAlignError, GraphValidationError
+from graphalign.image_io import open_image_rgb
+from graphalign.serve.explorer import Explorer, NodeNotFound
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["create_app", "MAX_UPLOAD_BYTES", "MAX_K", "MAX_HOPS"]
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+"""Largest image upload accepted (bytes)."""
+MAX_K = 200
+"""Most results per node type one request may ask for."""
+MAX_HOPS = 3
+"""Deepest graph neighbourhood one request may ask for."""
+
+
+def _fastapi() -> Any:
+    try:
+        import fastapi
+    except ImportError as error:
+        raise GraphAlignError(
+            'graphalign serve needs the serve extra: pip install "graphalign[serve]" (FastAPI, uvicorn)'
+        ) from error
+    return fastapi
+
+
+def _static_dir() -> Path:
+    return Path(str(resources.files("graphalign.serve") / "static"))
+
+
+def create_app(explorer: Explorer) -> Any:
+    """The FastAPI application of one run (see the module docstring).
+
+    Example:
+        >>> from fastapi.testclient import TestClient  # doctest: +SKIP
+        >>> client = TestClient(create_app(Explorer.load("runs/demo")))  # doctest: +SKIP
+        >>> client.get("/api/search", params={"text": "a cat"}).json()["concept"][0]  # doctest: +SKIP
+        {'id': 'wn:02121620-n', 'type': 'concept', 'label': 'cat', 'score': 0.61}
+    """
+    fastapi = _fastapi()
+    from fastapi.responses import FileResponse
+    from fastapi.staticfiles import StaticFiles
+
+    app = fastapi.FastAPI(title="graphalign explorer", description="Queries of one trained graphalign run.")
+    _add_error_handlers(app)
+    _add_search_routes(app, explorer)
+    _add_node_routes(app, explorer)
+    static = _static_dir()
+
+    @app.get("/", include_in_schema=False)
+    def page() -> Any:
+        return FileResponse(static / "index.html")
+
+    app.mount("/static", StaticFiles(directory=static), name="static")
+    return app
+
+
+def _add_error_handlers(app: Any) -> None:
+    """Every error as ``{"error": ...}``: 404 unknown ids, 400 bad input, 405, 413, 422, 500 without a traceback."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+
+    @app.exception_handler(NodeNotFound)
+    async def _not_found(request: Any, error: NodeNotFound) -> Any:
+        return JSONResponse({"error": str(error)}, status_code=404)
+
+    @app.exception_handler(GraphAlignError)
+    async def _bad_request(request: Any, error: GraphAlignError) -> Any:
+        return JSONResponse({"error": str(error)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Any, error: RequestValidationError) -> Any:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return JSONResponse({"error": problems}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Any, error: HTTPException) -> Any:
+        return JSONResponse({"error": str(error.detail)}, status_code=error.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Any, error: Exception) -> Any:
+        logger.exception("unexpected error serving %s", request.url.path)
+        return JSONResponse({"error": f"internal error ({type(error).__name__})"}, status_code=500)
+
+
+def _add_search_routes(app: Any, explorer: Explorer) -> None:
+    from fastapi import File, Query, UploadFile
+    from fastapi.responses import JSONResponse
+
+    @app.get("/api/search")
+    def search(text: str = Query(..., max_length=2000), k: int = Query(10, ge=1, le=MAX_K)) -> dict[str, Any]:
+        """The nearest nodes of each type to a new text."""
+        return explorer.search_text(text, k=k)
+
+    @app.post("/api/search/image")
+    async def search_image(file: UploadFile = File(...), k: int = Query(10, ge=1, le=MAX_K)) -> Any:
+        """The nearest nodes of each type to an uploaded image (concepts and texts make its caption)."""
+        data = await file.read(MAX_UPLOAD_BYTES + 1)
+        if len(data) > MAX_UPLOAD_BYTES:
+            return JSONResponse({"error": f"upload larger than {MAX_UPLOAD_BYTES:,} bytes"}, status_code=413)
+        if not data:
+            raise GraphValidationError("the uploaded file is empty")
+        with tempfile.NamedTemporaryFile(suffix=".upload") as handle:
+            handle.write(data)
+            handle.flush()
+            try:
+                image = open_image_rgb(handle.name)
+            except GraphAlignError as error:  # the message names the file: name the upload instead
+                raise GraphValidationError(str(error).replace(handle.name, "upload")) from None
+        return explorer.search_image(image, k=k)
+
+
+def _add_node_routes(app: Any, explorer: Explorer) -> None:
+    from fastapi import Query
+    from fastapi.responses import Response
+
+    @app.get("/api/summary")
+    def summary() -> dict[str, Any]:
+        """Node counts per type and the model."""
+        return explorer.summary()
+
+    @app.get("/api/node")
+    def node(id: str = Query(..., max_length=1000)) -> dict[str, Any]:
+        """A node's content and its part in the run's split."""
+        return explorer.node(id)
+
+    @app.get("/api/neighbors")
+    def neighbors(id: str = Query(..., max_length=1000), k: int = Query(10, ge=1, le=MAX_K)) -> dict[str, Any]:
+        """A node's nearest nodes of each type in the shared space."""
+        return explorer.neighbors(id, k=k)
+
+    @app.get("/api/graph")
+    def graph(id: str = Query(..., max_length=1000), hops: int = Query(1, ge=0, le=MAX_HOPS)) -> dict[str, Any]:
+        """A node's knowledge-graph neighbourhood as nodes and edges."""
+        return explorer.graph(id, hops=hops)
+
+    @app.get("/api/image", response_class=Response)
+    def image(id: str = Query(..., max_length=1000)) -> Any:
+        """A PNG thumbnail of an image node, by its id."""
+        return Response(explorer.thumbnail(id), media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/api/metrics")
+    def metrics() -> dict[str, Any]:
+        """The run's metrics and training curve."""
+        return explorer.metrics()
+
+    @app.get("/api/map")
+    def map_() -> dict[str, Any]:
+        """2-D coordinates of every node (cached in the run folder)."""
+        return explorer.map()
