@@ -182,16 +182,18 @@ class Explorer:
         record = self.aligner.graph[node_id] if node_id in self.aligner.graph else None
         if not isinstance(record, ImageNode):
             raise NodeNotFound(f"no image node with id {node_id!r}")
-        if node_id in self._thumbnails:
-            self._thumbnails.move_to_end(node_id)
-            return self._thumbnails[node_id]
+        with self.lock:  # server threads share the cache
+            if node_id in self._thumbnails:
+                self._thumbnails.move_to_end(node_id)
+                return self._thumbnails[node_id]
         source = record.image if record.image is not None else self.aligner.graph.resolve_image_path(record)
         image = open_image_rgb(source)
         image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         data = buffer.getvalue()
-        self._thumbnails[node_id] = data
-        if len(self._thumbnails) > self._max_thumbnails:
-            self._thumbnails.popitem(last=False)
+        with self.lock:
+            self._thumbnails[node_id] = data
+            if len(self._thumbnails) > self._max_thumbnails:
+                self._thumbnails.popitem(last=False)
         return data

@@ -111,7 +111,7 @@ def _fit_one(
     return DirectionFit(direction, tuple(best), before, best_mrr)
 
 
-def _by_target(run: RankingRun, split: EdgeSplit) -> list[RankingRun]:
+def _by_target(run: RankingRun, split: EdgeSplit, trained_edges: dict) -> list[RankingRun]:
     """``run`` in two groups: links whose target has training links of the same kind (seen) and the rest (new).
 
     Each group counts as one ranking, so the scales serve targets the graph
@@ -120,7 +120,7 @@ def _by_target(run: RankingRun, split: EdgeSplit) -> list[RankingRun]:
     """
     trained = [
         edges[1] if (src, dst) == (run.query_type, run.cand_type) else edges[0]
-        for (src, _, dst), edges in split.inference_edges(add_reverse=False).items()
+        for (src, _, dst), edges in trained_edges.items()
         if (src, dst) in ((run.query_type, run.cand_type), (run.cand_type, run.query_type))
         and (src, _, dst) in split.aligned_edge_types
     ]
@@ -166,9 +166,10 @@ def fit_direction_scales(
     if readout is None or not readout.calibrate:
         return []
     by_direction: dict[Direction, list[RankingRun]] = defaultdict(list)
+    trained_edges = evaluator.split.inference_edges(add_reverse=False)  # once: it merges and deduplicates
     for run in evaluator.runs(part):
         if run.query_type in readout.node_types and run.cand_type in readout.node_types:
-            by_direction[(run.query_type, run.cand_type)].extend(_by_target(run, evaluator.split))
+            by_direction[(run.query_type, run.cand_type)].extend(_by_target(run, evaluator.split, trained_edges))
     fits = []
     for direction, runs in sorted(by_direction.items()):
         fit = _fit_one(model, readout, direction, ScoreFn(evaluator, runs, embeddings), config)
