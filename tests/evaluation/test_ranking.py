@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-import graphalign.evaluation.ranking as ranking
 from graphalign.evaluation import PRIMARY_METRIC, evaluate_ranking, filtered_ranks, ranking_metrics
 
 # Scores of 2 queries against 5 candidates (the embeddings below reproduce them exactly).
@@ -57,23 +56,54 @@ def test_ranking_metrics_keys_and_values() -> None:
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 1024])
-def test_evaluate_ranking_by_hand(batch_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    rows_seen: list[int] = []
-    original = ranking.filtered_ranks
-
-    def spy(scores: torch.Tensor, targets: torch.Tensor, filter_mask: torch.Tensor | None = None) -> torch.Tensor:
-        rows_seen.append(scores.size(0))
-        return original(scores, targets, filter_mask)
-
-    monkeypatch.setattr(ranking, "filtered_ranks", spy)
+def test_evaluate_ranking_by_hand(batch_size: int) -> None:
     # With one-hot candidates, dot-product scores are the SCORES rows exactly.
     metrics = evaluate_ranking(
         SCORES, torch.eye(5), QUERY_INDEX, TARGET_INDEX, KNOWN, batch_size=batch_size, similarity="dot"
     )
     assert metrics == pytest.approx(ranking_metrics(torch.tensor(FILTERED_RANKS)))
-    assert max(rows_seen) <= batch_size and sum(rows_seen) == 3
     unfiltered = evaluate_ranking(SCORES, torch.eye(5), QUERY_INDEX, TARGET_INDEX, None, similarity="dot")
     assert unfiltered == pytest.approx(ranking_metrics(torch.tensor(RAW_RANKS)))
+
+
+def _ranks_pair_by_pair(q: torch.Tensor, c: torch.Tensor, pairs: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """The definition, one pair at a time: every other known candidate of the query filtered out."""
+    ranks = []
+    for query, target in pairs.tolist():
+        scores = q[query] @ c.T  # (C,)
+        others = [cand for kq, cand in known.tolist() if kq == query and cand != target]
+        keep = torch.ones(c.size(0), dtype=torch.bool)
+        keep[others] = False
+        keep[target] = False
+        higher = int(((scores > scores[target]) & keep).sum())
+        ties = int(((scores == scores[target]) & keep).sum())
+        ranks.append(1.0 + higher + 0.5 * ties)
+    return torch.tensor(ranks)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_evaluate_ranking_matches_the_definition(seed: int) -> None:
+    # Small integer embeddings give many ties; queries repeat with several targets;
+    # known pairs repeat and include the targets or not; batches cut groups apart.
+    g = torch.Generator().manual_seed(seed)
+    num_q, num_c = int(torch.randint(1, 6, (1,), generator=g)), int(torch.randint(1, 9, (1,), generator=g))
+    q = torch.randint(-1, 2, (num_q, 2), generator=g).float()
+    c = torch.randint(-1, 2, (num_c, 2), generator=g).float()
+    pairs = torch.stack([torch.randint(0, num_q, (12,), generator=g), torch.randint(0, num_c, (12,), generator=g)], 1)
+    known = torch.stack([torch.randint(0, num_q, (15,), generator=g), torch.randint(0, num_c, (15,), generator=g)], 1)
+    expected = ranking_metrics(_ranks_pair_by_pair(q, c, pairs, known))
+    for batch_size in (1, 2, 1024):
+        got = evaluate_ranking(q, c, pairs[:, 0], pairs[:, 1], known, batch_size=batch_size, similarity="dot")
+        assert got == pytest.approx(expected)
+
+
+def test_evaluate_ranking_with_non_finite_scores() -> None:
+    q = torch.tensor([[1.0, 0.0], [float("nan"), 0.0]])
+    c = torch.tensor([[1.0, 0.0], [0.5, 0.0], [float("inf"), 0.0]])
+    pairs = torch.tensor([[0, 1], [0, 0], [1, 0]])
+    got = evaluate_ranking(q, c, pairs[:, 0], pairs[:, 1], similarity="dot")
+    scores = q[pairs[:, 0]] @ c.T
+    assert got == pytest.approx(ranking_metrics(filtered_ranks(scores, pairs[:, 1])), nan_ok=True)
 
 
 def test_evaluate_ranking_cosine_and_errors() -> None:
