@@ -420,6 +420,8 @@ def _add_demo_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_bench_command(commands: argparse._SubParsersAction) -> None:
+    from graphalign.presets import DEFAULT_PRESET, preset_names
+
     bench = commands.add_parser(
         "bench",
         help="quality benchmark: graphalign's default vs. non-graph baselines on the same splits",
@@ -460,6 +462,14 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     )
     rows.add_argument(
         "--knn", action="store_true", help="also the best preset with edges from each image to its 10 closest concepts"
+    )
+    rows.add_argument(
+        "--presets",
+        nargs="+",
+        default=[],
+        choices=[name for name in preset_names() if name != DEFAULT_PRESET],
+        metavar="PRESET",
+        help="also these presets as rows, e.g. propagated",
     )
     bench.add_argument("--out", type=Path, default=Path("docs/results"), help="folder for the markdown report and CSV")
     bench.add_argument("--cache-dir", default=None, help="feature cache folder")
@@ -1192,7 +1202,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     report = (lambda line: print(line, file=sys.stderr)) if not args.quiet else None
     schedule = _bench_schedule(args)
     methods = default_methods(
-        schedule, convs=tuple(args.convs), losses=tuple(args.losses), plain=args.plain, knn=args.knn
+        schedule,
+        convs=tuple(args.convs),
+        losses=tuple(args.losses),
+        plain=args.plain,
+        knn=args.knn,
+        presets=tuple(args.presets),
     )
     result = run_benchmark(graphs, methods, seeds=tuple(args.seeds), progress=report)
     seconds = time.perf_counter() - started

@@ -42,12 +42,15 @@ def test_presets_say_what_they_are() -> None:
     graph, plain, _, _ = get_preset("plain").configs()
     assert graph.image_encoder == "efficientnet-lite0" and graph.augmenters == []
     assert plain.head == "plain" and plain.readouts == []
+    _, propagated, propagated_train, _ = get_preset("propagated").configs()
+    assert propagated.num_layers == 0 and propagated.propagate == {"hops": 2, "dim": 128}
+    assert propagated.readouts == ModelConfig().readouts and propagated_train.sampler["name"] == "full"
 
 
 def test_overrides_and_unknown_names() -> None:
     _, model, train, _ = get_preset("fast").configs(model={"conv": "rgcn"}, train={"epochs": 2})
     assert model.conv == "rgcn" and model.num_layers == 1 and train.epochs == 2
-    with pytest.raises(ConfigError, match="unknown preset 'bset'; presets: best, fast, towers, plain"):
+    with pytest.raises(ConfigError, match="unknown preset 'bset'; presets: best, fast, towers, plain, propagated"):
         get_preset("bset")
     with pytest.raises(ConfigError, match="unknown config 'optimizer'"):
         get_preset("best").configs(optimizer={})
@@ -91,5 +94,5 @@ def test_cli_help_names_the_presets_and_loads_no_torch() -> None:
         "print(out.getvalue())\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "--preset {best,fast,towers,plain}" in result.stdout
+    assert "--preset {best,fast,towers,plain,propagated}" in result.stdout
     assert "default: prior, ModelConfig.head" in " ".join(result.stdout.split())

@@ -211,7 +211,7 @@ def trained_method(
 
     if uses_graph is None:
         channels = (model.readout("channels") or {}).get("channels", [])
-        uses_graph = model.num_layers > 0 or any(c["hops"] > 0 for c in channels)
+        uses_graph = model.num_layers > 0 or model.propagate is not None or any(c["hops"] > 0 for c in channels)
     rows = None if not variants else {**{row: graph for row, (_, graph) in variants.items()}, name: uses_graph}
     return Method(name, embed, uses_graph=uses_graph, features=features, rows=rows)
 
@@ -232,6 +232,7 @@ def default_methods(
     losses: tuple[str, ...] = DEFAULT_LOSSES,
     plain: bool = False,
     knn: bool = False,
+    presets: tuple[str, ...] = (),
 ) -> list[Method]:
     """The methods of the benchmark table, composed from presets (:mod:`graphalign.presets`).
 
@@ -253,6 +254,9 @@ def default_methods(
             features alone, no prior) and two towers on the same features.
         knn: Also the best preset on the graph with label-free edges from each
             image to its 10 closest concepts (graph ``"knn"`` of :func:`benchmark_graphs`).
+        presets: Also these presets (:mod:`graphalign.presets`), each as a row
+            ``graphalign (NAME preset)`` with its learned part alone and without
+            fitted channel scales.
     """
     default_model, default_train = ModelConfig(), TrainConfig()
     methods = [
@@ -288,6 +292,11 @@ def default_methods(
         methods.append(trained_method("ablation: graphalign (plain preset)", model, config, "base", run=run))
         towers, towers_train = preset_configs("towers", train, **get_preset("plain").fields("model"))
         methods.append(trained_method("two towers (plain)", towers, towers_train, "base", uses_graph=False, run=run))
+    for preset in presets:
+        model, config = preset_configs(preset, train)
+        name = f"graphalign ({preset} preset)"
+        variants = {f"{name}, learned part alone": (False, True), f"{name}, channel scales not fitted": (True, True)}
+        methods.append(trained_method(name, model, config, variants=variants, run=run))
     if knn:
         model, config = preset_configs("best", train)
         methods.append(trained_method("ablation: graphalign + kNN image->concept edges", model, config, "knn", run=run))

@@ -31,6 +31,7 @@ from graphalign.nn.directions import Direction
 from graphalign.nn.heads import HEADS, build_head
 from graphalign.nn.inherit import InheritConfig
 from graphalign.nn.layers import NORMS, build_activation, build_norm, check_activation
+from graphalign.nn.propagate import FeaturePropagation, PropagationConfig
 from graphalign.nn.readouts import READOUTS, build_readouts
 from graphalign.typing import EdgeType, NodeType
 
@@ -134,6 +135,12 @@ class ModelConfig:
             ``name`` in :data:`~graphalign.nn.readouts.READOUTS` and its arguments,
             e.g. ``{"name": "channels", "channels": [{"sources": ["image"]}]}`` or
             ``{"name": "inherit", "weight": 1.0}``.
+        propagate: With ``{"hops": K, "dim": d}``
+            (:class:`~graphalign.nn.propagate.PropagationConfig`), every node also
+            reads its input features propagated ``K`` hops without parameters,
+            computed once per graph (SIGN-style); with ``num_layers=0`` training
+            then reads one row per node and its cost follows the supervision
+            pairs, not the neighbourhoods (the ``propagated`` preset).
     """
 
     hidden_dim: int = 256
@@ -148,6 +155,7 @@ class ModelConfig:
     head: str = "prior"
     head_kwargs: dict[str, Any] = field(default_factory=dict)
     readouts: list[dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(DEFAULT_READOUTS))
+    propagate: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in ("hidden_dim", "out_dim"):
@@ -186,6 +194,15 @@ class ModelConfig:
             )
         NORMS.get(self.norm)
         check_activation(self.act)
+        if self.propagate is not None:
+            if not isinstance(self.propagate, Mapping):
+                raise ConfigError(
+                    f"ModelConfig.propagate must be a dict such as {{'hops': 2, 'dim': 128}} or None, "
+                    f"got {self.propagate!r}",
+                    config="ModelConfig",
+                    key="propagate",
+                )
+            self.propagate = PropagationConfig.from_dict(self.propagate).to_dict()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy."""
@@ -202,7 +219,13 @@ class ModelConfig:
         data = _from_legacy(dict(data))
         check_config_keys(cls, data, "ModelConfig")
         copied = {
-            key: (dict(value) if key in ("conv_kwargs", "head_kwargs") else list(value) if key == "readouts" else value)
+            key: (
+                dict(value)
+                if key in ("conv_kwargs", "head_kwargs") or (key == "propagate" and value is not None)
+                else list(value)
+                if key == "readouts"
+                else value
+            )
             for key, value in data.items()
         }
         return cls(**copied)
@@ -322,6 +345,15 @@ class HeteroAligner(nn.Module):
         self.input_proj = ModuleDict(
             {g: nn.Sequential(nn.Linear(dim, h), build_activation(config.act)) for g, dim in group_dims.items()}
         )
+        self.propagation: FeaturePropagation | None = None
+        self.propagated_proj = ModuleDict()
+        if config.propagate is not None:
+            self.propagation = FeaturePropagation(
+                self.in_dims, self.input_groups, PropagationConfig.from_dict(config.propagate)
+            )
+            self.propagated_proj = ModuleDict(
+                {g: nn.Linear(self.propagation.out_dim, h, bias=False) for g in group_dims}
+            )
         conv_kwargs = {"metadata": (node_types, self.edge_types), "hidden_dim": h, **config.conv_kwargs}
         self.convs = nn.ModuleList([CONVS.build(config.conv, conv_kwargs) for _ in range(config.num_layers)])
         self.norms = nn.ModuleList(
@@ -371,9 +403,16 @@ class HeteroAligner(nn.Module):
                 f"{node_type!r} features must have shape (num_nodes, {self.in_dims[node_type]}), got {tuple(x.shape)}"
             )
 
-    def _embed_input(self, node_type: NodeType, x: Tensor) -> Tensor:
+    def _embed_input(self, node_type: NodeType, x: Tensor, propagated: Tensor | None = None) -> Tensor:
         self._check_input(node_type, x)
-        return self.input_proj[self.input_groups[node_type]](x)  # (num_nodes, hidden)
+        group = self.input_groups[node_type]
+        if self.propagation is None:
+            return self.input_proj[group](x)  # (num_nodes, hidden)
+        linear, act = self.input_proj[group]
+        h = linear(x)
+        if propagated is not None:  # a node without edges (or a new one) has zeros there
+            h = h + self.propagated_proj[group](propagated)
+        return act(h)  # (num_nodes, hidden)
 
     def _update(self, layer: int, node_type: NodeType, h: Tensor, conv_out: Tensor) -> Tensor:
         return h + self.dropout(self.act(self.norms[layer][node_type](conv_out)))  # (num_nodes, hidden)
@@ -391,7 +430,11 @@ class HeteroAligner(nn.Module):
         }
 
     def forward(
-        self, x_dict: Mapping[NodeType, Tensor], edge_index_dict: Mapping[EdgeType, Tensor], readouts: bool = True
+        self,
+        x_dict: Mapping[NodeType, Tensor],
+        edge_index_dict: Mapping[EdgeType, Tensor],
+        readouts: bool = True,
+        propagated: Mapping[NodeType, Tensor] | None = None,
     ) -> dict[NodeType, Tensor]:
         """Embeds every node of a (sub)graph.
 
@@ -400,6 +443,10 @@ class HeteroAligner(nn.Module):
             edge_index_dict: Edge indices per edge type (any subset of the model's types).
             readouts: Apply the readouts (``False``: the head's output alone, e.g.
                 to compose other readouts on it with :meth:`apply_readouts`).
+            propagated: With ``config.propagate``, each node's propagated
+                features (:class:`~graphalign.nn.propagate.FeaturePropagation`), if
+                computed already (training reads rows of those of the whole
+                graph); ``None``: computed here over ``edge_index_dict``.
 
         Returns:
             Unit-norm embeddings for every node type in ``x_dict``.
@@ -407,11 +454,15 @@ class HeteroAligner(nn.Module):
         Shapes:
             - x_dict[t]: ``(num_nodes_t, in_dims[t])``
             - edge_index_dict[(s, r, t)]: ``(2, num_edges)``
+            - propagated[t]: ``(num_nodes_t, propagation.out_dim)``
             - output[t]: ``(num_nodes_t, out_dim)`` (in training mode, readouts append only
               what the loss sees, e.g. graph channels with ``in_loss``)
         """
         edges = self._drop_edges(edge_index_dict)
-        h0 = {t: self._embed_input(t, x) for t, x in x_dict.items()}  # (N_t, hidden)
+        if self.propagation is not None and propagated is None:
+            propagated = self.propagation(x_dict, edges)
+        propagated = propagated or {}
+        h0 = {t: self._embed_input(t, x, propagated.get(t)) for t, x in x_dict.items()}  # (N_t, hidden)
         h = h0
         for layer, conv in enumerate(self.convs):
             conv_out = conv(h, edges)  # (N_t, hidden) for every t in h

@@ -497,6 +497,11 @@ class _Trainer:
         self.model = HeteroAligner(
             built.feature_dims, model_edge_types(built), model_config, input_groups=input_groups(built, model_config)
         ).to(self.device)
+        self.propagated: dict[NodeType, Tensor] = {}
+        if self.model.propagation is not None:  # computed once: every step reads rows of it
+            x_dict = {t: x.float() for t, x in self.data.x_dict.items()}
+            self.model.propagation.fit(x_dict, seed=config.seed)
+            self.propagated = self.model.propagation(x_dict, self.data.edge_index_dict)
         self.loss_fn = build_loss(config.loss, config.loss_kwargs).to(self.device)
         if context is not None:
             context.broadcast_parameters([self.model, self.loss_fn])
@@ -693,7 +698,7 @@ class _Trainer:
         """A full step for a model without message passing (two towers): it embeds only
         the rows the loss reads (the batch, and all candidates of the target type when
         negatives are drawn from them), with the same loss as :meth:`_full_step`."""
-        self._isolation_draw()  # keeps the random stream of a full step
+        cut = self._isolation_draw()  # the random stream of a full step; cuts propagated features off
         drawn, draws = {}, {}
         for edge_type, cycler in self.cyclers.items():  # in the order of a full step's random draws
             pairs = cycler.next().to(self.device)  # (2, B) global rows
@@ -707,7 +712,11 @@ class _Trainer:
             else:
                 rows.setdefault(dst, []).append(pairs[1])
         needed = {t: torch.unique(torch.cat(r)) for t, r in rows.items()}  # (N_t,) sorted global rows
-        z = self.model({t: self.data[t].x[r].float() for t, r in needed.items()}, {})
+        z = self.model(
+            {t: self.data[t].x[r].float() for t, r in needed.items()},
+            {},
+            propagated=self._propagated_rows(needed, cut) if self.propagated else None,
+        )
         losses = []
         for edge_type, pairs in drawn.items():
             src, _, dst = edge_type
@@ -719,11 +728,28 @@ class _Trainer:
         self._backward(loss, epoch)
         return loss.detach()
 
+    def _propagated_rows(
+        self, rows: Mapping[NodeType, Tensor], cut: Mapping[NodeType, Tensor] | None = None
+    ) -> dict[NodeType, Tensor]:
+        """The propagated features of ``rows`` (global rows per type); zeros for the nodes cut off at this step."""
+        out = {}
+        for node_type, index in rows.items():
+            features = self.propagated[node_type][index]
+            if cut and node_type in cut:
+                features = features * (~cut[node_type][index]).unsqueeze(1)
+            out[node_type] = features
+        return out
+
     def _full_step(self, epoch: int) -> Tensor:
         """One forward over the whole graph, the mean loss over edge types, its backward."""
         if not self._passes_messages():
             return self._rows_step(epoch)
-        z = self.model(self.data.x_dict, self._isolate(self.data.edge_index_dict))
+        cut = self._isolation_draw()
+        propagated = None
+        if self.propagated:
+            everything = {t: torch.arange(x.size(0), device=self.device) for t, x in self.data.x_dict.items()}
+            propagated = self._propagated_rows(everything, cut)
+        z = self.model(self.data.x_dict, self._isolate(self.data.edge_index_dict, cut=cut), propagated=propagated)
         losses = []
         for edge_type, cycler in self.cyclers.items():
             pairs = cycler.next().to(self.device)  # (2, B) global rows
@@ -753,7 +779,12 @@ class _Trainer:
                 loss = self._pair_loss(empty, empty, no_ids, no_ids, no_ids[0], shared_graph=False)
             else:
                 batch = self.loaders[edge_type](index).to(self.device)
-                z = self.model(self._inputs(batch.x_dict), self._isolate(batch.edge_index_dict, batch.n_id_dict, cut))
+                propagated = self._propagated_rows(batch.n_id_dict, cut) if self.propagated else None
+                z = self.model(
+                    self._inputs(batch.x_dict),
+                    self._isolate(batch.edge_index_dict, batch.n_id_dict, cut),
+                    propagated=propagated,
+                )
                 local = batch[edge_type].edge_label_index  # (2, B) local rows
                 ids = torch.stack([batch[src].n_id[local[0]], batch[dst].n_id[local[1]]])
                 loss = self._pair_loss(z[src], z[dst], local, ids, batch[dst].n_id, shared_graph=False)
@@ -785,9 +816,23 @@ class _Trainer:
             data[node_type].x = self.data[node_type].x
         return data.to(self.device)
 
+    @cached_property
+    def inference_propagated(self) -> dict[NodeType, Tensor] | None:
+        """The propagated features of evaluation (over every training edge), computed once."""
+        propagation = self.model.propagation
+        if propagation is None:
+            return None
+        data = self.inference_data
+        return propagation({t: x.float() for t, x in data.x_dict.items()}, data.edge_index_dict)
+
+    def embed(self) -> DirectedEmbeddings:
+        """Every node's embedding with every training edge (:func:`embed_nodes`)."""
+        return embed_nodes(
+            self.model, self.built, self.split, data=self.inference_data, propagated=self.inference_propagated
+        )
+
     def evaluate(self, part: str) -> dict[str, float]:
-        z = embed_nodes(self.model, self.built, self.split, data=self.inference_data)
-        return self.evaluator.evaluate(z, part=part)
+        return self.evaluator.evaluate(self.embed(), part=part)
 
     def calibrate(self) -> dict[str, dict[str, Any]]:
         """Fits the per-direction channel scales on the validation links (:mod:`graphalign.training.calibration`);
@@ -795,7 +840,7 @@ class _Trainer:
         for readout in self.model.readouts.values():
             if isinstance(readout, ChannelsReadout):
                 readout.scales.fill_(1.0)  # the stored embeddings are those with every scale 1
-        z = embed_nodes(self.model, self.built, self.split, data=self.inference_data)
+        z = self.embed()
         return {
             f"{fit.direction[0]}->{fit.direction[1]}": {
                 "scales": list(fit.scales),

@@ -225,14 +225,18 @@ def test_supervise_trains_only_the_chosen_relations(toy_built):
     assert "image->concept/mrr" in result.test_metrics
 
 
+@pytest.mark.parametrize("propagate", [None, {"hops": 2, "dim": 4}])
 @pytest.mark.parametrize("negatives", [-1, 0, 3])
-def test_towers_step_embeds_only_needed_rows_with_the_same_loss_and_gradients(toy_built, negatives, monkeypatch):
-    """A model without message passing takes a row-restricted step; it must equal the whole-graph step."""
+def test_towers_step_embeds_only_needed_rows_with_the_same_loss_and_gradients(
+    toy_built, negatives, propagate, monkeypatch
+):
+    """A model without message passing (with or without propagated features) takes a row-restricted
+    step; it must equal the whole-graph step, nodes cut off at that step included."""
     from graphalign.data.split import split_graph
     from graphalign.training.trainer import _Trainer
 
     split = split_graph(toy_built.graph, seed=0)
-    towers = ModelConfig(hidden_dim=16, out_dim=8, num_layers=0, dropout=0.0)
+    towers = ModelConfig(hidden_dim=16, out_dim=8, num_layers=0, dropout=0.0, propagate=propagate)
     config = TrainConfig(batch_size=4, negatives=negatives, sampler={"name": "full", "isolate_nodes": 0.2}, seed=3)
     rows, full = _Trainer(toy_built, split, towers, config), _Trainer(toy_built, split, towers, config)
     full.model.load_state_dict(rows.model.state_dict())
