@@ -57,14 +57,17 @@ from typing import Any
 FIELDS = [
     "nodes",
     "edges",
+    "mode",
     "supervision_edges",
     "steps",
+    "steps_timed",
     "pairs",
     "graph_mib",
     "generate_s",
     "split_s",
     "setup_s",
     "epoch_s",
+    "embed_s",
     "pairs_per_s",
     "rss_after_graph_mib",
     "peak_rss_mib",
@@ -101,25 +104,60 @@ def _log_progress(steps: int, every: int) -> None:
     """Prints step count, elapsed time and memory every ``every`` steps (wraps the trainer's step)."""
     from graphalign.training.trainer import _Trainer
 
-    step = _Trainer._minibatch_step
     state = {"done": 0, "started": 0.0}
 
-    def logged(self: Any, epoch: int) -> Any:
-        if state["done"] == 0:
-            state["started"] = time.perf_counter()
-        loss = step(self, epoch)
-        state["done"] += 1
-        if state["done"] % every == 0 or state["done"] == steps:
-            elapsed = time.perf_counter() - state["started"]
-            print(
-                f"  step {state['done']}/{steps}: {elapsed:.0f}s, {elapsed / state['done']:.1f}s/step, "
-                f"loss {float(loss):.3f}, RSS {_rss_mib():.0f} MiB, peak "
-                f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB",
-                flush=True,
-            )
-        return loss
+    def wrap(step: Any) -> Any:
+        def logged(self: Any, epoch: int) -> Any:
+            if state["done"] == 0:
+                state["started"] = time.perf_counter()
+            loss = step(self, epoch)
+            state["done"] += 1
+            if state["done"] % every == 0 or state["done"] == steps:
+                elapsed = time.perf_counter() - state["started"]
+                print(
+                    f"  step {state['done']}/{steps}: {elapsed:.0f}s, {elapsed / state['done']:.2f}s/step, "
+                    f"loss {float(loss):.3f}, RSS {_rss_mib():.0f} MiB, peak "
+                    f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB",
+                    flush=True,
+                )
+            return loss
 
-    _Trainer._minibatch_step = logged
+        return logged
+
+    _Trainer._minibatch_step = wrap(_Trainer._minibatch_step)
+    _Trainer._full_step = wrap(_Trainer._full_step)
+
+
+MODES = ("minibatch", "propagated")
+"""``minibatch``: message passing on neighbour-sampled subgraphs; ``propagated``: the ``propagated``
+preset's design (features propagated once without parameters, an MLP per type on rows)."""
+
+
+def mode_configs(
+    mode: str,
+    steps: int,
+    batch_size: int,
+    hidden_dim: int,
+    out_dim: int,
+    num_neighbors: list[int],
+    conv: str = "rgcn",
+) -> tuple[Any, Any]:
+    """The model and training of ``mode`` for one epoch of ``steps`` steps (plain head, no readouts,
+    in-batch negatives: the cost of the part that learns from the graph)."""
+    from graphalign.nn import ModelConfig
+    from graphalign.training import TrainConfig
+
+    common = {"hidden_dim": hidden_dim, "out_dim": out_dim, "head": "plain", "readouts": []}
+    if mode == "minibatch":
+        conv_kwargs = {"heads": 4} if conv in ("gat", "gatv2") else {}
+        model = ModelConfig(conv=conv, conv_kwargs=conv_kwargs, num_layers=2, **common)
+        sampler = {"name": "neighbor", "num_neighbors": num_neighbors, "steps_per_epoch": steps}
+    elif mode == "propagated":
+        model = ModelConfig(num_layers=0, propagate={"hops": 2, "dim": 128}, **common)
+        sampler = {"name": "full", "steps_per_epoch": steps}
+    else:
+        raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
+    return model, TrainConfig(epochs=1, batch_size=batch_size, sampler=sampler, negatives=0, seed=0)
 
 
 def child(spec: dict[str, Any]) -> None:
@@ -132,8 +170,8 @@ def child(spec: dict[str, Any]) -> None:
         torch.set_num_threads(spec["threads"])
     from graphalign.benchmark.synthetic import ALIGNED_RELATIONS, make_synthetic_graph
     from graphalign.data import SplitConfig
-    from graphalign.nn import ModelConfig
-    from graphalign.training import RunConfig, TrainConfig, fit
+    from graphalign.training import RunConfig, fit
+    from graphalign.training.trainer import embed_nodes
 
     started = time.perf_counter()
     graph = make_synthetic_graph(
@@ -154,39 +192,42 @@ def child(spec: dict[str, Any]) -> None:
         f"RSS {rss_graph:.0f} MiB",
         flush=True,
     )
-    conv_kwargs = {"heads": 4} if spec["conv"] in ("gat", "gatv2") else {}
-    model = ModelConfig(  # message passing alone: plain head, no readouts
-        conv=spec["conv"],
-        conv_kwargs=conv_kwargs,
+    timed = min(steps, spec["max_steps"]) if spec.get("max_steps") else steps
+    model, train = mode_configs(
+        spec["mode"],
+        timed,
+        batch_size=spec["batch_size"],
         hidden_dim=spec["hidden_dim"],
         out_dim=spec["out_dim"],
-        num_layers=2,
-        head="plain",
-        readouts=[],
-    )
-    train = TrainConfig(
-        epochs=1,
-        batch_size=spec["batch_size"],
-        sampler={"name": "neighbor", "num_neighbors": spec["num_neighbors"], "steps_per_epoch": steps},
-        negatives=0,
-        seed=0,
+        num_neighbors=spec["num_neighbors"],
+        conv=spec["conv"],
     )
     run = RunConfig(progress=spec.get("progress", False), distributed=False, deterministic=False)
-    _log_progress(steps, spec["log_every"])
+    _log_progress(timed, spec["log_every"])
     fit_started = time.perf_counter()
     result = fit(graph, model, train, split=split, run=run)
     fit_total = time.perf_counter() - fit_started
-    epoch = result.history[0]["seconds"]
+    timed_epoch = result.history[0]["seconds"]
+    epoch = timed_epoch * steps / timed  # extrapolated when only some steps were run
+    embed_s = None
+    if spec.get("embed"):
+        embed_started = time.perf_counter()
+        embeddings = embed_nodes(result.model, graph, split)
+        embed_s = round(time.perf_counter() - embed_started, 2)
+        print(f"embedded {sum(z.size(0) for z in embeddings.values())} nodes in {embed_s}s", flush=True)
     out = {
         "nodes": graph.num_nodes,
         "edges": graph.num_edges,
+        "mode": spec["mode"],
         "supervision_edges": supervision,
         "steps": steps,
+        "steps_timed": timed,
         "pairs": steps * spec["batch_size"] * types,
         "graph_mib": round(graph.nbytes() / 2**20, 1),
         "generate_s": round(generated - started, 2),
         "split_s": round(split_done - generated, 2),
-        "setup_s": round(fit_total - epoch, 2),
+        "setup_s": round(fit_total - timed_epoch, 2),
+        "embed_s": "" if embed_s is None else embed_s,
         "epoch_s": round(epoch, 2),
         "pairs_per_s": round(steps * spec["batch_size"] * types / epoch, 1),
         "rss_after_graph_mib": round(rss_graph, 1),
@@ -210,51 +251,77 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
         return list(csv.DictReader(handle))
 
 
+def _mode(row: dict[str, Any]) -> str:
+    return row.get("mode") or "minibatch"  # rows written before the propagated mode existed
+
+
 def write_outputs(rows: list[dict[str, Any]], out: Path, command: str) -> None:
-    rows = sorted(rows, key=lambda r: int(r["nodes"]))
+    rows = sorted(rows, key=lambda r: (int(r["nodes"]), MODES.index(_mode(r))))
     with open(out / "scale_curve.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
         writer.writeheader()
-        writer.writerows({k: r.get(k, "") for k in FIELDS} for r in rows)
+        writer.writerows({**{k: r.get(k, "") for k in FIELDS}, "mode": _mode(r)} for r in rows)
     gib = 2**10
     lines = [
         (
-            "| nodes | edges | supervision edges | steps | epoch | pairs/s | setup (sampler, loaders) "
-            "| generate + split | graph tensors | peak RSS | settings |"
+            "| nodes | edges | mode | steps | epoch | pairs/s | embed all nodes | setup | generate + split "
+            "| peak RSS | settings | date |"
         ),
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in rows:
-        lines.append(
-            f"| {int(r['nodes']):,} | {int(r['edges']):,} | {int(r['supervision_edges']):,} | {int(r['steps']):,} "
-            f"| {float(r['epoch_s']):,.0f} s | {float(r['pairs_per_s']):,.0f} | {float(r['setup_s']):.1f} s "
-            f"| {float(r['generate_s']) + float(r['split_s']):.1f} s | {float(r['graph_mib']) / gib:.2f} GiB "
-            f"| {float(r['peak_rss_mib']) / gib:.2f} GiB "
-            f"| {r['conv']}, hidden {r['hidden_dim']}, batch {r['batch_size']}, "
-            f"fan-out {r['num_neighbors']}, {r.get('dtype') or 'float32'}, {r['threads']} thread(s), "
-            f"mmap threshold {_threshold(r.get('mmap_threshold'))} |"
+        steps, timed = int(r["steps"]), int(r.get("steps_timed") or r["steps"])
+        epoch = f"{float(r['epoch_s']):,.0f} s" + (f" (from {timed} steps)" if timed < steps else "")
+        embed = f"{float(r['embed_s']):,.1f} s" if r.get("embed_s") not in (None, "") else "-"
+        settings = (
+            f"{r['conv']}, 2 layers, fan-out {r['num_neighbors']}"
+            if _mode(r) == "minibatch"
+            else "no layers, 2 hops x 128 components"
         )
+        lines.append(
+            f"| {int(r['nodes']):,} | {int(r['edges']):,} | {_mode(r)} | {steps:,} | {epoch} "
+            f"| {float(r['pairs_per_s']):,.0f} | {embed} | {float(r['setup_s']):.1f} s "
+            f"| {float(r['generate_s']) + float(r['split_s']):.1f} s | {float(r['peak_rss_mib']) / gib:.2f} GiB "
+            f"| {settings}, hidden {r['hidden_dim']}, batch {r['batch_size']}, {r.get('dtype') or 'float32'}, "
+            f"{r['threads']} thread(s), mmap threshold {_threshold(r.get('mmap_threshold'))} | {r['date']} |"
+        )
+    ratios = ["| nodes | epoch: minibatch / propagated | pairs/s: propagated / minibatch |", "|---:|---:|---:|"]
+    by_size: dict[int, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        by_size.setdefault(int(r["nodes"]), {})[_mode(r)] = r
+    for nodes, modes in by_size.items():
+        if len(modes) == len(MODES):
+            old, new = modes["minibatch"], modes["propagated"]
+            ratios.append(
+                f"| {nodes:,} | {float(old['epoch_s']) / float(new['epoch_s']):,.1f}x "
+                f"| {float(new['pairs_per_s']) / float(old['pairs_per_s']):,.1f}x |"
+            )
     text = [
-        "# Scale curve: one mini-batch epoch",
+        "# Scale curve: one training epoch, two modes",
         "",
         f"Latest command: `{command}`  ",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {_memory_gib():.0f} GiB (CPU training; shared, "
-        f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} when written); rows dated by run "
-        f"({', '.join(sorted({r['date'] for r in rows}))}).",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {_memory_gib():.0f} GiB (CPU training; "
+        f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} when written); rows dated by run.",
         "",
         (
-            "Model: 2 layers, out 64; batch = supervision pairs per aligned edge type (3 types) and step; fan-out per "
-            "hop and edge type (see the settings column). One epoch = as many supervision pairs as supervision edges."
+            "Both modes: hidden 128, out 64, plain head, in-batch negatives; batch = supervision pairs per aligned "
+            "edge type (3 types) and step; one epoch = as many supervision pairs as supervision edges. "
+            "`minibatch`: message passing on neighbour-sampled subgraphs. `propagated`: features propagated 2 hops "
+            "once without parameters (its time is in setup), an MLP per type on rows. Embed all nodes: "
+            '`embed_nodes` over the whole graph after training. An epoch "from N steps" is the time of N steps '
+            "scaled to the epoch's steps."
         ),
         "",
         "\n".join(lines),
+        "",
+        "\n".join(ratios),
         "",
         "![scale curve](scale_curve.png)",
         "",
     ]
     (out / "scale_curve.md").write_text("\n".join(text), encoding="utf-8")
     plot(rows, out / "scale_curve.png")
-    print("\n".join(lines))
+    print("\n".join(lines + [""] + ratios))
 
 
 def _threshold(value: Any) -> str:
@@ -268,25 +335,22 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    nodes = [int(r["nodes"]) for r in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
-    left.loglog(nodes, [float(r["epoch_s"]) for r in rows], "o-", label="epoch")
-    left.loglog(
-        nodes,
-        [float(r["setup_s"]) + float(r["generate_s"]) + float(r["split_s"]) for r in rows],
-        "s--",
-        label="generate + split + setup",
-    )
+    for mode, marker in zip(MODES, "os"):
+        picked = [r for r in rows if _mode(r) == mode]
+        if not picked:
+            continue
+        nodes = [int(r["nodes"]) for r in picked]
+        left.loglog(nodes, [float(r["epoch_s"]) for r in picked], marker + "-", label=f"{mode}: epoch")
+        right.loglog(nodes, [float(r["peak_rss_mib"]) / 1024 for r in picked], marker + "-", label=f"{mode}")
     left.set_xlabel("nodes (about 10x edges)")
     left.set_ylabel("seconds")
-    left.set_title("one mini-batch epoch")
+    left.set_title("one training epoch")
     left.legend()
-    right.loglog(nodes, [float(r["peak_rss_mib"]) / 1024 for r in rows], "o-", label="peak RSS")
-    right.loglog(nodes, [float(r["graph_mib"]) / 1024 for r in rows], "s--", label="graph tensors")
     right.axhline(8, color="grey", linestyle=":", label="8 GiB target")
     right.set_xlabel("nodes (about 10x edges)")
     right.set_ylabel("GiB")
-    right.set_title("memory")
+    right.set_title("peak RSS")
     right.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -300,10 +364,44 @@ def _memory_gib() -> float:
         return float("nan")
 
 
+def _run_child(spec: dict[str, Any], mmap_threshold: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=child_env(mmap_threshold),
+    )
+    result = None
+    assert process.stdout is not None
+    for line in process.stdout:
+        print(line, end="", flush=True)
+        if line.startswith("RESULT "):
+            result = json.loads(line[len("RESULT ") :])
+    if process.wait() != 0 or result is None:
+        sys.exit(f"{spec['mode']} at {spec['nodes']} nodes: the child failed (exit status {process.returncode})")
+    print(f"{spec['mode']} at {spec['nodes']} nodes: {time.perf_counter() - started:.0f}s in all", flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000], help="numbers of nodes")
     parser.add_argument("--edges-per-node", type=float, default=10.0)
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES, help="training modes, side by side")
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="run at most this many steps of the minibatch mode and scale its time to the epoch",
+    )
+    parser.add_argument(
+        "--embed-up-to",
+        type=int,
+        default=100_000,
+        help="also time embedding all nodes after training for the minibatch mode up to this many nodes "
+        "(the propagated mode: always)",
+    )
     parser.add_argument("--conv", default="rgcn", help="message-passing layer (rgcn: no per-edge activations)")
     parser.add_argument("--hidden-dim", type=int, default=128)
     parser.add_argument("--out-dim", type=int, default=64)
@@ -328,38 +426,31 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/scale_curve.py " + " ".join(sys.argv[1:])
     for size in args.sizes:
-        spec = {
-            "nodes": size,
-            "edges_per_node": args.edges_per_node,
-            "conv": args.conv,
-            "hidden_dim": args.hidden_dim,
-            "out_dim": args.out_dim,
-            "batch_size": args.batch_size,
-            "num_neighbors": args.num_neighbors,
-            "threads": args.threads,
-            "progress": args.progress,
-            "dtype": args.dtype,
-            "log_every": args.log_every,
-            "mmap_threshold": args.mmap_threshold,
-        }
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            [sys.executable, __file__, "--child", json.dumps(spec)],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=child_env(args.mmap_threshold),
-        )
-        result = None
-        assert process.stdout is not None
-        for line in process.stdout:
-            print(line, end="", flush=True)
-            if line.startswith("RESULT "):
-                result = json.loads(line[len("RESULT ") :])
-        if process.wait() != 0 or result is None:
-            sys.exit(f"size {size}: the child failed (exit status {process.returncode})")
-        print(f"size {size}: {time.perf_counter() - started:.0f}s in all", flush=True)
-        rows = [r for r in read_rows(args.out / "scale_curve.csv") if int(r["nodes"]) != result["nodes"]] + [result]
-        write_outputs(rows, args.out, command)  # re-read first: another run may have added sizes meanwhile
+        for mode in args.modes:
+            spec = {
+                "nodes": size,
+                "mode": mode,
+                "max_steps": args.max_steps if mode == "minibatch" else None,
+                "embed": mode == "propagated" or size <= args.embed_up_to,
+                "edges_per_node": args.edges_per_node,
+                "conv": args.conv,
+                "hidden_dim": args.hidden_dim,
+                "out_dim": args.out_dim,
+                "batch_size": args.batch_size,
+                "num_neighbors": args.num_neighbors,
+                "threads": args.threads,
+                "progress": args.progress,
+                "dtype": args.dtype,
+                "log_every": args.log_every,
+                "mmap_threshold": args.mmap_threshold,
+            }
+            result = _run_child(spec, args.mmap_threshold)
+            rows = [
+                r
+                for r in read_rows(args.out / "scale_curve.csv")
+                if (int(r["nodes"]), _mode(r)) != (result["nodes"], mode)
+            ] + [result]
+            write_outputs(rows, args.out, command)  # re-read first: another run may have added rows meanwhile
     print(f"\nwrote {args.out / 'scale_curve.md'}, .csv and .png")
 
 

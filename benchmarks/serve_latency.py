@@ -4,16 +4,21 @@ Starts the explorer of RUN_DIR (uvicorn, in this process, on a free port of
 127.0.0.1), warms it up (one call of each kind: the encoders and indexes load
 on the first), then for each kind of request, text search (``/api/search``),
 image upload search (``/api/search/image``) and node views (``/api/node`` +
-``/api/neighbors``), runs ``--clients`` concurrent clients for ``--requests``
-requests each, and the same calls on :class:`~graphalign.serve.Explorer`
-in-process, one at a time. Prints p50 / p95 latency, requests per second and
-the overhead ratio (server p50 / in-process p50) as a Markdown table, and
-writes it to ``benchmarks/results/serve_latency.{md,csv}``.
+``/api/neighbors``), and for each number of concurrent clients in
+``--clients`` (default 1, then 4), runs that many clients for ``--requests``
+requests each against the server and the same calls on
+:class:`~graphalign.serve.Explorer` in-process from as many threads. Prints p50
+/ p95 latency, requests per second and two overhead ratios at the same
+concurrency (server p50 / in-process p50; in-process requests/s / server
+requests/s: with several clients the explorer's lock serves in-process threads
+unevenly, so their p50 says less than the throughput) as a Markdown table, and
+writes it to ``benchmarks/results/serve_latency.{md,csv}``. On 2 cores, 4
+clients queue: their latency shows the wait, their requests/s the throughput.
 
 Usage::
 
     python benchmarks/serve_latency.py RUN_DIR                 # e.g. a run of the full Tux Paint graph
-    python benchmarks/serve_latency.py RUN_DIR --clients 4 --requests 50
+    python benchmarks/serve_latency.py RUN_DIR --clients 1 8 --requests 50
 """
 
 from __future__ import annotations
@@ -69,6 +74,22 @@ def _concurrent(call: Callable[[httpx.Client, int], None], base: str, clients: i
                 times.append(time.perf_counter() - started)
         return times
 
+    return _timed_pool(worker, clients)
+
+
+def _in_process(call: Callable[[int], object], clients: int, requests: int) -> tuple:
+    def worker(client_index: int) -> list[float]:
+        times = []
+        for i in range(requests):
+            started = time.perf_counter()
+            call(client_index * requests + i)
+            times.append(time.perf_counter() - started)
+        return times
+
+    return _timed_pool(worker, clients)
+
+
+def _timed_pool(worker: Callable[[int], list[float]], clients: int) -> tuple:
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         times = [t for part in pool.map(worker, range(clients)) for t in part]
@@ -78,7 +99,7 @@ def _concurrent(call: Callable[[httpx.Client, int], None], base: str, clients: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4], help="numbers of concurrent clients")
     parser.add_argument("--requests", type=int, default=25, help="requests per client and kind")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for serve_latency.{md,csv}")
     args = parser.parse_args()
@@ -93,7 +114,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     ids = [i for t in explorer.types for i in explorer.aligner.ids(t)]
     rng = random.Random(0)
-    node_ids = [rng.choice(ids) for _ in range(args.clients * args.requests)]
+    node_ids = [rng.choice(ids) for _ in range(max(args.clients) * args.requests)]
 
     def check(response: httpx.Response) -> None:
         response.raise_for_status()
@@ -116,31 +137,42 @@ def main() -> None:
     with httpx.Client(base_url=base, timeout=120) as warm:
         for served, _ in kinds.values():
             served(warm, 0)
-    for name, (served, direct) in kinds.items():
-        times, rps = _concurrent(served, base, args.clients, args.requests)
-        local = []
-        for i in range(args.clients * args.requests):
-            started = time.perf_counter()
-            direct(i)
-            local.append(time.perf_counter() - started)
-        p50, p95 = _percentiles(times)
-        local_p50, local_p95 = _percentiles(local)
-        rows.append(
-            [
-                name,
-                f"{p50:.1f}",
-                f"{p95:.1f}",
-                f"{rps:.1f}",
-                f"{local_p50:.1f}",
-                f"{local_p95:.1f}",
-                f"{p50 / local_p50:.2f}",
-            ]
-        )
+    for clients in args.clients:
+        for name, (served, direct) in kinds.items():
+            times, rps = _concurrent(served, base, clients, args.requests)
+            local, local_rps = _in_process(direct, clients, args.requests)
+            p50, p95 = _percentiles(times)
+            local_p50, local_p95 = _percentiles(local)
+            rows.append(
+                [
+                    name,
+                    str(clients),
+                    f"{p50:.1f}",
+                    f"{p95:.1f}",
+                    f"{rps:.1f}",
+                    f"{local_p50:.1f}",
+                    f"{local_p95:.1f}",
+                    f"{local_rps:.1f}",
+                    f"{p50 / local_p50:.2f}",
+                    f"{local_rps / rps:.2f}",
+                ]
+            )
     server.should_exit = True
-    header = ["request", "p50 ms", "p95 ms", "requests/s", "in-process p50 ms", "in-process p95 ms", "overhead (p50)"]
+    header = [
+        "request",
+        "clients",
+        "p50 ms",
+        "p95 ms",
+        "requests/s",
+        "in-process p50 ms",
+        "in-process p95 ms",
+        "in-process requests/s",
+        "overhead (p50)",
+        "overhead (requests/s)",
+    ]
     total = sum(len(explorer.aligner.ids(t)) for t in explorer.types)
     lines = [
-        f"{args.clients} concurrent clients x {args.requests} requests per kind; {total:,} nodes",
+        f"{args.requests} requests per client and kind; {total:,} nodes",
         "",
         "| " + " | ".join(header) + " |",
         "|---|" + "---:|" * (len(header) - 1),
