@@ -158,7 +158,7 @@ class FeaturePropagation(nn.Module):
         mean, basis = self._basis(group)
         out = x.new_zeros(x.size(0), self.block_dim, dtype=torch.float32)
         start = self.offsets[group]
-        out[:, start : start + self.kept[group]] = (x.float() - mean) @ basis
+        out[:, start : start + self.kept[group]] = _centred_product(x, mean, basis)
         return out
 
     @torch.no_grad()
@@ -173,16 +173,49 @@ class FeaturePropagation(nn.Module):
         """
         sizes = {t: x.size(0) for t, x in x_dict.items()}
         adjacency = _mean_adjacency(edge_index_dict, sizes)
-        block = {t: self.project(t, x) for t, x in x_dict.items()}  # hop 0
-        hops: dict[NodeType, list[Tensor]] = {t: [] for t in x_dict}
-        for _ in range(self.config.hops):
-            nxt = {t: torch.zeros_like(b) for t, b in block.items()}
-            for (src, dst), matrix in adjacency.items():
-                nxt[dst] += torch.sparse.mm(matrix.to(block[src].device), block[src])  # (N_dst, block_dim)
-            block = nxt
-            for t, b in block.items():
-                hops[t].append(b)
-        return {t: torch.cat(parts, dim=1) for t, parts in hops.items()}
+        width = self.block_dim
+        out = {t: x.new_zeros(x.size(0), self.out_dim, dtype=torch.float32) for t, x in x_dict.items()}
+        # Columns propagate independently: one group's slot at a time, in chunks, so that
+        # only a few columns of each hop are alive beside the output.
+        for group in self.groups:
+            mean, basis = self._basis(group)
+            for first in range(0, self.kept[group], _COLUMNS):
+                columns = slice(first, min(first + _COLUMNS, self.kept[group]))
+                part = basis[:, columns]
+                block = {  # hop 0, (N_t, c)
+                    t: _centred_product(x, mean, part) for t, x in x_dict.items() if self.input_groups[t] == group
+                }
+                for hop in range(self.config.hops):
+                    nxt: dict[NodeType, Tensor] = {}
+                    for (src, dst), matrix in adjacency.items():
+                        if src in block:
+                            product = torch.sparse.mm(matrix.to(block[src].device), block[src])  # (N_dst, c)
+                            nxt[dst] = product if dst not in nxt else nxt[dst].add_(product)
+                    block = nxt
+                    start = hop * width + self.offsets[group]
+                    for t, values in block.items():
+                        out[t][:, start + columns.start : start + columns.stop] = values
+        return out
+
+
+_COLUMNS = 64
+"""Columns of one group's slot propagated at once by :meth:`FeaturePropagation.forward`."""
+_ROWS = 1 << 16
+"""Rows of features read at once by :func:`_centred_product` (no float32 copy of a half-precision matrix)."""
+
+
+def _centred_product(x: Tensor, mean: Tensor, matrix: Tensor) -> Tensor:
+    """``(x - mean) @ matrix`` in float32, ``_ROWS`` rows at a time, without a centred copy of ``x``.
+
+    Shapes:
+        - x: ``(N, d)``; mean: ``(d,)``; matrix: ``(d, c)``; output: ``(N, c)``
+    """
+    out = torch.empty(x.size(0), matrix.size(1), device=x.device)
+    shift = mean @ matrix  # (c,)
+    for first in range(0, x.size(0), _ROWS):
+        rows = slice(first, first + _ROWS)
+        torch.sub(x[rows].float() @ matrix, shift, out=out[rows])
+    return out
 
 
 def _sample(x: Tensor, count: int, generator: torch.Generator) -> Tensor:

@@ -7,7 +7,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graphalign.errors import ConfigError
-from graphalign.nn import ModelConfig
+from graphalign.nn import ModelConfig, propagate
 from graphalign.nn.hetero_gnn import HeteroAligner
 from graphalign.nn.propagate import FeaturePropagation, PropagationConfig
 from tests.nn.conftest import IN_DIMS, make_tiny_graph
@@ -32,8 +32,10 @@ def _dense_mean_hops(data: HeteroData, prop: FeaturePropagation, hops: int) -> d
     return {t: torch.cat(parts, dim=1) for t, parts in out.items()}
 
 
+@pytest.mark.parametrize("columns", [64, 5])
 @pytest.mark.parametrize("dim", [0, 3])
-def test_propagation_is_the_mean_over_incoming_edges(dim: int) -> None:
+def test_propagation_is_the_mean_over_incoming_edges(dim: int, columns: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(propagate, "_COLUMNS", columns)  # 5: slots propagated in several chunks
     data = make_tiny_graph()
     prop = FeaturePropagation(IN_DIMS, GROUPS, PropagationConfig(hops=2, dim=dim))
     prop.fit(data.x_dict)
