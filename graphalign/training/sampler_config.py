@@ -154,9 +154,12 @@ class AutoSampling(NeighborSampling):
         return NeighborSampling(num_neighbors=list(self.num_neighbors), **shared)
 
 
-def resolve_sampling(sampling: FullSampling, num_edges: int) -> FullSampling:
-    """``sampling`` made concrete for a graph with ``num_edges`` message-passing edges (``auto`` decides)."""
-    return sampling.resolve(num_edges) if isinstance(sampling, AutoSampling) else sampling
+def resolve_sampling(sampling: FullSampling, num_edges: int, passes_messages: bool = True) -> FullSampling:
+    """``sampling`` made concrete for a graph with ``num_edges`` message-passing edges (``auto`` decides;
+    for a model that passes no messages in training, whole-graph steps, which then read only rows)."""
+    if not isinstance(sampling, AutoSampling):
+        return sampling
+    return sampling.resolve(num_edges if passes_messages else 0)
 
 
 def build_sampling(spec: Mapping[str, Any]) -> FullSampling:

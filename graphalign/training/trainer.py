@@ -486,17 +486,18 @@ class _Trainer:
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
         data = message_passing_data(built, split)
-        self.sampling: FullSampling = resolve_sampling(config.sampling, data.num_edges)
+        self.model = HeteroAligner(
+            built.feature_dims, model_edge_types(built), model_config, input_groups=input_groups(built, model_config)
+        ).to(self.device)
+        self.sampling: FullSampling = resolve_sampling(config.sampling, data.num_edges, self._passes_messages())
         if config.sampler["name"] == "auto":
-            steps = "neighbour-sampled" if self.sampling.samples_neighbors else "whole-graph"
-            logger.info("sampler auto: %s steps (%d message-passing edges)", steps, data.num_edges)
+            steps = "neighbour-sampled steps" if self.sampling.samples_neighbors else "whole-graph steps"
+            steps = steps if self._passes_messages() else "row steps: the model passes no messages in training"
+            logger.info("sampler auto: %s (%d message-passing edges)", steps, data.num_edges)
         if not self.sampling.samples_neighbors:  # features stored in half precision are computed in float32
             for node_type in data.node_types:
                 data[node_type].x = data[node_type].x.float()
         self.data = data.to(self.device)
-        self.model = HeteroAligner(
-            built.feature_dims, model_edge_types(built), model_config, input_groups=input_groups(built, model_config)
-        ).to(self.device)
         self.propagated: dict[NodeType, Tensor] = {}
         if self.model.propagation is not None:  # computed once: every step reads rows of it
             x_dict = {t: x.float() for t, x in self.data.x_dict.items()}
@@ -937,6 +938,7 @@ def fit(
     if run_path is not None:  # a resume continues graphalign's own run, so it may write there
         ckpt.check_run_output(run_path, overwrite=overwrite, resume=resume)
     resuming = bool(resume and run_path is not None and (run_path / ckpt.CHECKPOINT_FILE).is_file())
+    given = split is not None
     if resuming:
         assert run_path is not None
         model_config, train_config, split_config, run, split = _resumed_setup(run_path, built, train_config, run)
@@ -948,6 +950,7 @@ def fit(
         split = split if split is not None else make_split(built, split_config, train_config.seed)
     with deterministic_algorithms(run.deterministic):  # the resolved config (a resumed run keeps its own)
         loop = _FitLoop(built, split, model_config, train_config, split_config, run_path, run)
+        loop.split_made = resuming or not given
         return loop.run(resuming)
 
 
@@ -1015,6 +1018,7 @@ class _FitLoop:
     ) -> None:
         self.built, self.split, self.run_path = built, split, run_path
         self.model_config, self.config, self.split_config = model_config, train_config, split_config
+        self.split_made = True  # made with split_config here (False: given ready-made)
         self.run_settings = run
         self.context: DistributedContext | None = None
         if resolve_distributed(run.distributed):
@@ -1049,7 +1053,7 @@ class _FitLoop:
                 self.run_settings,
             )
         if self.is_main:
-            _warn_empty_parts(self.split, self.split_config)
+            _warn_empty_parts(self.split, self.split_config if self.split_made else None)
         if self.has_val and not resuming:
             # Epoch 0: the untrained model is a candidate too (with a pretrained prior it can be strong).
             self.best = _BestEpoch(epoch=0, mrr=self.evaluate("val")["mrr"])
@@ -1222,9 +1226,15 @@ class _FitLoop:
         )
 
 
-def _warn_empty_parts(split: EdgeSplit, config: SplitConfig) -> None:
-    """Says, before training, which held-out parts are empty and what to change."""
+def _warn_empty_parts(split: EdgeSplit, config: SplitConfig | None) -> None:
+    """Says, before training, which held-out parts are empty and what to change (``config``: the settings
+    the split was made with, ``None`` for a split given ready-made)."""
     counts = split.counts()
+    if config is None:
+        for part, consequence in (("val", "early stopping is off and the last epoch is kept"), ("test", "")):
+            if counts[part] == 0:
+                logger.warning("the given split has no %s links%s", part, f": {consequence}" if consequence else "")
+        return
     if counts["val"] == 0:
         logger.warning(
             "no validation links: the split held out no image or text (val_fraction=%g of %s); early stopping is off "

@@ -44,6 +44,18 @@ def test_fit_warns_about_empty_parts_and_keeps_the_last_epoch(tiny_built, tmp_pa
     assert ga.Aligner(result).neighbors("img1", k=1, type="concept")[0].type == "concept"
 
 
+def test_a_given_split_is_not_blamed_on_split_config(tiny_built, caplog):
+    split = ga.fit(tiny_built, train_config=ga.TrainConfig(epochs=1)).split
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="graphalign"):
+        ga.fit(tiny_built, train_config=ga.TrainConfig(epochs=1), split=split)
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "the given split has no val links: early stopping is off and the last epoch is kept" in messages
+    assert "the given split has no test links" in messages
+    assert not any("fraction" in m for m in messages), messages
+    assert split.counts()["val"] == 0
+
+
 def test_eval_of_a_run_without_test_links_is_one_clear_error(tiny_built, tmp_path, capsys):
     ga.fit(
         tiny_built, train_config=ga.TrainConfig(epochs=1), run_dir=tmp_path / "run", run=ga.RunConfig(progress=False)

@@ -34,3 +34,16 @@ def test_default_training_uses_auto(toy_built, caplog) -> None:
         result = fit(toy_built, train_config=large)
     assert "sampler auto: neighbour-sampled steps" in caplog.text
     assert result.history and result.train_config.sampler["name"] == "auto"
+
+
+def test_auto_gives_row_steps_to_a_model_that_passes_no_messages(toy_built, caplog) -> None:
+    from graphalign.nn import ModelConfig
+
+    auto = AutoSampling(steps_per_epoch=7, isolate_nodes=0.2)
+    rows = resolve_sampling(auto, 10**9, passes_messages=False)
+    assert type(rows) is FullSampling and (rows.steps_per_epoch, rows.isolate_nodes) == (7, 0.2)
+    large = TrainConfig(epochs=1, sampler={"name": "auto", "max_full_edges": 0})  # every graph is "large"
+    propagated = ModelConfig(num_layers=0, hidden_dim=16, propagate={"hops": 1, "dim": 8})
+    with caplog.at_level(logging.INFO, logger="graphalign.training.trainer"):
+        fit(toy_built, propagated, large)
+    assert "sampler auto: row steps: the model passes no messages in training" in caplog.text
