@@ -85,8 +85,9 @@ def _configs(spec: dict[str, Any], epochs: int = 1) -> tuple[Any, Any]:
         hidden_dim=spec["hidden_dim"],
         out_dim=spec["out_dim"],
         num_layers=2,
+        propagate=None,
         dropout=0.1,
-        head="plain",  # the same network as the plain PyG loop: no prior head, no readouts
+        head="plain",  # the same network as the plain PyG loop: no propagated features, prior head or readouts
         readouts=[],
     )
     sampler = {"name": spec["mode"], "steps_per_epoch": spec["steps"], "isolate_nodes": 0.0}

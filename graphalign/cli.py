@@ -78,6 +78,7 @@ CONFIG_CLASSES: dict[str, tuple[str, str]] = {
     "graph": ("graphalign.features.featurize", "GraphConfig"),
     "model": ("graphalign.nn.hetero_gnn", "ModelConfig"),
     "inherit": ("graphalign.nn.inherit", "InheritConfig"),
+    "propagate": ("graphalign.nn.propagate", "PropagationConfig"),
     "train": ("graphalign.training.trainer", "TrainConfig"),
     "sampler": ("graphalign.training.sampler_config", "FullSampling"),
     "neighbor": ("graphalign.training.sampler_config", "NeighborSampling"),
@@ -454,7 +455,7 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
         "--convs",
         nargs="+",
         default=list(DEFAULT_CONVS),
-        help="message-passing layers of the graph methods (the best preset's own gives its row; others, "
+        help="message-passing layers of the gnn preset's rows (gatv2, its own, gives its row; others, "
         "e.g. rgcn, add ablation rows)",
     )
     rows.add_argument(
@@ -467,9 +468,9 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
         "--presets",
         nargs="+",
         default=[],
-        choices=[name for name in preset_names() if name != DEFAULT_PRESET],
+        choices=[name for name in preset_names() if name not in (DEFAULT_PRESET, "gnn", "towers")],
         metavar="PRESET",
-        help="also these presets as rows, e.g. propagated",
+        help="also these presets as rows, e.g. fast",
     )
     bench.add_argument("--out", type=Path, default=Path("docs/results"), help="folder for the markdown report and CSV")
     bench.add_argument("--cache-dir", default=None, help="feature cache folder")
@@ -575,6 +576,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> Any:
         "output head (see `graphalign ls heads`); prior keeps the pretrained space: normalize(P x + s * GNN)",
         kwargs_help="its arguments as JSON, e.g. '{\"scale\": 0.2}' (prior: initial weight s of the GNN term)",
     )
+    group.add_argument(
+        "--no-propagate",
+        action="store_true",
+        help="no propagated input features (graphalign.nn.propagate; default: 2 hops, 128 components)",
+    )
+    propagate = _bound_option(group, "propagate")
+    propagate("--propagate-hops", field="hops", type=int, help="hops of the propagated input features")
+    propagate("--propagate-dim", field="dim", type=int, help="principal components kept per encoder (0: all)")
     option("--dropout", field="dropout", type=float, help="dropout after each layer, in [0, 1)")
     option(
         "--edge-dropout",
@@ -896,6 +905,11 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     dataclass defaults otherwise); the sampler options fill :attr:`TrainConfig.sampler`."""
     model = _given(args, "model")
     model["readouts"] = _readouts(args, model.get("readouts", _field_default("model", "readouts")))
+    propagate = _given(args, "propagate")
+    if getattr(args, "no_propagate", False):
+        model["propagate"] = None
+    elif propagate:
+        model["propagate"] = {**(model.get("propagate", _field_default("model", "propagate")) or {}), **propagate}
     train = _given(args, "train")
     name = train.pop("sampler.name", None)
     sampling = {**_given(args, "sampler"), **_given(args, "neighbor")}
@@ -1187,6 +1201,8 @@ def _bench_command(args: argparse.Namespace) -> str:
         parts.append("--losses " + " ".join(args.losses))
     if args.convs != list(DEFAULT_CONVS):
         parts.append("--convs " + " ".join(args.convs))
+    if args.presets:
+        parts.append("--presets " + " ".join(args.presets))
     parts += [flag for flag, on in (("--plain", args.plain), ("--knn", args.knn), ("--plots", args.plots)) if on]
     return " ".join(parts)
 

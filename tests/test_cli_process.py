@@ -170,9 +170,10 @@ def test_dataset_build_writes_a_loadable_folder(tmp_path: Path) -> None:
 
 @pytest.mark.offline_model
 def test_bench_writes_its_table(tmp_path: Path) -> None:
-    args = ["--seeds", "0", "--epochs", "1", "--losses", "infonce", "--convs", "gatv2", "--out", "out"]
-    out = graphalign("-q", "bench", "tuxpaint_small", *args, cwd=tmp_path).stdout
+    args = ["--seeds", "0", "--epochs", "1", "--losses", "infonce", "--convs", "gatv2", "--presets", "fast"]
+    out = graphalign("-q", "bench", "tuxpaint_small", *args, "--out", "out", cwd=tmp_path).stdout
     assert "# Quality benchmark on `tuxpaint_small`" in out and "| two towers |" in out
     assert "| graphalign (best preset) |" in out and "## Selection" in out
+    assert "| ablation: graphalign (gnn preset) |" in out and "| graphalign (fast preset) |" in out
     assert (tmp_path / "out" / "quality-tuxpaint_small.md").is_file()
     assert (tmp_path / "out" / "quality-tuxpaint_small.csv").is_file()

@@ -34,23 +34,25 @@ def test_every_preset_builds_its_configs(name: str) -> None:
 
 def test_presets_say_what_they_are() -> None:
     _, fast, fast_train, _ = get_preset("fast").configs()
-    assert fast.num_layers == 1 and fast_train.epochs == 10 and fast.readouts == ModelConfig().readouts
+    assert fast.hidden_dim == 128 and fast_train.epochs == 10 and fast.readouts == ModelConfig().readouts
+    _, best, best_train, _ = get_preset("best").configs()
+    assert best.num_layers == 0 and best.propagate == {"hops": 2, "dim": 128} and best_train.sampler["name"] == "auto"
     _, towers, towers_train, _ = get_preset("towers").configs()
-    assert towers.num_layers == 0 and towers.head == "prior"
+    assert towers.num_layers == 0 and towers.propagate is None and towers.head == "prior"
     assert [r["name"] for r in towers.readouts] == ["channels"] and towers_train.sampler["name"] == "full"
     assert all(c["hops"] == 0 for c in towers.readout("channels")["channels"])  # reads no edge
     graph, plain, _, _ = get_preset("plain").configs()
     assert graph.image_encoder == "efficientnet-lite0" and graph.augmenters == []
-    assert plain.head == "plain" and plain.readouts == []
-    _, propagated, propagated_train, _ = get_preset("propagated").configs()
-    assert propagated.num_layers == 0 and propagated.propagate == {"hops": 2, "dim": 128}
-    assert propagated.readouts == ModelConfig().readouts and propagated_train.sampler["name"] == "full"
+    assert plain.head == "plain" and plain.readouts == [] and plain.num_layers == 2 and plain.propagate is None
+    _, gnn, _, _ = get_preset("gnn").configs()
+    assert gnn.num_layers == 2 and gnn.conv == "gatv2" and gnn.propagate is None
+    assert gnn.readouts == ModelConfig().readouts and gnn.head == ModelConfig().head
 
 
 def test_overrides_and_unknown_names() -> None:
-    _, model, train, _ = get_preset("fast").configs(model={"conv": "rgcn"}, train={"epochs": 2})
-    assert model.conv == "rgcn" and model.num_layers == 1 and train.epochs == 2
-    with pytest.raises(ConfigError, match="unknown preset 'bset'; presets: best, fast, towers, plain, propagated"):
+    _, model, train, _ = get_preset("gnn").configs(model={"conv": "rgcn"}, train={"epochs": 2})
+    assert model.conv == "rgcn" and model.num_layers == 2 and train.epochs == 2
+    with pytest.raises(ConfigError, match="unknown preset 'bset'; presets: best, fast, gnn, towers, plain"):
         get_preset("bset")
     with pytest.raises(ConfigError, match="unknown config 'optimizer'"):
         get_preset("best").configs(optimizer={})
@@ -70,15 +72,22 @@ def test_cli_preset_gives_the_python_preset(name: str | None) -> None:
 
 def test_cli_options_change_the_preset() -> None:
     args = build_parser().parse_args(
-        ["train", "g", "-o", "r", "--preset", "fast", "--conv", "rgcn", "--no-inherit", "--mode", "neighbor"]
+        ["train", "g", "-o", "r", "--preset", "gnn", "--conv", "rgcn", "--no-inherit", "--mode", "neighbor"]
     )
     model, train, _, _ = _configs(args)
-    assert model.conv == "rgcn" and model.num_layers == 1  # the option and the preset
+    assert model.conv == "rgcn" and model.num_layers == 2  # the option and the preset
     assert [r["name"] for r in model.readouts] == ["channels"]
     assert train.sampler["name"] == "neighbor" and train.sampler["isolate_nodes"] == 0.3  # shared keys kept
     args = build_parser().parse_args(["train", "g", "-o", "r", "--no-channels", "--inherit-hops", "2"])
     model, _, _, _ = _configs(args)
     assert model.readouts == [{**ModelConfig().readouts[0], "hops": 2}]
+    model, _, _, _ = _configs(build_parser().parse_args(["train", "g", "-o", "r", "--propagate-hops", "1"]))
+    assert model.propagate == {"hops": 1, "dim": 128} and model.num_layers == 0
+    model, _, _, _ = _configs(build_parser().parse_args(["train", "g", "-o", "r", "--no-propagate"]))
+    assert model.propagate is None
+    args = build_parser().parse_args(["train", "g", "-o", "r", "--preset", "gnn", "--propagate-dim", "64"])
+    model, _, _, _ = _configs(args)
+    assert model.num_layers == 2 and model.propagate == {"hops": 2, "dim": 64}
     args = build_parser().parse_args(["build", "d", "-o", "g", "--preset", "plain"])
     assert _given(args, "graph")["image_encoder"] == "efficientnet-lite0"
 
@@ -94,5 +103,5 @@ def test_cli_help_names_the_presets_and_loads_no_torch() -> None:
         "print(out.getvalue())\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "--preset {best,fast,towers,plain,propagated}" in result.stdout
+    assert "--preset {best,fast,gnn,towers,plain}" in result.stdout
     assert "default: prior, ModelConfig.head" in " ".join(result.stdout.split())

@@ -393,7 +393,7 @@ def test_demo_trains_the_best_preset_and_takes_every_option():
     assert (model, train, _graph_config(args)) == (ModelConfig(), TrainConfig(), GraphConfig(progress=True))
     args = build_parser().parse_args(["demo", "--epochs", "3", "--preset", "fast"])
     model, train, _, _ = _configs(args)
-    assert train.epochs == 3 and model.num_layers == 1
+    assert train.epochs == 3 and model.hidden_dim == 128
     assert dataclasses.fields(ModelConfig)  # the dataclass is the source of every default
 
 

@@ -13,11 +13,12 @@ Methods (all produce one embedding per node, compared by cosine):
   prior head and the prior channel; also its learned part alone;
 * ``graphalign (best preset)``: ``ModelConfig()`` trained with ``TrainConfig()``
   on the graph ``graphalign build`` gives (``GraphConfig()``), as
-  ``graphalign train`` does with no options.
-
-Every other graphalign row is an ablation of the best preset and is named
-``ablation: ...``: without each graph channel or any (same weights), with
-another conv or loss, the ``plain`` preset, kNN edges. The report ranks the
+  ``graphalign train`` does with no options;
+Every other graphalign row is an ablation and is named ``ablation: ...``:
+without each graph channel or any (same weights), with another loss, the
+``gnn`` preset (the same parts with 2 GATv2 layers of message passing in
+training instead of propagated features) and with another conv, the ``plain``
+preset, kNN edges. The report ranks the
 graph rows by the selection rule (:func:`selection_scores`: validation MRR
 averaged over the headline protocols) and compares the best preset's row with
 the best non-graph row on each headline protocol.
@@ -147,6 +148,8 @@ DEFAULT_CHANNEL_NAMES = ("prior", "text", "concept", "hierarchy")
 
 BEST_ROW = "graphalign (best preset)"
 """The benchmark's row of the ``best`` preset: ``ModelConfig()`` and ``TrainConfig()``."""
+GNN_ROW = "ablation: graphalign (gnn preset)"
+"""The row of the ``gnn`` preset: the best preset's parts with GATv2 message passing in training."""
 
 
 def readout_variants(
@@ -238,18 +241,20 @@ def default_methods(
 
     ``graphalign (best preset)`` is ``ModelConfig()`` trained with
     ``TrainConfig()``, as ``graphalign train`` does with no options; ``two
-    towers`` is the ``towers`` preset. Every other graphalign row is an ablation
-    and says so: the best preset without each of its graph channels and
-    without any (its learned part alone, same weights), and with the other
-    ``convs`` and ``losses`` (each with the same leave-one-out rows).
+    towers`` is the ``towers`` preset. Every other graphalign row is an
+    ablation and says so: the best preset without each of its graph channels
+    and without any (its learned part alone, same weights), with the other
+    ``losses``, and the ``gnn`` preset (message passing in training) with each
+    of ``convs``.
 
     Args:
         train: :class:`TrainConfig` fields changed for every trained method
             (e.g. ``{"epochs": 1}``; a ``sampler`` dict is merged into each
             preset's sampler).
-        convs, losses: Message-passing layers and losses of the graphalign rows;
-            the best preset's own (``gatv2``, ``infonce``, the default) give its row, others
-            (e.g. ``rgcn``, ``triplet``) ablation rows.
+        convs: Message-passing layers of the gnn preset's rows (``gatv2``, its
+            own, gives its row; others, e.g. ``rgcn``, ablation rows).
+        losses: Losses of the graphalign rows (``infonce``, the default, gives
+            the best preset's row; others, e.g. ``triplet``, ablation rows).
         plain: Also the ``plain`` preset (message passing on EfficientNet
             features alone, no prior) and two towers on the same features.
         knn: Also the best preset on the graph with label-free edges from each
@@ -280,13 +285,16 @@ def default_methods(
                 run=run,
             )
         )
+    for loss in losses:
+        model, config = preset_configs("best", {**(train or {}), "loss": loss})
+        name = BEST_ROW if loss == default_train.loss else f"ablation: graphalign ({loss})"
+        methods.append(_with_ablation_rows(name, model, config, run))
     for conv in convs:
         for loss in losses:
-            model, config = preset_configs("best", {**(train or {}), "loss": loss}, conv=conv)
-            best = (conv, loss) == (default_model.conv, default_train.loss)
-            methods.append(
-                _with_ablation_rows(BEST_ROW if best else f"ablation: graphalign {conv}/{loss}", model, config, run)
-            )
+            model, config = preset_configs("gnn", {**(train or {}), "loss": loss}, conv=conv)
+            default = (conv, loss) == (default_model.conv, default_train.loss)
+            name = GNN_ROW if default else f"ablation: graphalign (gnn preset, {conv}, {loss})"
+            methods.append(_with_two_variants(name, model, config, run))
     if plain:
         model, config = preset_configs("plain", train)
         methods.append(trained_method("ablation: graphalign (plain preset)", model, config, "base", run=run))
@@ -294,13 +302,17 @@ def default_methods(
         methods.append(trained_method("two towers (plain)", towers, towers_train, "base", uses_graph=False, run=run))
     for preset in presets:
         model, config = preset_configs(preset, train)
-        name = f"graphalign ({preset} preset)"
-        variants = {f"{name}, learned part alone": (False, True), f"{name}, channel scales not fitted": (True, True)}
-        methods.append(trained_method(name, model, config, variants=variants, run=run))
+        methods.append(_with_two_variants(f"graphalign ({preset} preset)", model, config, run))
     if knn:
         model, config = preset_configs("best", train)
         methods.append(trained_method("ablation: graphalign + kNN image->concept edges", model, config, "knn", run=run))
     return methods
+
+
+def _with_two_variants(name: str, model: ModelConfig, train: TrainConfig, run: RunConfig) -> Method:
+    """``name`` and, from the same weights, its learned part alone and its rows without fitted scales."""
+    variants = {f"{name}, learned part alone": (False, True), f"{name}, channel scales not fitted": (True, True)}
+    return trained_method(name, model, train, variants=variants, run=run)
 
 
 def _with_ablation_rows(name: str, model: ModelConfig, train: TrainConfig, run: RunConfig) -> Method:

@@ -107,10 +107,15 @@ class ModelConfig:
     with their own arguments: the output head (:data:`~graphalign.nn.heads.HEADS`)
     and the readouts after it (:data:`~graphalign.nn.readouts.READOUTS`).
 
-    The defaults are the ``best`` preset's model (:mod:`graphalign.presets`): a
-    2-layer GATv2 with the ``prior`` head (the pretrained space of the input
-    features kept as a prior, the GNN's term starting at weight 0.2) in a
-    384-dimensional space, followed by :data:`DEFAULT_READOUTS`.
+    The defaults are the ``best`` preset's model (:mod:`graphalign.presets`):
+    every node's input features beside the same features propagated 2 hops
+    over the graph once, without parameters (128 principal components per
+    encoder, :mod:`graphalign.nn.propagate`), read by a per-type MLP (no
+    message-passing layer in training), the ``prior`` head (the pretrained
+    space of the input features kept as a prior, the learned term starting at
+    weight 0.2) in a 384-dimensional space, then :data:`DEFAULT_READOUTS`.
+    ``num_layers > 0`` adds residual message-passing layers of ``conv`` (the
+    ``gnn`` preset: 2 GATv2 layers, no propagated features).
 
     Example:
         >>> cfg = ModelConfig(hidden_dim=64, conv="rgcn", conv_kwargs={"num_bases": 2}, head="prior")
@@ -120,7 +125,8 @@ class ModelConfig:
     Args:
         hidden_dim: Width of the message-passing layers.
         out_dim: Size of the shared, L2-normalised embedding space (before readouts that append).
-        num_layers: Number of residual message-passing layers (0 gives a per-type MLP: two towers).
+        num_layers: Number of residual message-passing layers (0, the default, gives a per-type
+            MLP: on propagated features with ``propagate``, two towers without).
         conv: Name of a layer in :data:`~graphalign.nn.convs.CONVS`.
         conv_kwargs: Extra keyword arguments of that layer (e.g. ``heads``).
         dropout: Dropout after each layer's activation.
@@ -140,12 +146,13 @@ class ModelConfig:
             reads its input features propagated ``K`` hops without parameters,
             computed once per graph (SIGN-style); with ``num_layers=0`` training
             then reads one row per node and its cost follows the supervision
-            pairs, not the neighbourhoods (the ``propagated`` preset).
+            pairs, not the neighbourhoods (the default; ``None``: raw
+            features only, as the ``gnn`` and ``towers`` presets).
     """
 
     hidden_dim: int = 256
     out_dim: int = 384
-    num_layers: int = 2
+    num_layers: int = 0
     conv: str = "gatv2"
     conv_kwargs: dict[str, Any] = field(default_factory=dict)
     dropout: float = 0.1
@@ -155,7 +162,7 @@ class ModelConfig:
     head: str = "prior"
     head_kwargs: dict[str, Any] = field(default_factory=dict)
     readouts: list[dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(DEFAULT_READOUTS))
-    propagate: dict[str, Any] | None = None
+    propagate: dict[str, Any] | None = field(default_factory=lambda: {"hops": 2, "dim": 128})
 
     def __post_init__(self) -> None:
         for name in ("hidden_dim", "out_dim"):
@@ -458,6 +465,8 @@ class HeteroAligner(nn.Module):
             - output[t]: ``(num_nodes_t, out_dim)`` (in training mode, readouts append only
               what the loss sees, e.g. graph channels with ``in_loss``)
         """
+        for node_type, x in x_dict.items():
+            self._check_input(node_type, x)
         edges = self._drop_edges(edge_index_dict)
         if self.propagation is not None and propagated is None:
             propagated = self.propagation(x_dict, edges)

@@ -302,13 +302,16 @@ def upgrade_run_json(saved: Mapping[str, Any]) -> dict[str, Any]:
     """A ``run.json`` dict with the settings of older files where they live now.
 
     The ``train`` part's runtime settings go to ``run`` and ``supervise`` to
-    ``split`` (:data:`LEGACY_TRAIN_KEYS`); a file without ``run`` gets the defaults.
+    ``split`` (:data:`LEGACY_TRAIN_KEYS`); a file without ``run`` gets the
+    defaults, a model without ``propagate`` none (it predates propagated features).
     """
     upgraded = dict(saved)
     train, run, split = _legacy_train_parts(dict(saved.get("train", {})))
     upgraded["train"] = train
     upgraded["run"] = {**run, **saved.get("run", {})}
     upgraded["split"] = {**split, **saved.get("split", {})}
+    if "model" in saved and "propagate" not in saved["model"]:  # written before models read propagated features
+        upgraded["model"] = {**saved["model"], "propagate": None}
     return upgraded
 
 

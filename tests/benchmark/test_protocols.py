@@ -158,11 +158,13 @@ def test_benchmark_runs_every_method_on_toy(toy):
         Method("1-NN label transfer", lambda b, p, s: {}, nearest_neighbour=True),
         trained_method(
             "two towers (infonce)",
-            ModelConfig(num_layers=0, hidden_dim=16, out_dim=8, readouts=[]),  # no edge read: not a graph method
+            ModelConfig(num_layers=0, propagate=None, hidden_dim=16, out_dim=8, readouts=[]),  # reads no edge
             TrainConfig(epochs=2),
         ),
         trained_method(
-            "graphalign sage (infonce)", ModelConfig(conv="sage", hidden_dim=16, out_dim=8), TrainConfig(epochs=2)
+            "graphalign sage (infonce)",
+            ModelConfig(conv="sage", num_layers=2, propagate=None, hidden_dim=16, out_dim=8),
+            TrainConfig(epochs=2),
         ),
     ]
     result = run_benchmark(graphs, methods, seeds=(0, 1))
@@ -270,7 +272,11 @@ def test_the_benchmark_runs_on_a_graph_without_texts_or_letters(tmp_path):
     assert "text" not in built.features
     methods = [
         Method("1-NN label transfer", lambda b, p, s: {}, nearest_neighbour=True),
-        trained_method("graphalign sage", ModelConfig(conv="sage", hidden_dim=16, out_dim=8), TrainConfig(epochs=1)),
+        trained_method(
+            "graphalign sage",
+            ModelConfig(num_layers=2, propagate=None, conv="sage", hidden_dim=16, out_dim=8),
+            TrainConfig(epochs=1),
+        ),
     ]
     result = run_benchmark({"base": built, "default": built}, methods, seeds=(0, 1))
     protocols = {p for (_, p, _) in result.rows}

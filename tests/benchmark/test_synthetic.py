@@ -141,6 +141,11 @@ def test_fit_trains_on_a_synthetic_graph_without_a_knowledge_graph(mode):
         lr=1e-2,
         sampler={"name": mode, **({"num_neighbors": [4, 4]} if mode != "full" else {})},
     )
-    result = fit(graph, ModelConfig(hidden_dim=16, out_dim=8, conv="rgcn", dropout=0.0), config, ALIGNED_SPLIT)
+    result = fit(
+        graph,
+        ModelConfig(num_layers=2, propagate=None, hidden_dim=16, out_dim=8, conv="rgcn", dropout=0.0),
+        config,
+        ALIGNED_SPLIT,
+    )
     assert result.history[-1]["loss"] < result.history[0]["loss"]
     assert "image->concept/mrr" in result.test_metrics

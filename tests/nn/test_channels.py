@@ -15,6 +15,11 @@ REV_IS_A = ("concept", "rev_is_a", "concept")
 DESCRIBES = ("text", "describes", "image")
 
 
+def small_gnn(**fields: object) -> ModelConfig:
+    """A 2-layer message-passing model of width 8 in a 4-dimensional space (no propagated features)."""
+    return ModelConfig(num_layers=2, propagate=None, hidden_dim=8, out_dim=4, **fields)  # type: ignore[arg-type]
+
+
 def tiny():
     """4 images, 5 concepts, 2 texts; images 0,1 depict concept 0, image 2 depicts concept 1;
     concept 2 is_a concept 0, concept 3 is_a concept 2, concept 4 has no edge; image 3 has none."""
@@ -87,7 +92,10 @@ def test_text_channel_gives_images_the_mean_of_their_descriptions():
 
 def test_centre_is_a_running_mean_in_training_and_frozen_in_eval():
     x, edges = tiny()
-    config = ModelConfig(hidden_dim=8, out_dim=4, conv="sage", readouts=channels_readout({"sources": ["image"]}))
+    config = small_gnn(
+        conv="sage",
+        readouts=channels_readout({"sources": ["image"]}),
+    )
     model = HeteroAligner({t: v.size(1) for t, v in x.items()}, list(edges), config)
     channels = model.readouts["channels"].graph_channels
     model(x, edges)
@@ -107,7 +115,10 @@ def test_channels_join_the_loss_only_with_in_loss():
     post = HeteroAligner(
         dims,
         list(edges),
-        ModelConfig(hidden_dim=8, out_dim=4, conv="sage", readouts=channels_readout({"sources": ["image"]})),
+        small_gnn(
+            conv="sage",
+            readouts=channels_readout({"sources": ["image"]}),
+        ),
     )
     assert post(x, edges)["concept"].shape == (5, 4)  # training mode: the learned part alone
     assert post.encode_features("image", x["image"]).shape == (4, 4)
@@ -115,9 +126,7 @@ def test_channels_join_the_loss_only_with_in_loss():
     joined = HeteroAligner(
         dims,
         list(edges),
-        ModelConfig(
-            hidden_dim=8,
-            out_dim=4,
+        small_gnn(
             conv="sage",
             readouts=channels_readout({"sources": ["image"]}, {"sources": ["text"], "in_loss": True}),
         ),
@@ -129,9 +138,7 @@ def test_channels_join_the_loss_only_with_in_loss():
 
 def test_model_appends_channels_and_embeds_new_nodes_like_isolated_ones():
     x, edges = tiny()
-    config = ModelConfig(
-        hidden_dim=8,
-        out_dim=4,
+    config = small_gnn(
         conv="gatv2",
         dropout=0.0,
         readouts=channels_readout({"sources": ["image"], "relations": ["depicts", "is_a"], "feature_slice": [0, 5]}),

@@ -18,7 +18,15 @@ from graphalign.nn.hetero_gnn import LEGACY_KEYS
 from graphalign.nn.readouts import ChannelsReadout, InheritReadout
 
 # The message-passing core alone (plain head, no readouts); the default model's parts have tests of their own.
-SMALL = {"hidden_dim": 16, "out_dim": 8, "num_layers": 2, "head": "plain", "head_kwargs": {}, "readouts": []}
+SMALL = {
+    "hidden_dim": 16,
+    "out_dim": 8,
+    "num_layers": 2,
+    "propagate": None,
+    "head": "plain",
+    "head_kwargs": {},
+    "readouts": [],
+}
 CONV_KWARGS = {"gat": {"heads": 2}, "gatv2": {"heads": 2}, "hgt": {"heads": 2}, "rgcn": {"num_bases": 2}, "sage": {}}
 IMAGE_CHANNEL = {"sources": ["image"], "relations": ["depicts", "is_a"], "hops": 2}
 
@@ -30,6 +38,8 @@ def make_model(data: HeteroData, seed: int = 0, **overrides: object) -> HeteroAl
 
 def test_config_round_trip_and_validation() -> None:
     cfg = ModelConfig(
+        num_layers=2,
+        propagate=None,
         conv="rgcn",
         conv_kwargs={"num_bases": 3},
         norm="batch",

@@ -11,7 +11,15 @@ def test_prior_head_starts_near_the_pretrained_space_and_isolated_equals_new():
     in_dims = {"concept": 8, "text": 8, "image": 12}
     edge_types = [("image", "depicts", "concept"), ("concept", "rev_depicts", "image")]
     config = ModelConfig(
-        hidden_dim=16, out_dim=8, conv="gatv2", head="prior", head_kwargs={"scale": 1e-4}, dropout=0.0, readouts=[]
+        num_layers=2,
+        propagate=None,
+        hidden_dim=16,
+        out_dim=8,
+        conv="gatv2",
+        head="prior",
+        head_kwargs={"scale": 1e-4},
+        dropout=0.0,
+        readouts=[],
     )
     model = HeteroAligner(in_dims, edge_types, config, input_groups={"concept": "minilm", "text": "minilm"}).eval()
     x = {t: torch.randn(5, d) for t, d in in_dims.items()}

@@ -24,7 +24,7 @@ def aligner(tmp_path_factory):
         cache_dir=str(root / "cache"),
     )
     built, _ = build_graph(make_toy_graph(root / "data", images_per_concept=6), config)
-    model = ModelConfig(hidden_dim=32, out_dim=16, conv="sage", dropout=0.0)
+    model = ModelConfig(num_layers=2, propagate=None, hidden_dim=32, out_dim=16, conv="sage", dropout=0.0)
     # no validation part: the last of the 40 epochs is kept (the tests are about querying, not early stopping)
     fit(
         built,

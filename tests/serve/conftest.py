@@ -17,7 +17,7 @@ def toy_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve")
     built, _ = build_graph(make_toy_graph(root / "data", images_per_concept=4), fast_graph_config())
     run_dir = root / "run"
-    model = ModelConfig(hidden_dim=32, out_dim=16, conv="sage")
+    model = ModelConfig(num_layers=2, propagate=None, hidden_dim=32, out_dim=16, conv="sage")
     fit(
         built,
         model,

@@ -33,21 +33,29 @@ CASES: dict[str, tuple[ModelConfig, TrainConfig]] = {
     # (Not GAT: its attention has parameters with ~0 gradients, whose float noise
     # Adam's normalised steps would blow up into visible weight differences.)
     "full": (
-        ModelConfig(hidden_dim=16, out_dim=8, conv="sage", dropout=0.1),
+        ModelConfig(num_layers=2, propagate=None, hidden_dim=16, out_dim=8, conv="sage", dropout=0.1),
         TrainConfig(epochs=2, batch_size=10, sampler={"name": "full", "isolate_nodes": 0.2}, negatives=-1, lr=1e-2),
     ),
     # Mini-batch mode with whole neighbourhoods: a node's embedding does not depend
     # on which other pairs share its subgraph, so shards give the global batch's numbers.
     "minibatch": (
-        ModelConfig(hidden_dim=16, out_dim=8, conv="rgcn", dropout=0.0),
+        ModelConfig(num_layers=2, propagate=None, hidden_dim=16, out_dim=8, conv="rgcn", dropout=0.0),
         # In-batch negatives only: all-node negatives of a sampled subgraph depend on which pairs share it.
         TrainConfig(
             epochs=2, batch_size=10, sampler={"name": "neighbor", "num_neighbors": [-1, -1]}, negatives=0, lr=1e-2
         ),
     ),
+    # Row steps of the default model (propagated features, no layers): each rank embeds the rows of
+    # its shard of the pairs, and every node of the target type for the all-node negatives.
+    "rows": (
+        ModelConfig(hidden_dim=16, out_dim=8, dropout=0.0, propagate={"hops": 2, "dim": 8}),
+        TrainConfig(epochs=2, batch_size=10, sampler={"name": "full", "isolate_nodes": 0.2}, negatives=-1, lr=1e-2),
+    ),
 }
 
 CLI_ARGS = [
+    "--preset",
+    "gnn",
     "--conv",
     "sage",
     "--hidden-dim",

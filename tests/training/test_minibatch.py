@@ -11,7 +11,7 @@ from graphalign.nn import ModelConfig
 from graphalign.training import TrainConfig, fit
 from graphalign.training.trainer import _Trainer
 
-MODEL = ModelConfig(hidden_dim=16, out_dim=8, conv="sage", dropout=0.1)
+MODEL = ModelConfig(num_layers=2, propagate=None, hidden_dim=16, out_dim=8, conv="sage", dropout=0.1)
 SPLIT = SplitConfig(align_relations=list(ALIGNED_RELATIONS))
 
 

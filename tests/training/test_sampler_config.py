@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from graphalign.errors import ConfigError
+from graphalign.nn import ModelConfig
 from graphalign.training import TrainConfig, fit
 from graphalign.training.sampler_config import AutoSampling, FullSampling, NeighborSampling, resolve_sampling
 
@@ -27,18 +28,17 @@ def test_auto_is_whole_graph_on_small_graphs_and_sampled_on_large_ones() -> None
 def test_default_training_uses_auto(toy_built, caplog) -> None:
     assert TrainConfig().sampler["name"] == "auto"
     assert TrainConfig().sampler["steps_per_epoch"] == 10 and TrainConfig().sampler["isolate_nodes"] == 0.3
+    gnn = ModelConfig(num_layers=2, propagate=None, hidden_dim=16)  # message passing in training
     with caplog.at_level(logging.INFO, logger="graphalign.training.trainer"):
-        fit(toy_built, train_config=TrainConfig(epochs=1))
+        fit(toy_built, gnn, TrainConfig(epochs=1))
         assert "sampler auto: whole-graph steps" in caplog.text
         large = TrainConfig(epochs=1, sampler={"name": "auto", "max_full_edges": 0})  # every graph is "large"
-        result = fit(toy_built, train_config=large)
+        result = fit(toy_built, gnn, large)
     assert "sampler auto: neighbour-sampled steps" in caplog.text
     assert result.history and result.train_config.sampler["name"] == "auto"
 
 
 def test_auto_gives_row_steps_to_a_model_that_passes_no_messages(toy_built, caplog) -> None:
-    from graphalign.nn import ModelConfig
-
     auto = AutoSampling(steps_per_epoch=7, isolate_nodes=0.2)
     rows = resolve_sampling(auto, 10**9, passes_messages=False)
     assert type(rows) is FullSampling and (rows.steps_per_epoch, rows.isolate_nodes) == (7, 0.2)
