@@ -538,8 +538,11 @@ class HeteroAligner(nn.Module):
     def __repr__(self) -> str:
         cfg = self.config
         readouts = f", readouts={list(self.readouts)}" if len(self.readouts) else ""
+        layers = f"conv={cfg.conv!r}, num_layers={cfg.num_layers}" if cfg.num_layers else "num_layers=0"
+        if cfg.propagate is not None:
+            layers += f", propagate={cfg.propagate['hops']} hops x {cfg.propagate['dim'] or 'all'} components"
         return (
-            f"{self.__class__.__name__}(conv={cfg.conv!r}, num_layers={cfg.num_layers}, "
+            f"{self.__class__.__name__}({layers}, "
             f"hidden_dim={cfg.hidden_dim}, out_dim={cfg.out_dim}, norm={cfg.norm!r}, head={cfg.head!r}{readouts}, "
             f"node_types={self.node_types}, num_edge_types={len(self.edge_types)})"
         )
