@@ -117,6 +117,8 @@ def test_train_eval_query_flow(built_graph_dir, tmp_path, capsys, conv, loss):
         str(built_graph_dir),
         "-o",
         str(run),
+        "--preset",
+        "gnn",
         "--conv",
         conv,
         "--loss",
