@@ -922,8 +922,18 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     run["progress"] = not args.quiet
     if getattr(args, "distributed", None) is not None:
         run["distributed"] = args.distributed
+    model_config = _config_class("model")(**model)  # validates --conv-kwargs first
+    given = [flag for flag, dest in (("--conv", "conv"), ("--conv-kwargs", "conv_kwargs")) if getattr(args, dest, None)]
+    if given and model_config.num_layers == 0:
+        from graphalign.errors import ConfigError
+
+        preset = getattr(args, "preset", None) or "best"
+        raise ConfigError(
+            f"{' and '.join(given)} set the message-passing layer, but the {preset!r} preset has none "
+            "(it reads propagated features): add --layers N, or use --preset gnn"
+        )
     return (
-        _config_class("model")(**model),
+        model_config,
         _config_class("train")(**train),
         _config_class("split")(**_given(args, "split")),
         _config_class("run")(**run),

@@ -48,6 +48,13 @@ def test_pipeline_on_a_built_graph_with_a_model_config(toy_built):
     assert aligner.run.model_config.num_layers == 0 and aligner.run.model_config.head == "prior"
 
 
+def test_pipeline_refuses_a_layer_the_preset_does_not_run(toy_built):
+    with pytest.raises(ConfigError, match="preset='gnn'"):
+        ga.pipeline(toy_built, model="rgcn")
+    with pytest.raises(ConfigError, match="num_layers"):
+        ga.pipeline(toy_built, model_kwargs={"conv_kwargs": {"heads": 2}})
+
+
 def test_pipeline_names_a_wrong_setting(toy_built):
     with pytest.raises(ConfigError, match="unknown conv"):
         ga.pipeline(toy_built, model="gatv3")

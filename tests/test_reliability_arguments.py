@@ -118,6 +118,8 @@ def _cases(f: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
         (train + ["--head", "priors"], "unknown head 'priors'; choose one of: plain, prior"),
         (train + ["--prior-scale", "0.2"], "unrecognized arguments: --prior-scale"),
         (train + ["--conv-kwargs", '{"head": 2}'], "did you mean 'heads'?"),
+        (train + ["--conv", "rgcn"], "--conv set the message-passing layer, but the 'best' preset has none"),
+        (train + ["--conv-kwargs", '{"heads": 2}'], "add --layers N, or use --preset gnn"),
         (train + ["--inherit", "--inherit-hops", "0"], "inheritance needs hops >= 1"),
         (train + ["--val-fraction", "2"], "--val-fraction: SplitConfig.val_fraction"),
         (train + ["--val-fraction", "0.5", "--test-fraction", "0.5"], "val_fraction + test_fraction must be below 1"),
