@@ -1004,6 +1004,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if result.channel_scales:
             scales = "; ".join(
                 f"{direction} {', '.join(f'{v:g}' for v in fit['scales'])}"
+                + (
+                    f" (new candidates {', '.join(f'{v:g}' for v in fit['new_scales'])})"
+                    if fit.get("new_scales", fit["scales"]) != fit["scales"]
+                    else ""
+                )
                 for direction, fit in result.channel_scales.items()
             )
             print(f"graph channel scales fitted on the validation links (one per channel): {scales}")

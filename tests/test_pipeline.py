@@ -19,6 +19,7 @@ FAST = {
 def test_pipeline_builds_trains_and_returns_an_aligner(toy_dataset, tmp_path):
     aligner = ga.pipeline(
         toy_dataset,
+        preset="gnn",
         model="rgcn",
         model_kwargs={"hidden_dim": 16, "out_dim": 8},
         loss="triplet",

@@ -55,7 +55,14 @@ from graphalign.graph.convert import edge_index_dict
 from graphalign.nn.directions import DirectedEmbeddings
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.presets import get_preset
-from graphalign.training.trainer import RunConfig, TrainConfig, embed_nodes, fit, message_passing_data
+from graphalign.training.trainer import (
+    RunConfig,
+    TrainConfig,
+    directed_embeddings,
+    embed_nodes,
+    fit,
+    message_passing_data,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -158,13 +165,15 @@ def readout_variants(
     edge_index_dict: dict[Any, torch.Tensor],
     name: str,
     variants: dict[str, tuple[bool | list[int], bool]],
+    split: EdgeSplit,
 ) -> dict[str, dict[str, torch.Tensor]]:
     """Rows from one trained model with readouts composed differently: message passing runs once.
 
     ``name`` is the model as trained (every readout, each direction with its
     fitted channel scales); each variant keeps every readout but the channels,
     and of the channels all with every scale 1 (``True``), none (``False``) or
-    those whose indices it lists.
+    those whose indices it lists. ``split`` says which candidates the graph links (the views of
+    :mod:`graphalign.nn.directions`).
     """
     learned = model(x_dict, edge_index_dict, readouts=False)
     for readout_name, readout in model.readouts.items():
@@ -172,7 +181,7 @@ def readout_variants(
             learned = readout(learned, x_dict, edge_index_dict)
     channels = model.readouts["channels"]
     unscaled = channels(learned, x_dict, edge_index_dict)
-    rows = {name: DirectedEmbeddings(unscaled, model.direction_multipliers())}
+    rows = {name: directed_embeddings(unscaled, model.direction_multipliers(), split)}
     for row, (select, _) in variants.items():
         if select is True:
             rows[row] = unscaled
@@ -210,7 +219,7 @@ def trained_method(
         result.model.eval()
         data = message_passing_data(built, split, inference=True)
         with torch.no_grad():
-            return readout_variants(result.model, data.x_dict, data.edge_index_dict, name, variants)
+            return readout_variants(result.model, data.x_dict, data.edge_index_dict, name, variants, split)
 
     if uses_graph is None:
         channels = (model.readout("channels") or {}).get("channels", [])

@@ -213,6 +213,40 @@ class EdgeSplit:
                 out[reverse_edge_type(edge_type)] = merged.flip(0)
         return out
 
+    def linked(
+        self,
+        query_type: NodeType,
+        cand_type: NodeType,
+        num_nodes: int,
+        edges: Mapping[EdgeType, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Which ``cand_type`` nodes have a training link to or from a ``query_type`` node (an aligned edge).
+
+        A candidate the graph already links in this way (a concept with training
+        images, for ``image -> concept``) and a new one (a zero-shot concept) are
+        ranked in views of their own (:mod:`graphalign.nn.directions`).
+
+        Args:
+            query_type: The query side.
+            cand_type: The candidate side.
+            num_nodes: Number of ``cand_type`` nodes.
+            edges: :meth:`inference_edges` without reverses, when the caller has them already.
+
+        Shapes:
+            - output: ``(num_nodes,)`` bool
+        """
+        edges = self.inference_edges(add_reverse=False) if edges is None else edges
+        linked = torch.zeros(num_nodes, dtype=torch.bool)
+        for edge_type, edge_index in edges.items():
+            src, _, dst = edge_type
+            if edge_type not in self.aligned_edge_types or edge_index.size(1) == 0:
+                continue
+            if (src, dst) == (query_type, cand_type):
+                linked[edge_index[1]] = True
+            if (src, dst) == (cand_type, query_type):
+                linked[edge_index[0]] = True
+        return linked
+
     def counts(self) -> dict[str, int]:
         return {part: sum(int(e.size(1)) for e in self.edges[part].values()) for part in PARTS}
 

@@ -11,7 +11,7 @@ import torch
 
 from graphalign.data.split import EdgeSplit
 from graphalign.evaluation.ranking import evaluate_ranking
-from graphalign.nn.directions import DirectedEmbeddings, rescale
+from graphalign.nn.directions import DirectedEmbeddings
 from graphalign.typing import EdgeType, NodeType
 
 logger = logging.getLogger(__name__)
@@ -167,16 +167,16 @@ class LinkEvaluator:
         return out
 
     @torch.no_grad()
-    def rank(
-        self, run: RankingRun, embeddings: Mapping[NodeType, torch.Tensor], multiplier: torch.Tensor | None = None
-    ) -> dict[str, float]:
-        """The metrics of one ranking; ``multiplier`` (default: the embeddings' own for that
-        direction, if they are :class:`~graphalign.nn.directions.DirectedEmbeddings`) rescales both sides."""
-        if multiplier is None and isinstance(embeddings, DirectedEmbeddings):
-            multiplier = embeddings.multiplier(run.query_type, run.cand_type)
+    def rank(self, run: RankingRun, embeddings: Mapping[NodeType, torch.Tensor]) -> dict[str, float]:
+        """The metrics of one ranking; :class:`~graphalign.nn.directions.DirectedEmbeddings` are read in the
+        views of the run's direction."""
+        if isinstance(embeddings, DirectedEmbeddings):
+            queries, candidates = embeddings.pair(run.query_type, run.cand_type)
+        else:
+            queries, candidates = embeddings[run.query_type], embeddings[run.cand_type]
         return evaluate_ranking(
-            rescale(embeddings[run.query_type], multiplier),
-            rescale(embeddings[run.cand_type], multiplier),
+            queries,
+            candidates,
             run.pairs[0],
             run.pairs[1],
             known_pairs=run.known.t(),

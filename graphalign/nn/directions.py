@@ -18,21 +18,37 @@ channel_k, ...])``, so a direction's view is computed from the stored
 embedding alone: a per-dimension *multiplier* (1 on the learned part, ``s_k``
 on channel ``k``), the same on both sides of the query. New nodes (zero-shot
 queries) take the same view.
+
+Two views per direction, by the candidate's state. A candidate the graph
+already links to nodes of the query's type (a concept with training images,
+for ``image -> concept``) has had its learned part trained on such links; a
+new one (a concept without images) has not, and is better read through the
+pretrained parts. Each direction therefore has a ``(2, dim)`` multiplier: row
+:data:`LINKED` for linked candidates, row :data:`NEW` for the others, and
+each candidate is scored in its own view: ``cos(view_s(query),
+view_s(candidate))``, ``s`` the candidate's state. This is one dot product of
+``[view_0(query), view_1(query)]`` with a candidate that fills only the half
+of its state (:meth:`DirectedEmbeddings.pair`), so exact and approximate
+vector indexes rank it as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from graphalign.typing import NodeType
 
-__all__ = ["Direction", "DirectedEmbeddings", "rescale"]
+__all__ = ["Direction", "DirectedEmbeddings", "LINKED", "NEW", "candidate_view", "query_view", "rescale"]
 
 Direction = tuple[NodeType, NodeType]
 """``(query type, candidate type)``, e.g. ``("concept", "image")``."""
+LINKED, NEW = 0, 1
+"""Rows of a direction's ``(2, dim)`` multiplier: the view of candidates the graph links to the query's
+type, and of the others."""
 
 
 def rescale(z: Tensor, multiplier: Tensor | None) -> Tensor:
@@ -53,15 +69,68 @@ def rescale(z: Tensor, multiplier: Tensor | None) -> Tensor:
     return F.normalize(z * multiplier.to(z.device, z.dtype), dim=-1)
 
 
+def _split(multiplier: Tensor | None, linked: Tensor | None) -> Tensor | None:
+    """The single multiplier of a direction that has one view (``None``: as stored), or ``None`` when its
+    candidates are ranked in two views (both states present, views that differ)."""
+    if multiplier is None or multiplier.dim() == 1:
+        return multiplier
+    if linked is None or torch.equal(multiplier[LINKED], multiplier[NEW]) or bool(linked.all()):
+        return multiplier[LINKED]
+    if not bool(linked.any()):
+        return multiplier[NEW]
+    return None
+
+
+def query_view(queries: Tensor, multiplier: Tensor | None, linked: Tensor | None = None) -> Tensor:
+    """The query side of one direction (see the module docstring).
+
+    Args:
+        queries: Unit-norm query embeddings.
+        multiplier: ``None``, ``(dim,)``, or ``(2, dim)``: the views of linked and new candidates.
+        linked: Which candidates are linked (``(num_candidates,)`` bool).
+
+    Shapes:
+        - queries: ``(num_queries, dim)``
+        - output: ``(num_queries, dim)``, or ``(num_queries, 2 * dim)`` with two views
+    """
+    single = _split(multiplier, linked)
+    if single is not None or multiplier is None:
+        return rescale(queries, single)
+    return torch.cat([rescale(queries, multiplier[LINKED]), rescale(queries, multiplier[NEW])], dim=-1)
+
+
+def candidate_view(candidates: Tensor, multiplier: Tensor | None, linked: Tensor | None = None) -> Tensor:
+    """The candidate side of one direction: each candidate in the view of its state, in its half.
+
+    Example:
+        >>> views = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # linked: first dimension, new: second
+        >>> linked = torch.tensor([True, False])
+        >>> candidate_view(torch.tensor([[0.6, 0.8], [0.6, 0.8]]), views, linked)
+        tensor([[1., 0., 0., 0.],
+                [0., 0., 0., 1.]])
+
+    Shapes:
+        - candidates: ``(num_candidates, dim)``
+        - output: as :func:`query_view`'s ``dim``
+    """
+    single = _split(multiplier, linked)
+    if single is not None or multiplier is None:
+        return rescale(candidates, single)
+    assert linked is not None
+    mask = linked.to(candidates.device).unsqueeze(-1)
+    return torch.cat(
+        [rescale(candidates, multiplier[LINKED]) * mask, rescale(candidates, multiplier[NEW]) * ~mask], dim=-1
+    )
+
+
 class DirectedEmbeddings(dict):
-    """Embeddings per node type (a ``dict``), plus the multiplier of each direction that has one.
+    """Embeddings per node type (a ``dict``), plus the views of each direction that has them.
 
     ``self[t]`` is the stored embedding of node type ``t`` (what export and
     generic neighbours use); :meth:`pair` gives the query and candidate sides
     of one direction, which rankings use.
 
     Example:
-        >>> import torch
         >>> z = DirectedEmbeddings({"image": torch.eye(2), "concept": torch.eye(2)},
         ...                        {("concept", "image"): torch.tensor([1.0, 0.0])})
         >>> z.pair("concept", "image")[1]
@@ -70,25 +139,56 @@ class DirectedEmbeddings(dict):
 
     Args:
         embeddings: Unit-norm embeddings per node type.
-        multipliers: ``(dim,)`` multiplier per direction (directions without one use
+        multipliers: ``(dim,)`` or ``(2, dim)`` multiplier per direction (directions without one use
             the embeddings as they are).
+        linked: Per direction, which candidates the graph links to the query's type (``(num_candidates,)``
+            bool; :meth:`~graphalign.data.split.EdgeSplit.linked`); without it a direction has one view.
     """
 
     def __init__(
-        self, embeddings: Mapping[NodeType, Tensor], multipliers: Mapping[Direction, Tensor] | None = None
+        self,
+        embeddings: Mapping[NodeType, Tensor],
+        multipliers: Mapping[Direction, Tensor] | None = None,
+        linked: Mapping[Direction, Tensor] | None = None,
     ) -> None:
         super().__init__(embeddings)
         self.multipliers: dict[Direction, Tensor] = dict(multipliers or {})
+        self.linked: dict[Direction, Tensor] = dict(linked or {})
 
     def multiplier(self, query_type: NodeType, cand_type: NodeType) -> Tensor | None:
         """The multiplier of one direction, ``None`` when it has none."""
         return self.multipliers.get((query_type, cand_type))
 
+    def directed(self, query_type: NodeType, cand_type: NodeType) -> bool:
+        """Whether the direction has a view of its own (else rankings read the stored embeddings)."""
+        return (query_type, cand_type) in self.multipliers
+
+    def two_views(self, query_type: NodeType, cand_type: NodeType) -> bool:
+        """Whether the direction ranks linked and new candidates in views of their own."""
+        multiplier = self.multiplier(query_type, cand_type)
+        return multiplier is not None and _split(multiplier, self.linked.get((query_type, cand_type))) is None
+
+    def queries(self, query_type: NodeType, cand_type: NodeType, vectors: Tensor | None = None) -> Tensor:
+        """The query side of one direction: ``vectors`` (default: the stored ``query_type`` embeddings) in its view.
+
+        Shapes:
+            - vectors: ``(num_queries, dim)``
+            - output: ``(num_queries, dim)``, or ``(num_queries, 2 * dim)`` with two views
+        """
+        direction = (query_type, cand_type)
+        vectors = self[query_type] if vectors is None else vectors
+        return query_view(vectors, self.multipliers.get(direction), self.linked.get(direction))
+
+    def candidates(self, query_type: NodeType, cand_type: NodeType) -> Tensor:
+        """The candidate side of one direction (:func:`candidate_view`)."""
+        direction = (query_type, cand_type)
+        return candidate_view(self[cand_type], self.multipliers.get(direction), self.linked.get(direction))
+
     def pair(self, query_type: NodeType, cand_type: NodeType) -> tuple[Tensor, Tensor]:
         """Query-side and candidate-side embeddings of one direction.
 
         Shapes:
-            - output: ``(num_nodes[query_type], dim)``, ``(num_nodes[cand_type], dim)``
+            - output: ``(num_nodes[query_type], d)``, ``(num_nodes[cand_type], d)``, ``d`` the stored
+              size, or twice it where linked and new candidates have views of their own
         """
-        multiplier = self.multiplier(query_type, cand_type)
-        return rescale(self[query_type], multiplier), rescale(self[cand_type], multiplier)
+        return self.queries(query_type, cand_type), self.candidates(query_type, cand_type)

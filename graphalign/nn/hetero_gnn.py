@@ -497,8 +497,9 @@ class HeteroAligner(nn.Module):
         return z
 
     def direction_multipliers(self) -> dict[Direction, Tensor]:
-        """The ``(out_dim,)`` multiplier of each direction whose readout scales are not all 1
-        (:mod:`graphalign.nn.directions`): 1 on the learned part, each readout's scales on what it appends."""
+        """The ``(2, dim)`` multiplier of each direction whose readout scales are not all 1
+        (:mod:`graphalign.nn.directions`; row 0: the view of linked candidates, row 1: of new ones):
+        1 on the learned part, each readout's scales on what it appends."""
         offset, parts = self.config.out_dim, []
         for readout in self.readouts.values():
             parts.append((offset, readout))
@@ -506,8 +507,8 @@ class HeteroAligner(nn.Module):
         multipliers: dict[Direction, Tensor] = {}
         for start, readout in parts:
             for direction, scales in readout.direction_scales().items():
-                multiplier = multipliers.setdefault(direction, torch.ones(offset))
-                multiplier[start : start + scales.numel()] = scales
+                multiplier = multipliers.setdefault(direction, torch.ones(2, offset))
+                multiplier[:, start : start + scales.size(-1)] = scales
         return multipliers
 
     def encode_features(self, node_type: NodeType, x: Tensor) -> Tensor:

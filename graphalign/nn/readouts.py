@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from graphalign.checks import check_bool
 from graphalign.errors import ConfigError
 from graphalign.nn.channels import ChannelConfig, GraphChannels
-from graphalign.nn.directions import Direction
+from graphalign.nn.directions import LINKED, NEW, Direction
 from graphalign.nn.inherit import InheritConfig, inherit
 from graphalign.registry import Registry
 from graphalign.typing import EdgeType, NodeType
@@ -44,8 +44,8 @@ class Readout(nn.Module):
     """How many of them it appends in training mode too (the embedding the loss sees)."""
 
     def direction_scales(self) -> dict[Direction, Tensor]:
-        """``(extra_dim,)`` scales of what it appends, per direction whose scales are not all 1
-        (:mod:`graphalign.nn.directions`); none by default."""
+        """``(2, extra_dim)`` scales of what it appends (rows: the views of linked and new candidates), per
+        direction whose scales are not all 1 (:mod:`graphalign.nn.directions`); none by default."""
         return {}
 
     def forward(
@@ -83,8 +83,9 @@ class ChannelsReadout(Readout):
     In training mode only the channels with ``in_loss`` are appended (and the
     source features update the channels' running centres); in evaluation mode
     all of them, or those in ``select``. Its ``scales`` buffer holds one
-    scale per direction (query type, candidate type) and channel, fitted on
-    validation links after training (:mod:`graphalign.nn.directions`).
+    scale per direction (query type, candidate type), candidate state (linked
+    or new) and channel, fitted on validation links after training
+    (:mod:`graphalign.nn.directions`).
 
     Example:
         >>> readout = ChannelsReadout({"image": 6, "concept": 4}, channels=[{"sources": ["image"]}])
@@ -113,8 +114,9 @@ class ChannelsReadout(Readout):
         self.train_extra_dim = sum(self.graph_channels.dims[i] for i in self.graph_channels.in_loss)
         self.node_types: list[NodeType] = sorted(in_dims)
         num_types = len(self.node_types)
-        # one scale per (query type, candidate type) and channel; 1 until fitted on validation links
-        self.register_buffer("scales", torch.ones(num_types, num_types, len(self.graph_channels.dims)))
+        # one scale per (query type, candidate type), candidate state (linked, new) and channel;
+        # 1 until fitted on validation links
+        self.register_buffer("scales", torch.ones(num_types, num_types, 2, len(self.graph_channels.dims)))
         self.register_load_state_dict_pre_hook(_scales_default)
 
     def _direction_index(self, direction: Direction) -> tuple[int, int]:
@@ -123,25 +125,31 @@ class ChannelsReadout(Readout):
             raise ConfigError(f"unknown direction {query_type!r} -> {cand_type!r}; node types: {self.node_types}")
         return self.node_types.index(query_type), self.node_types.index(cand_type)
 
-    def get_scales(self, direction: Direction) -> list[float]:
-        """The scale of each channel for queries of ``direction``."""
-        return [float(v) for v in self.scales[self._direction_index(direction)]]
+    def get_scales(self, direction: Direction, state: int = LINKED) -> list[float]:
+        """The scale of each channel for queries of ``direction``, in the view of candidates of ``state``
+        (:data:`~graphalign.nn.directions.LINKED` or :data:`~graphalign.nn.directions.NEW`)."""
+        return [float(v) for v in self.scales[(*self._direction_index(direction), _state(state))]]
 
-    def set_scales(self, direction: Direction, values: Sequence[float]) -> None:
-        """Sets the scale of each channel for queries of ``direction`` (see :mod:`graphalign.nn.directions`).
+    def set_scales(self, direction: Direction, values: Sequence[float], state: int | None = None) -> None:
+        """Sets the scale of each channel for queries of ``direction`` (see :mod:`graphalign.nn.directions`),
+        in the view of candidates of ``state`` (``None``: both views).
 
         Raises:
-            ConfigError: On an unknown node type, a wrong number of values or a negative one.
+            ConfigError: On an unknown node type or state, a wrong number of values or a negative one.
         """
         index = self._direction_index(direction)
         if len(values) != self.scales.size(-1) or any(v < 0 for v in values):
             raise ConfigError(f"give {self.scales.size(-1)} scales >= 0 (one per channel), got {list(values)}")
-        self.scales[index] = torch.tensor([float(v) for v in values], dtype=self.scales.dtype)
+        states = [LINKED, NEW] if state is None else [_state(state)]
+        for row in states:
+            self.scales[(*index, row)] = torch.tensor([float(v) for v in values], dtype=self.scales.dtype)
 
     def direction_scales(self) -> dict[Direction, Tensor]:
+        """Per direction whose scales are not all 1, the ``(2, extra_dim)`` scale of each appended dimension
+        (row 0: the view of linked candidates, row 1: of new ones)."""
         sizes = torch.tensor(self.graph_channels.dims)
         return {
-            (q, c): torch.repeat_interleave(self.scales[i, j].cpu(), sizes)
+            (q, c): torch.repeat_interleave(self.scales[i, j].cpu(), sizes, dim=-1)
             for i, q in enumerate(self.node_types)
             for j, c in enumerate(self.node_types)
             if not bool((self.scales[i, j] == 1).all())
@@ -171,10 +179,20 @@ class ChannelsReadout(Readout):
         return [c.to_dict() for c in self.graph_channels.channels]
 
 
+def _state(state: int) -> int:
+    if state not in (LINKED, NEW):
+        raise ConfigError(f"a candidate state is {LINKED} (linked) or {NEW} (new), got {state!r}")
+    return state
+
+
 def _scales_default(module: nn.Module, state_dict: dict[str, Tensor], prefix: str, *args: Any) -> None:
-    """Weights saved before per-direction scales existed load with every scale 1."""
-    if prefix + "scales" not in state_dict:
-        state_dict[prefix + "scales"] = torch.ones_like(module.scales)
+    """Weights saved before per-direction scales existed load with every scale 1; those saved with one
+    view per direction load it for linked and new candidates alike."""
+    key = prefix + "scales"
+    if key not in state_dict:
+        state_dict[key] = torch.ones_like(module.scales)
+    elif state_dict[key].dim() == 3:
+        state_dict[key] = state_dict[key].unsqueeze(2).repeat(1, 1, 2, 1)
 
 
 @READOUTS.register("inherit")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import deque
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from graphalign.checks import check_int
 from graphalign.device import resolve_device
 from graphalign.encoders.base import Encoder
 from graphalign.errors import ConfigError, GraphAlignError, GraphValidationError
-from graphalign.nn.directions import DirectedEmbeddings, rescale
+from graphalign.nn.directions import DirectedEmbeddings
 from graphalign.query.export import export_embeddings
 from graphalign.query.index import VectorIndex, build_index
 from graphalign.training.run import TrainedRun
@@ -147,19 +148,25 @@ class Aligner:
                 )
         return types
 
-    def _multiplier(self, query_type: NodeType | None, node_type: NodeType) -> torch.Tensor | None:
-        if query_type is None or not isinstance(self.embeddings, DirectedEmbeddings):
-            return None
-        return self.embeddings.multiplier(query_type, node_type)
+    def _directed(self, query_type: NodeType | None, node_type: NodeType) -> bool:
+        return (
+            query_type is not None
+            and isinstance(self.embeddings, DirectedEmbeddings)
+            and self.embeddings.directed(query_type, node_type)
+        )
 
     def index(self, node_type: NodeType, query_type: NodeType | None = None) -> VectorIndex:
         """The (lazily built) vector index of one node type, as queries of ``query_type`` see it
         (:mod:`graphalign.nn.directions`; default: the stored embeddings)."""
-        multiplier = self._multiplier(query_type, node_type)
-        key = (node_type, query_type if multiplier is not None else None)
+        directed = self._directed(query_type, node_type)
+        key = (node_type, query_type if directed else None)
         if key not in self._indexes:
             index = build_index(self._index_spec, self._index_kwargs)
-            index.add(rescale(self.embeddings[node_type], multiplier))
+            if directed:
+                assert isinstance(self.embeddings, DirectedEmbeddings) and query_type is not None
+                index.add(self.embeddings.candidates(query_type, node_type))
+            else:
+                index.add(self.embeddings[node_type])
             self._indexes[key] = index
         return self._indexes[key]
 
@@ -175,14 +182,20 @@ class Aligner:
         for node_type in types:
             index = self.index(node_type, query_type)
             wanted = min(k + (1 if exclude else 0), len(index))  # never more than it holds
-            vector = rescale(query.unsqueeze(0), self._multiplier(query_type, node_type))
+            vector, factor = query.unsqueeze(0), 1.0
+            if self._directed(query_type, node_type):
+                assert isinstance(self.embeddings, DirectedEmbeddings)
+                vector = self.embeddings.queries(query_type, node_type, vector)
+                # two views: the query holds both, the index normalises it to 1 / sqrt(2) per view
+                factor = math.sqrt(2.0) if self.embeddings.two_views(query_type, node_type) else 1.0
             scores, rows = index.search(vector, wanted)
             for score, row in zip(scores[0].tolist(), rows[0].tolist()):
                 if row < 0:
                     continue
                 node_id = self.node_index.id(node_type, row)
                 if node_id != exclude:
-                    results.append(Neighbor(node_id, node_type, float(score), self.graph.display_name(node_id)))
+                    name = self.graph.display_name(node_id)
+                    results.append(Neighbor(node_id, node_type, float(score) * factor, name))
         results.sort(key=lambda n: -n.score)
         return results[:k]
 

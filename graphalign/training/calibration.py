@@ -9,6 +9,10 @@ for the best validation MRR (the mean of two groups of links: targets the
 graph already links, e.g. concepts with training images, and new targets,
 e.g. zero-shot concepts), and keeps a change only when it gains at least
 ``min_gain`` of MRR, so a small validation set does not move a scale on noise.
+Linked and new candidates are ranked in views of their own
+(:mod:`graphalign.nn.directions`): where the validation links hold targets of
+both kinds, the search runs over both views' scales (the linked view's first);
+where they hold one kind, both views take the same scales.
 The trained weights do not change; the scales live in the channels readout's
 ``scales`` buffer and are saved with the model.
 
@@ -28,10 +32,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from graphalign.data.split import EdgeSplit
 from graphalign.errors import ConfigError
 from graphalign.evaluation.evaluator import LinkEvaluator, RankingRun
-from graphalign.nn.directions import Direction
+from graphalign.nn.directions import LINKED, NEW, DirectedEmbeddings, Direction
 from graphalign.nn.hetero_gnn import HeteroAligner
 from graphalign.nn.readouts import ChannelsReadout
 from graphalign.typing import NodeType
@@ -66,12 +69,14 @@ class CalibrationConfig:
 
 @dataclass(frozen=True)
 class DirectionFit:
-    """The fitted scales of one direction and the validation MRR before and after."""
+    """The fitted scales of one direction (in the view of linked candidates, and of new ones) and the
+    validation MRR before and after."""
 
     direction: Direction
     scales: tuple[float, ...]
     before: float
     after: float
+    new_scales: tuple[float, ...] = ()
 
 
 def _channels(model: HeteroAligner) -> ChannelsReadout | None:
@@ -87,19 +92,27 @@ def _fit_one(
     config: CalibrationConfig,
 ) -> DirectionFit:
     """Coordinate ascent over one direction's channel scales (``readout`` holds the best found)."""
+    num = len(readout.get_scales(direction))
+    both = score.states == {LINKED, NEW}
 
-    def evaluate(scales: list[float]) -> float:
-        readout.set_scales(direction, scales)
-        multiplier = model.direction_multipliers().get(direction, torch.ones(model.out_dim))
-        return score(multiplier)
+    def apply(views: dict[int, list[float]]) -> None:
+        for state, values in views.items():
+            readout.set_scales(direction, values, state=state)
 
-    best = [1.0] * len(readout.get_scales(direction))
+    def evaluate(views: dict[int, list[float]]) -> float:
+        apply(views)
+        return score(model.direction_multipliers().get(direction))
+
+    best = {LINKED: [1.0] * num, NEW: [1.0] * num}
+    coordinates = [(state, k) for state in ((LINKED, NEW) if both else (None,)) for k in range(num)]
     before = best_mrr = evaluate(best)
     for _ in range(config.sweeps):
         moved = False
-        for channel in range(len(best)):
+        for state, channel in coordinates:
             for value in config.grid:
-                trial = [*best[:channel], value, *best[channel + 1 :]]
+                trial = {s: list(v) for s, v in best.items()}
+                for s in (LINKED, NEW) if state is None else (state,):
+                    trial[s][channel] = value
                 if trial == best:
                     continue
                 mrr = evaluate(trial)
@@ -107,36 +120,44 @@ def _fit_one(
                     best, best_mrr, moved = trial, mrr, True
         if not moved:
             break
-    readout.set_scales(direction, best)
-    return DirectionFit(direction, tuple(best), before, best_mrr)
+    apply(best)
+    return DirectionFit(direction, tuple(best[LINKED]), before, best_mrr, tuple(best[NEW]))
 
 
-def _by_target(run: RankingRun, split: EdgeSplit, trained_edges: dict) -> list[RankingRun]:
-    """``run`` in two groups: links whose target has training links of the same kind (seen) and the rest (new).
+def _by_target(run: RankingRun, linked: Tensor) -> list[tuple[int, RankingRun]]:
+    """``run`` in two groups, with their state: links whose target the graph links to the query's type
+    (``linked``, e.g. concepts with training images) and the rest (new).
 
     Each group counts as one ranking, so the scales serve targets the graph
-    already links (e.g. concepts with training images) and new ones (zero-shot
-    concepts) alike, however few of the latter the validation links hold.
+    already links and new ones (zero-shot concepts) alike, however few of the
+    latter the validation links hold.
     """
-    trained = [
-        edges[1] if (src, dst) == (run.query_type, run.cand_type) else edges[0]
-        for (src, _, dst), edges in trained_edges.items()
-        if (src, dst) in ((run.query_type, run.cand_type), (run.cand_type, run.query_type))
-        and (src, _, dst) in split.aligned_edge_types
-    ]
-    seen = torch.isin(run.pairs[1], torch.cat(trained)) if trained else torch.zeros_like(run.pairs[1], dtype=torch.bool)
-    groups = [mask for mask in (seen, ~seen) if bool(mask.any())]
-    return [dataclasses.replace(run, pairs=run.pairs[:, mask]) for mask in groups]
+    seen = linked[run.pairs[1]]
+    groups = [(state, mask) for state, mask in ((LINKED, seen), (NEW, ~seen)) if bool(mask.any())]
+    return [(state, dataclasses.replace(run, pairs=run.pairs[:, mask])) for state, mask in groups]
 
 
 class ScoreFn:
-    """Validation MRR of one direction under a multiplier (mean over its rankings and their target groups)."""
+    """Validation MRR of one direction under a ``(2, dim)`` multiplier (mean over its rankings and their
+    target groups)."""
 
-    def __init__(self, evaluator: LinkEvaluator, runs: Sequence[RankingRun], embeddings: Mapping[NodeType, Tensor]):
-        self.evaluator, self.runs, self.embeddings = evaluator, list(runs), embeddings
+    def __init__(
+        self,
+        evaluator: LinkEvaluator,
+        direction: Direction,
+        runs: Sequence[tuple[int, RankingRun]],
+        embeddings: Mapping[NodeType, Tensor],
+        linked: Tensor,
+    ):
+        self.evaluator, self.direction, self.linked = evaluator, direction, linked
+        self.runs = [run for _, run in runs]
+        self.states = {state for state, _ in runs}
+        self.embeddings = dict(embeddings)
 
-    def __call__(self, multiplier: Tensor) -> float:
-        return sum(self.evaluator.rank(run, self.embeddings, multiplier)["mrr"] for run in self.runs) / len(self.runs)
+    def __call__(self, multiplier: Tensor | None) -> float:
+        views = {} if multiplier is None else {self.direction: multiplier}
+        z = DirectedEmbeddings(self.embeddings, views, {self.direction: self.linked})
+        return sum(self.evaluator.rank(run, z)["mrr"] for run in self.runs) / len(self.runs)
 
 
 @torch.no_grad()
@@ -165,18 +186,25 @@ def fit_direction_scales(
     readout = _channels(model)
     if readout is None or not readout.calibrate:
         return []
-    by_direction: dict[Direction, list[RankingRun]] = defaultdict(list)
+    by_direction: dict[Direction, list[tuple[int, RankingRun]]] = defaultdict(list)
     trained_edges = evaluator.split.inference_edges(add_reverse=False)  # once: it merges and deduplicates
+    linked: dict[Direction, Tensor] = {}
     for run in evaluator.runs(part):
         if run.query_type in readout.node_types and run.cand_type in readout.node_types:
-            by_direction[(run.query_type, run.cand_type)].extend(_by_target(run, evaluator.split, trained_edges))
+            direction = (run.query_type, run.cand_type)
+            if direction not in linked:
+                size = embeddings[run.cand_type].size(0)
+                linked[direction] = evaluator.split.linked(*direction, size, trained_edges)
+            by_direction[direction].extend(_by_target(run, linked[direction]))
     fits = []
     for direction, runs in sorted(by_direction.items()):
-        fit = _fit_one(model, readout, direction, ScoreFn(evaluator, runs, embeddings), config)
+        score = ScoreFn(evaluator, direction, runs, embeddings, linked[direction])
+        fit = _fit_one(model, readout, direction, score, config)
         logger.info(
-            "channel scales for %s -> %s: %s (validation MRR %.4f -> %.4f)",
+            "channel scales for %s -> %s: %s; new candidates: %s (validation MRR %.4f -> %.4f)",
             *direction,
             ", ".join(f"{v:g}" for v in fit.scales),
+            ", ".join(f"{v:g}" for v in fit.new_scales),
             fit.before,
             fit.after,
         )

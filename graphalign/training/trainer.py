@@ -28,7 +28,7 @@ from graphalign.evaluation.evaluator import LinkEvaluator
 from graphalign.features.store import BuiltGraph
 from graphalign.graph.convert import edge_index_dict, forward_relation, reverse_edge_type
 from graphalign.losses import LOSSES, build_loss
-from graphalign.nn.directions import DirectedEmbeddings
+from graphalign.nn.directions import DirectedEmbeddings, Direction
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.nn.readouts import ChannelsReadout
 from graphalign.outputs import write_marker
@@ -54,6 +54,7 @@ __all__ = [
     "graph_edges",
     "model_edge_types",
     "message_passing_data",
+    "directed_embeddings",
     "embed_nodes",
     "deterministic_algorithms",
 ]
@@ -438,7 +439,22 @@ def embed_nodes(
     x_dict = {t: x.float() for t, x in data.x_dict.items()}  # features stored in half precision
     z = model(x_dict, data.edge_index_dict, **forward_kwargs)  # {t: (N_t, out_dim)}
     multipliers = model.direction_multipliers() if forward_kwargs.get("readouts", True) else {}
-    return DirectedEmbeddings({t: v.cpu() for t, v in z.items()}, multipliers)
+    return directed_embeddings({t: v.cpu() for t, v in z.items()}, multipliers, split)
+
+
+def directed_embeddings(
+    z: Mapping[NodeType, Tensor], multipliers: Mapping[Direction, Tensor], split: EdgeSplit
+) -> DirectedEmbeddings:
+    """``z`` with the views of each direction (:mod:`graphalign.nn.directions`): the model's multipliers and
+    which candidates ``split``'s training links link to the query's type.
+
+    Shapes:
+        - z[t]: ``(num_nodes[t], dim)``
+        - multipliers[d]: ``(2, dim)``
+    """
+    edges = split.inference_edges(add_reverse=False) if multipliers else {}
+    linked = {(q, c): split.linked(q, c, z[c].size(0), edges) for q, c in multipliers if c in z}
+    return DirectedEmbeddings(z, multipliers, linked)
 
 
 class _EdgeTypeCycler:
@@ -848,6 +864,7 @@ class _Trainer:
         return {
             f"{fit.direction[0]}->{fit.direction[1]}": {
                 "scales": list(fit.scales),
+                "new_scales": list(fit.new_scales),
                 "val_mrr_before": fit.before,
                 "val_mrr_after": fit.after,
             }
