@@ -854,9 +854,25 @@ class _Trainer:
     def evaluate(self, part: str) -> dict[str, float]:
         return self.evaluator.evaluate(self.embed(), part=part)
 
-    def calibrate(self) -> dict[str, dict[str, Any]]:
-        """Fits the per-direction channel scales on the validation links (:mod:`graphalign.training.calibration`);
-        returns them per direction with the validation MRR before and after."""
+    def final_metrics(
+        self, parts: list[str], stored: Mapping[NodeType, Tensor] | None = None
+    ) -> list[dict[str, float]]:
+        """Metrics of the current weights on each of ``parts`` from one embedding of the graph: ``stored``
+        (the embeddings :meth:`calibrate` read; the scales are views of them) or a new one."""
+        z = (
+            self.embed()
+            if stored is None
+            else directed_embeddings(stored, self.model.direction_multipliers(), self.split)
+        )
+        return [self.evaluator.evaluate(z, part=part) for part in parts]
+
+    def calibrate(self) -> tuple[dict[str, dict[str, Any]], dict[NodeType, Tensor]]:
+        """Fits the per-direction channel scales on the validation links (:mod:`graphalign.training.calibration`).
+
+        Returns:
+            The scales per direction with the validation MRR before and after, and the stored embeddings
+            (every scale 1) they were fitted on.
+        """
         for readout in self.model.readouts.values():
             if isinstance(readout, ChannelsReadout):
                 readout.scales.fill_(1.0)  # the stored embeddings are those with every scale 1
@@ -869,7 +885,7 @@ class _Trainer:
                 "val_mrr_after": fit.after,
             }
             for fit in fit_direction_scales(self.model, z, self.evaluator, part="val")
-        }
+        }, dict(z)
 
 
 def _has_edges(split: EdgeSplit, part: str) -> bool:
@@ -1205,17 +1221,22 @@ class _FitLoop:
         First the per-direction channel scales are fitted on the validation links and saved with the weights.
         """
         channel_scales: dict[str, dict[str, Any]] = {}
+        stored = None
         if self.has_val:
             if self.is_main:
-                channel_scales = self.trainer.calibrate()
+                channel_scales, stored = self.trainer.calibrate()
                 if self.writes:
                     assert self.run_path is not None
                     metadata = {"epoch": str(self.best.epoch if self.best.epoch >= 0 else len(self.history))}
                     ckpt.save_weights(self.run_path / ckpt.MODEL_FILE, self.trainer.modules(), metadata)
             if self.context is not None:
                 self.context.broadcast_parameters(list(self.trainer.modules().values()))
-        val_metrics = self.evaluate("val") if self.has_val else {}
-        test_metrics = self.evaluate("test") if _has_edges(self.split, "test") else {}
+        parts = [part for part, has in (("val", self.has_val), ("test", _has_edges(self.split, "test"))) if has]
+        metrics = self.trainer.final_metrics(parts, stored) if self.is_main else []
+        if self.context is not None:
+            metrics = self.context.broadcast_object(metrics)
+        by_part = dict(zip(parts, metrics))
+        val_metrics, test_metrics = by_part.get("val", {}), by_part.get("test", {})
         best_epoch = self.best.epoch if self.has_val else len(self.history)
         if self.writes:
             assert self.run_path is not None

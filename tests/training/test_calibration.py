@@ -113,3 +113,54 @@ def test_calibration_config_is_checked():
     for bad in ({"grid": ()}, {"grid": (-1.0,)}, {"sweeps": 0}, {"min_gain": -0.1}):
         with pytest.raises(ConfigError):
             CalibrationConfig(**bad)
+
+
+def test_linked_and_new_targets_get_views_of_their_own():
+    """Channel 0 finds the concepts with training images, channel 1 those without: one view cannot serve
+    both groups of validation links, two views can."""
+    from graphalign.data.split import EdgeSplit
+    from graphalign.nn import HeteroAligner
+    from graphalign.nn.directions import NEW
+    from graphalign.training.trainer import message_passing_data
+
+    built = misleading_graph(num_concepts=20, images_per_concept=3)
+    depicts = edge_index_dict(built.graph, built.index)[("image", "depicts", "concept")]
+    image_concept = depicts[1]
+    new_concepts = image_concept >= 10  # concepts 10..19 have no training image
+    val = torch.arange(depicts.size(1)) % 3 == 0
+    train = ~val & ~new_concepts
+    edge_type = ("image", "depicts", "concept")
+    split = EdgeSplit(
+        edges={
+            "message_passing": {edge_type: depicts[:, train]},
+            "supervision": {edge_type: depicts[:, train]},
+            "val": {edge_type: depicts[:, val]},
+            "test": {edge_type: depicts[:, :0]},
+        },
+        aligned_edge_types=[edge_type],
+    )
+    model = HeteroAligner.from_data(message_passing_data(built, split), MODEL).eval()
+    readout = model.readouts["channels"]
+    d0, d1 = readout.graph_channels.dims
+    out = MODEL.out_dim
+    g = torch.Generator().manual_seed(0)
+    codes = torch.nn.functional.normalize(torch.randn(20, min(d0, d1), generator=g), dim=-1)
+
+    def part(rows: torch.Tensor, dim: int, signal: torch.Tensor) -> torch.Tensor:
+        noise = 0.3 * torch.randn(rows.numel(), dim, generator=g)
+        noise[:, : signal.size(1)] += signal
+        return noise
+
+    def embed(concept_of: torch.Tensor, n: int) -> torch.Tensor:
+        linked_rows = concept_of < 10
+        ch0 = part(concept_of, d0, codes[concept_of] * linked_rows.unsqueeze(-1))  # signal for linked concepts
+        ch1 = part(concept_of, d1, codes[concept_of] * (~linked_rows).unsqueeze(-1))  # for new ones
+        learned = 0.3 * torch.randn(n, out, generator=g)
+        return torch.nn.functional.normalize(torch.cat([learned, ch0, ch1], dim=-1), dim=-1)
+
+    z = {"image": embed(image_concept, image_concept.numel()), "concept": embed(torch.arange(20), 20)}
+    evaluator = LinkEvaluator(edge_index_dict(built.graph, built.index), split, both_directions=False)
+    (fit_,) = fit_direction_scales(model, z, evaluator, config=CalibrationConfig(grid=(0.0, 1.0, 2.0)))
+    assert fit_.direction == ("image", "concept") and fit_.after > fit_.before + 0.05
+    assert fit_.scales[0] > fit_.scales[1] and fit_.new_scales[1] > fit_.new_scales[0], fit_
+    assert readout.get_scales(("image", "concept"), NEW) == list(fit_.new_scales)
