@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from graphalign.checks import check_bool
 from graphalign.errors import ConfigError
 from graphalign.evaluation.evaluator import LinkEvaluator, RankingRun
 from graphalign.nn.directions import LINKED, NEW, DirectedEmbeddings, Direction
@@ -56,15 +57,19 @@ class CalibrationConfig:
         grid: Scales tried for each channel.
         sweeps: Passes of coordinate ascent over the channels.
         min_gain: Least gain of validation MRR that moves a scale.
+        by_state: Linked and new candidates get views of their own where the validation links hold
+            targets of both kinds (``False``: one view per direction).
     """
 
     grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
     sweeps: int = 2
     min_gain: float = 0.005
+    by_state: bool = True
 
     def __post_init__(self) -> None:
         if not self.grid or any(v < 0 for v in self.grid) or self.sweeps < 1 or self.min_gain < 0:
             raise ConfigError(f"calibration needs a grid of scales >= 0, sweeps >= 1 and min_gain >= 0, got {self}")
+        check_bool("CalibrationConfig", "by_state", self.by_state)
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ def _fit_one(
 ) -> DirectionFit:
     """Coordinate ascent over one direction's channel scales (``readout`` holds the best found)."""
     num = len(readout.get_scales(direction))
-    both = score.states == {LINKED, NEW}
+    both = config.by_state and score.states == {LINKED, NEW}
 
     def apply(views: dict[int, list[float]]) -> None:
         for state, values in views.items():
@@ -139,7 +144,11 @@ def _by_target(run: RankingRun, linked: Tensor) -> list[tuple[int, RankingRun]]:
 
 class ScoreFn:
     """Validation MRR of one direction under a ``(2, dim)`` multiplier (mean over its rankings and their
-    target groups)."""
+    target groups).
+
+    The views are computed once per call, and for the query rows the rankings read only (their rows
+    renumbered), so a search of many scales costs a ranking each, not a pass over every node.
+    """
 
     def __init__(
         self,
@@ -150,14 +159,32 @@ class ScoreFn:
         linked: Tensor,
     ):
         self.evaluator, self.direction, self.linked = evaluator, direction, linked
-        self.runs = [run for _, run in runs]
         self.states = {state for state, _ in runs}
-        self.embeddings = dict(embeddings)
+        query_type, cand_type = direction
+        rows = torch.unique(torch.cat([run.pairs[0] for _, run in runs]))
+        local = torch.full((embeddings[query_type].size(0),), -1, dtype=torch.long)
+        local[rows] = torch.arange(rows.numel())
+        self.runs = []
+        for _, run in runs:
+            known = run.known[:, local[run.known[0]] >= 0]
+            self.runs.append(
+                dataclasses.replace(
+                    run,
+                    pairs=torch.stack([local[run.pairs[0]], run.pairs[1]]),
+                    known=torch.stack([local[known[0]], known[1]]),
+                )
+            )
+        self.queries, self.candidates = embeddings[query_type][rows], embeddings[cand_type]
 
     def __call__(self, multiplier: Tensor | None) -> float:
         views = {} if multiplier is None else {self.direction: multiplier}
-        z = DirectedEmbeddings(self.embeddings, views, {self.direction: self.linked})
-        return sum(self.evaluator.rank(run, z)["mrr"] for run in self.runs) / len(self.runs)
+        z = DirectedEmbeddings(
+            {"query": self.queries, "candidate": self.candidates},
+            {("query", "candidate"): views[self.direction]} if views else {},
+            {("query", "candidate"): self.linked},
+        )
+        queries, candidates = z.pair("query", "candidate")
+        return sum(self.evaluator.rank_views(run, queries, candidates)["mrr"] for run in self.runs) / len(self.runs)
 
 
 @torch.no_grad()

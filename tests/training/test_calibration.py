@@ -110,7 +110,7 @@ def test_calibrate_false_keeps_every_scale_one():
 
 
 def test_calibration_config_is_checked():
-    for bad in ({"grid": ()}, {"grid": (-1.0,)}, {"sweeps": 0}, {"min_gain": -0.1}):
+    for bad in ({"grid": ()}, {"grid": (-1.0,)}, {"sweeps": 0}, {"min_gain": -0.1}, {"by_state": "yes"}):
         with pytest.raises(ConfigError):
             CalibrationConfig(**bad)
 
@@ -164,3 +164,5 @@ def test_linked_and_new_targets_get_views_of_their_own():
     assert fit_.direction == ("image", "concept") and fit_.after > fit_.before + 0.05
     assert fit_.scales[0] > fit_.scales[1] and fit_.new_scales[1] > fit_.new_scales[0], fit_
     assert readout.get_scales(("image", "concept"), NEW) == list(fit_.new_scales)
+    (one,) = fit_direction_scales(model, z, evaluator, config=CalibrationConfig(grid=(0.0, 1.0, 2.0), by_state=False))
+    assert one.scales == one.new_scales and one.after < fit_.after
