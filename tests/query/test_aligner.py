@@ -125,3 +125,36 @@ def test_search_by_type_gives_k_per_type_as_search_does(aligner):
     for node_type, found in grouped.items():
         assert found == aligner.search(text="a picture of a dog", k=3, type=node_type)
     assert list(aligner.search_by_type(text="a dog", k=2, type="image")) == ["image"]
+
+
+def test_linked_and_new_candidates_are_scored_in_their_own_view(aligner):
+    from graphalign.nn.directions import LINKED, NEW, rescale
+
+    run = aligner.run
+    readout = run.model.readouts["channels"]
+    direction = ("image", "text")
+    linked = run.split.linked(*direction, len(aligner.node_index.ids["text"]))
+    assert bool(linked.any()) and bool((~linked).any())  # held-out texts are new
+    before = {state: readout.get_scales(direction, state) for state in (LINKED, NEW)}
+    readout.set_scales(direction, [0.0] * len(before[LINKED]), state=LINKED)
+    readout.set_scales(direction, [2.0] * len(before[NEW]), state=NEW)
+    try:
+        vars(run).pop("_embeddings", None)  # embedded again with these scales
+        directed = Aligner(run)
+        assert directed.embeddings.two_views(*direction)
+        image = _training_image(directed, "c:dog")
+        results = directed.neighbors(image, k=8, type="text")
+        views = run.model.direction_multipliers()[direction]
+        query = directed.embedding(image).unsqueeze(0)
+        rows = directed.node_index.ids["text"]
+        for result in results:
+            row = rows.index(result.id)
+            state = LINKED if bool(linked[row]) else NEW
+            candidate = directed.embeddings["text"][row].unsqueeze(0)
+            expected = float(rescale(query, views[state]) @ rescale(candidate, views[state]).T)
+            assert result.score == pytest.approx(expected, abs=1e-5)
+        assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+    finally:
+        for state, values in before.items():
+            readout.set_scales(direction, values, state=state)
+        vars(run).pop("_embeddings", None)  # embedded again with these scales
