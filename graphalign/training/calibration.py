@@ -35,7 +35,7 @@ from torch import Tensor
 from graphalign.checks import check_bool
 from graphalign.errors import ConfigError
 from graphalign.evaluation.evaluator import LinkEvaluator, RankingRun
-from graphalign.nn.directions import LINKED, NEW, DirectedEmbeddings, Direction
+from graphalign.nn.directions import LINKED, NEW, Direction, candidate_view, query_view
 from graphalign.nn.hetero_gnn import HeteroAligner
 from graphalign.nn.readouts import ChannelsReadout
 from graphalign.typing import NodeType
@@ -158,7 +158,7 @@ class ScoreFn:
         embeddings: Mapping[NodeType, Tensor],
         linked: Tensor,
     ):
-        self.evaluator, self.direction, self.linked = evaluator, direction, linked
+        self.evaluator, self.linked = evaluator, linked
         self.states = {state for state, _ in runs}
         query_type, cand_type = direction
         rows = torch.unique(torch.cat([run.pairs[0] for _, run in runs]))
@@ -177,13 +177,8 @@ class ScoreFn:
         self.queries, self.candidates = embeddings[query_type][rows], embeddings[cand_type]
 
     def __call__(self, multiplier: Tensor | None) -> float:
-        views = {} if multiplier is None else {self.direction: multiplier}
-        z = DirectedEmbeddings(
-            {"query": self.queries, "candidate": self.candidates},
-            {("query", "candidate"): views[self.direction]} if views else {},
-            {("query", "candidate"): self.linked},
-        )
-        queries, candidates = z.pair("query", "candidate")
+        queries = query_view(self.queries, multiplier, self.linked)
+        candidates = candidate_view(self.candidates, multiplier, self.linked)
         return sum(self.evaluator.rank_views(run, queries, candidates)["mrr"] for run in self.runs) / len(self.runs)
 
 
