@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
-from graphalign.evaluation.ranking import PRIMARY_METRIC, evaluate_ranking, filtered_ranks, ranking_metrics
+from graphalign.evaluation.ranking import (
+    PRIMARY_METRIC,
+    PairRanker,
+    evaluate_ranking,
+    filtered_ranks,
+    ranking_metrics,
+)
 
-__all__ = ["PRIMARY_METRIC", "evaluate_ranking", "filtered_ranks", "ranking_metrics"]
+__all__ = ["PRIMARY_METRIC", "PairRanker", "evaluate_ranking", "filtered_ranks", "ranking_metrics"]

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from graphalign.errors import ConfigError
 
-__all__ = ["PRIMARY_METRIC", "filtered_ranks", "ranking_metrics", "evaluate_ranking"]
+__all__ = ["PRIMARY_METRIC", "PairRanker", "filtered_ranks", "ranking_metrics", "evaluate_ranking"]
 
 PRIMARY_METRIC = "mrr"
 """Key of the metric to select models by."""
@@ -187,6 +187,74 @@ def evaluate_ranking(
             _known_rows(queries[first:last], ptr, known_cands),
         )
     return ranking_metrics(ranks, ks)
+
+
+class PairRanker:
+    """Filtered ranks of fixed ``(query, target)`` pairs under score matrices that change.
+
+    A search over scorings (the channel scales of
+    :mod:`graphalign.training.calibration`) ranks the same pairs many times: the
+    pairs' grouping by query and the known positives to filter are prepared
+    once, and each call ranks one full score matrix, exactly as
+    :func:`evaluate_ranking` ranks the embeddings' cosines.
+
+    Example:
+        >>> ranker = PairRanker(torch.tensor([0, 1]), torch.tensor([0, 1]), None, num_queries=2, num_candidates=2)
+        >>> ranker.metrics(torch.eye(2))["mrr"]
+        1.0
+
+    Args:
+        query_index: Row of the score matrix of each pair.
+        target_index: Column of each pair's target.
+        known_pairs: Known ``(query row, candidate)`` positives to filter, as in :func:`evaluate_ranking`.
+        num_queries: Rows of the score matrices.
+        num_candidates: Their columns.
+
+    Shapes:
+        - query_index, target_index: ``(P,)``; known_pairs: ``(K, 2)``
+    """
+
+    def __init__(
+        self,
+        query_index: Tensor,
+        target_index: Tensor,
+        known_pairs: Tensor | None,
+        num_queries: int,
+        num_candidates: int,
+    ) -> None:
+        query_index, target_index = query_index.long().cpu(), target_index.long().cpu()
+        _check_range(query_index, num_queries, "query_index")
+        _check_range(target_index, num_candidates, "target_index")
+        ptr, known_cands = _known_csr(known_pairs, num_queries, num_candidates)
+        self.order = torch.argsort(query_index, stable=True)
+        self.queries, counts = torch.unique_consecutive(query_index[self.order], return_counts=True)
+        self.local = torch.repeat_interleave(torch.arange(self.queries.numel()), counts)
+        self.targets = target_index[self.order]
+        self.known = _known_rows(self.queries, ptr, known_cands)
+        self.pair_filter: Tensor | None = None  # (P, C): each pair's known candidates, while small
+        if self.order.numel() * num_candidates <= _SCORES_PER_BATCH:
+            row_filter = torch.zeros(self.queries.numel(), num_candidates, dtype=torch.bool)
+            row_filter[self.known] = True
+            self.pair_filter = row_filter[self.local]
+
+    def ranks(self, scores: Tensor) -> Tensor:
+        """The filtered rank of each pair, in the order given.
+
+        Shapes:
+            - scores: ``(num_queries, num_candidates)``
+            - output: ``(P,)``
+        """
+        ranks = torch.empty(self.order.numel())
+        rows = scores[self.queries]
+        if self.pair_filter is not None:  # one comparison per pair and candidate: fastest while small
+            ranks[self.order] = filtered_ranks(rows[self.local], self.targets, self.pair_filter).cpu()
+        else:
+            ranks[self.order] = _group_ranks(rows, self.local, self.targets, self.known)
+        return ranks
+
+    def metrics(self, scores: Tensor, ks: Sequence[int] = (1, 3, 10)) -> dict[str, float]:
+        """:func:`ranking_metrics` of :meth:`ranks`."""
+        return ranking_metrics(self.ranks(scores), ks)
 
 
 _SCORES_PER_BATCH = 1 << 23

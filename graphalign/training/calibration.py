@@ -4,15 +4,25 @@ Which graph channels help a query depends on the graph and on the direction
 of the query (:mod:`graphalign.nn.directions`). After training, for every
 direction with validation links (``image -> concept``, ``concept -> image``,
 ``text -> image``, ...), :func:`fit_direction_scales` searches one scale per
-channel on a small grid (coordinate ascent from all scales 1, a few sweeps)
-for the best validation MRR (the mean of two groups of links: targets the
-graph already links, e.g. concepts with training images, and new targets,
-e.g. zero-shot concepts), and keeps a change only when it gains at least
-``min_gain`` of MRR, so a small validation set does not move a scale on noise.
-Linked and new candidates are ranked in views of their own
-(:mod:`graphalign.nn.directions`): where the validation links hold targets of
-both kinds, the search runs over both views' scales (the linked view's first);
-where they hold one kind, both views take the same scales.
+channel, relative to the learned part, for the best validation MRR (the mean of
+two groups of links: targets the graph already links, e.g. concepts with
+training images, and new targets, e.g. zero-shot concepts).
+
+* A direction ranked in one view (its validation targets all of one kind, e.g.
+  ``concept -> image``, where every held-out image is new) tries every
+  combination of a wide grid (0 to 16: a channel off, or one that outweighs the
+  learned part), keeps, of the scales within ``min_gain`` of the best MRR, those
+  with the fewest values other than 1, and refines them by coordinate ascent.
+  Coordinate ascent alone stops at the first scales that no single change
+  improves, where two channels may need to change together.
+* Where the validation links hold targets of both kinds, linked and new
+  candidates are ranked in views of their own: the search runs by coordinate
+  ascent over both views' scales (the linked view's first; an exhaustive search
+  over eight scales is too large), each change kept only when it gains at least
+  ``min_gain``, so a small validation set does not move a scale on noise.
+
+Each step of the search is a weighted sum of per-block dot products computed
+once (:class:`ScoreFn`) and a ranking: 625 combinations take seconds.
 The trained weights do not change; the scales live in the channels readout's
 ``scales`` buffer and are saved with the model.
 
@@ -24,6 +34,7 @@ say it hurts.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -35,6 +46,7 @@ from torch import Tensor
 from graphalign.checks import check_bool
 from graphalign.errors import ConfigError
 from graphalign.evaluation.evaluator import LinkEvaluator, RankingRun
+from graphalign.evaluation.ranking import PairRanker, evaluate_ranking
 from graphalign.nn.directions import LINKED, NEW, Direction, candidate_view, query_view
 from graphalign.nn.hetero_gnn import HeteroAligner
 from graphalign.nn.readouts import ChannelsReadout
@@ -54,21 +66,45 @@ class CalibrationConfig:
         2
 
     Args:
-        grid: Scales tried for each channel.
+        grid: Scales tried for each channel by coordinate ascent (relative to the learned part's 1).
+        exhaustive_grid: Scales of the exhaustive search: every combination is tried where there are
+            at most ``max_evaluations`` (one view of four channels: 5 ** 4 = 625), then coordinate
+            ascent over both grids refines the best; elsewhere (two views: 5 ** 8) coordinate ascent
+            over ``grid`` from all scales 1.
+        max_evaluations: Most combinations of the exhaustive search.
         sweeps: Passes of coordinate ascent over the channels.
-        min_gain: Least gain of validation MRR that moves a scale.
+        min_gain: MRR within which scales count as equally good: the exhaustive search keeps the
+            scales with the fewest values other than 1 among those, and coordinate ascent moves a scale
+            only for a gain of at least this.
         by_state: Linked and new candidates get views of their own where the validation links hold
             targets of both kinds (``False``: one view per direction).
+        max_scores: Most per-block scores held to speed the search up (``blocks x query rows x
+            candidates``); a direction beyond it ranks rescaled embeddings at each step, by coordinate
+            ascent.
     """
 
     grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
+    exhaustive_grid: tuple[float, ...] = (0.0, 0.25, 1.0, 4.0, 16.0)
+    max_evaluations: int = 4096
     sweeps: int = 2
     min_gain: float = 0.005
     by_state: bool = True
+    max_scores: int = 1 << 26
 
     def __post_init__(self) -> None:
-        if not self.grid or any(v < 0 for v in self.grid) or self.sweeps < 1 or self.min_gain < 0:
-            raise ConfigError(f"calibration needs a grid of scales >= 0, sweeps >= 1 and min_gain >= 0, got {self}")
+        if (
+            not self.grid
+            or not self.exhaustive_grid
+            or any(v < 0 for v in (*self.grid, *self.exhaustive_grid))
+            or self.sweeps < 1
+            or self.min_gain < 0
+            or self.max_evaluations < 0
+            or self.max_scores < 0
+        ):
+            raise ConfigError(
+                "calibration needs a grid of scales >= 0, sweeps >= 1, and min_gain, max_evaluations and "
+                f"max_scores >= 0, got {self}"
+            )
         check_bool("CalibrationConfig", "by_state", self.by_state)
 
 
@@ -89,44 +125,78 @@ def _channels(model: HeteroAligner) -> ChannelsReadout | None:
     return readout if isinstance(readout, ChannelsReadout) else None
 
 
-def _fit_one(
-    model: HeteroAligner,
-    readout: ChannelsReadout,
-    direction: Direction,
-    score: ScoreFn,
-    config: CalibrationConfig,
-) -> DirectionFit:
-    """Coordinate ascent over one direction's channel scales (``readout`` holds the best found)."""
+def _fit_one(readout: ChannelsReadout, direction: Direction, score: ScoreFn, config: CalibrationConfig) -> DirectionFit:
+    """The best scales of one direction on the validation links (``readout`` is set to them)."""
     num = len(readout.get_scales(direction))
     both = config.by_state and score.states == {LINKED, NEW}
-
-    def apply(views: dict[int, list[float]]) -> None:
-        for state, values in views.items():
-            readout.set_scales(direction, values, state=state)
-
-    def evaluate(views: dict[int, list[float]]) -> float:
-        apply(views)
-        return score(model.direction_multipliers().get(direction))
-
-    best = {LINKED: [1.0] * num, NEW: [1.0] * num}
     coordinates = [(state, k) for state in ((LINKED, NEW) if both else (None,)) for k in range(num)]
-    before = best_mrr = evaluate(best)
+    ones = {LINKED: (1.0,) * num, NEW: (1.0,) * num}
+    before = score(ones)
+    if score.cached and len(config.exhaustive_grid) ** len(coordinates) <= config.max_evaluations:
+        best, best_mrr = _exhaustive(score, coordinates, num, config)
+        grid = tuple(sorted({*config.grid, *config.exhaustive_grid}))
+        best, best_mrr = _ascent(score, coordinates, best, best_mrr, config, grid)
+    else:
+        best, best_mrr = _ascent(score, coordinates, ones, before, config, config.grid)
+    for state, values in best.items():
+        readout.set_scales(direction, values, state=state)
+    return DirectionFit(direction, tuple(best[LINKED]), before, best_mrr, tuple(best[NEW]))
+
+
+Views = dict[int, tuple[float, ...]]
+
+
+def _views(coordinates: Sequence[tuple[int | None, int]], values: Sequence[float], num: int) -> Views:
+    """Scales of both views from one value per searched coordinate (``state`` ``None``: both views)."""
+    views = {LINKED: [1.0] * num, NEW: [1.0] * num}
+    for (state, channel), value in zip(coordinates, values):
+        for s in (LINKED, NEW) if state is None else (state,):
+            views[s][channel] = value
+    return {s: tuple(v) for s, v in views.items()}
+
+
+def _exhaustive(
+    score: ScoreFn, coordinates: Sequence[tuple[int | None, int]], num: int, config: CalibrationConfig
+) -> tuple[Views, float]:
+    """Every point of the grid; of those within ``min_gain`` of the best, the one with the fewest scales
+    other than 1 (then the higher MRR)."""
+    results = [
+        (score(_views(coordinates, values, num)), values)
+        for values in itertools.product(config.exhaustive_grid, repeat=len(coordinates))
+    ]
+    top = max(mrr for mrr, _ in results)
+    _, _, mrr, values = min(
+        (sum(v != 1.0 for v in values), -mrr, mrr, values) for mrr, values in results if mrr >= top - config.min_gain
+    )
+    return _views(coordinates, values, num), mrr
+
+
+def _ascent(
+    score: ScoreFn,
+    coordinates: Sequence[tuple[int | None, int]],
+    best: Views,
+    best_mrr: float,
+    config: CalibrationConfig,
+    grid: Sequence[float],
+) -> tuple[Views, float]:
+    """Coordinate ascent from ``best``: each coordinate takes the value of ``grid`` with the best MRR, a
+    change kept only when it gains at least ``min_gain``; ``sweeps`` passes at most."""
     for _ in range(config.sweeps):
         moved = False
         for state, channel in coordinates:
-            for value in config.grid:
+            for value in grid:
                 trial = {s: list(v) for s, v in best.items()}
                 for s in (LINKED, NEW) if state is None else (state,):
                     trial[s][channel] = value
-                if trial == best:
+                views = {s: tuple(v) for s, v in trial.items()}
+                if views == best:
                     continue
-                mrr = evaluate(trial)
+                mrr = score(views)
                 if mrr >= best_mrr + config.min_gain:
-                    best, best_mrr, moved = trial, mrr, True
+                    best, best_mrr, moved = views, mrr, True
         if not moved:
             break
-    apply(best)
-    return DirectionFit(direction, tuple(best[LINKED]), before, best_mrr, tuple(best[NEW]))
+    return best, best_mrr
 
 
 def _by_target(run: RankingRun, linked: Tensor) -> list[tuple[int, RankingRun]]:
@@ -142,44 +212,102 @@ def _by_target(run: RankingRun, linked: Tensor) -> list[tuple[int, RankingRun]]:
     return [(state, dataclasses.replace(run, pairs=run.pairs[:, mask])) for state, mask in groups]
 
 
+def _blocks(model: HeteroAligner, readout: ChannelsReadout) -> Tensor:
+    """The block of every embedding dimension: 0 where no scale applies (the learned part, other
+    readouts), ``k + 1`` on channel ``k`` of ``readout``.
+
+    Shapes:
+        - output: ``(dim,)``
+    """
+    blocks = [torch.zeros(model.config.out_dim, dtype=torch.long)]
+    for other in model.readouts.values():
+        if other is readout:
+            sizes = torch.tensor(readout.graph_channels.dims)
+            blocks.append(torch.repeat_interleave(torch.arange(1, sizes.numel() + 1), sizes))
+        else:
+            blocks.append(torch.zeros(other.extra_dim, dtype=torch.long))
+    return torch.cat(blocks)
+
+
 class ScoreFn:
-    """Validation MRR of one direction under a ``(2, dim)`` multiplier (mean over its rankings and their
+    """Validation MRR of one direction under given channel scales (the mean over its rankings and their
     target groups).
 
-    The views are computed once per call, and for the query rows the rankings read only (their rows
-    renumbered), so a search of many scales costs a ranking each, not a pass over every node.
+    A score is a cosine: with ``w`` the squared scale of each block of dimensions (1 on the learned
+    part), ``sum_b w_b <q_b, c_b> / sqrt(sum_b w_b |q_b|^2) / sqrt(sum_b w_b |c_b|^2)``. The per-block
+    dot products of the query rows the rankings read with every candidate are computed once
+    (``cached``, while they fit in ``max_scores`` numbers), so a search of many scales costs a weighted
+    sum and a ranking each; beyond that, each call ranks the rescaled embeddings in batches.
     """
 
     def __init__(
         self,
-        evaluator: LinkEvaluator,
         direction: Direction,
         runs: Sequence[tuple[int, RankingRun]],
         embeddings: Mapping[NodeType, Tensor],
         linked: Tensor,
+        blocks: Tensor,
+        max_scores: int = 1 << 26,
     ):
-        self.evaluator, self.linked = evaluator, linked
+        self.linked, self.blocks = linked.cpu(), blocks
         self.states = {state for state, _ in runs}
         query_type, cand_type = direction
         rows = torch.unique(torch.cat([run.pairs[0] for _, run in runs]))
         local = torch.full((embeddings[query_type].size(0),), -1, dtype=torch.long)
         local[rows] = torch.arange(rows.numel())
-        self.runs = []
+        queries, candidates = embeddings[query_type][rows].float().cpu(), embeddings[cand_type].float().cpu()
+        self.pairs = []  # (query row, target) and known (query row, candidate) of each ranking, rows renumbered
         for _, run in runs:
             known = run.known[:, local[run.known[0]] >= 0]
-            self.runs.append(
-                dataclasses.replace(
-                    run,
-                    pairs=torch.stack([local[run.pairs[0]], run.pairs[1]]),
-                    known=torch.stack([local[known[0]], known[1]]),
-                )
-            )
-        self.queries, self.candidates = embeddings[query_type][rows], embeddings[cand_type]
+            self.pairs.append((local[run.pairs[0]], run.pairs[1], torch.stack([local[known[0]], known[1]]).t()))
+        num_blocks = int(blocks.max()) + 1
+        self.cached = num_blocks * rows.numel() * candidates.size(0) <= max_scores
+        masks = torch.nn.functional.one_hot(blocks, num_blocks).t().float()  # (B, dim)
+        self.query_norms = (queries * queries) @ masks.t()  # (Q, B)
+        self.cand_norms = (candidates * candidates) @ masks.t()  # (C, B)
+        if self.cached:
+            # per state, the (B, Q * C_state) dot products of each block with the candidates of that state
+            self.block_scores = {
+                state: torch.stack([((queries * m) @ candidates[columns].t()).flatten() for m in masks])
+                for state, columns in ((LINKED, self.linked), (NEW, ~self.linked))
+                if bool(columns.any())
+            }
+            self.rankers = [PairRanker(q, t, k, rows.numel(), candidates.size(0)) for q, t, k in self.pairs]
+        else:
+            self.queries, self.candidates = queries, candidates
 
-    def __call__(self, multiplier: Tensor | None) -> float:
-        queries = query_view(self.queries, multiplier, self.linked)
-        candidates = candidate_view(self.candidates, multiplier, self.linked)
-        return sum(self.evaluator.rank_views(run, queries, candidates)["mrr"] for run in self.runs) / len(self.runs)
+    def scores(self, views: Mapping[int, Sequence[float]]) -> Tensor:
+        """The score of every query row with every candidate, each candidate in the view of its state.
+
+        Shapes:
+            - output: ``(num_query_rows, num_candidates)``
+        """
+        num_queries = self.query_norms.size(0)
+        parts = {}
+        for state, columns in ((LINKED, self.linked), (NEW, ~self.linked)):
+            if state in self.block_scores:
+                weights = torch.tensor([1.0, *(float(v) ** 2 for v in views[state])])  # (B,)
+                dots = (weights @ self.block_scores[state]).view(num_queries, -1)
+                query_norms = (self.query_norms @ weights).clamp_min(1e-24).sqrt()[:, None]
+                cand_norms = (self.cand_norms[columns] @ weights).clamp_min(1e-24).sqrt()[None, :]
+                parts[state] = dots / query_norms / cand_norms
+        if len(parts) == 1:
+            return next(iter(parts.values()))
+        out = torch.empty(num_queries, self.cand_norms.size(0))
+        out[:, self.linked], out[:, ~self.linked] = parts[LINKED], parts[NEW]
+        return out
+
+    def __call__(self, views: Mapping[int, Sequence[float]]) -> float:
+        if self.cached:
+            scores = self.scores(views)
+            mrrs = [ranker.metrics(scores)["mrr"] for ranker in self.rankers]
+        else:
+            ones = torch.ones(1)
+            multiplier = torch.stack([torch.cat([ones, torch.tensor(views[s])])[self.blocks] for s in (LINKED, NEW)])
+            queries = query_view(self.queries, multiplier, self.linked)
+            candidates = candidate_view(self.candidates, multiplier, self.linked)
+            mrrs = [evaluate_ranking(queries, candidates, q, t, known_pairs=k)["mrr"] for q, t, k in self.pairs]
+        return sum(mrrs) / len(mrrs)
 
 
 @torch.no_grad()
@@ -218,10 +346,10 @@ def fit_direction_scales(
                 size = embeddings[run.cand_type].size(0)
                 linked[direction] = evaluator.split.linked(*direction, size, trained_edges)
             by_direction[direction].extend(_by_target(run, linked[direction]))
-    fits = []
+    fits, blocks = [], _blocks(model, readout)
     for direction, runs in sorted(by_direction.items()):
-        score = ScoreFn(evaluator, direction, runs, embeddings, linked[direction])
-        fit = _fit_one(model, readout, direction, score, config)
+        score = ScoreFn(direction, runs, embeddings, linked[direction], blocks, config.max_scores)
+        fit = _fit_one(readout, direction, score, config)
         logger.info(
             "channel scales for %s -> %s: %s; new candidates: %s (validation MRR %.4f -> %.4f)",
             *direction,

@@ -115,3 +115,24 @@ def test_evaluate_ranking_cosine_and_errors() -> None:
         evaluate_ranking(q, c, torch.tensor([0]), torch.tensor([3]))
     with pytest.raises(ValueError, match="similarity"):
         evaluate_ranking(q, c, torch.tensor([0]), torch.tensor([0]), similarity="l2")
+
+
+@pytest.mark.parametrize("small", [True, False])
+def test_pair_ranker_equals_evaluate_ranking(small, monkeypatch) -> None:
+    """Both of its paths (a comparison per pair and candidate; the grouped ranks of large inputs)."""
+    import graphalign.evaluation.ranking as ranking
+    from graphalign.evaluation import PairRanker
+
+    if not small:
+        monkeypatch.setattr(ranking, "_SCORES_PER_BATCH", 0)
+    g = torch.Generator().manual_seed(0)
+    q = torch.nn.functional.normalize(torch.randn(12, 6, generator=g), dim=-1)
+    c = torch.nn.functional.normalize(torch.randn(9, 6, generator=g), dim=-1)
+    c[4] = c[3]  # a tie
+    query_index = torch.tensor([0, 0, 1, 5, 5, 5, 11, 3])
+    target_index = torch.tensor([3, 4, 0, 1, 2, 8, 3, 4])
+    known = torch.cat([torch.stack([query_index, target_index], 1), torch.tensor([[0, 7], [5, 0], [3, 3]])])
+    ranker = PairRanker(query_index, target_index, known, num_queries=12, num_candidates=9)
+    assert (ranker.pair_filter is None) == (not small)
+    expected = evaluate_ranking(q, c, query_index, target_index, known_pairs=known)
+    assert ranker.metrics(q @ c.T) == pytest.approx(expected)
