@@ -1249,8 +1249,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         plots = make_plots(graphs, args.out, name, schedule)
     text = render_report(result, name, _bench_command(args), seconds, len(args.seeds), plots=plots)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"quality-{name}.md").write_text(text + "\n", encoding="utf-8")
+    from graphalign.atomic import atomic_write_text
+
+    atomic_write_text(args.out / f"quality-{name}.md", text + "\n")  # creates the folder
     write_csv(result, args.out / f"quality-{name}.csv")
     print(text)
     print(f"\nwrote {args.out / f'quality-{name}.md'} and .csv")

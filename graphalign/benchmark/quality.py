@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import logging
 import math
 import time
@@ -41,6 +42,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from graphalign.atomic import atomic_write_text
 from graphalign.benchmark.defaults import DEFAULT_CONVS, DEFAULT_LOSSES, DEFAULT_SEEDS
 from graphalign.benchmark.protocols import ProtocolSplit, Query, make_protocol_split
 from graphalign.benchmark.statistics import PairedDifference, paired_relative
@@ -470,25 +472,25 @@ def format_table(
 
 
 def write_csv(result: BenchmarkResult, path: Path) -> None:
-    """One row per (method, protocol, subset, seed) with every metric."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["method", "protocol", "subset", "seed_index", "mrr", "hits@1", "hits@3", "hits@10", "mean_rank", "count"]
-        )
-        for (method, protocol, subset), runs in result.rows.items():
-            for index, metrics in enumerate(runs):
-                writer.writerow(
-                    [
-                        method,
-                        protocol,
-                        subset,
-                        index,
-                        *(f"{metrics[k]:.6f}" for k in ("mrr", "hits@1", "hits@3", "hits@10", "mean_rank")),
-                        int(metrics["count"]),
-                    ]
-                )
+    """One row per (method, protocol, subset, seed) with every metric, written atomically."""
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(
+        ["method", "protocol", "subset", "seed_index", "mrr", "hits@1", "hits@3", "hits@10", "mean_rank", "count"]
+    )
+    for (method, protocol, subset), runs in result.rows.items():
+        for index, metrics in enumerate(runs):
+            writer.writerow(
+                [
+                    method,
+                    protocol,
+                    subset,
+                    index,
+                    *(f"{metrics[k]:.6f}" for k in ("mrr", "hits@1", "hits@3", "hits@10", "mean_rank")),
+                    int(metrics["count"]),
+                ]
+            )
+    atomic_write_text(path, handle.getvalue())
 
 
 def best_comparison(result: BenchmarkResult, protocols: list[str], subset: str = "all") -> list[dict[str, Any]]:

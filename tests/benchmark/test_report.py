@@ -32,3 +32,30 @@ def test_report_links_plots():
     text = render_report(_result(), "toy", "graphalign bench toy", 1.0, 2, plots=[Path("out/map-toy.png")])
     assert text.endswith("## Plots\n\n![map-toy](map-toy.png)\n")
     assert render_report(_result(), "toy", "c", 1.0, 2, plots=[]).endswith("\n## Plots\n\n")  # a section, no links
+
+
+def test_write_csv_replaces_the_file_whole(tmp_path, monkeypatch):
+    import csv
+
+    import pytest
+
+    import graphalign.atomic as atomic
+    from graphalign.benchmark.quality import write_csv
+
+    metrics = {"mrr": 0.5, "hits@1": 0.25, "hits@3": 0.5, "hits@10": 1.0, "mean_rank": 3.0, "count": 4}
+    result = BenchmarkResult(rows={("m", "a:image->concept", "all"): [metrics, {**metrics, "mrr": 0.75}]})
+    path = tmp_path / "out" / "quality-x.csv"
+    write_csv(result, path)
+    rows = list(csv.reader(path.open(newline="", encoding="utf-8")))
+    assert rows[0][:5] == ["method", "protocol", "subset", "seed_index", "mrr"]
+    assert [r[3:5] for r in rows[1:]] == [["0", "0.500000"], ["1", "0.750000"]]
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(atomic.os, "replace", crash)  # the rename onto the report fails
+    with pytest.raises(OSError, match="disk full"):
+        write_csv(BenchmarkResult(rows={("m", "b:text->image", "all"): [metrics]}), path)
+    assert path.read_bytes() == before  # the previous report is kept whole
+    assert sorted(p.name for p in path.parent.iterdir()) == ["quality-x.csv"]  # no temporary file left
