@@ -174,15 +174,6 @@ class LinkEvaluator:
             queries, candidates = embeddings.pair(run.query_type, run.cand_type)
         else:
             queries, candidates = embeddings[run.query_type], embeddings[run.cand_type]
-        return self.rank_views(run, queries, candidates)
-
-    @torch.no_grad()
-    def rank_views(self, run: RankingRun, queries: torch.Tensor, candidates: torch.Tensor) -> dict[str, float]:
-        """The metrics of one ranking, its two sides given (rows as ``run.pairs`` and ``run.known`` number them).
-
-        Shapes:
-            - queries: ``(num_query_rows, d)``; candidates: ``(num_candidates, d)``
-        """
         return evaluate_ranking(
             queries,
             candidates,

@@ -32,7 +32,7 @@ from graphalign.nn.heads import HEADS, build_head
 from graphalign.nn.inherit import InheritConfig
 from graphalign.nn.layers import NORMS, build_activation, build_norm, check_activation
 from graphalign.nn.propagate import FeaturePropagation, PropagationConfig
-from graphalign.nn.readouts import READOUTS, build_readouts
+from graphalign.nn.readouts import READOUTS, Readout, build_readouts
 from graphalign.typing import EdgeType, NodeType
 
 __all__ = ["ModelConfig", "HeteroAligner", "DEFAULT_READOUTS"]
@@ -500,16 +500,22 @@ class HeteroAligner(nn.Module):
         """The ``(2, dim)`` multiplier of each direction whose readout scales are not all 1
         (:mod:`graphalign.nn.directions`; row 0: the view of linked candidates, row 1: of new ones):
         1 on the learned part, each readout's scales on what it appends."""
-        offset, parts = self.config.out_dim, []
-        for readout in self.readouts.values():
-            parts.append((offset, readout))
-            offset += readout.extra_dim
         multipliers: dict[Direction, Tensor] = {}
-        for start, readout in parts:
+        for start, readout in self.readout_offsets():
             for direction, scales in readout.direction_scales().items():
-                multiplier = multipliers.setdefault(direction, torch.ones(2, offset))
+                multiplier = multipliers.setdefault(direction, torch.ones(2, self.out_dim))
                 multiplier[:, start : start + scales.size(-1)] = scales
         return multipliers
+
+    def readout_offsets(self) -> list[tuple[int, Readout]]:
+        """Each readout with the first dimension of what it appends to the embedding (after the learned
+        part, in order)."""
+        offsets: list[tuple[int, Readout]] = []
+        start = self.config.out_dim
+        for readout in self.readouts.values():
+            offsets.append((start, readout))
+            start += readout.extra_dim
+        return offsets
 
     def encode_features(self, node_type: NodeType, x: Tensor) -> Tensor:
         """Embeds new nodes (not in the graph) from their raw features alone.

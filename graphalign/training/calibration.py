@@ -219,14 +219,11 @@ def _blocks(model: HeteroAligner, readout: ChannelsReadout) -> Tensor:
     Shapes:
         - output: ``(dim,)``
     """
-    blocks = [torch.zeros(model.config.out_dim, dtype=torch.long)]
-    for other in model.readouts.values():
-        if other is readout:
-            sizes = torch.tensor(readout.graph_channels.dims)
-            blocks.append(torch.repeat_interleave(torch.arange(1, sizes.numel() + 1), sizes))
-        else:
-            blocks.append(torch.zeros(other.extra_dim, dtype=torch.long))
-    return torch.cat(blocks)
+    blocks = torch.zeros(model.out_dim, dtype=torch.long)
+    start = next(start for start, other in model.readout_offsets() if other is readout)
+    sizes = torch.tensor(readout.graph_channels.dims)
+    blocks[start : start + readout.extra_dim] = torch.repeat_interleave(torch.arange(1, sizes.numel() + 1), sizes)
+    return blocks
 
 
 class ScoreFn:
@@ -264,14 +261,16 @@ class ScoreFn:
         self.cached = num_blocks * rows.numel() * candidates.size(0) <= max_scores
         masks = torch.nn.functional.one_hot(blocks, num_blocks).t().float()  # (B, dim)
         self.query_norms = (queries * queries) @ masks.t()  # (Q, B)
-        self.cand_norms = (candidates * candidates) @ masks.t()  # (C, B)
+        self.num_candidates = candidates.size(0)
         if self.cached:
-            # per state, the (B, Q * C_state) dot products of each block with the candidates of that state
-            self.block_scores = {
-                state: torch.stack([((queries * m) @ candidates[columns].t()).flatten() for m in masks])
-                for state, columns in ((LINKED, self.linked), (NEW, ~self.linked))
-                if bool(columns.any())
-            }
+            # per state, the (B, Q * C_state) dot products of each block with the candidates of that state,
+            # and the (C_state, B) squared norms of those candidates' blocks
+            self.block_scores, self.cand_norms = {}, {}
+            for state, columns in ((LINKED, self.linked), (NEW, ~self.linked)):
+                if bool(columns.any()):
+                    part = candidates[columns]
+                    self.block_scores[state] = torch.stack([((queries * m) @ part.t()).flatten() for m in masks])
+                    self.cand_norms[state] = (part * part) @ masks.t()
             self.rankers = [PairRanker(q, t, k, rows.numel(), candidates.size(0)) for q, t, k in self.pairs]
         else:
             self.queries, self.candidates = queries, candidates
@@ -284,16 +283,15 @@ class ScoreFn:
         """
         num_queries = self.query_norms.size(0)
         parts = {}
-        for state, columns in ((LINKED, self.linked), (NEW, ~self.linked)):
-            if state in self.block_scores:
-                weights = torch.tensor([1.0, *(float(v) ** 2 for v in views[state])])  # (B,)
-                dots = (weights @ self.block_scores[state]).view(num_queries, -1)
-                query_norms = (self.query_norms @ weights).clamp_min(1e-24).sqrt()[:, None]
-                cand_norms = (self.cand_norms[columns] @ weights).clamp_min(1e-24).sqrt()[None, :]
-                parts[state] = dots / query_norms / cand_norms
+        for state, block_scores in self.block_scores.items():
+            weights = torch.tensor([1.0, *(float(v) ** 2 for v in views[state])])  # (B,)
+            dots = (weights @ block_scores).view(num_queries, -1)
+            query_norms = (self.query_norms @ weights).clamp_min(1e-24).sqrt()[:, None]
+            cand_norms = (self.cand_norms[state] @ weights).clamp_min(1e-24).sqrt()[None, :]
+            parts[state] = dots / query_norms / cand_norms
         if len(parts) == 1:
             return next(iter(parts.values()))
-        out = torch.empty(num_queries, self.cand_norms.size(0))
+        out = torch.empty(num_queries, self.num_candidates)
         out[:, self.linked], out[:, ~self.linked] = parts[LINKED], parts[NEW]
         return out
 
