@@ -79,6 +79,7 @@ CONFIG_CLASSES: dict[str, tuple[str, str]] = {
     "model": ("graphalign.nn.hetero_gnn", "ModelConfig"),
     "inherit": ("graphalign.nn.inherit", "InheritConfig"),
     "propagate": ("graphalign.nn.propagate", "PropagationConfig"),
+    "exemplars": ("graphalign.nn.exemplars", "ExemplarConfig"),
     "train": ("graphalign.training.trainer", "TrainConfig"),
     "sampler": ("graphalign.training.sampler_config", "FullSampling"),
     "neighbor": ("graphalign.training.sampler_config", "NeighborSampling"),
@@ -584,6 +585,19 @@ def _add_model_options(parser: argparse.ArgumentParser) -> Any:
     propagate = _bound_option(group, "propagate")
     propagate("--propagate-hops", field="hops", type=int, help="hops of the propagated input features")
     propagate("--propagate-dim", field="dim", type=int, help="principal components kept per encoder (0: all)")
+    group.add_argument(
+        "--no-exemplars",
+        action="store_true",
+        help="no nearest-exemplar term in image -> concept rankings (graphalign.nn.exemplars; default: on, "
+        "weighted on the validation links)",
+    )
+    exemplars = _bound_option(group, "exemplars")
+    exemplars(
+        "--exemplar-hops",
+        field="hops",
+        type=int,
+        help="how far a concept without images borrows its relatives' exemplars",
+    )
     option("--dropout", field="dropout", type=float, help="dropout after each layer, in [0, 1)")
     option(
         "--edge-dropout",
@@ -910,6 +924,11 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
         model["propagate"] = None
     elif propagate:
         model["propagate"] = {**(model.get("propagate", _field_default("model", "propagate")) or {}), **propagate}
+    exemplars = _given(args, "exemplars")
+    if getattr(args, "no_exemplars", False):
+        model["exemplars"] = None
+    elif exemplars:
+        model["exemplars"] = {**(model.get("exemplars", _field_default("model", "exemplars")) or {}), **exemplars}
     train = _given(args, "train")
     name = train.pop("sampler.name", None)
     sampling = {**_given(args, "sampler"), **_given(args, "neighbor")}
@@ -1012,6 +1031,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 for direction, fit in result.channel_scales.items()
             )
             print(f"graph channel scales fitted on the validation links (one per channel): {scales}")
+            for direction, fit in result.channel_scales.items():
+                if "exemplar_weights" in fit:
+                    linked, new = fit["exemplar_weights"]
+                    state = f"weights {linked:g} (linked concepts), {new:g} (new ones)" if linked or new else "off"
+                    print(f"nearest-exemplar term of {direction}: {state}")
         _print_metrics(result.test_metrics, "test metrics (filtered ranking, held-out links):")
     if distributed:
         dist.destroy_process_group()

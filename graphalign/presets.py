@@ -12,8 +12,9 @@ config (``graph``: :class:`~graphalign.features.featurize.GraphConfig`,
   WordNet edges at build time; every node's features beside the same features
   propagated 2 hops over the graph once without parameters (128 principal
   components per encoder), a per-type MLP with the prior head, inheritance and
-  the prior, text, concept and hierarchy channels; InfoNCE against every node
-  of the target type. Training steps read one row per node they need, so
+  the prior, text, concept and hierarchy channels, and the nearest-exemplar
+  term of image → concept rankings (weighted on the validation links); InfoNCE
+  against every node of the target type. Training steps read one row per node they need, so
   their cost follows the supervision pairs, not the neighbourhoods. Chosen by
   the rule of ``docs/benchmarks.md`` (validation MRR averaged over the
   headline protocols and the benchmarked datasets).
@@ -24,9 +25,9 @@ config (``graph``: :class:`~graphalign.features.featurize.GraphConfig`,
   above 20,000 message-passing edges).
 * ``towers``: the two-tower baseline: no message passing and no propagated
   features (a per-type MLP), the prior head and the prior channel (which reads
-  no edge).
+  no edge); no exemplar term (it reads the graph's links and hierarchy).
 * ``plain``: a 2-layer GATv2 on the image encoder's own features, no prior and
-  no readouts: what message passing learns alone.
+  no readouts or exemplar term: what message passing learns alone.
 
 Example:
     >>> from graphalign.presets import get_preset
@@ -127,6 +128,7 @@ def _towers() -> dict[str, dict[str, Any]]:
             "num_layers": 0,
             "propagate": None,
             "readouts": [{"name": "channels", "channels": copy.deepcopy(prior)}],
+            "exemplars": None,
         },
         "train": {"sampler": {"name": "full", "steps_per_epoch": 10, "isolate_nodes": 0.3}},
     }
@@ -135,7 +137,14 @@ def _towers() -> dict[str, dict[str, Any]]:
 def _plain() -> dict[str, dict[str, Any]]:
     return {
         "graph": {"image_encoder": "efficientnet-lite0", "image_encoder_kwargs": {}, "augmenters": []},
-        "model": {"num_layers": 2, "propagate": None, "out_dim": 128, "head": "plain", "readouts": []},
+        "model": {
+            "num_layers": 2,
+            "propagate": None,
+            "out_dim": 128,
+            "head": "plain",
+            "readouts": [],
+            "exemplars": None,
+        },
     }
 
 
@@ -143,12 +152,20 @@ _PRESETS = [
     Preset(
         "best",
         "propagated features (2 hops, no parameters) + per-type MLP + prior head + inheritance + "
-        "prior/text/concept/hierarchy channels, InfoNCE",
+        "prior/text/concept/hierarchy channels + nearest-exemplar term, InfoNCE",
     ),
     Preset("fast", "a first look: the best preset's parts, width 128, at most 10 epochs", _fast),
     Preset("gnn", "message passing in training: the best preset's parts with 2 GATv2 layers, no propagation", _gnn),
-    Preset("towers", "two towers: no message passing, prior head + prior channel (the non-graph baseline)", _towers),
-    Preset("plain", "message passing alone: EfficientNet image features, GATv2, plain head, no readouts", _plain),
+    Preset(
+        "towers",
+        "two towers: no message passing, prior head + prior channel, no exemplar term (the non-graph baseline)",
+        _towers,
+    ),
+    Preset(
+        "plain",
+        "message passing alone: EfficientNet image features, GATv2, plain head, no readouts or exemplar term",
+        _plain,
+    ),
 ]
 
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in _PRESETS}

@@ -72,6 +72,9 @@ def test_train_writes_a_run_and_says_what_it_measured(workdir: Path, tmp_path: P
     fitted = metrics["channel_scales"]["image->concept"]  # the default model's channels, fitted on validation
     assert len(fitted["scales"]) == 4 and fitted["val_mrr_after"] >= fitted["val_mrr_before"]
     assert "graph channel scales fitted on the validation links (one per channel): " in out
+    weights = fitted["exemplar_weights"]  # the nearest-exemplar term, weighted (or off) on validation
+    assert len(weights) == 2 and all(w >= 0 for w in weights)
+    assert "nearest-exemplar term of image->concept: " in out
 
 
 def test_train_with_a_preset_in_a_fresh_process(workdir: Path, tmp_path: Path) -> None:

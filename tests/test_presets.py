@@ -85,6 +85,12 @@ def test_cli_options_change_the_preset() -> None:
     assert model.propagate == {"hops": 1, "dim": 128} and model.num_layers == 0
     model, _, _, _ = _configs(build_parser().parse_args(["train", "g", "-o", "r", "--no-propagate"]))
     assert model.propagate is None
+    model, _, _, _ = _configs(build_parser().parse_args(["train", "g", "-o", "r", "--no-exemplars"]))
+    assert model.exemplars is None and ModelConfig().exemplars == {"hops": 2}
+    model, _, _, _ = _configs(build_parser().parse_args(["train", "g", "-o", "r", "--exemplar-hops", "1"]))
+    assert model.exemplars == {"hops": 1}
+    model, _, _, _ = _configs(build_parser().parse_args(["train", "g", "-o", "r", "--preset", "towers"]))
+    assert model.exemplars is None  # the non-graph baseline has no term
     args = build_parser().parse_args(["train", "g", "-o", "r", "--preset", "gnn", "--propagate-dim", "64"])
     model, _, _, _ = _configs(args)
     assert model.num_layers == 2 and model.propagate == {"hops": 2, "dim": 64}

@@ -48,7 +48,7 @@ from graphalign.benchmark.protocols import ProtocolSplit, Query, make_protocol_s
 from graphalign.benchmark.statistics import PairedDifference, paired_relative
 from graphalign.data.split import LABEL_FREE_RELATIONS, EdgeSplit
 from graphalign.errors import ConfigError
-from graphalign.evaluation.ranking import evaluate_ranking
+from graphalign.evaluation.ranking import evaluate_ranking, evaluate_scored
 from graphalign.features.build import build_graph
 from graphalign.features.featurize import GraphConfig
 from graphalign.features.knn import KNN_RELATION, add_knn_edges
@@ -166,15 +166,16 @@ def readout_variants(
     x_dict: dict[str, torch.Tensor],
     edge_index_dict: dict[Any, torch.Tensor],
     name: str,
-    variants: dict[str, tuple[bool | list[int], bool]],
+    variants: dict[str, tuple[bool | list[int] | str, bool]],
     split: EdgeSplit,
 ) -> dict[str, dict[str, torch.Tensor]]:
     """Rows from one trained model with readouts composed differently: message passing runs once.
 
     ``name`` is the model as trained (every readout, each direction with its
-    fitted channel scales); each variant keeps every readout but the channels,
-    and of the channels all with every scale 1 (``True``), none (``False``) or
-    those whose indices it lists. ``split`` says which candidates the graph links (the views of
+    fitted channel scales, and its exemplar term); each variant keeps every
+    readout but the channels, and of the channels all with every scale 1
+    (``True``), none (``False``) or those whose indices it lists; ``"views"``
+    is the model as trained without its exemplar term. ``split`` says which candidates the graph links (the views of
     :mod:`graphalign.nn.directions`).
     """
     learned = model(x_dict, edge_index_dict, readouts=False)
@@ -183,9 +184,11 @@ def readout_variants(
             learned = readout(learned, x_dict, edge_index_dict)
     channels = model.readouts["channels"]
     unscaled = channels(learned, x_dict, edge_index_dict)
-    rows = {name: directed_embeddings(unscaled, model.direction_multipliers(), split)}
+    rows = {name: directed_embeddings(unscaled, model.direction_multipliers(), split, model, x_dict)}
     for row, (select, _) in variants.items():
-        if select is True:
+        if select == "views":
+            rows[row] = directed_embeddings(unscaled, model.direction_multipliers(), split)
+        elif select is True:
             rows[row] = unscaled
         else:
             rows[row] = learned if select is False else channels(learned, x_dict, edge_index_dict, select=select)
@@ -198,7 +201,7 @@ def trained_method(
     train: TrainConfig,
     features: str = "default",
     uses_graph: bool | None = None,
-    variants: dict[str, tuple[bool | list[int], bool]] | None = None,
+    variants: dict[str, tuple[bool | list[int] | str, bool]] | None = None,
     run: RunConfig | None = None,
 ) -> Method:
     """A method that trains ``model`` with ``train`` on the graph ``features``.
@@ -207,8 +210,9 @@ def trained_method(
         run: Runtime settings of training (the progress bar is always off).
         variants: More rows from the same trained model: ``row name → (channels,
             uses graph)``, where ``channels`` is ``False`` (the model without its
-            channels readout) or the indices of the graph channels to keep
-            (:func:`readout_variants`).
+            channels readout), the indices of the graph channels to keep, or
+            ``"views"`` (the model as trained without its exemplar term;
+            :func:`readout_variants`).
     """
 
     def embed(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> Any:
@@ -329,10 +333,12 @@ def _with_two_variants(name: str, model: ModelConfig, train: TrainConfig, run: R
 def _with_ablation_rows(name: str, model: ModelConfig, train: TrainConfig, run: RunConfig) -> Method:
     """``name`` and, from the same weights, its leave-one-out channel rows and its learned part alone."""
     prefix = "ablation: graphalign" if name == BEST_ROW else name
-    variants: dict[str, tuple[bool | list[int], bool]] = {
+    variants: dict[str, tuple[bool | list[int] | str, bool]] = {
         f"{prefix}, learned part alone": (False, True),
         f"{prefix}, channel scales not fitted": (True, True),
     }
+    if model.exemplars is not None:
+        variants[f"{prefix}, no exemplar term"] = ("views", True)
     channels = (model.readout("channels") or {}).get("channels", [])
     names = (
         DEFAULT_CHANNEL_NAMES if len(channels) == len(DEFAULT_CHANNEL_NAMES) else tuple(map(str, range(len(channels))))
@@ -367,6 +373,20 @@ def _evaluate(
     ):
         return results  # nothing to rank (e.g. a graph without texts)
     subsets = {"all": torch.ones(query.pairs.size(1), dtype=torch.bool), **query.groups}
+    term = embeddings.term(query.query_type, query.cand_type) if isinstance(embeddings, DirectedEmbeddings) else None
+    if term is not None:  # a score that is not a dot product: the views plus the term
+        directed = embeddings
+        assert isinstance(directed, DirectedEmbeddings)
+        for subset, mask in subsets.items():
+            if int(mask.sum()):
+                results[subset] = evaluate_scored(
+                    lambda rows: directed.scores(query.query_type, query.cand_type, rows=rows),
+                    query.pairs[0, mask],
+                    query.pairs[1, mask],
+                    directed[query.cand_type].size(0),
+                    known_pairs=query.known.t(),
+                )
+        return results
     if isinstance(embeddings, DirectedEmbeddings):  # each direction in its own view
         queries, candidates = embeddings.pair(query.query_type, query.cand_type)
     elif embeddings is not None:

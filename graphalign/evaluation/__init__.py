@@ -6,8 +6,9 @@ from graphalign.evaluation.ranking import (
     PRIMARY_METRIC,
     PairRanker,
     evaluate_ranking,
+    evaluate_scored,
     filtered_ranks,
     ranking_metrics,
 )
 
-__all__ = ["PRIMARY_METRIC", "PairRanker", "evaluate_ranking", "filtered_ranks", "ranking_metrics"]
+__all__ = ["PRIMARY_METRIC", "PairRanker", "evaluate_ranking", "evaluate_scored", "filtered_ranks", "ranking_metrics"]

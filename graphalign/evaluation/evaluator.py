@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from graphalign.data.split import EdgeSplit
-from graphalign.evaluation.ranking import evaluate_ranking
+from graphalign.evaluation.ranking import evaluate_ranking, evaluate_scored
 from graphalign.nn.directions import DirectedEmbeddings
 from graphalign.typing import EdgeType, NodeType
 
@@ -169,7 +169,17 @@ class LinkEvaluator:
     @torch.no_grad()
     def rank(self, run: RankingRun, embeddings: Mapping[NodeType, torch.Tensor]) -> dict[str, float]:
         """The metrics of one ranking; :class:`~graphalign.nn.directions.DirectedEmbeddings` are read in the
-        views of the run's direction."""
+        views of the run's direction, with its score term where it has one."""
+        if isinstance(embeddings, DirectedEmbeddings) and embeddings.term(run.query_type, run.cand_type) is not None:
+            directed = embeddings
+            return evaluate_scored(
+                lambda rows: directed.scores(run.query_type, run.cand_type, rows=rows),
+                run.pairs[0],
+                run.pairs[1],
+                embeddings[run.cand_type].size(0),
+                known_pairs=run.known.t(),
+                ks=self.ks,
+            )
         if isinstance(embeddings, DirectedEmbeddings):
             queries, candidates = embeddings.pair(run.query_type, run.cand_type)
         else:

@@ -13,7 +13,7 @@ where :math:`c` runs over the unfiltered candidates.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +21,7 @@ from torch import Tensor
 
 from graphalign.errors import ConfigError
 
-__all__ = ["PRIMARY_METRIC", "PairRanker", "filtered_ranks", "ranking_metrics", "evaluate_ranking"]
+__all__ = ["PRIMARY_METRIC", "PairRanker", "filtered_ranks", "ranking_metrics", "evaluate_ranking", "evaluate_scored"]
 
 PRIMARY_METRIC = "mrr"
 """Key of the metric to select models by."""
@@ -259,6 +259,60 @@ class PairRanker:
 
 _SCORES_PER_BATCH = 1 << 23
 """Scores held at once by :func:`evaluate_ranking` (about 200 MB with its counts)."""
+
+
+def evaluate_scored(
+    score_rows: Callable[[Tensor], Tensor],
+    query_index: Tensor,
+    target_index: Tensor,
+    num_candidates: int,
+    known_pairs: Tensor | None = None,
+    ks: Sequence[int] = (1, 3, 10),
+) -> dict[str, float]:
+    """:func:`evaluate_ranking` for scores that are not a dot product of two embeddings.
+
+    ``score_rows(rows)`` gives the score of query rows ``rows`` with every
+    candidate; it is called on batches of the evaluated queries (about 8 million
+    scores at once), and each pair is ranked as :func:`evaluate_ranking` ranks it
+    (filtered, ties counted half).
+
+    Example:
+        >>> scores = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
+        >>> evaluate_scored(lambda rows: scores[rows], torch.tensor([0, 1]), torch.tensor([1, 1]), 2)["mrr"]
+        0.75
+
+    Args:
+        score_rows: Query rows → their scores.
+        query_index: Query row of each pair.
+        target_index: Candidate of each pair's target.
+        num_candidates: Number of candidates.
+        known_pairs: Known ``(query row, candidate)`` positives to filter.
+        ks: Hits@k cut-offs.
+
+    Shapes:
+        - score_rows: ``(B,)`` → ``(B, num_candidates)``
+        - query_index, target_index: ``(P,)``; known_pairs: ``(K, 2)``
+    """
+    query_index, target_index = query_index.long().cpu(), target_index.long().cpu()
+    rows, local = torch.unique(query_index, return_inverse=True)
+    known = torch.empty(0, 2, dtype=torch.long)
+    if known_pairs is not None and known_pairs.numel() and rows.numel():
+        known_pairs = known_pairs.long().cpu()
+        lookup = torch.full((int(max(int(rows.max()), int(known_pairs[:, 0].max()))) + 1,), -1, dtype=torch.long)
+        lookup[rows] = torch.arange(rows.numel())
+        known = torch.stack([lookup[known_pairs[:, 0]], known_pairs[:, 1]], dim=1)
+        known = known[known[:, 0] >= 0]
+    ranks = torch.empty(query_index.numel())
+    chunk = max(1, _SCORES_PER_BATCH // max(num_candidates, 1))
+    for start in range(0, rows.numel(), chunk):
+        stop = min(start + chunk, rows.numel())
+        pairs = (local >= start) & (local < stop)
+        in_chunk = known[(known[:, 0] >= start) & (known[:, 0] < stop)]
+        ranker = PairRanker(
+            local[pairs] - start, target_index[pairs], in_chunk - torch.tensor([start, 0]), stop - start, num_candidates
+        )
+        ranks[pairs] = ranker.ranks(score_rows(rows[start:stop]).float().cpu())
+    return ranking_metrics(ranks, ks)
 
 
 def _known_rows(queries: Tensor, ptr: Tensor, known_cands: Tensor) -> tuple[Tensor, Tensor]:

@@ -12,6 +12,7 @@ from graphalign.nn.convs import (
     RGCNLayer,
     SAGELayer,
 )
+from graphalign.nn.exemplars import ExemplarConfig, Exemplars
 from graphalign.nn.heads import HEADS
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.nn.inherit import InheritConfig, inherit
@@ -37,4 +38,6 @@ __all__ = [
     "GraphChannels",
     "InheritConfig",
     "inherit",
+    "ExemplarConfig",
+    "Exemplars",
 ]

@@ -30,6 +30,11 @@ view_s(candidate))``, ``s`` the candidate's state. This is one dot product of
 ``[view_0(query), view_1(query)]`` with a candidate that fills only the half
 of its state (:meth:`DirectedEmbeddings.pair`), so exact and approximate
 vector indexes rank it as they are.
+
+A direction may also have a score *term* that is not a dot product: the
+nearest-exemplar term of ``image -> concept`` (:mod:`graphalign.nn.exemplars`).
+:meth:`DirectedEmbeddings.scores` adds it to the views' scores; rankings of a
+direction with a term score every candidate densely.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from graphalign.errors import GraphAlignError
+from graphalign.nn.exemplars import Exemplars
 from graphalign.typing import NodeType
 
 __all__ = ["Direction", "DirectedEmbeddings", "LINKED", "NEW", "candidate_view", "query_view", "rescale"]
@@ -143,6 +150,7 @@ class DirectedEmbeddings(dict):
             the embeddings as they are).
         linked: Per direction, which candidates the graph links to the query's type (``(num_candidates,)``
             bool; :meth:`~graphalign.data.split.EdgeSplit.linked`); without it a direction has one view.
+        terms: Per direction, a score term added to the views' scores (:class:`~graphalign.nn.exemplars.Exemplars`).
     """
 
     def __init__(
@@ -150,10 +158,46 @@ class DirectedEmbeddings(dict):
         embeddings: Mapping[NodeType, Tensor],
         multipliers: Mapping[Direction, Tensor] | None = None,
         linked: Mapping[Direction, Tensor] | None = None,
+        terms: Mapping[Direction, Exemplars] | None = None,
     ) -> None:
         super().__init__(embeddings)
         self.multipliers: dict[Direction, Tensor] = dict(multipliers or {})
         self.linked: dict[Direction, Tensor] = dict(linked or {})
+        self.terms: dict[Direction, Exemplars] = dict(terms or {})
+
+    def term(self, query_type: NodeType, cand_type: NodeType) -> Exemplars | None:
+        """The score term of one direction, ``None`` when it has none."""
+        return self.terms.get((query_type, cand_type))
+
+    def scores(
+        self,
+        query_type: NodeType,
+        cand_type: NodeType,
+        rows: Tensor | None = None,
+        vectors: Tensor | None = None,
+        features: Tensor | None = None,
+    ) -> Tensor:
+        """Every candidate's score for the stored queries ``rows`` (default: all), or for new queries'
+        embeddings ``vectors`` and input ``features``: the views' cosine plus the direction's term.
+
+        Shapes:
+            - rows: ``(num_queries,)``
+            - vectors: ``(num_queries, dim)``
+            - features: ``(num_queries, feature_dim)`` (needed with ``vectors`` where the direction has a term)
+            - output: ``(num_queries, num_nodes[cand_type])``
+        """
+        new = vectors is not None
+        if vectors is None:
+            vectors = self[query_type] if rows is None else self[query_type][rows]
+        out = self.queries(query_type, cand_type, vectors) @ self.candidates(query_type, cand_type).t()
+        term = self.term(query_type, cand_type)
+        if term is not None:
+            if new and features is None:
+                raise GraphAlignError(
+                    f"new {query_type} queries need their input features: {query_type} -> {cand_type} has a score term"
+                )
+            out = out + term.scores(None if new else rows, features)
+        return out
 
     def multiplier(self, query_type: NodeType, cand_type: NodeType) -> Tensor | None:
         """The multiplier of one direction, ``None`` when it has none."""

@@ -28,6 +28,7 @@ from graphalign.errors import ConfigError, GraphValidationError, check_config_ke
 from graphalign.nn.channels import ChannelConfig
 from graphalign.nn.convs import CONVS
 from graphalign.nn.directions import Direction
+from graphalign.nn.exemplars import EXEMPLAR_DIRECTION, ExemplarConfig, ExemplarWeights
 from graphalign.nn.heads import HEADS, build_head
 from graphalign.nn.inherit import InheritConfig
 from graphalign.nn.layers import NORMS, build_activation, build_norm, check_activation
@@ -148,6 +149,11 @@ class ModelConfig:
             then reads one row per node and its cost follows the supervision
             pairs, not the neighbourhoods (the default; ``None``: raw
             features only, as the ``gnn`` and ``towers`` presets).
+        exemplars: With ``{"hops": K}`` (:class:`~graphalign.nn.exemplars.ExemplarConfig`), image →
+            concept rankings add each concept's nearest training image (label transfer), weighted by
+            calibration on the validation links (0, off, until then and where it does not help); a
+            concept without images borrows its relatives' within ``K`` hops (``None``: no such term,
+            as the ``towers`` and ``plain`` presets).
     """
 
     hidden_dim: int = 256
@@ -163,6 +169,7 @@ class ModelConfig:
     head_kwargs: dict[str, Any] = field(default_factory=dict)
     readouts: list[dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(DEFAULT_READOUTS))
     propagate: dict[str, Any] | None = field(default_factory=lambda: {"hops": 2, "dim": 128})
+    exemplars: dict[str, Any] | None = field(default_factory=lambda: {"hops": 2})
 
     def __post_init__(self) -> None:
         for name in ("hidden_dim", "out_dim"):
@@ -210,6 +217,8 @@ class ModelConfig:
                     key="propagate",
                 )
             self.propagate = PropagationConfig.from_dict(self.propagate).to_dict()
+        if self.exemplars is not None:
+            self.exemplars = ExemplarConfig.from_dict(self.exemplars).to_dict()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy."""
@@ -228,7 +237,7 @@ class ModelConfig:
         copied = {
             key: (
                 dict(value)
-                if key in ("conv_kwargs", "head_kwargs") or (key == "propagate" and value is not None)
+                if key in ("conv_kwargs", "head_kwargs") or (key in ("propagate", "exemplars") and value is not None)
                 else list(value)
                 if key == "readouts"
                 else value
@@ -372,6 +381,10 @@ class HeteroAligner(nn.Module):
             config.head, config.head_kwargs, group_dims, h, config.out_dim, build_activation(config.act)
         )
         self.readouts = build_readouts(config.readouts, self.in_dims)
+        query_type, cand_type = EXEMPLAR_DIRECTION
+        self.exemplars: ExemplarWeights | None = None
+        if config.exemplars is not None and query_type in self.in_dims and cand_type in self.in_dims:
+            self.exemplars = ExemplarWeights(self.in_dims[query_type], ExemplarConfig.from_dict(config.exemplars))
         self.register_load_state_dict_pre_hook(_rename_legacy_keys)
 
     @classmethod

@@ -177,25 +177,42 @@ class Aligner:
         types: list[NodeType],
         k: int,
         exclude: str | None = None,
+        row: int | None = None,
+        features: torch.Tensor | None = None,
     ) -> list[Neighbor]:
+        """The ``k`` best nodes of ``types`` for ``query`` (the graph's node ``row`` of ``query_type``, or a new
+        node with input ``features``), each type ranked in the views of its direction."""
         results: list[Neighbor] = []
         for node_type in types:
-            index = self.index(node_type, query_type)
-            wanted = min(k + (1 if exclude else 0), len(index))  # never more than it holds
-            vector, factor = query.unsqueeze(0), 1.0
-            if self._directed(query_type, node_type):
+            wanted = min(k + (1 if exclude else 0), len(self.node_index.ids[node_type]))  # never more than it holds
+            term = (
+                self.embeddings.term(query_type, node_type) if isinstance(self.embeddings, DirectedEmbeddings) else None
+            )
+            if term is not None and (row is not None or features is not None):
+                # a score term: every candidate scored exactly (views + term)
                 assert isinstance(self.embeddings, DirectedEmbeddings)
-                vector = self.embeddings.queries(query_type, node_type, vector)
-                # two views: the query holds both, the index normalises it to 1 / sqrt(2) per view
-                factor = math.sqrt(2.0) if self.embeddings.two_views(query_type, node_type) else 1.0
-            scores, rows = index.search(vector, wanted)
-            for score, row in zip(scores[0].tolist(), rows[0].tolist()):
-                if row < 0:
+                if row is not None:
+                    scored = self.embeddings.scores(query_type, node_type, rows=torch.tensor([row]))
+                else:
+                    scored = self.embeddings.scores(query_type, node_type, vectors=query[None], features=features)
+                scores, rows = scored.topk(wanted, dim=-1)
+            else:
+                index = self.index(node_type, query_type)
+                vector, factor = query.unsqueeze(0), 1.0
+                if self._directed(query_type, node_type):
+                    assert isinstance(self.embeddings, DirectedEmbeddings)
+                    vector = self.embeddings.queries(query_type, node_type, vector)
+                    # two views: the query holds both, the index normalises it to 1 / sqrt(2) per view
+                    factor = math.sqrt(2.0) if self.embeddings.two_views(query_type, node_type) else 1.0
+                scores, rows = index.search(vector, wanted)
+                scores = scores * factor
+            for score, found in zip(scores[0].tolist(), rows[0].tolist()):
+                if found < 0:
                     continue
-                node_id = self.node_index.id(node_type, row)
+                node_id = self.node_index.id(node_type, found)
                 if node_id != exclude:
                     name = self.graph.display_name(node_id)
-                    results.append(Neighbor(node_id, node_type, float(score) * factor, name))
+                    results.append(Neighbor(node_id, node_type, float(score), name))
         results.sort(key=lambda n: -n.score)
         return results[:k]
 
@@ -218,8 +235,8 @@ class Aligner:
             ConfigError: If ``k`` is not an integer >= 1.
         """
         check_int("Aligner", "k", k, low=1)
-        node_type = self.node_index.locate(node_id)[0]
-        return self._rank(self.embedding(node_id), node_type, self._types(type), k, exclude=node_id)
+        node_type, row = self.node_index.locate(node_id)
+        return self._rank(self.embedding(node_id), node_type, self._types(type), k, exclude=node_id, row=row)
 
     def graph_neighbors(self, node_id: str, hops: int = 1) -> list[GraphNeighbor]:
         """Nodes within ``hops`` edges of ``node_id`` in the knowledge graph (both directions).
@@ -282,13 +299,8 @@ class Aligner:
             self._encoders[modality] = encoder
         return self._encoders[modality]
 
-    @torch.no_grad()
-    def embed_new(self, text: str | None = None, image: Any = None) -> torch.Tensor:
-        """Maps a new text or image (not in the graph) into the shared space.
-
-        It is encoded with the run's encoder and passed through the model's path
-        for its node type as a node without edges.
-        """
+    def _encode_new(self, text: str | None, image: Any) -> tuple[NodeType, torch.Tensor]:
+        """The node type and input features of a new text or image."""
         if (text is None) == (image is None):
             raise GraphAlignError("give exactly one of text= or image=")
         if text is not None:
@@ -299,8 +311,19 @@ class Aligner:
             features, node_type = self._encoder("image").encode([image]), "image"
         if node_type not in self.run.model.in_dims:
             raise GraphAlignError(f"the model has no {node_type} nodes, so it cannot place a new {node_type}")
-        model = self.run.model
-        return model.encode_features(node_type, features.to(self.run.device))[0].cpu()
+        return node_type, features
+
+    @torch.no_grad()
+    def _embed_features(self, node_type: NodeType, features: torch.Tensor) -> torch.Tensor:
+        return self.run.model.encode_features(node_type, features.to(self.run.device))[0].cpu()
+
+    def embed_new(self, text: str | None = None, image: Any = None) -> torch.Tensor:
+        """Maps a new text or image (not in the graph) into the shared space.
+
+        It is encoded with the run's encoder and passed through the model's path
+        for its node type as a node without edges.
+        """
+        return self._embed_features(*self._encode_new(text, image))
 
     def search(
         self,
@@ -322,8 +345,8 @@ class Aligner:
         """
         check_int("Aligner", "k", k, low=1)
         types = self._types(type)  # before encoding anything
-        query_type = "text" if text is not None else "image"
-        return self._rank(self.embed_new(text=text, image=image), query_type, types, k)
+        query_type, features = self._encode_new(text, image)
+        return self._rank(self._embed_features(query_type, features), query_type, types, k, features=features)
 
     def search_by_type(
         self,
@@ -340,6 +363,6 @@ class Aligner:
         """
         check_int("Aligner", "k", k, low=1)
         types = self._types(type)
-        vector = self.embed_new(text=text, image=image)
-        query_type = "text" if text is not None else "image"
-        return {node_type: self._rank(vector, query_type, [node_type], k) for node_type in types}
+        query_type, features = self._encode_new(text, image)
+        vector = self._embed_features(query_type, features)
+        return {node_type: self._rank(vector, query_type, [node_type], k, features=features) for node_type in types}

@@ -29,6 +29,16 @@ The trained weights do not change; the scales live in the channels readout's
 A scale of 0 switches a channel off for that direction: a part that helps one
 graph and hurts another is switched off where the user's own validation links
 say it hurts.
+
+The nearest-exemplar term of ``image -> concept`` (:mod:`graphalign.nn.exemplars`)
+is fitted after that direction's scales: one weight for concepts with
+training images and one for the others, every pair of ``exemplar_grid`` tried.
+The term lifts concepts with images far more than it lifts the others, and
+each group's gain pushes the other group's targets down, so the criterion is
+the *geometric* mean of the two groups' MRRs: a relative gain for one group
+has to outweigh the relative loss of the other. Of the weights within
+``min_gain`` of the best, those with the fewest non-zero weights are kept
+(both 0, the term off, unless it gains at least ``min_gain``).
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,8 +59,10 @@ from graphalign.errors import ConfigError
 from graphalign.evaluation.evaluator import LinkEvaluator, RankingRun
 from graphalign.evaluation.ranking import PairRanker, evaluate_ranking
 from graphalign.nn.directions import LINKED, NEW, Direction, candidate_view, query_view
+from graphalign.nn.exemplars import EXEMPLAR_DIRECTION
 from graphalign.nn.hetero_gnn import HeteroAligner
 from graphalign.nn.readouts import ChannelsReadout
+from graphalign.training.exemplars import exemplar_term
 from graphalign.typing import NodeType
 
 logger = logging.getLogger(__name__)
@@ -80,7 +93,9 @@ class CalibrationConfig:
             targets of both kinds (``False``: one view per direction).
         max_scores: Most per-block scores held to speed the search up (``blocks x query rows x
             candidates``); a direction beyond it ranks rescaled embeddings at each step, by coordinate
-            ascent.
+            ascent, and its exemplar term stays off.
+        exemplar_grid: Weights tried for the nearest-exemplar term (:mod:`graphalign.nn.exemplars`), for
+            concepts with training images and for the others.
     """
 
     grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
@@ -90,12 +105,14 @@ class CalibrationConfig:
     min_gain: float = 0.005
     by_state: bool = True
     max_scores: int = 1 << 26
+    exemplar_grid: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
 
     def __post_init__(self) -> None:
         if (
             not self.grid
             or not self.exhaustive_grid
-            or any(v < 0 for v in (*self.grid, *self.exhaustive_grid))
+            or not self.exemplar_grid
+            or any(v < 0 for v in (*self.grid, *self.exhaustive_grid, *self.exemplar_grid))
             or self.sweeps < 1
             or self.min_gain < 0
             or self.max_evaluations < 0
@@ -118,6 +135,8 @@ class DirectionFit:
     before: float
     after: float
     new_scales: tuple[float, ...] = ()
+    exemplar_weights: tuple[float, ...] = ()
+    """The nearest-exemplar term's weights (linked, new concepts), where the direction has the term."""
 
 
 def _channels(model: HeteroAligner) -> ChannelsReadout | None:
@@ -199,6 +218,56 @@ def _ascent(
     return best, best_mrr
 
 
+def _fit_exemplars(
+    score: ScoreFn, views: Views, parts: tuple[Tensor, Tensor], config: CalibrationConfig
+) -> tuple[tuple[float, float], float, float]:
+    """The exemplar term's weights (linked, new concepts) with the best geometric mean of the group MRRs
+    (see the module docstring), and that mean without the term and with it.
+
+    Shapes:
+        - parts: two ``(num_query_rows, num_candidates)``: the term of linked and of new concepts
+    """
+    base, (own, borrowed) = score.scores(views), parts
+
+    def objective(weights: tuple[float, float]) -> float:
+        mrrs = score.mrrs(base + weights[0] * own + weights[1] * borrowed)
+        return math.exp(sum(math.log(max(mrr, 1e-12)) for mrr in mrrs) / len(mrrs))
+
+    results = [(objective(w), w) for w in itertools.product(config.exemplar_grid, repeat=2)]
+    before = objective((0.0, 0.0))
+    top = max(value for value, _ in results)
+    _, _, after, weights = min(
+        (sum(w != 0.0 for w in weights), -value, value, weights)
+        for value, weights in results
+        if value >= top - config.min_gain
+    )
+    if after < before + config.min_gain:
+        return (0.0, 0.0), before, before
+    return weights, before, after
+
+
+def _with_exemplars(
+    model: HeteroAligner,
+    fit: DirectionFit,
+    score: ScoreFn,
+    features: Mapping[NodeType, Tensor],
+    evaluator: LinkEvaluator,
+    edges: Mapping[tuple[str, str, str], Tensor],
+    config: CalibrationConfig,
+) -> DirectionFit:
+    """``fit`` with the exemplar term's weights fitted on its scales (the model's weights set to them)."""
+    assert model.exemplars is not None
+    term = exemplar_term(model, features, evaluator.split, weights=torch.ones(2), edges=edges)
+    if term is None or not score.cached:
+        logger.info("exemplar term off: %s", "no images or concepts" if term is None else "too many scores to search")
+        return fit
+    views = {LINKED: fit.scales, NEW: fit.new_scales}
+    weights, before, after = _fit_exemplars(score, views, term.parts(term.features[score.rows]), config)
+    model.exemplars.weights.copy_(torch.tensor(weights))
+    logger.info("exemplar term weights %g, %g (geometric mean of group MRRs %.4f -> %.4f)", *weights, before, after)
+    return dataclasses.replace(fit, exemplar_weights=weights)
+
+
 def _by_target(run: RankingRun, linked: Tensor) -> list[tuple[int, RankingRun]]:
     """``run`` in two groups, with their state: links whose target the graph links to the query's type
     (``linked``, e.g. concepts with training images) and the rest (new).
@@ -249,7 +318,7 @@ class ScoreFn:
         self.linked, self.blocks = linked.cpu(), blocks
         self.states = {state for state, _ in runs}
         query_type, cand_type = direction
-        rows = torch.unique(torch.cat([run.pairs[0] for _, run in runs]))
+        self.rows = rows = torch.unique(torch.cat([run.pairs[0] for _, run in runs]))
         local = torch.full((embeddings[query_type].size(0),), -1, dtype=torch.long)
         local[rows] = torch.arange(rows.numel())
         queries, candidates = embeddings[query_type][rows].float().cpu(), embeddings[cand_type].float().cpu()
@@ -295,10 +364,17 @@ class ScoreFn:
         out[:, self.linked], out[:, ~self.linked] = parts[LINKED], parts[NEW]
         return out
 
+    def mrrs(self, scores: Tensor) -> list[float]:
+        """The MRR of each ranking (and target group) under ``scores`` (cached only).
+
+        Shapes:
+            - scores: ``(num_query_rows, num_candidates)``, rows in the order of ``self.rows``
+        """
+        return [ranker.metrics(scores)["mrr"] for ranker in self.rankers]
+
     def __call__(self, views: Mapping[int, Sequence[float]]) -> float:
         if self.cached:
-            scores = self.scores(views)
-            mrrs = [ranker.metrics(scores)["mrr"] for ranker in self.rankers]
+            mrrs = self.mrrs(self.scores(views))
         else:
             ones = torch.ones(1)
             multiplier = torch.stack([torch.cat([ones, torch.tensor(views[s])])[self.blocks] for s in (LINKED, NEW)])
@@ -315,22 +391,29 @@ def fit_direction_scales(
     evaluator: LinkEvaluator,
     part: str = "val",
     config: CalibrationConfig | None = None,
+    features: Mapping[NodeType, Tensor] | None = None,
 ) -> list[DirectionFit]:
-    """Fits the channel scales of every direction with links in ``part`` (see the module docstring).
+    """Fits the channel scales of every direction with links in ``part``, and the weights of the model's
+    exemplar term (see the module docstring).
 
     Args:
-        model: The trained model; its channels readout's scales are set in place.
+        model: The trained model; its channels readout's scales and its exemplar weights are set in place.
         embeddings: Its embeddings with every scale 1 (as :func:`~graphalign.training.trainer.embed_nodes`
             stores them).
         evaluator: Ranks the links of ``part``.
         part: The split part to fit on.
         config: The search (default :class:`CalibrationConfig`).
+        features: The graph's input features per node type (``None``: the exemplar term's weights are
+            left as they are).
 
     Returns:
         One :class:`DirectionFit` per direction (none when the model has no channels readout, or one
         with ``calibrate=False``).
     """
     config = config or CalibrationConfig()
+    if model.exemplars is not None and features is not None and EXEMPLAR_DIRECTION[0] in features:
+        model.exemplars.weights.zero_()
+        model.exemplars.mean.copy_(features[EXEMPLAR_DIRECTION[0]].float().mean(0))
     readout = _channels(model)
     if readout is None or not readout.calibrate:
         return []
@@ -348,6 +431,8 @@ def fit_direction_scales(
     for direction, runs in sorted(by_direction.items()):
         score = ScoreFn(direction, runs, embeddings, linked[direction], blocks, config.max_scores)
         fit = _fit_one(readout, direction, score, config)
+        if direction == EXEMPLAR_DIRECTION and features is not None and model.exemplars is not None:
+            fit = _with_exemplars(model, fit, score, features, evaluator, trained_edges, config)
         logger.info(
             "channel scales for %s -> %s: %s; new candidates: %s (validation MRR %.4f -> %.4f)",
             *direction,

@@ -29,12 +29,14 @@ from graphalign.features.store import BuiltGraph
 from graphalign.graph.convert import edge_index_dict, forward_relation, reverse_edge_type
 from graphalign.losses import LOSSES, build_loss
 from graphalign.nn.directions import DirectedEmbeddings, Direction
+from graphalign.nn.exemplars import EXEMPLAR_DIRECTION
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.nn.readouts import ChannelsReadout
 from graphalign.outputs import write_marker
 from graphalign.training import checkpoint as ckpt
 from graphalign.training.calibration import fit_direction_scales
 from graphalign.training.distributed import resolve_distributed
+from graphalign.training.exemplars import exemplar_term
 from graphalign.training.sampler_config import FullSampling, build_sampling, resolve_sampling, sampler_spec
 from graphalign.typing import EdgeType, NodeType
 
@@ -338,7 +340,8 @@ class TrainResult:
         split_config: How the edges were split.
         run_config: The runtime settings it ran with.
         channel_scales: Per direction (``"concept->image"``), the graph channels' scales fitted on the
-            validation links and the validation MRR before and after (:mod:`graphalign.training.calibration`).
+            validation links and the validation MRR before and after (:mod:`graphalign.training.calibration`);
+            for ``image->concept``, also the weights of the nearest-exemplar term (``exemplar_weights``).
     """
 
     model: HeteroAligner
@@ -438,23 +441,31 @@ def embed_nodes(
     model.eval()
     x_dict = {t: x.float() for t, x in data.x_dict.items()}  # features stored in half precision
     z = model(x_dict, data.edge_index_dict, **forward_kwargs)  # {t: (N_t, out_dim)}
-    multipliers = model.direction_multipliers() if forward_kwargs.get("readouts", True) else {}
-    return directed_embeddings({t: v.cpu() for t, v in z.items()}, multipliers, split)
+    if not forward_kwargs.get("readouts", True):
+        return directed_embeddings({t: v.cpu() for t, v in z.items()}, {}, split)
+    return directed_embeddings({t: v.cpu() for t, v in z.items()}, model.direction_multipliers(), split, model, x_dict)
 
 
 def directed_embeddings(
-    z: Mapping[NodeType, Tensor], multipliers: Mapping[Direction, Tensor], split: EdgeSplit
+    z: Mapping[NodeType, Tensor],
+    multipliers: Mapping[Direction, Tensor],
+    split: EdgeSplit,
+    model: HeteroAligner | None = None,
+    features: Mapping[NodeType, Tensor] | None = None,
 ) -> DirectedEmbeddings:
     """``z`` with the views of each direction (:mod:`graphalign.nn.directions`): the model's multipliers and
-    which candidates ``split``'s training links link to the query's type.
+    which candidates ``split``'s training links link to the query's type; with ``model`` and the graph's
+    input ``features``, also the model's exemplar term (:mod:`graphalign.nn.exemplars`).
 
     Shapes:
         - z[t]: ``(num_nodes[t], dim)``
         - multipliers[d]: ``(2, dim)``
     """
-    edges = split.inference_edges(add_reverse=False) if multipliers else {}
+    term = exemplar_term(model, features, split) if model is not None and features is not None else None
+    edges = split.inference_edges(add_reverse=False) if multipliers or term is not None else {}
     linked = {(q, c): split.linked(q, c, z[c].size(0), edges) for q, c in multipliers if c in z}
-    return DirectedEmbeddings(z, multipliers, linked)
+    terms = {EXEMPLAR_DIRECTION: term} if term is not None else {}
+    return DirectedEmbeddings(z, multipliers, linked, terms)
 
 
 class _EdgeTypeCycler:
@@ -862,7 +873,9 @@ class _Trainer:
         z = (
             self.embed()
             if stored is None
-            else directed_embeddings(stored, self.model.direction_multipliers(), self.split)
+            else directed_embeddings(
+                stored, self.model.direction_multipliers(), self.split, self.model, self.inference_data.x_dict
+            )
         )
         return [self.evaluator.evaluate(z, part=part) for part in parts]
 
@@ -876,6 +889,8 @@ class _Trainer:
         for readout in self.model.readouts.values():
             if isinstance(readout, ChannelsReadout):
                 readout.scales.fill_(1.0)  # the stored embeddings are those with every scale 1
+        if self.model.exemplars is not None:
+            self.model.exemplars.weights.zero_()  # and without the exemplar term
         z = self.embed()
         return {
             f"{fit.direction[0]}->{fit.direction[1]}": {
@@ -883,8 +898,11 @@ class _Trainer:
                 "new_scales": list(fit.new_scales),
                 "val_mrr_before": fit.before,
                 "val_mrr_after": fit.after,
+                **({"exemplar_weights": list(fit.exemplar_weights)} if fit.exemplar_weights else {}),
             }
-            for fit in fit_direction_scales(self.model, z, self.evaluator, part="val")
+            for fit in fit_direction_scales(
+                self.model, z, self.evaluator, part="val", features=self.inference_data.x_dict
+            )
         }, dict(z)
 
 

@@ -136,3 +136,28 @@ def test_pair_ranker_equals_evaluate_ranking(small, monkeypatch) -> None:
     assert (ranker.pair_filter is None) == (not small)
     expected = evaluate_ranking(q, c, query_index, target_index, known_pairs=known)
     assert ranker.metrics(q @ c.T) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("per_batch", [1 << 23, 20])
+def test_evaluate_scored_equals_evaluate_ranking(per_batch, monkeypatch) -> None:
+    """Scores given by a function of the query rows, in one batch or in batches of two rows."""
+    import graphalign.evaluation.ranking as ranking
+    from graphalign.evaluation import evaluate_scored
+
+    monkeypatch.setattr(ranking, "_SCORES_PER_BATCH", per_batch)
+    g = torch.Generator().manual_seed(1)
+    q = torch.nn.functional.normalize(torch.randn(12, 6, generator=g), dim=-1)
+    c = torch.nn.functional.normalize(torch.randn(9, 6, generator=g), dim=-1)
+    c[4] = c[3]  # a tie
+    query_index = torch.tensor([5, 0, 1, 0, 5, 5, 11, 3])
+    target_index = torch.tensor([1, 3, 0, 4, 2, 8, 3, 4])
+    known = torch.cat([torch.stack([query_index, target_index], 1), torch.tensor([[0, 7], [5, 0], [3, 3], [7, 1]])])
+    calls = []
+
+    def score_rows(rows: torch.Tensor) -> torch.Tensor:
+        calls.append(rows.numel())
+        return q[rows] @ c.T
+
+    expected = evaluate_ranking(q, c, query_index, target_index, known_pairs=known)
+    assert evaluate_scored(score_rows, query_index, target_index, 9, known_pairs=known) == pytest.approx(expected)
+    assert sum(calls) == 5 and (len(calls) == 1) == (per_batch > 100)  # each evaluated query row once

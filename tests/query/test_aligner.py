@@ -158,3 +158,35 @@ def test_linked_and_new_candidates_are_scored_in_their_own_view(aligner):
         for state, values in before.items():
             readout.set_scales(direction, values, state=state)
         vars(run).pop("_embeddings", None)  # embedded again with these scales
+
+
+def test_image_to_concept_queries_add_the_exemplar_term(aligner, tmp_path):
+    """With the term on (as calibration sets it), image → concept rankings score every concept exactly:
+    the views' cosine plus the term, for the graph's images and for new ones."""
+    import torch
+
+    from graphalign.training.run import TrainedRun
+
+    run = TrainedRun.load(aligner.run.run_dir)
+    run.model.exemplars.weights.copy_(torch.tensor([0.5, 0.3]))
+    run.model.exemplars.mean.copy_(run.built.features["image"].float().mean(0))
+    with_term = Aligner(run)
+    z = with_term.embeddings
+    assert z.term("image", "concept") is not None and z.term("text", "concept") is None
+    image = _training_image(aligner, "c:cat")
+    row = with_term.node_index.locate(image)[1]
+    scores = z.scores("image", "concept", rows=torch.tensor([row]))[0]
+    results = with_term.neighbors(image, k=4, type="concept")
+    assert [r.id for r in results] == [with_term.node_index.id("concept", int(i)) for i in scores.topk(4).indices]
+    assert [r.score for r in results] == pytest.approx(scores.topk(4).values.tolist())
+    plain = aligner.neighbors(image, k=4, type="concept")
+    assert [r.score for r in results] != pytest.approx([r.score for r in plain])
+    path = tmp_path / "new_cat.png"
+    Image.new("RGB", (20, 20), TOY_CONCEPTS["animal"]["cat"]).save(path)
+    features = with_term._encoder("image").encode([path])
+    expected = z.scores("image", "concept", vectors=with_term.embed_new(image=path)[None], features=features)[0]
+    (best,) = with_term.search(image=path, k=1, type="concept")
+    assert best.id == with_term.node_index.id("concept", int(expected.argmax()))
+    assert best.score == pytest.approx(float(expected.max()))
+    with pytest.raises(GraphAlignError, match="input features"):
+        z.scores("image", "concept", vectors=with_term.embed_new(image=path)[None])

@@ -21,25 +21,36 @@ PRIOR = {"sources": ["image", "concept"], "hops": 0, "center": False}
 MISLEADING = {"sources": ["concept"], "relations": ["tagged"], "hops": 1, "center": False, "weight": 2.0}
 
 
+def concept_images(
+    num_concepts: int, images_per_concept: int, seed: int, noise: float, own_space: bool, tagged: bool
+) -> BuiltGraph:
+    """Concepts with random features and images that depict them: each image is its concept's features
+    plus noise, or (``own_space``) a per-concept centre of an unrelated space plus noise; with
+    ``tagged``, each image is also ``tagged`` with the *next* concept."""
+    g = torch.Generator().manual_seed(seed)
+    kg = KnowledgeGraph()
+    for c in range(num_concepts):
+        kg.add_concept(f"c{c}", name=f"concept {c}")
+    concepts = torch.randn(num_concepts, 16, generator=g)
+    centres = torch.randn(num_concepts, 16, generator=g) if own_space else concepts
+    images = []
+    for c in range(num_concepts):
+        for k in range(images_per_concept):
+            kg.add_image(f"i{c}_{k}", image=Image.new("RGB", (2, 2), (c, k, 0)))
+            kg.add_edge(f"i{c}_{k}", "depicts", f"c{c}")
+            if tagged:
+                kg.add_edge(f"i{c}_{k}", "tagged", f"c{(c + 1) % num_concepts}")
+            images.append(centres[c] + noise * torch.randn(16, generator=g))
+    return BuiltGraph(graph=kg, features={"concept": concepts, "image": torch.stack(images)})
+
+
 def misleading_graph(num_concepts: int = 20, images_per_concept: int = 3) -> BuiltGraph:
     """Images whose features are their concept's plus noise, each also ``tagged`` with the *next* concept.
 
     A channel that carries the tagged concept's features points every image at
     the wrong concept; the prior channel (the shared features) points at the right one.
     """
-    g = torch.Generator().manual_seed(0)
-    kg = KnowledgeGraph()
-    for c in range(num_concepts):
-        kg.add_concept(f"c{c}", name=f"concept {c}")
-    concepts = torch.randn(num_concepts, 16, generator=g)
-    images = []
-    for c in range(num_concepts):
-        for k in range(images_per_concept):
-            kg.add_image(f"i{c}_{k}", image=Image.new("RGB", (2, 2), (c, k, 0)))
-            kg.add_edge(f"i{c}_{k}", "depicts", f"c{c}")
-            kg.add_edge(f"i{c}_{k}", "tagged", f"c{(c + 1) % num_concepts}")
-            images.append(concepts[c] + 0.3 * torch.randn(16, generator=g))
-    return BuiltGraph(graph=kg, features={"concept": concepts, "image": torch.stack(images)})
+    return concept_images(num_concepts, images_per_concept, 0, 0.3, own_space=False, tagged=True)
 
 
 MODEL = ModelConfig(
@@ -263,3 +274,46 @@ def test_score_fn_equals_the_ranking_of_rescaled_embeddings():
     expected = sum(evaluate_ranking(q, c, r.pairs[0], r.pairs[1], known_pairs=r.known.t())["mrr"] for _, r in runs) / 2
     assert cached(views) == pytest.approx(expected, abs=1e-6)
     assert uncached(views) == pytest.approx(expected, abs=1e-6)
+
+
+def clustered_graph() -> BuiltGraph:
+    """Images whose features cluster by concept in a space of their own (unrelated to the concepts'
+    features): the nearest training image names an image's concept."""
+    return concept_images(24, 4, 1, 0.5, own_space=True, tagged=False)
+
+
+def test_exemplar_term_is_fitted_on_validation_and_lifts_image_to_concept(tmp_path):
+    built = clustered_graph()
+    model = ModelConfig(**{**MODEL.to_dict(), "readouts": [{"name": "channels", "channels": [PRIOR]}]})
+    train = TrainConfig(epochs=1, batch_size=16)
+    result = fit(built, model, train, SPLIT, run_dir=tmp_path / "run", run=RunConfig(progress=False))
+    term = result.model.exemplars
+    assert term is not None and term.weights[0] > 0, term  # the nearest training image names the concept
+    assert torch.allclose(term.mean, built.features["image"].mean(0))
+    evaluator = LinkEvaluator(edge_index_dict(built.graph, built.index), result.split)
+    z = embed_nodes(result.model, built, result.split)
+    assert z.term("image", "concept") is not None
+    with_term = evaluator.evaluate(z)["image->concept/mrr"]
+    assert result.test_metrics["image->concept/mrr"] == pytest.approx(with_term)
+    loaded = TrainedRun.load(tmp_path / "run")  # the weights are saved with the model
+    assert torch.equal(loaded.model.exemplars.weights, term.weights)
+    assert evaluator.evaluate(loaded.embeddings())["image->concept/mrr"] == pytest.approx(with_term)
+    z.terms.clear()
+    assert with_term > evaluator.evaluate(z)["image->concept/mrr"] + 0.1
+    # exemplars are training links only: no held-out image is one
+    exemplar_links = set(zip(*z_links(result)))
+    held_out = result.split.edges["val"][("image", "depicts", "concept")]
+    held_out = torch.cat([held_out, result.split.edges["test"][("image", "depicts", "concept")]], dim=1)
+    assert exemplar_links and not exemplar_links & set(zip(*held_out.tolist()))
+    unreachable = fit_direction_scales(
+        result.model, dict(z), evaluator, config=CalibrationConfig(min_gain=2.0), features=built.features
+    )
+    assert not result.model.exemplars.active
+    assert next(f for f in unreachable if f.direction == ("image", "concept")).exemplar_weights == (0.0, 0.0)
+
+
+def z_links(result) -> list[list[int]]:
+    """The ``(image, concept)`` links the run's exemplar term reads."""
+    from graphalign.training.exemplars import exemplar_term
+
+    return exemplar_term(result.model, result.built.features, result.split, weights=torch.ones(2)).links.tolist()

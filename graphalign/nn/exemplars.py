@@ -1,0 +1,207 @@
+r"""Nearest-exemplar scores: label transfer added to the ``image -> concept`` ranking.
+
+An image resembles some of the training images of the concept it depicts
+far more than it resembles their mean: a concept's drawings may be of
+several kinds (a "star" is a shape, a sticker, a sea animal). A 1-NN label
+transfer reads that directly, and an embedding, one vector per concept,
+cannot. The exemplar term adds it to the embedding's score:
+
+.. math::
+    s(q, c) = \cos(\mathrm{view}(q), \mathrm{view}(c))
+        + \lambda_{\mathrm{state}(c)} \, e(q, c),
+    \qquad
+    e(q, c) = \max\bigl(0, \max_{j \in E(c)} \cos(\bar{x}_q, \bar{x}_j)\bigr)
+
+with :math:`E(c)` the images the training links link to concept ``c`` and
+:math:`\bar{x}` an image's input features centred by the mean over the graph's
+images. A concept without training images (a zero-shot concept) takes the
+largest :math:`e` of the concepts within ``hops`` concept–concept edges of it
+(its ``is_a`` / ``part_of`` relatives), so the image of a new kind of dog
+reaches "dog breed X" through the dogs the graph knows.
+
+The weights :math:`\lambda` (one for linked concepts, one for new ones) are 0
+until they are fitted on the user's validation links after training
+(:func:`graphalign.training.calibration.fit_direction_scales`), with the
+channel scales of the same direction: where the validation links say the term
+does not help, it stays off. The term reads only training links and the
+graph's features, so held-out links cannot leak into it.
+
+Scoring needs the query's input features, not only its embedding; it is
+dense in the candidates (``(queries, concepts)``), which
+:class:`~graphalign.nn.directions.DirectedEmbeddings` computes where a
+direction has a term.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graphalign.checks import check_int
+from graphalign.errors import ConfigError, check_config_keys
+from graphalign.typing import NodeType
+
+__all__ = ["EXEMPLAR_DIRECTION", "ExemplarConfig", "ExemplarWeights", "Exemplars"]
+
+EXEMPLAR_DIRECTION: tuple[NodeType, NodeType] = ("image", "concept")
+"""The direction the term scores: image queries, concept candidates."""
+
+
+@dataclass(frozen=True)
+class ExemplarConfig:
+    """The exemplar term of a model (``ModelConfig.exemplars``).
+
+    Example:
+        >>> ExemplarConfig.from_dict({"hops": 1}).hops
+        1
+
+    Args:
+        hops: How far along concept–concept edges a concept without training images looks for
+            relatives whose exemplars it borrows (0: it has none).
+    """
+
+    hops: int = 2
+
+    def __post_init__(self) -> None:
+        check_int("ExemplarConfig", "hops", self.hops, low=0, high=8)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable copy."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExemplarConfig:
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                f"ModelConfig.exemplars must be a dict such as {{'hops': 2}} or None, got {data!r}",
+                config="ModelConfig",
+                key="exemplars",
+            )
+        check_config_keys(cls, data, "ModelConfig.exemplars")
+        return cls(**data)
+
+
+class ExemplarWeights(nn.Module):
+    """What a model saves of its exemplar term: the weights of linked and new concepts (0: off) and the
+    mean image feature the exemplars are centred by, both set by calibration.
+
+    Example:
+        >>> ExemplarWeights(8, ExemplarConfig()).weights
+        tensor([0., 0.])
+
+    Args:
+        feature_dim: Size of the image input features.
+        config: The term's settings.
+    """
+
+    weights: Tensor
+    mean: Tensor
+
+    def __init__(self, feature_dim: int, config: ExemplarConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.register_buffer("weights", torch.zeros(2))
+        self.register_buffer("mean", torch.zeros(feature_dim))
+        self.register_load_state_dict_pre_hook(_off_by_default)
+
+    @property
+    def active(self) -> bool:
+        """Whether either weight is non-zero."""
+        return bool((self.weights != 0).any())
+
+    def extra_repr(self) -> str:
+        return f"hops={self.config.hops}, weights={[round(float(w), 4) for w in self.weights]}"
+
+
+def _off_by_default(module: nn.Module, state_dict: dict[str, Tensor], prefix: str, *args: Any) -> None:
+    """Weights saved before the term existed load with it off."""
+    for name in ("weights", "mean"):
+        state_dict.setdefault(prefix + name, torch.zeros_like(getattr(module, name)))
+
+
+class Exemplars:
+    """The exemplar term of one trained graph (see the module docstring).
+
+    Example:
+        >>> features = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1]])  # three images
+        >>> term = Exemplars(features, torch.zeros(2), exemplars=torch.tensor([[0, 1], [0, 1]]),
+        ...                  num_concepts=3, hierarchy=torch.tensor([[1], [2]]), hops=1,
+        ...                  weights=torch.tensor([1.0, 0.5]))
+        >>> term.scores(torch.tensor([2])).round(decimals=2)  # concept 0: image 0; 1: image 1; 2 borrows 1's
+        tensor([[1.0000, 0.1000, 0.0500]])
+
+    Args:
+        features: Input features of every image of the graph (the queries' rows).
+        mean: The mean the features are centred by.
+        exemplars: ``(image row, concept row)`` of every training link.
+        num_concepts: Number of concepts.
+        hierarchy: Concept–concept edges (either direction) over which a concept without exemplars
+            borrows its relatives'.
+        hops: How far it borrows.
+        weights: ``(2,)``: the weights of concepts with exemplars and of those without.
+
+    Shapes:
+        - features: ``(num_images, feature_dim)``
+        - exemplars: ``(2, num_links)``
+        - hierarchy: ``(2, num_edges)``
+    """
+
+    def __init__(
+        self,
+        features: Tensor,
+        mean: Tensor,
+        exemplars: Tensor,
+        num_concepts: int,
+        hierarchy: Tensor,
+        hops: int,
+        weights: Tensor,
+    ) -> None:
+        self.features, self.mean, self.weights = features, mean.float().cpu(), weights.float().cpu()
+        self.links = exemplars.cpu()  # (2, E): image row, concept row
+        self.targets = self.links[1]
+        self.exemplar_features = self._prepare(features[self.links[0]])  # (E, d)
+        self.linked = torch.zeros(num_concepts, dtype=torch.bool)
+        self.linked[self.targets] = True
+        hierarchy = hierarchy.cpu()
+        self.hierarchy = torch.cat([hierarchy, hierarchy.flip(0)], dim=1)  # (2, 2 * H), both directions
+        self.hops = hops
+
+    def _prepare(self, x: Tensor) -> Tensor:
+        return F.normalize(x.float().cpu() - self.mean, dim=-1)
+
+    def parts(self, query_features: Tensor) -> tuple[Tensor, Tensor]:
+        """The term of concepts with exemplars and the borrowed term of those without, unweighted.
+
+        Shapes:
+            - query_features: ``(num_queries, feature_dim)``
+            - output: two ``(num_queries, num_concepts)``, each 0 where the other applies
+        """
+        queries = self._prepare(query_features)
+        num_queries = queries.size(0)
+        own = torch.zeros(num_queries, self.linked.numel())
+        if self.targets.numel():
+            sims = queries @ self.exemplar_features.t()  # (Q, E)
+            own.scatter_reduce_(1, self.targets.expand(num_queries, -1), sims, reduce="amax", include_self=True)
+        borrowed = own
+        src, dst = self.hierarchy
+        for _ in range(self.hops):  # a node reached at hop k holds the best of its k-hop neighbourhood
+            borrowed = borrowed.scatter_reduce(1, dst.expand(num_queries, -1), borrowed[:, src], reduce="amax")
+        return own.masked_fill(~self.linked, 0.0), borrowed.masked_fill(self.linked, 0.0)
+
+    def scores(self, rows: Tensor | None = None, features: Tensor | None = None) -> Tensor:
+        """The weighted term for the graph's images ``rows`` (default: all) or new images' ``features``.
+
+        Shapes:
+            - rows: ``(num_queries,)``
+            - features: ``(num_queries, feature_dim)``
+            - output: ``(num_queries, num_concepts)``
+        """
+        if features is None:
+            features = self.features if rows is None else self.features[rows.cpu()]
+        own, borrowed = self.parts(features)
+        return self.weights[0] * own + self.weights[1] * borrowed

@@ -1,0 +1,73 @@
+"""The nearest-exemplar term: label transfer over training links, borrowed along the hierarchy."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from graphalign.errors import ConfigError
+from graphalign.nn import ModelConfig
+from graphalign.nn.exemplars import ExemplarConfig, Exemplars, ExemplarWeights
+from graphalign.nn.hetero_gnn import HeteroAligner
+
+
+def _term(hops: int = 1, weights=(1.0, 1.0)):
+    g = torch.Generator().manual_seed(0)
+    features = torch.randn(12, 6, generator=g)
+    mean = features.mean(0)
+    links = torch.tensor([[0, 1, 2, 3, 4], [0, 0, 1, 2, 2]])  # images 0-4 depict concepts 0-2
+    hierarchy = torch.tensor([[3, 4], [0, 3]])  # concept 3 is_a 0, concept 4 is_a 3: 4 is two hops from 0
+    return Exemplars(features, mean, links, 5, hierarchy, hops, torch.tensor(weights)), features, mean, links
+
+
+def test_linked_concepts_score_their_nearest_training_image_and_new_ones_borrow_within_hops():
+    term, features, mean, links = _term(hops=1)
+    queries = torch.arange(5, 12)
+    own, borrowed = term.parts(features[queries])
+    x = F.normalize(features - mean, dim=-1)
+    sims = x[queries] @ x.t()  # (Q, images)
+    for c in range(3):
+        images = links[0, links[1] == c]
+        expected = sims[:, images].max(1).values.clamp_min(0)
+        assert torch.allclose(own[:, c], expected, atol=1e-6)
+    assert torch.equal(own[:, 3:], torch.zeros(7, 2))  # concepts without images have no term of their own
+    assert torch.equal(borrowed[:, :3], torch.zeros(7, 3))
+    assert torch.allclose(borrowed[:, 3], own[:, 0])  # one hop from concept 0
+    assert torch.equal(borrowed[:, 4], torch.zeros(7))  # two hops away: out of reach with hops=1
+    two_hops, *_ = _term(hops=2)
+    assert torch.allclose(two_hops.parts(features[queries])[1][:, 4], own[:, 0])
+
+
+def test_scores_weight_the_two_parts_and_take_rows_or_new_features():
+    term, features, *_ = _term(weights=(0.5, 0.2))
+    own, borrowed = term.parts(features[[7, 8]])
+    assert torch.allclose(term.scores(torch.tensor([7, 8])), 0.5 * own + 0.2 * borrowed)
+    assert torch.allclose(term.scores(features=features[[7, 8]]), term.scores(torch.tensor([7, 8])))
+    assert term.scores().shape == (12, 5)
+
+
+def test_config_checks_and_model_wiring():
+    with pytest.raises(ConfigError, match="hops"):
+        ExemplarConfig(hops=-1)
+    with pytest.raises(ConfigError, match="exemplars"):
+        ModelConfig(exemplars={"hop": 2})
+    with pytest.raises(ConfigError, match="exemplars"):
+        ModelConfig(exemplars=2)
+    edge_types = [("image", "depicts", "concept")]
+    model = HeteroAligner({"image": 6, "concept": 4}, edge_types, ModelConfig(hidden_dim=8, out_dim=4))
+    assert model.exemplars is not None and not model.exemplars.active
+    assert model.exemplars.mean.shape == (6,)
+    assert HeteroAligner({"image": 6, "concept": 4}, edge_types, ModelConfig(exemplars=None)).exemplars is None
+    assert HeteroAligner({"text": 6, "concept": 4}, [], ModelConfig()).exemplars is None  # no images
+
+
+def test_weights_saved_before_the_term_existed_load_with_it_off():
+    module = ExemplarWeights(6, ExemplarConfig())
+    module.weights.fill_(0.3)
+    module.load_state_dict({})  # an older checkpoint has neither key
+    assert not module.active and torch.equal(module.mean, torch.zeros(6))
+    saved = ExemplarWeights(6, ExemplarConfig())
+    saved.weights.copy_(torch.tensor([0.2, 0.1]))
+    module.load_state_dict(saved.state_dict())
+    assert torch.equal(module.weights, torch.tensor([0.2, 0.1]))
