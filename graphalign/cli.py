@@ -1137,9 +1137,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     preset = f"{args.preset or 'best'} preset{' + options' if _options_given(args) else ''}"
     readouts = " + ".join(r["name"] for r in model.readouts) or "no readouts"
+    if model.exemplars is not None:
+        readouts += ", exemplar term"
+    layers = f"{model.num_layers} {model.conv} layers" if model.num_layers else "no layers"
+    if model.propagate is not None:
+        layers += f", features propagated {model.propagate['hops']} hops"
     print(
         f"train: {report.train_seconds:.1f}s, best epoch {report.best_epoch} of {report.epochs_run}"
-        f"{_early_stop_note(report.epochs_run, train)} ({preset}: {model.conv}, {model.head} head, {readouts}, "
+        f"{_early_stop_note(report.epochs_run, train)} ({preset}: {layers}, {model.head} head, {readouts}, "
         f"{train.loss})"
     )
     print()

@@ -135,6 +135,11 @@ def test_ls_marks_defaults_and_extras(tmp_path: Path) -> None:
 def test_demo_from_any_folder(tmp_path: Path) -> None:
     result = graphalign("demo", *FAST, "--epochs", "2", "--work-dir", "demo-run", cwd=tmp_path)
     assert "held-out test links" in result.stdout
+    # what it trained: the best preset, no message-passing layer, propagated features, the exemplar term
+    assert "(best preset + options: no layers, features propagated 2 hops, prior head, inherit + channels, " in (
+        result.stdout
+    )
+    assert "exemplar term, infonce)" in result.stdout
     assert (tmp_path / "demo-run" / "run" / "metrics.json").is_file()
 
 

@@ -1,10 +1,10 @@
 r"""Nearest-exemplar scores: label transfer added to the ``image -> concept`` ranking.
 
-An image resembles some of the training images of the concept it depicts
-far more than it resembles their mean: a concept's drawings may be of
-several kinds (a "star" is a shape, a sticker, a sea animal). A 1-NN label
-transfer reads that directly, and an embedding, one vector per concept,
-cannot. The exemplar term adds it to the embedding's score:
+An image may resemble some of the training images of the concept it
+depicts far more than it resembles their mean: a concept's drawings may be
+of several kinds (different styles, or different things one concept names).
+A 1-NN label transfer reads that directly, and an embedding, one vector per
+concept, cannot. The exemplar term adds it to the embedding's score:
 
 .. math::
     s(q, c) = \cos(\mathrm{view}(q), \mathrm{view}(c))
