@@ -7,7 +7,8 @@ direction (``CalibrationConfig(by_state=False)``), and a view for linked and
 one for new candidates (the default, :mod:`graphalign.nn.directions`). It
 prints validation and test MRR of the four headline protocols for both, per
 seed and as the mean; validation MRR averaged over the protocols is what the
-selection rule reads.
+selection rule reads. Both rank without the nearest-exemplar term
+(:mod:`graphalign.nn.exemplars`): the rows compare the views alone.
 
 Usage::
 

@@ -179,6 +179,7 @@ class LinkEvaluator:
                 embeddings[run.cand_type].size(0),
                 known_pairs=run.known.t(),
                 ks=self.ks,
+                batch_size=self.batch_size,
             )
         if isinstance(embeddings, DirectedEmbeddings):
             queries, candidates = embeddings.pair(run.query_type, run.cand_type)

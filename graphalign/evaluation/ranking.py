@@ -268,13 +268,14 @@ def evaluate_scored(
     num_candidates: int,
     known_pairs: Tensor | None = None,
     ks: Sequence[int] = (1, 3, 10),
+    batch_size: int = 1024,
 ) -> dict[str, float]:
     """:func:`evaluate_ranking` for scores that are not a dot product of two embeddings.
 
     ``score_rows(rows)`` gives the score of query rows ``rows`` with every
-    candidate; it is called on batches of the evaluated queries (about 8 million
-    scores at once), and each pair is ranked as :func:`evaluate_ranking` ranks it
-    (filtered, ties counted half).
+    candidate; it is called on batches of the evaluated queries (at most
+    ``batch_size`` rows and about 8 million scores at once), and each pair is
+    ranked as :func:`evaluate_ranking` ranks it (filtered, ties counted half).
 
     Example:
         >>> scores = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
@@ -288,12 +289,14 @@ def evaluate_scored(
         num_candidates: Number of candidates.
         known_pairs: Known ``(query row, candidate)`` positives to filter.
         ks: Hits@k cut-offs.
+        batch_size: Most query rows scored at once.
 
     Shapes:
         - score_rows: ``(B,)`` → ``(B, num_candidates)``
         - query_index, target_index: ``(P,)``; known_pairs: ``(K, 2)``
     """
     query_index, target_index = query_index.long().cpu(), target_index.long().cpu()
+    _check_range(target_index, num_candidates, "target_index")
     rows, local = torch.unique(query_index, return_inverse=True)
     known = torch.empty(0, 2, dtype=torch.long)
     if known_pairs is not None and known_pairs.numel() and rows.numel():
@@ -303,7 +306,7 @@ def evaluate_scored(
         known = torch.stack([lookup[known_pairs[:, 0]], known_pairs[:, 1]], dim=1)
         known = known[known[:, 0] >= 0]
     ranks = torch.empty(query_index.numel())
-    chunk = max(1, _SCORES_PER_BATCH // max(num_candidates, 1))
+    chunk = max(1, min(batch_size, _SCORES_PER_BATCH // max(num_candidates, 1)))
     for start in range(0, rows.numel(), chunk):
         stop = min(start + chunk, rows.numel())
         pairs = (local >= start) & (local < stop)

@@ -50,6 +50,8 @@ __all__ = ["EXEMPLAR_DIRECTION", "ExemplarConfig", "ExemplarWeights", "Exemplars
 
 EXEMPLAR_DIRECTION: tuple[NodeType, NodeType] = ("image", "concept")
 """The direction the term scores: image queries, concept candidates."""
+_BLOCK = 1 << 23
+"""Query-by-exemplar (or query-by-edge) numbers held at once by :meth:`Exemplars.parts`."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,8 @@ class Exemplars:
         hops: int,
         weights: Tensor,
     ) -> None:
-        self.features, self.mean, self.weights = features, mean.float().cpu(), weights.float().cpu()
+        self.features = features.cpu()  # as stored (e.g. half precision), on the CPU as the embeddings
+        self.mean, self.weights = mean.float().cpu(), weights.float().cpu()
         self.links = exemplars.cpu()  # (2, E): image row, concept row
         self.targets = self.links[1]
         self.exemplar_features = self._prepare(features[self.links[0]])  # (E, d)
@@ -183,14 +186,21 @@ class Exemplars:
         """
         queries = self._prepare(query_features)
         num_queries = queries.size(0)
+        block = max(1, _BLOCK // max(num_queries, 1))  # exemplars / edges at once: about 8M numbers
         own = torch.zeros(num_queries, self.linked.numel())
-        if self.targets.numel():
-            sims = queries @ self.exemplar_features.t()  # (Q, E)
-            own.scatter_reduce_(1, self.targets.expand(num_queries, -1), sims, reduce="amax", include_self=True)
+        for start in range(0, self.targets.numel(), block):  # a running max over blocks of exemplars
+            sims = queries @ self.exemplar_features[start : start + block].t()  # (Q, block)
+            targets = self.targets[start : start + block].expand(num_queries, -1)
+            own.scatter_reduce_(1, targets, sims, reduce="amax", include_self=True)
         borrowed = own
         src, dst = self.hierarchy
         for _ in range(self.hops):  # a node reached at hop k holds the best of its k-hop neighbourhood
-            borrowed = borrowed.scatter_reduce(1, dst.expand(num_queries, -1), borrowed[:, src], reduce="amax")
+            reached = borrowed.clone()
+            for start in range(0, src.numel(), block):
+                edges = slice(start, start + block)
+                heads = dst[edges].expand(num_queries, -1)
+                reached.scatter_reduce_(1, heads, borrowed[:, src[edges]], reduce="amax", include_self=True)
+            borrowed = reached
         return own.masked_fill(~self.linked, 0.0), borrowed.masked_fill(self.linked, 0.0)
 
     def scores(self, rows: Tensor | None = None, features: Tensor | None = None) -> Tensor:

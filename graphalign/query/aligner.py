@@ -40,7 +40,9 @@ __all__ = ["Aligner", "Neighbor", "GraphNeighbor"]
 
 @dataclass(frozen=True)
 class Neighbor:
-    """A search result: a node of the graph and its cosine similarity to the query."""
+    """A search result: a node of the graph and its score for the query: the cosine similarity in the
+    view of the direction, plus the nearest-exemplar term for an image query's concepts
+    (:mod:`graphalign.nn.exemplars`; so it may exceed 1)."""
 
     id: str
     type: NodeType

@@ -37,8 +37,8 @@ The term lifts concepts with images far more than it lifts the others, and
 each group's gain pushes the other group's targets down, so the criterion is
 the *geometric* mean of the two groups' MRRs: a relative gain for one group
 has to outweigh the relative loss of the other. Of the weights within
-``min_gain`` of the best, those with the fewest non-zero weights are kept
-(both 0, the term off, unless it gains at least ``min_gain``).
+``min_gain`` of the best, the one with the fewest non-zero weights is kept if
+it gains at least ``min_gain`` over the term off; otherwise both stay 0.
 """
 
 from __future__ import annotations

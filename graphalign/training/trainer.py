@@ -443,7 +443,10 @@ def embed_nodes(
     z = model(x_dict, data.edge_index_dict, **forward_kwargs)  # {t: (N_t, out_dim)}
     if not forward_kwargs.get("readouts", True):
         return directed_embeddings({t: v.cpu() for t, v in z.items()}, {}, split)
-    return directed_embeddings({t: v.cpu() for t, v in z.items()}, model.direction_multipliers(), split, model, x_dict)
+    # the exemplar term keeps the features as stored (half precision), not a float copy
+    return directed_embeddings(
+        {t: v.cpu() for t, v in z.items()}, model.direction_multipliers(), split, model, data.x_dict
+    )
 
 
 def directed_embeddings(

@@ -71,3 +71,13 @@ def test_weights_saved_before_the_term_existed_load_with_it_off():
     saved.weights.copy_(torch.tensor([0.2, 0.1]))
     module.load_state_dict(saved.state_dict())
     assert torch.equal(module.weights, torch.tensor([0.2, 0.1]))
+
+
+def test_parts_in_blocks_of_exemplars_and_edges_equal_one_block(monkeypatch):
+    import graphalign.nn.exemplars as exemplars
+
+    term, features, *_ = _term(hops=2)
+    whole = term.parts(features[5:])
+    monkeypatch.setattr(exemplars, "_BLOCK", 7)  # one exemplar or edge per block for 7 queries
+    blocked = term.parts(features[5:])
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(whole, blocked))  # matmul blocks round alike
