@@ -36,9 +36,10 @@ training images and one for the others, every pair of ``exemplar_grid`` tried.
 The term lifts concepts with images far more than it lifts the others, and
 each group's gain pushes the other group's targets down, so the criterion is
 the *geometric* mean of the two groups' MRRs: a relative gain for one group
-has to outweigh the relative loss of the other. Of the weights within
-``min_gain`` of the best, the one with the fewest non-zero weights is kept if
-it gains at least ``min_gain`` over the term off; otherwise both stay 0.
+has to outweigh the relative loss of the other. Of the weights that gain at
+least ``min_gain`` over the term off, those within ``min_gain`` of the best,
+the one with the fewest non-zero weights is kept; where none gains that much,
+both stay 0 (the term off).
 """
 
 from __future__ import annotations
@@ -233,16 +234,27 @@ def _fit_exemplars(
         mrrs = score.mrrs(base + weights[0] * own + weights[1] * borrowed)
         return math.exp(sum(math.log(max(mrr, 1e-12)) for mrr in mrrs) / len(mrrs))
 
-    results = [(objective(w), w) for w in itertools.product(config.exemplar_grid, repeat=2)]
     before = objective((0.0, 0.0))
-    top = max(value for value, _ in results)
-    _, _, after, weights = min(
-        (sum(w != 0.0 for w in weights), -value, value, weights)
-        for value, weights in results
-        if value >= top - config.min_gain
+    return _sparsest_gain(
+        [(objective(w), w) for w in itertools.product(config.exemplar_grid, repeat=2)], before, config.min_gain
     )
-    if after < before + config.min_gain:
+
+
+def _sparsest_gain(
+    results: Sequence[tuple[float, tuple[float, float]]], before: float, min_gain: float
+) -> tuple[tuple[float, float], float, float]:
+    """Of the weights that gain at least ``min_gain`` over ``before`` (the term off), those within
+    ``min_gain`` of the best, the one with the fewest non-zero weights (then the best); none: the term off.
+
+    Returns:
+        The weights, ``before`` and the objective with them.
+    """
+    gaining = [(value, weights) for value, weights in results if value >= before + min_gain]
+    if not gaining:
         return (0.0, 0.0), before, before
+    top = max(value for value, _ in gaining)
+    near = [(sum(w != 0.0 for w in weights), -value, value, weights) for value, weights in gaining]
+    _, _, after, weights = min(entry for entry in near if entry[2] >= top - min_gain)
     return weights, before, after
 
 

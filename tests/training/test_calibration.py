@@ -317,3 +317,16 @@ def z_links(result) -> list[list[int]]:
     from graphalign.training.exemplars import exemplar_term
 
     return exemplar_term(result.model, result.built.features, result.split, weights=torch.ones(2)).links.tolist()
+
+
+def test_exemplar_weights_keep_the_sparsest_that_gains():
+    from graphalign.training.calibration import _sparsest_gain
+
+    before = 0.30
+    # the best pair gains 0.009; a one-weight pair within min_gain of it gains only 0.004: the pair is kept
+    results = [(0.30, (0.0, 0.0)), (0.304, (0.1, 0.0)), (0.309, (0.1, 0.2))]
+    assert _sparsest_gain(results, before, 0.005) == ((0.1, 0.2), 0.30, 0.309)
+    # a one-weight pair that gains enough and lies within min_gain of the best is preferred to it
+    results.append((0.306, (0.0, 0.1)))
+    assert _sparsest_gain(results, before, 0.005) == ((0.0, 0.1), 0.30, 0.306)
+    assert _sparsest_gain([(0.302, (0.1, 0.1))], before, 0.005) == ((0.0, 0.0), 0.30, 0.30)  # no gain: off
