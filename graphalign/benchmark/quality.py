@@ -48,7 +48,8 @@ from graphalign.benchmark.protocols import ProtocolSplit, Query, make_protocol_s
 from graphalign.benchmark.statistics import PairedDifference, paired_relative
 from graphalign.data.split import LABEL_FREE_RELATIONS, EdgeSplit
 from graphalign.errors import ConfigError
-from graphalign.evaluation.ranking import evaluate_ranking, evaluate_scored
+from graphalign.evaluation.evaluator import rank_scored
+from graphalign.evaluation.ranking import evaluate_ranking
 from graphalign.features.build import build_graph
 from graphalign.features.featurize import GraphConfig
 from graphalign.features.knn import KNN_RELATION, add_knn_edges
@@ -375,16 +376,11 @@ def _evaluate(
     subsets = {"all": torch.ones(query.pairs.size(1), dtype=torch.bool), **query.groups}
     term = embeddings.term(query.query_type, query.cand_type) if isinstance(embeddings, DirectedEmbeddings) else None
     if term is not None:  # a score that is not a dot product: the views plus the term
-        directed = embeddings
-        assert isinstance(directed, DirectedEmbeddings)
+        assert isinstance(embeddings, DirectedEmbeddings)
         for subset, mask in subsets.items():
             if int(mask.sum()):
-                results[subset] = evaluate_scored(
-                    lambda rows: directed.scores(query.query_type, query.cand_type, rows=rows),
-                    query.pairs[0, mask],
-                    query.pairs[1, mask],
-                    directed[query.cand_type].size(0),
-                    known_pairs=query.known.t(),
+                results[subset] = rank_scored(
+                    embeddings, query.query_type, query.cand_type, query.pairs[:, mask], query.known
                 )
         return results
     if isinstance(embeddings, DirectedEmbeddings):  # each direction in its own view

@@ -81,6 +81,32 @@ class RankingRun:
     known: torch.Tensor
 
 
+def rank_scored(
+    embeddings: DirectedEmbeddings,
+    query_type: NodeType,
+    cand_type: NodeType,
+    pairs: torch.Tensor,
+    known: torch.Tensor,
+    ks: Sequence[int] = (1, 3, 10),
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    """Filtered ranking of ``(query, target)`` pairs in a direction with a score term: every candidate
+    scored by :meth:`~graphalign.nn.directions.DirectedEmbeddings.scores` (views plus term).
+
+    Shapes:
+        - pairs, known: ``(2, P)``, ``(2, K)``
+    """
+    return evaluate_scored(
+        lambda rows: embeddings.scores(query_type, cand_type, rows=rows),
+        pairs[0],
+        pairs[1],
+        embeddings[cand_type].size(0),
+        known_pairs=known.t(),
+        ks=ks,
+        batch_size=batch_size,
+    )
+
+
 class LinkEvaluator:
     """Ranks the true end of every held-out link against all nodes of its type.
 
@@ -171,15 +197,8 @@ class LinkEvaluator:
         """The metrics of one ranking; :class:`~graphalign.nn.directions.DirectedEmbeddings` are read in the
         views of the run's direction, with its score term where it has one."""
         if isinstance(embeddings, DirectedEmbeddings) and embeddings.term(run.query_type, run.cand_type) is not None:
-            directed = embeddings
-            return evaluate_scored(
-                lambda rows: directed.scores(run.query_type, run.cand_type, rows=rows),
-                run.pairs[0],
-                run.pairs[1],
-                embeddings[run.cand_type].size(0),
-                known_pairs=run.known.t(),
-                ks=self.ks,
-                batch_size=self.batch_size,
+            return rank_scored(
+                embeddings, run.query_type, run.cand_type, run.pairs, run.known, self.ks, self.batch_size
             )
         if isinstance(embeddings, DirectedEmbeddings):
             queries, candidates = embeddings.pair(run.query_type, run.cand_type)

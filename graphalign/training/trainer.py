@@ -464,8 +464,9 @@ def directed_embeddings(
         - z[t]: ``(num_nodes[t], dim)``
         - multipliers[d]: ``(2, dim)``
     """
-    term = exemplar_term(model, features, split) if model is not None and features is not None else None
-    edges = split.inference_edges(add_reverse=False) if multipliers or term is not None else {}
+    with_term = model is not None and features is not None and model.exemplars is not None and model.exemplars.active
+    edges = split.inference_edges(add_reverse=False) if multipliers or with_term else {}  # merged once
+    term = exemplar_term(model, features, split, edges=edges) if with_term else None  # type: ignore[arg-type]
     linked = {(q, c): split.linked(q, c, z[c].size(0), edges) for q, c in multipliers if c in z}
     terms = {EXEMPLAR_DIRECTION: term} if term is not None else {}
     return DirectedEmbeddings(z, multipliers, linked, terms)
