@@ -11,6 +11,7 @@ Needs the serve extra and Debian's chromium + chromium-driver. Writes
 from __future__ import annotations
 
 import argparse
+import shutil
 import socket
 import threading
 import time
@@ -30,6 +31,9 @@ def main() -> None:
     parser.add_argument("--query", default="a red bird")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "images")
     args = parser.parse_args()
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        parser.error("needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -40,10 +44,10 @@ def main() -> None:
     while not server.started:
         time.sleep(0.05)
     options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--window-size=1280,900"):
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"))
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=chromedriver))
     wait = WebDriverWait(driver, 120)
     args.out.mkdir(parents=True, exist_ok=True)
     try:

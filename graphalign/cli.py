@@ -219,8 +219,6 @@ class _HelpFormatter(argparse.HelpFormatter):
             return text
         if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
             return text
-        if getattr(action, "registry_family", None):
-            text = f"{text}: one of {', '.join(_registries()[action.registry_family].main_names())}"
         config_field = getattr(action, "config_field", None)
         if config_field is not None:
             config, name = config_field
@@ -398,8 +396,11 @@ def _add_query_command(commands: argparse._SubParsersAction) -> None:
     query.add_argument(
         "--graph-hops", type=int, default=0, help="with --node: also list graph neighbours within N hops (0: none)"
     ).error_key = ("Aligner", "hops")
-    index = query.add_argument("--index", default="exact", help="vector index backend (see `graphalign ls indexes`)")
-    index.registry_family = "indexes"  # type: ignore[attr-defined]  # the help lists the registered names
+    query.add_argument(
+        "--index",
+        default="exact",
+        help=f"vector index backend: one of {', '.join(INDEX_NAMES)} (see `graphalign ls indexes`)",
+    )
     query.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -849,6 +850,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+INDEX_NAMES = ("exact", "faiss", "usearch")
+"""The names of :data:`graphalign.query.index.INDEXES`, for ``query --help`` without importing torch (a test
+checks that they are the registry's)."""
+
 REGISTRY_FAMILIES = (
     "augmenters",
     "convs",
@@ -943,14 +948,11 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
         run["distributed"] = args.distributed
     model_config = _config_class("model")(**model)  # validates --conv-kwargs first
     given = [flag for flag, dest in (("--conv", "conv"), ("--conv-kwargs", "conv_kwargs")) if getattr(args, dest, None)]
-    if given and model_config.num_layers == 0:
-        from graphalign.errors import ConfigError
+    from graphalign.presets import DEFAULT_PRESET, get_preset
 
-        preset = getattr(args, "preset", None) or "best"
-        raise ConfigError(
-            f"{' and '.join(given)} set the message-passing layer, but the {preset!r} preset has none "
-            "(it reads propagated features): add --layers N, or use --preset gnn"
-        )
+    get_preset(getattr(args, "preset", None) or DEFAULT_PRESET).require_layers(
+        model_config, given, "add --layers N, or use --preset gnn"
+    )
     return (
         model_config,
         _config_class("train")(**train),

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphalign.data.split import SplitConfig
-from graphalign.errors import ConfigError
 from graphalign.features.build import build_graph
 from graphalign.features.featurize import GraphConfig
 from graphalign.features.store import BuiltGraph
@@ -81,12 +80,9 @@ def pipeline(
         else {**chosen.fields("model"), **({"conv": model} if model else {})}
     )
     model_config = ModelConfig.from_dict({**base, **(model_kwargs or {})})
-    named = isinstance(model, str) or any(k in (model_kwargs or {}) for k in ("conv", "conv_kwargs"))
-    if named and model_config.num_layers == 0:
-        raise ConfigError(
-            f"a message-passing layer is named, but the {chosen.name!r} preset has none (it reads propagated "
-            "features): add model_kwargs={'num_layers': 2}, or use preset='gnn'"
-        )
+    named = [f"model={model!r}"] if isinstance(model, str) else []
+    named += [f"model_kwargs[{key!r}]" for key in ("conv", "conv_kwargs") if key in (model_kwargs or {})]
+    chosen.require_layers(model_config, named, "add model_kwargs={'num_layers': 2}, or use preset='gnn'")
     train: dict[str, Any] = {**chosen.fields("train"), **(training_kwargs or {})}
     if loss is not None:
         train["loss"] = loss

@@ -109,6 +109,24 @@ class Preset:
             cls.from_dict({**self.fields(name), **overrides.get(name, {})}) for name, cls in zip(CONFIG_NAMES, classes)
         )
 
+    def require_layers(self, model: Any, named: list[str], hint: str) -> None:
+        """Refuse a message-passing layer named for a model without layers.
+
+        Args:
+            model: The :class:`ModelConfig` built from this preset and the user's settings.
+            named: How the user named the layer (``["--conv"]``, ``["model='rgcn'"]``); empty when
+                no layer was named.
+            hint: What to do instead, in the caller's terms (flags or Python arguments).
+
+        Raises:
+            ConfigError: When a layer is named and ``model`` has no message-passing layers.
+        """
+        if named and model.num_layers == 0:
+            raise ConfigError(
+                f"{' and '.join(named)} set the message-passing layer, but the {self.name!r} preset has none "
+                f"(it reads propagated features): {hint}"
+            )
+
 
 def _fast() -> dict[str, dict[str, Any]]:
     return {"model": {"hidden_dim": 128}, "train": {"epochs": 10, "patience": 3}}

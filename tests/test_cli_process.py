@@ -84,6 +84,26 @@ def test_train_with_a_preset_in_a_fresh_process(workdir: Path, tmp_path: Path) -
     assert saved["train"]["epochs"] == 1 and saved["train"]["sampler"]["name"] == "full"
 
 
+@pytest.mark.parametrize(
+    ("flags", "exemplars", "propagate"),
+    [
+        (["--no-exemplars", "--no-propagate", "--layers", "1"], None, None),
+        (["--exemplar-hops", "1", "--propagate-hops", "1", "--propagate-dim", "8"], {"hops": 1}, {"hops": 1, "dim": 8}),
+    ],
+)
+def test_train_exemplar_and_propagation_flags_in_a_fresh_process(
+    workdir: Path, tmp_path: Path, flags: list[str], exemplars: dict | None, propagate: dict | None
+) -> None:
+    out = graphalign("train", str(workdir / "graph"), "-o", "run4", "--epochs", "1", *flags, cwd=tmp_path).stdout
+    saved = json.loads((tmp_path / "run4" / "run.json").read_text())["model"]
+    assert saved["exemplars"] == exemplars and saved["propagate"] == propagate
+    fitted = json.loads((tmp_path / "run4" / "metrics.json").read_text())["channel_scales"]["image->concept"]
+    assert ("exemplar_weights" in fitted) == (exemplars is not None)
+    assert ("nearest-exemplar term of image->concept: " in out) == (exemplars is not None)
+    # the saved run loads and ranks in a fresh process with the same settings
+    assert "image->concept" in graphalign("eval", "run4", cwd=tmp_path).stdout
+
+
 def test_eval_in_a_fresh_process(workdir: Path) -> None:
     out = graphalign("eval", "run", cwd=workdir).stdout
     assert "test metrics of run (filtered ranking):" in out and "image->concept" in out

@@ -32,6 +32,8 @@ def test_unknown_name_is_an_attribute_error() -> None:
         "import graphalign",
         "from graphalign.cli import main; main(['--help'])",
         "from graphalign.cli import main; main(['train', '--help'])",
+        "from graphalign.cli import main; main(['query', '--help'])",
+        "from graphalign.cli import main; main(['demo', '--help'])",
     ],
 )
 def test_import_and_cli_help_load_no_torch(code: str) -> None:

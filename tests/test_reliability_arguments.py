@@ -360,7 +360,11 @@ def test_every_option_has_help_and_shows_its_default():
             ):
                 assert "default:" in formatter._get_help_string(action), f"{name} {action.option_strings}"
     query = commands["query"].format_help()
-    assert "exact, faiss, usearch" in " ".join(query.split())
+    from graphalign.cli import INDEX_NAMES
+    from graphalign.query.index import INDEXES
+
+    assert list(INDEX_NAMES) == INDEXES.main_names()  # the help's list is the registry's
+    assert "one of exact, faiss, usearch" in " ".join(query.split())
 
 
 def test_train_defaults_are_the_dataclass_defaults():

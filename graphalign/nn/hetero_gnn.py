@@ -424,7 +424,7 @@ class HeteroAligner(nn.Module):
             )
 
     def _embed_input(self, node_type: NodeType, x: Tensor, propagated: Tensor | None = None) -> Tensor:
-        self._check_input(node_type, x)
+        """The input projection of features already checked by :meth:`_check_input`."""
         group = self.input_groups[node_type]
         if self.propagation is None:
             return self.input_proj[group](x)  # (num_nodes, hidden)
@@ -548,6 +548,7 @@ class HeteroAligner(nn.Module):
             - x: ``(num_nodes, in_dims[node_type])``
             - output: ``(num_nodes, out_dim)``
         """
+        self._check_input(node_type, x)
         h0 = self._embed_input(node_type, x)  # (num_nodes, hidden)
         h = h0
         for layer, conv in enumerate(self.convs):

@@ -252,6 +252,10 @@ def test_batch_with_missing_node_and_edge_types(tiny_graph: HeteroData) -> None:
         model({"video": torch.randn(2, 4)}, {})
     with pytest.raises(GraphValidationError, match=r"\(num_nodes, 20\)"):
         model({"image": torch.randn(2, 4)}, {})
+    with pytest.raises(GraphValidationError, match="unknown node type"):
+        model.encode_features("video", torch.randn(2, 4))
+    with pytest.raises(GraphValidationError, match=r"\(num_nodes, 20\)"):
+        model.encode_features("image", torch.randn(2, 4))
 
 
 def test_neighbor_loader_batches_reproduce_full_graph(tiny_graph: HeteroData, make_sampler: Callable) -> None:
