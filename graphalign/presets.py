@@ -122,9 +122,10 @@ class Preset:
             ConfigError: When a layer is named and ``model`` has no message-passing layers.
         """
         if named and model.num_layers == 0:
+            reads = " (it reads propagated features)" if model.propagate is not None else ""
             raise ConfigError(
-                f"{' and '.join(named)} set the message-passing layer, but the {self.name!r} preset has none "
-                f"(it reads propagated features): {hint}"
+                f"{' and '.join(named)} set the message-passing layer, but the {self.name!r} preset has none"
+                f"{reads}: {hint}"
             )
 
 

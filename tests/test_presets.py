@@ -111,3 +111,16 @@ def test_cli_help_names_the_presets_and_loads_no_torch() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "--preset {best,fast,gnn,towers,plain}" in result.stdout
     assert "default: prior, ModelConfig.head" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize(("name", "reads"), [("best", True), ("towers", False)])
+def test_a_layer_named_for_a_preset_without_layers_is_refused(name: str, reads: bool) -> None:
+    preset = get_preset(name)
+    model = preset.configs()[1]
+    preset.require_layers(model, [], "add --layers N")  # nothing named: nothing to refuse
+    refusal = rf"--conv set the message-passing layer, but the '{name}' preset has none"
+    with pytest.raises(ConfigError, match=refusal) as e:
+        preset.require_layers(model, ["--conv"], "add --layers N")
+    assert str(e.value).endswith(": add --layers N")
+    assert ("it reads propagated features" in str(e.value)) == reads
+    get_preset("gnn").require_layers(get_preset("gnn").configs()[1], ["--conv"], "add --layers N")  # has layers
