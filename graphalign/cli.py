@@ -924,16 +924,12 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     dataclass defaults otherwise); the sampler options fill :attr:`TrainConfig.sampler`."""
     model = _given(args, "model")
     model["readouts"] = _readouts(args, model.get("readouts", _field_default("model", "readouts")))
-    propagate = _given(args, "propagate")
-    if getattr(args, "no_propagate", False):
-        model["propagate"] = None
-    elif propagate:
-        model["propagate"] = {**(model.get("propagate", _field_default("model", "propagate")) or {}), **propagate}
-    exemplars = _given(args, "exemplars")
-    if getattr(args, "no_exemplars", False):
-        model["exemplars"] = None
-    elif exemplars:
-        model["exemplars"] = {**(model.get("exemplars", _field_default("model", "exemplars")) or {}), **exemplars}
+    for part in ("propagate", "exemplars"):  # --no-PART switches it off; its options update the preset's
+        options = _given(args, part)
+        if getattr(args, f"no_{part}", False):
+            model[part] = None
+        elif options:
+            model[part] = {**(model.get(part, _field_default("model", part)) or {}), **options}
     train = _given(args, "train")
     name = train.pop("sampler.name", None)
     sampling = {**_given(args, "sampler"), **_given(args, "neighbor")}

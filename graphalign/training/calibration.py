@@ -253,8 +253,10 @@ def _sparsest_gain(
     if not gaining:
         return (0.0, 0.0), before, before
     top = max(value for value, _ in gaining)
-    near = [(sum(w != 0.0 for w in weights), -value, value, weights) for value, weights in gaining]
-    _, _, after, weights = min(entry for entry in near if entry[2] >= top - min_gain)
+    after, weights = min(
+        ((value, weights) for value, weights in gaining if value >= top - min_gain),
+        key=lambda entry: (sum(w != 0.0 for w in entry[1]), -entry[0], entry[1]),
+    )
     return weights, before, after
 
 
