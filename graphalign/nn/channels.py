@@ -147,6 +147,16 @@ class ChannelConfig:
         return cls(**data)
 
 
+def normalize_(x: Tensor) -> Tensor:
+    """``F.normalize(x, dim=-1)`` in place, for tensors without autograd: the same bits, without a second
+    tensor of ``x``'s size.
+
+    Shapes:
+        x: ``(num_rows, dim)``, normalised row by row.
+    """
+    return x.div_(torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min_(1e-12))
+
+
 def _present_sources(i: int, channel: ChannelConfig, in_dims: Mapping[NodeType, int]) -> ChannelConfig | None:
     """``channel`` with only the source types the graph has; ``None`` (left out) when it has none of them.
 
@@ -265,7 +275,7 @@ class GraphChannels(nn.Module):
         if not self.channels[i].center:
             return {t: F.normalize(x, dim=-1) for t, x in feats.items()}
         center: Tensor = getattr(self, f"center_{i}")
-        return {t: F.normalize(x - center, dim=-1) for t, x in feats.items()}
+        return {t: normalize_(x - center) for t, x in feats.items()}
 
     def _propagate(
         self,
@@ -299,6 +309,7 @@ class GraphChannels(nn.Module):
         edge_index_dict: Mapping[EdgeType, Tensor],
         only: Sequence[int] | None = None,
         new_nodes: bool = False,
+        out: Mapping[NodeType, Tensor] | None = None,
     ) -> dict[NodeType, Tensor]:
         """The weighted channels of every node, concatenated.
 
@@ -308,18 +319,29 @@ class GraphChannels(nn.Module):
             only: Indices of the channels to compute (default: all).
             new_nodes: ``x_dict`` holds nodes that are not in the graph (rows are no
                 node identities): identity channels give them zeros.
+            out: Tensors to write the result into (e.g. column slices of a larger buffer), for
+                some of ``x_dict``'s types, instead of new ones for all: the same values, without
+                the temporaries of the concatenation (the channels carry no gradient).
 
         Shapes:
             - x_dict[t]: ``(num_nodes_t, in_dims[t])``
             - edge_index_dict[(s, r, t)]: ``(2, num_edges)``
-            - output[t]: ``(num_nodes_t, dim)``
+            - output[t], out[t]: ``(num_nodes_t, dim)`` (``dim`` over the channels of ``only``)
         """
         parts: dict[NodeType, list[Tensor]] = {t: [] for t in x_dict}
+        start = 0
         for i, channel in enumerate(self.channels):
             if only is not None and i not in only:
                 continue
             with torch.no_grad():
                 values = self._propagate(i, x_dict, edge_index_dict, new_nodes)
+                if out is not None:
+                    for t, o in out.items():
+                        torch.mul(values[t], channel.weight, out=o[:, start : start + self.dims[i]])
+                    start += self.dims[i]
+                    continue
             for t in x_dict:
                 parts[t].append(channel.weight * values[t])
+        if out is not None:
+            return dict(out)  # the types of ``out`` only
         return {t: torch.cat(p, dim=-1) if p else x_dict[t].new_zeros(x_dict[t].size(0), 0) for t, p in parts.items()}

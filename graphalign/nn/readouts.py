@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from graphalign.checks import check_bool
 from graphalign.errors import ConfigError
-from graphalign.nn.channels import ChannelConfig, GraphChannels
+from graphalign.nn.channels import ChannelConfig, GraphChannels, normalize_
 from graphalign.nn.directions import LINKED, NEW, Direction
 from graphalign.nn.inherit import InheritConfig, inherit
 from graphalign.registry import Registry
@@ -171,8 +171,23 @@ class ChannelsReadout(Readout):
             only = [i for i in channels.in_loss if only is None or i in only]
         if only == []:
             return z
-        values = channels(x_dict, edge_index_dict, only=only, new_nodes=new_nodes)
-        return {t: F.normalize(torch.cat([v, values[t].to(v.dtype)], dim=-1), dim=-1) for t, v in z.items()}
+        if torch.is_grad_enabled() or any(v.dtype != torch.float32 for v in z.values()):
+            values = channels(x_dict, edge_index_dict, only=only, new_nodes=new_nodes)
+            return {t: F.normalize(torch.cat([v, values[t].to(v.dtype)], dim=-1), dim=-1) for t, v in z.items()}
+        # without autograd: one buffer per type, the channels written into it and normalised in place
+        # (the same values as above, without three temporaries of the full width)
+        width = sum(channels.dims[i] for i in (only if only is not None else range(len(channels.dims))))
+        out = {t: v.new_empty(v.size(0), v.size(1) + width) for t, v in z.items()}
+        for t, v in z.items():
+            out[t][:, : v.size(1)] = v
+        channels(
+            x_dict,
+            edge_index_dict,
+            only=only,
+            new_nodes=new_nodes,
+            out={t: o[:, z[t].size(1) :] for t, o in out.items()},
+        )
+        return {t: normalize_(o) for t, o in out.items()}
 
     def config(self) -> list[dict[str, Any]]:
         """The channel configurations, as dicts."""

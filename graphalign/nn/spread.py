@@ -52,9 +52,10 @@ def spread(
         - edge_index: ``(2, num_edges)``
     """
     values, filled = dict(values), dict(filled)
+    destinations = {edge_type[2] for edge_type, _ in edges}  # only these can be reached
     for _ in range(hops):
-        sums = {t: torch.zeros_like(v) for t, v in values.items()}
-        counts = {t: v.new_zeros(v.size(0)) for t, v in values.items()}
+        sums = {t: torch.zeros_like(v) for t, v in values.items() if t in destinations}
+        counts = {t: v.new_zeros(v.size(0)) for t, v in values.items() if t in destinations}
         for (src, _, dst), edge_index in edges:
             keep = filled[src][edge_index[0]] & ~filled[dst][edge_index[1]]
             if not bool(keep.any()):
@@ -65,7 +66,7 @@ def spread(
                 torch.ones_like(d, dtype=values[dst].dtype), d, dim=0, dim_size=values[dst].size(0), reduce="sum"
             )
         reached = False
-        for t in values:
+        for t in sums:
             new = counts[t] > 0
             if bool(new.any()):
                 reached = True

@@ -273,3 +273,28 @@ def test_identity_channel_gives_new_nodes_no_identity():
 def test_bad_identity_channels_are_rejected(bad):
     with pytest.raises(ConfigError):
         ChannelConfig(["concept"], **bad)
+
+
+@pytest.mark.parametrize("select", [None, [1], [0, 1]])
+def test_readout_without_autograd_writes_the_same_bits_in_place(select):
+    """Without autograd the readout fills one buffer per type and normalises it in place; with it, it
+    concatenates and normalises: the same values, also for a type ``z`` leaves out (whose features still
+    spread to the others)."""
+    x, edges = tiny()
+    readout = ChannelsReadout(
+        {t: v.size(1) for t, v in x.items()},
+        channels=[
+            {"sources": ["image"], "relations": ["depicts"], "hops": 2, "weight": 0.5},
+            {"sources": ["text"], "relations": ["describes"], "hops": 1, "center": False, "weight": 2.0},
+        ],
+    ).eval()
+    z = {"image": torch.randn(4, 4), "concept": torch.randn(5, 4)}  # no "text" rows
+    with torch.no_grad():
+        in_place = readout(z, x, edges, select=select)
+    with torch.enable_grad():
+        concatenated = readout({t: v.requires_grad_() for t, v in z.items()}, x, edges, select=select)
+    assert set(in_place) == {"image", "concept"}
+    for t in in_place:
+        assert not in_place[t].requires_grad and concatenated[t].requires_grad
+        assert torch.equal(in_place[t], concatenated[t].detach())
+    assert in_place["image"][2, 4 + (6 if select != [1] else 0) :].abs().sum() > 0  # image 2 has a description
