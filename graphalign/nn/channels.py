@@ -320,28 +320,23 @@ class GraphChannels(nn.Module):
             new_nodes: ``x_dict`` holds nodes that are not in the graph (rows are no
                 node identities): identity channels give them zeros.
             out: Tensors to write the result into (e.g. column slices of a larger buffer), for
-                some of ``x_dict``'s types, instead of new ones for all: the same values, without
-                the temporaries of the concatenation (the channels carry no gradient).
+                some of ``x_dict``'s types (``None``: new ones for all); the result has the types
+                of ``out``.
 
         Shapes:
             - x_dict[t]: ``(num_nodes_t, in_dims[t])``
             - edge_index_dict[(s, r, t)]: ``(2, num_edges)``
             - output[t], out[t]: ``(num_nodes_t, dim)`` (``dim`` over the channels of ``only``)
         """
-        parts: dict[NodeType, list[Tensor]] = {t: [] for t in x_dict}
+        chosen = [i for i in range(len(self.channels)) if only is None or i in only]
+        if out is None:
+            width = sum(self.dims[i] for i in chosen)
+            out = {t: x.new_empty(x.size(0), width, dtype=torch.float32) for t, x in x_dict.items()}
         start = 0
-        for i, channel in enumerate(self.channels):
-            if only is not None and i not in only:
-                continue
-            with torch.no_grad():
+        with torch.no_grad():  # the channels carry no gradient
+            for i in chosen:
                 values = self._propagate(i, x_dict, edge_index_dict, new_nodes)
-                if out is not None:
-                    for t, o in out.items():
-                        torch.mul(values[t], channel.weight, out=o[:, start : start + self.dims[i]])
-                    start += self.dims[i]
-                    continue
-            for t in x_dict:
-                parts[t].append(channel.weight * values[t])
-        if out is not None:
-            return dict(out)  # the types of ``out`` only
-        return {t: torch.cat(p, dim=-1) if p else x_dict[t].new_zeros(x_dict[t].size(0), 0) for t, p in parts.items()}
+                for t, o in out.items():
+                    torch.mul(values[t], self.channels[i].weight, out=o[:, start : start + self.dims[i]])
+                start += self.dims[i]
+        return dict(out)
