@@ -457,8 +457,8 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
         "--convs",
         nargs="+",
         default=list(DEFAULT_CONVS),
-        help="message-passing layers of the gnn preset's rows (gatv2, its own, gives its row; others, "
-        "e.g. rgcn, add ablation rows)",
+        help="also the gnn preset (message passing in training) with these layers: gatv2, its own, gives "
+        "its row, a candidate of the selection rule; others, e.g. rgcn, ablation rows (none by default)",
     )
     rows.add_argument(
         "--plain", action="store_true", help="also the plain preset and two towers on the image encoder's features"

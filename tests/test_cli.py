@@ -336,8 +336,6 @@ def test_bench_writes_table_and_csv(toy_dataset, tmp_path, capsys):
         "--knn",
         "--losses",
         "infonce",
-        "--convs",
-        "gatv2",
         "--out",
         str(out),
         "--cache-dir",
@@ -352,6 +350,7 @@ def test_bench_writes_table_and_csv(toy_dataset, tmp_path, capsys):
     # one training run, several rows: the best preset, its learned part alone and without each channel
     assert "| ablation: graphalign, learned part alone |" in text and "| two towers, learned part alone |" in text
     assert "| ablation: graphalign, no concept channel |" in text and "rgcn" not in text and "(triplet)" not in text
+    assert "gnn preset" not in text  # message passing in training is a row only with --convs
     assert "## Selection: validation MRR averaged over the headline protocols" in text
     assert "--seeds 0 --epochs 2 --eval-every 2 --knn`" in text  # --losses / --convs as by default: not shown
     assert "| relative | 95% interval | per seed | seeds won | target | met |" in text
