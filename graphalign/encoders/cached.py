@@ -60,6 +60,8 @@ def encode_with_cache(
     The model is loaded only if something is missing from the cache. Missing
     items are encoded in chunks of ``chunk_size`` and each chunk is stored as
     soon as it is done, so an interruption loses at most one chunk of work.
+    Items with the same key are encoded once and share its vector, so the
+    result does not depend on how copies fall into batches.
 
     Args:
         encoder: The encoder.
@@ -67,10 +69,10 @@ def encode_with_cache(
         keys: Content digest of each item.
         cache: The cache, or ``None`` to encode everything.
         labels: Node ids, for error messages.
-        chunk_size: Items per encode-and-store step (default: all at once).
+        chunk_size: Distinct items per encode-and-store step (default: all at once).
 
     Returns:
-        ``(vectors (n, dim), number of items encoded now)``.
+        ``(vectors (n, dim), number of items not found in the cache)``.
 
     Raises:
         EncoderError: If an item cannot be encoded or gives NaN/inf, naming it.
@@ -78,11 +80,17 @@ def encode_with_cache(
     """
     labels = list(labels) if labels is not None else [str(i) for i in range(len(items))]
     hits, misses = cache.get(keys) if cache is not None else ({}, list(range(len(items))))
-    size = max(1, chunk_size or len(misses) or 1)
-    chunks = [misses[start : start + size] for start in range(0, len(misses), size)]
+    # Each distinct content is encoded once, at its first position: a vector does not depend on
+    # which copy's batch it came from, and the cache never holds two vectors for one key.
+    first: dict[bytes, int] = {}
+    for position in misses:
+        first.setdefault(keys[position], position)
+    distinct = list(first.values())
+    size = max(1, chunk_size or len(distinct) or 1)
+    chunks = [distinct[start : start + size] for start in range(0, len(distinct), size)]
     fresh: list[tuple[list[int], torch.Tensor]] = []
     show = encoder.progress
-    bar = tqdm(total=len(misses), desc="encoding", unit="item", disable=not show or len(chunks) < 2, leave=False)
+    bar = tqdm(total=len(distinct), desc="encoding", unit="item", disable=not show or len(chunks) < 2, leave=False)
     if len(chunks) > 1:
         encoder.progress = False  # one bar over the chunks instead of one per chunk
     try:
@@ -106,4 +114,8 @@ def encode_with_cache(
         out[position] = vector
     for chunk, vectors in fresh:
         out[torch.tensor(chunk, dtype=torch.long)] = vectors
+    copies = [(position, first[keys[position]]) for position in misses if first[keys[position]] != position]
+    if copies:
+        to, source = torch.tensor(copies, dtype=torch.long).unbind(1)
+        out[to] = out[source]
     return out, len(misses)
