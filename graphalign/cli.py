@@ -1032,7 +1032,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
             for direction, fit in result.channel_scales.items():
                 if "exemplar_weights" in fit:
                     linked, new = fit["exemplar_weights"]
-                    state = f"weights {linked:g} (linked concepts), {new:g} (new ones)" if linked or new else "off"
+                    offset = fit.get("exemplar_offset", 0.0)
+                    state = (
+                        f"weights {linked:g} (linked concepts), {new:g} (new ones), offset {offset:g} (linked concepts)"
+                        if linked or new or offset
+                        else "off"
+                    )
                     print(f"nearest-exemplar term of {direction}: {state}")
         _print_metrics(result.test_metrics, "test metrics (filtered ranking, held-out links):")
     if distributed:

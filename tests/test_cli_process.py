@@ -74,6 +74,7 @@ def test_train_writes_a_run_and_says_what_it_measured(workdir: Path, tmp_path: P
     assert "graph channel scales fitted on the validation links (one per channel): " in out
     weights = fitted["exemplar_weights"]  # the nearest-exemplar term, weighted (or off) on validation
     assert len(weights) == 2 and all(w >= 0 for w in weights)
+    assert isinstance(fitted["exemplar_offset"], float) and -0.5 <= fitted["exemplar_offset"] <= 0.1  # its grid
     assert "nearest-exemplar term of image->concept: " in out
 
 

@@ -8,7 +8,7 @@ concept, cannot. The exemplar term adds it to the embedding's score:
 
 .. math::
     s(q, c) = \cos(\mathrm{view}(q), \mathrm{view}(c))
-        + \lambda_{\mathrm{state}(c)} \, e(q, c),
+        + \lambda_{\mathrm{state}(c)} \, e(q, c) + \gamma \, [c \text{ linked}],
     \qquad
     e(q, c) = \max\bigl(0, \max_{j \in E(c)} \cos(\bar{x}_q, \bar{x}_j)\bigr)
 
@@ -19,7 +19,15 @@ largest :math:`e` of the concepts within ``hops`` concept–concept edges of it
 (its ``is_a`` / ``part_of`` relatives), so the image of a new kind of dog
 reaches "dog breed X" through the dogs the graph knows.
 
-The weights :math:`\lambda` (one for linked concepts, one for new ones) are 0
+The offset :math:`\gamma` moves every concept with training images against
+every concept without, whatever the query (calibrated stacking, Chao et al.,
+2016: a model trained on linked concepts scores them too high against new
+ones, and :math:`\lambda_{\mathrm{linked}} e` lifts them further). With it,
+:math:`\lambda_{\mathrm{linked}}` orders the linked concepts by their nearest
+exemplar and :math:`\gamma` places them as a group against the new ones,
+where a weight alone has to do both.
+
+The weights :math:`\lambda` (one for linked concepts, one for new ones) and the offset are 0
 until they are fitted on the user's validation links after training
 (:func:`graphalign.training.calibration.fit_direction_scales`), with the
 channel scales of the same direction: where the validation links say the term
@@ -89,8 +97,9 @@ class ExemplarConfig:
 
 
 class ExemplarWeights(nn.Module):
-    """What a model saves of its exemplar term: the weights of linked and new concepts (0: off) and the
-    mean image feature the exemplars are centred by, both set by calibration.
+    """What a model saves of its exemplar term: the weights of linked and new concepts (0: off), the
+    offset of linked concepts and the mean image feature the exemplars are centred by, all set by
+    calibration.
 
     Example:
         >>> ExemplarWeights(8, ExemplarConfig()).weights
@@ -102,27 +111,30 @@ class ExemplarWeights(nn.Module):
     """
 
     weights: Tensor
+    offset: Tensor
     mean: Tensor
 
     def __init__(self, feature_dim: int, config: ExemplarConfig) -> None:
         super().__init__()
         self.config = config
         self.register_buffer("weights", torch.zeros(2))
+        self.register_buffer("offset", torch.zeros(()))
         self.register_buffer("mean", torch.zeros(feature_dim))
         self.register_load_state_dict_pre_hook(_off_by_default)
 
     @property
     def active(self) -> bool:
-        """Whether either weight is non-zero."""
-        return bool((self.weights != 0).any())
+        """Whether either weight or the offset is non-zero."""
+        return bool((self.weights != 0).any() or self.offset != 0)
 
     def extra_repr(self) -> str:
-        return f"hops={self.config.hops}, weights={[round(float(w), 4) for w in self.weights]}"
+        weights = [round(float(w), 4) for w in self.weights]
+        return f"hops={self.config.hops}, weights={weights}, offset={round(float(self.offset), 4)}"
 
 
 def _off_by_default(module: nn.Module, state_dict: dict[str, Tensor], prefix: str, *args: Any) -> None:
-    """Weights saved before the term existed load with it off."""
-    for name in ("weights", "mean"):
+    """Weights saved before the term (or its offset) existed load with it (or the offset) off."""
+    for name in ("weights", "offset", "mean"):
         state_dict.setdefault(prefix + name, torch.zeros_like(getattr(module, name)))
 
 
@@ -136,6 +148,9 @@ class Exemplars:
         ...                  weights=torch.tensor([1.0, 0.5]))
         >>> term.scores(torch.tensor([2])).round(decimals=2)  # concept 0: image 0; 1: image 1; 2 borrows 1's
         tensor([[1.0000, 0.1000, 0.0500]])
+        >>> term.offset = torch.tensor(-0.2)  # the linked concepts 0 and 1 move down together
+        >>> term.scores(torch.tensor([2])).round(decimals=2)
+        tensor([[ 0.8000, -0.1000,  0.0500]])
 
     Args:
         features: Input features of every image of the graph (the queries' rows).
@@ -146,6 +161,7 @@ class Exemplars:
             borrows its relatives'.
         hops: How far it borrows.
         weights: ``(2,)``: the weights of concepts with exemplars and of those without.
+        offset: Added to the score of every concept with exemplars.
 
     Shapes:
         - features: ``(num_images, feature_dim)``
@@ -162,9 +178,11 @@ class Exemplars:
         hierarchy: Tensor,
         hops: int,
         weights: Tensor,
+        offset: Tensor | float = 0.0,
     ) -> None:
         self.features = features.cpu()  # as stored (e.g. half precision), on the CPU as the embeddings
         self.mean, self.weights = mean.float().cpu(), weights.float().cpu()
+        self.offset = torch.as_tensor(offset, dtype=torch.float32).cpu()
         self.links = exemplars.cpu()  # (2, E): image row, concept row
         self.targets = self.links[1]
         self.exemplar_features = self._prepare(features[self.links[0]])  # (E, d)
@@ -214,4 +232,4 @@ class Exemplars:
         if features is None:
             features = self.features if rows is None else self.features[rows.cpu()]
         own, borrowed = self.parts(features)
-        return self.weights[0] * own + self.weights[1] * borrowed
+        return self.weights[0] * own + self.weights[1] * borrowed + self.offset * self.linked

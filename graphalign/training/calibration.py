@@ -32,14 +32,15 @@ say it hurts.
 
 The nearest-exemplar term of ``image -> concept`` (:mod:`graphalign.nn.exemplars`)
 is fitted after that direction's scales: one weight for concepts with
-training images and one for the others, every pair of ``exemplar_grid`` tried.
+training images, one for the others and the offset of the former, every
+combination of ``exemplar_grid`` (twice) and ``exemplar_offsets`` tried.
 The term lifts concepts with images far more than it lifts the others, and
 each group's gain pushes the other group's targets down, so the criterion is
 the *geometric* mean of the two groups' MRRs: a relative gain for one group
-has to outweigh the relative loss of the other. Of the weights that gain at
+has to outweigh the relative loss of the other. Of the settings that gain at
 least ``min_gain`` over the term off, those within ``min_gain`` of the best,
-the one with the fewest non-zero weights is kept; where none gains that much,
-both stay 0 (the term off).
+the one with the fewest non-zero values is kept; where none gains that much,
+all stay 0 (the term off).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class CalibrationConfig:
             ascent, and its exemplar term stays off.
         exemplar_grid: Weights tried for the nearest-exemplar term (:mod:`graphalign.nn.exemplars`), for
             concepts with training images and for the others.
+        exemplar_offsets: Offsets tried for the concepts with training images (the term's ``gamma``).
     """
 
     grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
@@ -107,12 +109,14 @@ class CalibrationConfig:
     by_state: bool = True
     max_scores: int = 1 << 26
     exemplar_grid: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
+    exemplar_offsets: tuple[float, ...] = (-0.5, -0.4, -0.3, -0.25, -0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1)
 
     def __post_init__(self) -> None:
         if (
             not self.grid
             or not self.exhaustive_grid
             or not self.exemplar_grid
+            or 0.0 not in self.exemplar_offsets
             or any(v < 0 for v in (*self.grid, *self.exhaustive_grid, *self.exemplar_grid))
             or self.sweeps < 1
             or self.min_gain < 0
@@ -120,8 +124,8 @@ class CalibrationConfig:
             or self.max_scores < 0
         ):
             raise ConfigError(
-                "calibration needs a grid of scales >= 0, sweeps >= 1, and min_gain, max_evaluations and "
-                f"max_scores >= 0, got {self}"
+                "calibration needs a grid of scales >= 0, exemplar offsets that include 0, sweeps >= 1, and "
+                f"min_gain, max_evaluations and max_scores >= 0, got {self}"
             )
         check_bool("CalibrationConfig", "by_state", self.by_state)
 
@@ -138,6 +142,8 @@ class DirectionFit:
     new_scales: tuple[float, ...] = ()
     exemplar_weights: tuple[float, ...] = ()
     """The nearest-exemplar term's weights (linked, new concepts), where the direction has the term."""
+    exemplar_offset: float = 0.0
+    """The nearest-exemplar term's offset of linked concepts."""
 
 
 def _channels(model: HeteroAligner) -> ChannelsReadout | None:
@@ -220,38 +226,38 @@ def _ascent(
 
 
 def _fit_exemplars(
-    score: ScoreFn, views: Views, parts: tuple[Tensor, Tensor], config: CalibrationConfig
-) -> tuple[tuple[float, float], float, float]:
-    """The exemplar term's weights (linked, new concepts) with the best geometric mean of the group MRRs
-    (see the module docstring), and that mean without the term and with it.
+    score: ScoreFn, views: Views, parts: tuple[Tensor, Tensor], linked: Tensor, config: CalibrationConfig
+) -> tuple[tuple[float, float, float], float, float]:
+    """The exemplar term's weights (linked, new concepts) and offset (linked concepts) with the best
+    geometric mean of the group MRRs (see the module docstring), and that mean without the term and with it.
 
     Shapes:
         - parts: two ``(num_query_rows, num_candidates)``: the term of linked and of new concepts
+        - linked: ``(num_candidates,)``: the concepts with training images
     """
-    base, (own, borrowed) = score.scores(views), parts
+    base, (own, borrowed), linked = score.scores(views), parts, linked.float()
 
-    def objective(weights: tuple[float, float]) -> float:
-        mrrs = score.mrrs(base + weights[0] * own + weights[1] * borrowed)
+    def objective(setting: tuple[float, float, float]) -> float:
+        mrrs = score.mrrs(base + setting[0] * own + setting[1] * borrowed + setting[2] * linked)
         return math.exp(sum(math.log(max(mrr, 1e-12)) for mrr in mrrs) / len(mrrs))
 
-    before = objective((0.0, 0.0))
-    return _sparsest_gain(
-        [(objective(w), w) for w in itertools.product(config.exemplar_grid, repeat=2)], before, config.min_gain
-    )
+    before = objective((0.0, 0.0, 0.0))
+    grid = itertools.product(config.exemplar_grid, config.exemplar_grid, config.exemplar_offsets)
+    return _sparsest_gain([(objective(setting), setting) for setting in grid], before, config.min_gain)
 
 
 def _sparsest_gain(
-    results: Sequence[tuple[float, tuple[float, float]]], before: float, min_gain: float
-) -> tuple[tuple[float, float], float, float]:
-    """Of the weights that gain at least ``min_gain`` over ``before`` (the term off), those within
-    ``min_gain`` of the best, the one with the fewest non-zero weights (then the best); none: the term off.
+    results: Sequence[tuple[float, tuple[float, ...]]], before: float, min_gain: float
+) -> tuple[tuple[float, ...], float, float]:
+    """Of the settings that gain at least ``min_gain`` over ``before`` (the term off), those within
+    ``min_gain`` of the best, the one with the fewest non-zero values (then the best); none: the term off.
 
     Returns:
-        The weights, ``before`` and the objective with them.
+        The setting (all 0 where none gains), ``before`` and the objective with it.
     """
     gaining = [(value, weights) for value, weights in results if value >= before + min_gain]
     if not gaining:
-        return (0.0, 0.0), before, before
+        return tuple(0.0 for _ in results[0][1]) if results else (), before, before
     top = max(value for value, _ in gaining)
     after, weights = min(
         ((value, weights) for value, weights in gaining if value >= top - min_gain),
@@ -271,15 +277,23 @@ def _with_exemplars(
 ) -> DirectionFit:
     """``fit`` with the exemplar term's weights fitted on its scales (the model's weights set to them)."""
     assert model.exemplars is not None
-    term = exemplar_term(model, features, evaluator.split, weights=torch.ones(2), edges=edges)
+    term = exemplar_term(model, features, evaluator.split, weights=torch.ones(2), edges=edges, offset=0.0)
     if term is None or not score.cached:
         logger.info("exemplar term off: %s", "no images or concepts" if term is None else "too many scores to search")
         return fit
     views = {LINKED: fit.scales, NEW: fit.new_scales}
-    weights, before, after = _fit_exemplars(score, views, term.parts(term.features[score.rows]), config)
+    parts = term.parts(term.features[score.rows])
+    (*weights, offset), before, after = _fit_exemplars(score, views, parts, term.linked, config)
     model.exemplars.weights.copy_(torch.tensor(weights))
-    logger.info("exemplar term weights %g, %g (geometric mean of group MRRs %.4f -> %.4f)", *weights, before, after)
-    return dataclasses.replace(fit, exemplar_weights=weights)
+    model.exemplars.offset.fill_(offset)
+    logger.info(
+        "exemplar term weights %g, %g, offset %g (geometric mean of group MRRs %.4f -> %.4f)",
+        *weights,
+        offset,
+        before,
+        after,
+    )
+    return dataclasses.replace(fit, exemplar_weights=tuple(weights), exemplar_offset=offset)
 
 
 def _by_target(run: RankingRun, linked: Tensor) -> list[tuple[int, RankingRun]]:
@@ -427,6 +441,7 @@ def fit_direction_scales(
     config = config or CalibrationConfig()
     if model.exemplars is not None and features is not None and EXEMPLAR_DIRECTION[0] in features:
         model.exemplars.weights.zero_()
+        model.exemplars.offset.zero_()
         model.exemplars.mean.copy_(features[EXEMPLAR_DIRECTION[0]].float().mean(0))
     readout = _channels(model)
     if readout is None or not readout.calibrate:

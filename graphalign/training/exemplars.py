@@ -21,6 +21,7 @@ def exemplar_term(
     split: EdgeSplit,
     weights: Tensor | None = None,
     edges: Mapping[EdgeType, Tensor] | None = None,
+    offset: Tensor | float | None = None,
 ) -> Exemplars | None:
     """The model's exemplar term over ``split``'s training links.
 
@@ -34,18 +35,20 @@ def exemplar_term(
         features: Input features per node type (the graph's).
         split: Its edge split.
         weights: The term's weights (default: the model's, set by calibration).
+        offset: The offset of concepts with training images (default: the model's, set by calibration).
         edges: ``split.inference_edges(add_reverse=False)``, when the caller has them.
 
     Returns:
-        The term, or ``None`` where the model has none, its weights are all 0, or the graph lacks
-        images or concepts.
+        The term, or ``None`` where the model has none, its weights and offset are all 0, or the graph
+        lacks images or concepts.
     """
     module = model.exemplars
     query_type, cand_type = EXEMPLAR_DIRECTION
     if module is None or query_type not in features or cand_type not in features:
         return None
     weights = module.weights if weights is None else weights
-    if not bool((weights != 0).any()):
+    offset = module.offset if offset is None else torch.as_tensor(offset, dtype=torch.float32)
+    if not bool((weights != 0).any() or offset != 0):
         return None
     edges = split.inference_edges(add_reverse=False) if edges is None else edges
     links, hierarchy = [torch.empty(2, 0, dtype=torch.long)], [torch.empty(2, 0, dtype=torch.long)]
@@ -65,4 +68,5 @@ def exemplar_term(
         torch.cat(hierarchy, dim=1),
         module.config.hops,
         weights,
+        offset,
     )

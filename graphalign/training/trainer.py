@@ -341,7 +341,8 @@ class TrainResult:
         run_config: The runtime settings it ran with.
         channel_scales: Per direction (``"concept->image"``), the graph channels' scales fitted on the
             validation links and the validation MRR before and after (:mod:`graphalign.training.calibration`);
-            for ``image->concept``, also the weights of the nearest-exemplar term (``exemplar_weights``).
+            for ``image->concept``, also the weights and offset of the nearest-exemplar term
+            (``exemplar_weights``, ``exemplar_offset``).
     """
 
     model: HeteroAligner
@@ -895,6 +896,7 @@ class _Trainer:
                 readout.scales.fill_(1.0)  # the stored embeddings are those with every scale 1
         if self.model.exemplars is not None:
             self.model.exemplars.weights.zero_()  # and without the exemplar term
+            self.model.exemplars.offset.zero_()
         z = self.embed()
         return {
             f"{fit.direction[0]}->{fit.direction[1]}": {
@@ -902,7 +904,11 @@ class _Trainer:
                 "new_scales": list(fit.new_scales),
                 "val_mrr_before": fit.before,
                 "val_mrr_after": fit.after,
-                **({"exemplar_weights": list(fit.exemplar_weights)} if fit.exemplar_weights else {}),
+                **(
+                    {"exemplar_weights": list(fit.exemplar_weights), "exemplar_offset": fit.exemplar_offset}
+                    if fit.exemplar_weights
+                    else {}
+                ),
             }
             for fit in fit_direction_scales(
                 self.model, z, self.evaluator, part="val", features=self.inference_data.x_dict

@@ -47,6 +47,16 @@ def test_scores_weight_the_two_parts_and_take_rows_or_new_features():
     assert term.scores().shape == (12, 5)
 
 
+def test_the_offset_moves_linked_concepts_only_and_by_the_same_amount_for_every_query():
+    term, features, *_ = _term(weights=(0.5, 0.2))
+    without = term.scores(torch.tensor([7, 8]))
+    term.offset = torch.tensor(-0.25)
+    shifted = term.scores(torch.tensor([7, 8]))
+    assert torch.allclose(shifted[:, :3], without[:, :3] - 0.25)  # concepts 0-2 have training images
+    assert torch.equal(shifted[:, 3:], without[:, 3:])
+    assert torch.allclose(term.scores(features=features[[7, 8]]), shifted)  # new images alike
+
+
 def test_config_checks_and_model_wiring():
     with pytest.raises(ConfigError, match="hops"):
         ExemplarConfig(hops=-1)
@@ -69,8 +79,19 @@ def test_weights_saved_before_the_term_existed_load_with_it_off():
     assert not module.active and torch.equal(module.mean, torch.zeros(6))
     saved = ExemplarWeights(6, ExemplarConfig())
     saved.weights.copy_(torch.tensor([0.2, 0.1]))
+    saved.offset.fill_(-0.15)
     module.load_state_dict(saved.state_dict())
-    assert torch.equal(module.weights, torch.tensor([0.2, 0.1]))
+    assert torch.equal(module.weights, torch.tensor([0.2, 0.1])) and float(module.offset) == pytest.approx(-0.15)
+    assert "offset=-0.15" in repr(module)
+    older = {k: v for k, v in saved.state_dict().items() if k != "offset"}  # saved before the offset existed
+    module.load_state_dict(older)
+    assert float(module.offset) == 0.0 and module.active
+
+
+def test_an_offset_alone_makes_the_term_active():
+    module = ExemplarWeights(6, ExemplarConfig())
+    module.offset.fill_(-0.1)
+    assert module.active
 
 
 def test_parts_in_blocks_of_exemplars_and_edges_equal_one_block(monkeypatch):

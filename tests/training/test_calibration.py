@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from PIL import Image
@@ -309,7 +311,8 @@ def test_exemplar_term_is_fitted_on_validation_and_lifts_image_to_concept(tmp_pa
         result.model, dict(z), evaluator, config=CalibrationConfig(min_gain=2.0), features=built.features
     )
     assert not result.model.exemplars.active
-    assert next(f for f in unreachable if f.direction == ("image", "concept")).exemplar_weights == (0.0, 0.0)
+    off = next(f for f in unreachable if f.direction == ("image", "concept"))
+    assert off.exemplar_weights == (0.0, 0.0) and off.exemplar_offset == 0.0
 
 
 def z_links(result) -> list[list[int]]:
@@ -330,3 +333,37 @@ def test_exemplar_weights_keep_the_sparsest_that_gains():
     results.append((0.306, (0.0, 0.1)))
     assert _sparsest_gain(results, before, 0.005) == ((0.0, 0.1), 0.30, 0.306)
     assert _sparsest_gain([(0.302, (0.1, 0.1))], before, 0.005) == ((0.0, 0.0), 0.30, 0.30)  # no gain: off
+    # the same with an offset: a setting is a triple, counted by its non-zero values
+    triples = [(0.30, (0.0, 0.0, 0.0)), (0.31, (0.3, 0.0, -0.2)), (0.312, (0.3, 0.1, -0.2))]
+    assert _sparsest_gain(triples, before, 0.005) == ((0.3, 0.0, -0.2), 0.30, 0.31)
+    assert _sparsest_gain(triples[:1], before, 0.005) == ((0.0, 0.0, 0.0), 0.30, 0.30)
+
+
+def test_the_exemplar_offset_is_fitted_where_linked_concepts_outscore_new_targets():
+    """Linked concepts score 0.25 above the new target of every new-target query, and the views rank the
+    linked targets 0.5 above every new concept: an offset between -0.25 and -0.5 (both excluded) serves
+    both groups, and the fit finds it."""
+    from graphalign.training.calibration import _fit_exemplars
+
+    num_queries, num_concepts = 8, 6
+    linked = torch.tensor([True, True, True, False, False, False])
+    views = torch.zeros(num_queries, num_concepts)
+    targets = torch.tensor([0, 1, 2, 0, 3, 4, 5, 3])  # queries 0-3: linked targets; 4-7: new ones
+    views[torch.arange(num_queries), targets] = 0.5
+    views[4:, :3] = 0.75  # every linked concept above the new target
+
+    class Score:
+        def scores(self, views_):
+            return views
+
+        def mrrs(self, scores):
+            ranks = (scores >= scores[torch.arange(num_queries), targets][:, None]).sum(1)  # ties count against
+            return [float((1.0 / ranks[rows]).mean()) for rows in (slice(0, 4), slice(4, 8))]
+
+    zero = torch.zeros(num_queries, num_concepts)
+    config = CalibrationConfig()
+    setting, before, after = _fit_exemplars(Score(), {}, (zero, zero), linked, config)
+    assert setting[:2] == (0.0, 0.0) and -0.5 < setting[2] < -0.25  # the offset alone, within the gap
+    assert before == pytest.approx(math.sqrt(1.0 * 0.25)) and after == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="offsets that include 0"):
+        CalibrationConfig(exemplar_offsets=(-0.1,))
