@@ -35,7 +35,7 @@ from graphalign.benchmark.quality import (
 )
 from graphalign.evaluation.evaluator import LinkEvaluator
 from graphalign.graph.convert import edge_index_dict
-from graphalign.training.calibration import CalibrationConfig, fit_direction_scales
+from graphalign.training.calibration import CalibrationConfig, fit_direction_scales, reset_calibration
 from graphalign.training.trainer import RunConfig, directed_embeddings, embed_nodes, fit
 
 VARIANTS = {"one view per direction": False, "a view per candidate state": True}
@@ -60,9 +60,7 @@ def main() -> None:
         train = dataclasses.replace(train_config, seed=seed)
         trained = fit(built, model_config, train, split=split, run=RunConfig(progress=False))
         model = trained.model
-        for readout in model.readouts.values():
-            if hasattr(readout, "scales"):
-                readout.scales.fill_(1.0)
+        reset_calibration(model)
         stored = dict(embed_nodes(model, built, split))  # every scale 1: the scales are views of these
         evaluator = LinkEvaluator(edge_index_dict(built.graph, built.index), split)
         for name, by_state in VARIANTS.items():

@@ -32,7 +32,7 @@ from graphalign.benchmark.protocols import make_protocol_split
 from graphalign.benchmark.quality import _evaluate, benchmark_graphs, preset_configs, with_label_free_edges
 from graphalign.evaluation.evaluator import LinkEvaluator
 from graphalign.graph.convert import edge_index_dict
-from graphalign.training.calibration import CalibrationConfig, fit_direction_scales
+from graphalign.training.calibration import CalibrationConfig, fit_direction_scales, reset_calibration
 from graphalign.training.trainer import RunConfig, directed_embeddings, embed_nodes, fit, message_passing_data
 
 VARIANTS = {
@@ -80,9 +80,7 @@ def main() -> None:
         train = dataclasses.replace(train_config, seed=seed)
         model = fit(built, model_config, train, split=split, run=RunConfig(progress=False)).model
         model.eval()
-        for readout in model.readouts.values():
-            if hasattr(readout, "scales"):
-                readout.scales.fill_(1.0)
+        reset_calibration(model)
         stored = dict(embed_nodes(model, built, split))  # every scale 1, no term: what calibration reads
         features = message_passing_data(built, split, inference=True).x_dict
         evaluator = LinkEvaluator(edge_index_dict(built.graph, built.index), split)

@@ -127,6 +127,11 @@ class ExemplarWeights(nn.Module):
         """Whether either weight or the offset is non-zero."""
         return bool((self.weights != 0).any() or self.offset != 0)
 
+    def switch_off(self) -> None:
+        """Both weights and the offset to 0 (the term off, as before calibration)."""
+        self.weights.zero_()
+        self.offset.zero_()
+
     def extra_repr(self) -> str:
         weights = [round(float(w), 4) for w in self.weights]
         return f"hops={self.config.hops}, weights={weights}, offset={round(float(self.offset), 4)}"

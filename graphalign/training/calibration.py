@@ -69,7 +69,7 @@ from graphalign.typing import NodeType
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CalibrationConfig", "DirectionFit", "fit_direction_scales"]
+__all__ = ["CalibrationConfig", "DirectionFit", "fit_direction_scales", "reset_calibration"]
 
 
 @dataclass
@@ -144,6 +144,16 @@ class DirectionFit:
     """The nearest-exemplar term's weights (linked, new concepts), where the direction has the term."""
     exemplar_offset: float = 0.0
     """The nearest-exemplar term's offset of linked concepts."""
+
+
+def reset_calibration(model: HeteroAligner) -> None:
+    """Sets what calibration fits back to its unfitted state: every channel scale 1 and the exemplar term
+    off. The model then embeds as calibration reads it (the stored embeddings)."""
+    for readout in model.readouts.values():
+        if isinstance(readout, ChannelsReadout):
+            readout.scales.fill_(1.0)
+    if model.exemplars is not None:
+        model.exemplars.switch_off()
 
 
 def _channels(model: HeteroAligner) -> ChannelsReadout | None:
@@ -440,8 +450,7 @@ def fit_direction_scales(
     """
     config = config or CalibrationConfig()
     if model.exemplars is not None and features is not None and EXEMPLAR_DIRECTION[0] in features:
-        model.exemplars.weights.zero_()
-        model.exemplars.offset.zero_()
+        model.exemplars.switch_off()
         model.exemplars.mean.copy_(features[EXEMPLAR_DIRECTION[0]].float().mean(0))
     readout = _channels(model)
     if readout is None or not readout.calibrate:

@@ -31,10 +31,9 @@ from graphalign.losses import LOSSES, build_loss
 from graphalign.nn.directions import DirectedEmbeddings, Direction
 from graphalign.nn.exemplars import EXEMPLAR_DIRECTION
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
-from graphalign.nn.readouts import ChannelsReadout
 from graphalign.outputs import write_marker
 from graphalign.training import checkpoint as ckpt
-from graphalign.training.calibration import fit_direction_scales
+from graphalign.training.calibration import fit_direction_scales, reset_calibration
 from graphalign.training.distributed import resolve_distributed
 from graphalign.training.exemplars import exemplar_term
 from graphalign.training.sampler_config import FullSampling, build_sampling, resolve_sampling, sampler_spec
@@ -891,12 +890,7 @@ class _Trainer:
             The scales per direction with the validation MRR before and after, and the stored embeddings
             (every scale 1) they were fitted on.
         """
-        for readout in self.model.readouts.values():
-            if isinstance(readout, ChannelsReadout):
-                readout.scales.fill_(1.0)  # the stored embeddings are those with every scale 1
-        if self.model.exemplars is not None:
-            self.model.exemplars.weights.zero_()  # and without the exemplar term
-            self.model.exemplars.offset.zero_()
+        reset_calibration(self.model)  # the stored embeddings are those with every scale 1, without the term
         z = self.embed()
         return {
             f"{fit.direction[0]}->{fit.direction[1]}": {

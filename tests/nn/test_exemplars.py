@@ -92,6 +92,9 @@ def test_an_offset_alone_makes_the_term_active():
     module = ExemplarWeights(6, ExemplarConfig())
     module.offset.fill_(-0.1)
     assert module.active
+    module.weights.fill_(0.2)
+    module.switch_off()  # weights and offset: the term as before calibration
+    assert not module.active and torch.equal(module.weights, torch.zeros(2))
 
 
 def test_parts_in_blocks_of_exemplars_and_edges_equal_one_block(monkeypatch):
