@@ -599,6 +599,19 @@ def _add_model_options(parser: argparse.ArgumentParser) -> Any:
         type=int,
         help="how far a concept without images borrows its relatives' exemplars",
     )
+    exemplars(
+        "--transfer-top",
+        field="top",
+        type=int,
+        help="how many linked concepts, the image's best, the semantic transfer to a concept without images "
+        "averages over",
+    )
+    exemplars(
+        "--transfer-temperature",
+        field="temperature",
+        type=float,
+        help="softmax temperature over those concepts' scores",
+    )
     option("--dropout", field="dropout", type=float, help="dropout after each layer, in [0, 1)")
     option(
         "--edge-dropout",
@@ -1033,9 +1046,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 if "exemplar_weights" in fit:
                     linked, new = fit["exemplar_weights"]
                     offset = fit.get("exemplar_offset", 0.0)
+                    transfer = fit.get("exemplar_transfer", 0.0)
                     state = (
-                        f"weights {linked:g} (linked concepts), {new:g} (new ones), offset {offset:g} (linked concepts)"
-                        if linked or new or offset
+                        f"weights {linked:g} (linked concepts), {new:g} (new ones), offset {offset:g} (linked "
+                        f"concepts), semantic transfer {transfer:g} (new ones)"
+                        if linked or new or offset or transfer
                         else "off"
                     )
                     print(f"nearest-exemplar term of {direction}: {state}")

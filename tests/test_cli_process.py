@@ -75,6 +75,7 @@ def test_train_writes_a_run_and_says_what_it_measured(workdir: Path, tmp_path: P
     weights = fitted["exemplar_weights"]  # the nearest-exemplar term, weighted (or off) on validation
     assert len(weights) == 2 and all(w >= 0 for w in weights)
     assert isinstance(fitted["exemplar_offset"], float) and -0.5 <= fitted["exemplar_offset"] <= 0.1  # its grid
+    assert fitted["exemplar_transfer"] in (0.0, 0.1, 0.2, 0.3, 0.5)  # the semantic transfer's weight, its grid
     assert "nearest-exemplar term of image->concept: " in out
 
 
@@ -89,7 +90,12 @@ def test_train_with_a_preset_in_a_fresh_process(workdir: Path, tmp_path: Path) -
     ("flags", "exemplars", "propagate"),
     [
         (["--no-exemplars", "--no-propagate", "--layers", "1"], None, None),
-        (["--exemplar-hops", "1", "--propagate-hops", "1", "--propagate-dim", "8"], {"hops": 1}, {"hops": 1, "dim": 8}),
+        (
+            ["--exemplar-hops", "1", "--transfer-top", "5", "--transfer-temperature", "0.1", "--propagate-hops", "1"]
+            + ["--propagate-dim", "8"],
+            {"hops": 1, "top": 5, "temperature": 0.1},
+            {"hops": 1, "dim": 8},
+        ),
     ],
 )
 def test_train_exemplar_and_propagation_flags_in_a_fresh_process(

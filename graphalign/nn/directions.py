@@ -196,7 +196,7 @@ class DirectedEmbeddings(dict):
                 raise GraphAlignError(
                     f"new {query_type} queries need their input features: {query_type} -> {cand_type} has a score term"
                 )
-            out = out + term.scores(None if new else rows, features)
+            out = out + term.scores(None if new else rows, features, views=out)
         return out
 
     def multiplier(self, query_type: NodeType, cand_type: NodeType) -> Tensor | None:

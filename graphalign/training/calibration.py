@@ -32,8 +32,9 @@ say it hurts.
 
 The nearest-exemplar term of ``image -> concept`` (:mod:`graphalign.nn.exemplars`)
 is fitted after that direction's scales: one weight for concepts with
-training images, one for the others and the offset of the former, every
-combination of ``exemplar_grid`` (twice) and ``exemplar_offsets`` tried.
+training images, one for the others, the offset of the former and the weight
+of the semantic transfer to the latter, every combination of
+``exemplar_grid`` (twice), ``exemplar_offsets`` and ``transfer_grid`` tried.
 The term lifts concepts with images far more than it lifts the others, and
 each group's gain pushes the other group's targets down, so the criterion is
 the *geometric* mean of the two groups' MRRs: a relative gain for one group
@@ -61,7 +62,7 @@ from graphalign.errors import ConfigError
 from graphalign.evaluation.evaluator import LinkEvaluator, RankingRun
 from graphalign.evaluation.ranking import PairRanker, evaluate_ranking
 from graphalign.nn.directions import LINKED, NEW, Direction, candidate_view, query_view
-from graphalign.nn.exemplars import EXEMPLAR_DIRECTION
+from graphalign.nn.exemplars import EXEMPLAR_DIRECTION, Exemplars
 from graphalign.nn.hetero_gnn import HeteroAligner
 from graphalign.nn.readouts import ChannelsReadout
 from graphalign.training.exemplars import exemplar_term
@@ -99,6 +100,8 @@ class CalibrationConfig:
         exemplar_grid: Weights tried for the nearest-exemplar term (:mod:`graphalign.nn.exemplars`), for
             concepts with training images and for the others.
         exemplar_offsets: Offsets tried for the concepts with training images (the term's ``gamma``).
+        transfer_grid: Weights tried for the term's semantic transfer to concepts without training images
+            (its ``mu``).
     """
 
     grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
@@ -110,6 +113,7 @@ class CalibrationConfig:
     max_scores: int = 1 << 26
     exemplar_grid: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
     exemplar_offsets: tuple[float, ...] = (-0.5, -0.4, -0.3, -0.25, -0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1)
+    transfer_grid: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.5)
 
     def __post_init__(self) -> None:
         if (
@@ -117,14 +121,16 @@ class CalibrationConfig:
             or not self.exhaustive_grid
             or not self.exemplar_grid
             or 0.0 not in self.exemplar_offsets
-            or any(v < 0 for v in (*self.grid, *self.exhaustive_grid, *self.exemplar_grid))
+            or 0.0 not in self.transfer_grid
+            or any(v < 0 for v in (*self.grid, *self.exhaustive_grid, *self.exemplar_grid, *self.transfer_grid))
             or self.sweeps < 1
             or self.min_gain < 0
             or self.max_evaluations < 0
             or self.max_scores < 0
         ):
             raise ConfigError(
-                "calibration needs a grid of scales >= 0, exemplar offsets that include 0, sweeps >= 1, and "
+                "calibration needs a grid of scales >= 0, exemplar offsets and a transfer grid >= 0 that include 0, "
+                "sweeps >= 1, and "
                 f"min_gain, max_evaluations and max_scores >= 0, got {self}"
             )
         check_bool("CalibrationConfig", "by_state", self.by_state)
@@ -144,6 +150,8 @@ class DirectionFit:
     """The nearest-exemplar term's weights (linked, new concepts), where the direction has the term."""
     exemplar_offset: float = 0.0
     """The nearest-exemplar term's offset of linked concepts."""
+    exemplar_transfer: float = 0.0
+    """The nearest-exemplar term's weight of the semantic transfer to new concepts."""
 
 
 def reset_calibration(model: HeteroAligner) -> None:
@@ -236,23 +244,22 @@ def _ascent(
 
 
 def _fit_exemplars(
-    score: ScoreFn, views: Views, parts: tuple[Tensor, Tensor], linked: Tensor, config: CalibrationConfig
-) -> tuple[tuple[float, float, float], float, float]:
-    """The exemplar term's weights (linked, new concepts) and offset (linked concepts) with the best
-    geometric mean of the group MRRs (see the module docstring), and that mean without the term and with it.
+    score: ScoreFn, views: Views, term: Exemplars, config: CalibrationConfig
+) -> tuple[tuple[float, float, float, float], float, float]:
+    """The exemplar term's weights (linked, new concepts), offset (linked concepts) and semantic transfer
+    (new concepts) with the best geometric mean of the group MRRs (see the module docstring), and that mean
+    without the term and with it."""
+    base = score.scores(views)  # (num_query_rows, num_candidates)
+    own, borrowed = term.parts(term.features[score.rows])
+    transferred, linked = term.transferred(base), term.linked.float()
 
-    Shapes:
-        - parts: two ``(num_query_rows, num_candidates)``: the term of linked and of new concepts
-        - linked: ``(num_candidates,)``: the concepts with training images
-    """
-    base, (own, borrowed), linked = score.scores(views), parts, linked.float()
-
-    def objective(setting: tuple[float, float, float]) -> float:
-        mrrs = score.mrrs(base + setting[0] * own + setting[1] * borrowed + setting[2] * linked)
+    def objective(setting: tuple[float, float, float, float]) -> float:
+        scores = base + setting[0] * own + setting[1] * borrowed + setting[2] * linked + setting[3] * transferred
+        mrrs = score.mrrs(scores)
         return math.exp(sum(math.log(max(mrr, 1e-12)) for mrr in mrrs) / len(mrrs))
 
-    before = objective((0.0, 0.0, 0.0))
-    grid = itertools.product(config.exemplar_grid, config.exemplar_grid, config.exemplar_offsets)
+    before = objective((0.0, 0.0, 0.0, 0.0))
+    grid = itertools.product(config.exemplar_grid, config.exemplar_grid, config.exemplar_offsets, config.transfer_grid)
     return _sparsest_gain([(objective(setting), setting) for setting in grid], before, config.min_gain)
 
 
@@ -292,18 +299,19 @@ def _with_exemplars(
         logger.info("exemplar term off: %s", "no images or concepts" if term is None else "too many scores to search")
         return fit
     views = {LINKED: fit.scales, NEW: fit.new_scales}
-    parts = term.parts(term.features[score.rows])
-    (*weights, offset), before, after = _fit_exemplars(score, views, parts, term.linked, config)
+    (*weights, offset, transfer), before, after = _fit_exemplars(score, views, term, config)
     model.exemplars.weights.copy_(torch.tensor(weights))
     model.exemplars.offset.fill_(offset)
+    model.exemplars.transfer.fill_(transfer)
     logger.info(
-        "exemplar term weights %g, %g, offset %g (geometric mean of group MRRs %.4f -> %.4f)",
+        "exemplar term weights %g, %g, offset %g, semantic transfer %g (geometric mean of group MRRs %.4f -> %.4f)",
         *weights,
         offset,
+        transfer,
         before,
         after,
     )
-    return dataclasses.replace(fit, exemplar_weights=tuple(weights), exemplar_offset=offset)
+    return dataclasses.replace(fit, exemplar_weights=tuple(weights), exemplar_offset=offset, exemplar_transfer=transfer)
 
 
 def _by_target(run: RankingRun, linked: Tensor) -> list[tuple[int, RankingRun]]:

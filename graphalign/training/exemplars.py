@@ -22,6 +22,7 @@ def exemplar_term(
     weights: Tensor | None = None,
     edges: Mapping[EdgeType, Tensor] | None = None,
     offset: Tensor | float | None = None,
+    transfer: Tensor | float | None = None,
 ) -> Exemplars | None:
     """The model's exemplar term over ``split``'s training links.
 
@@ -37,10 +38,12 @@ def exemplar_term(
         weights: The term's weights (default: the model's, set by calibration).
         offset: The offset of concepts with training images (default: the model's, set by calibration).
         edges: ``split.inference_edges(add_reverse=False)``, when the caller has them.
+        transfer: The weight of the semantic transfer to concepts without training images (default: the
+            model's, set by calibration).
 
     Returns:
-        The term, or ``None`` where the model has none, its weights and offset are all 0, or the graph
-        lacks images or concepts.
+        The term, or ``None`` where the model has none, its weights, offset and transfer are all 0, or
+        the graph lacks images or concepts.
     """
     module = model.exemplars
     query_type, cand_type = EXEMPLAR_DIRECTION
@@ -48,7 +51,8 @@ def exemplar_term(
         return None
     weights = module.weights if weights is None else weights
     offset = module.offset if offset is None else torch.as_tensor(offset, dtype=torch.float32)
-    if not bool((weights != 0).any() or offset != 0):
+    transfer = module.transfer if transfer is None else torch.as_tensor(transfer, dtype=torch.float32)
+    if not bool((weights != 0).any() or offset != 0 or transfer != 0):
         return None
     edges = split.inference_edges(add_reverse=False) if edges is None else edges
     links, hierarchy = [torch.empty(2, 0, dtype=torch.long)], [torch.empty(2, 0, dtype=torch.long)]
@@ -69,4 +73,8 @@ def exemplar_term(
         module.config.hops,
         weights,
         offset,
+        concept_features=features[cand_type],
+        transfer=transfer,
+        top=module.config.top,
+        temperature=module.config.temperature,
     )

@@ -340,8 +340,8 @@ class TrainResult:
         run_config: The runtime settings it ran with.
         channel_scales: Per direction (``"concept->image"``), the graph channels' scales fitted on the
             validation links and the validation MRR before and after (:mod:`graphalign.training.calibration`);
-            for ``image->concept``, also the weights and offset of the nearest-exemplar term
-            (``exemplar_weights``, ``exemplar_offset``).
+            for ``image->concept``, also the weights, offset and semantic transfer of the nearest-exemplar
+            term (``exemplar_weights``, ``exemplar_offset``, ``exemplar_transfer``).
     """
 
     model: HeteroAligner
@@ -899,7 +899,11 @@ class _Trainer:
                 "val_mrr_before": fit.before,
                 "val_mrr_after": fit.after,
                 **(
-                    {"exemplar_weights": list(fit.exemplar_weights), "exemplar_offset": fit.exemplar_offset}
+                    {
+                        "exemplar_weights": list(fit.exemplar_weights),
+                        "exemplar_offset": fit.exemplar_offset,
+                        "exemplar_transfer": fit.exemplar_transfer,
+                    }
                     if fit.exemplar_weights
                     else {}
                 ),

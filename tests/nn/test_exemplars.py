@@ -105,3 +105,68 @@ def test_parts_in_blocks_of_exemplars_and_edges_equal_one_block(monkeypatch):
     monkeypatch.setattr(exemplars, "_BLOCK", 7)  # one exemplar or edge per block for 7 queries
     blocked = term.parts(features[5:])
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(whole, blocked))  # matmul blocks round alike
+
+
+def _transfer_term(top: int = 2, transfer: float = 0.0):
+    g = torch.Generator().manual_seed(1)
+    features, concept_features = torch.randn(12, 6, generator=g), torch.randn(5, 4, generator=g)
+    links = torch.tensor([[0, 1, 2, 3, 4], [0, 0, 1, 2, 2]])  # concepts 0-2 have images; 3 and 4 do not
+    term = Exemplars(
+        features,
+        features.mean(0),
+        links,
+        5,
+        torch.empty(2, 0, dtype=torch.long),
+        0,
+        torch.zeros(2),
+        concept_features=concept_features,
+        transfer=transfer,
+        top=top,
+        temperature=0.1,
+    )
+    return term, concept_features
+
+
+def test_the_transfer_is_conse_over_the_queries_best_linked_concepts_and_reaches_new_concepts_only():
+    term, concept_features = _transfer_term(top=2)
+    views = torch.tensor([[0.9, 0.2, 0.7, 0.95, 0.0], [0.1, 0.8, 0.3, 0.0, 0.0]])  # new concept 3 is ignored
+    out = term.transferred(views)
+    x = F.normalize(concept_features, dim=-1)
+    for q, (a, b) in enumerate([(0, 2), (1, 2)]):  # each query's two best linked concepts
+        p = torch.softmax(views[q, [a, b]] / 0.1, dim=0)
+        expected = p[0] * (x[a] @ x.t()) + p[1] * (x[b] @ x.t())
+        assert torch.allclose(out[q, 3:], expected[3:], atol=1e-6)
+    assert torch.equal(out[:, :3], torch.zeros(2, 3))
+    many, _ = _transfer_term(top=50)  # more than the three linked concepts: all three
+    assert many.transferred(views).shape == (2, 5)
+    without, _ = _transfer_term()
+    without.concepts = None  # no concept features: no transfer
+    assert torch.equal(without.transferred(views), torch.zeros(2, 5))
+
+
+def test_scores_add_the_weighted_transfer_and_need_the_views_for_it():
+    term, _ = _transfer_term(transfer=0.3)
+    views = torch.rand(2, 5, generator=torch.Generator().manual_seed(2))
+    plain, _ = _transfer_term(transfer=0.0)
+    rows = torch.tensor([7, 8])
+    assert torch.allclose(term.scores(rows, views=views), plain.scores(rows) + 0.3 * term.transferred(views))
+    with pytest.raises(ValueError, match="views"):
+        term.scores(rows)
+    assert torch.equal(plain.scores(rows), torch.zeros(2, 5))  # weights, offset and transfer 0: nothing
+
+
+def test_the_transfer_weight_saves_loads_and_switches_off():
+    module = ExemplarWeights(6, ExemplarConfig())
+    module.transfer.fill_(0.2)
+    assert module.active and "transfer=0.2" in repr(module)
+    restored = ExemplarWeights(6, ExemplarConfig())
+    restored.load_state_dict(module.state_dict())
+    assert float(restored.transfer) == pytest.approx(0.2)
+    restored.load_state_dict({k: v for k, v in module.state_dict().items() if k != "transfer"})  # older file
+    assert float(restored.transfer) == 0.0 and not restored.active
+    module.switch_off()
+    assert not module.active
+    with pytest.raises(ConfigError, match="top"):
+        ExemplarConfig(top=0)
+    with pytest.raises(ConfigError, match="temperature"):
+        ExemplarConfig(temperature=0.0)

@@ -353,6 +353,8 @@ def test_the_exemplar_offset_is_fitted_where_linked_concepts_outscore_new_target
     views[4:, :3] = 0.75  # every linked concept above the new target
 
     class Score:
+        rows = torch.arange(num_queries)
+
         def scores(self, views_):
             return views
 
@@ -362,8 +364,57 @@ def test_the_exemplar_offset_is_fitted_where_linked_concepts_outscore_new_target
 
     zero = torch.zeros(num_queries, num_concepts)
     config = CalibrationConfig()
-    setting, before, after = _fit_exemplars(Score(), {}, (zero, zero), linked, config)
+    setting, before, after = _fit_exemplars(Score(), {}, _Term(linked, zero, zero), config)
     assert setting[:2] == (0.0, 0.0) and -0.5 < setting[2] < -0.25  # the offset alone, within the gap
+    assert setting[3] == 0.0  # the transfer is 0 everywhere: it stays off
     assert before == pytest.approx(math.sqrt(1.0 * 0.25)) and after == pytest.approx(1.0)
-    with pytest.raises(ConfigError, match="offsets that include 0"):
+    with pytest.raises(ConfigError, match="offsets and a transfer grid"):
         CalibrationConfig(exemplar_offsets=(-0.1,))
+    with pytest.raises(ConfigError, match="transfer grid"):
+        CalibrationConfig(transfer_grid=(0.1,))
+
+
+class _Term:
+    """The parts of an exemplar term as :func:`_fit_exemplars` reads them, given outright."""
+
+    def __init__(self, linked, zero, transferred):
+        self.linked, self.zero, self._transferred = linked, zero, transferred
+        self.features = torch.zeros(zero.size(0), 1)
+
+    def parts(self, features):
+        return self.zero, self.zero
+
+    def transferred(self, views):
+        return self._transferred
+
+
+def test_the_semantic_transfer_is_fitted_where_it_alone_ranks_the_new_targets_first():
+    """The views tie every new concept for the new-target queries; the transfer lifts each one's target
+    (and every new concept a little for the linked-target queries, never above their 0.5): a transfer
+    weight alone serves both groups, and the fit keeps the smallest that does."""
+    from graphalign.training.calibration import _fit_exemplars
+
+    num_queries, num_concepts = 8, 6
+    linked = torch.tensor([True, True, True, False, False, False])
+    targets = torch.tensor([0, 1, 2, 0, 3, 4, 5, 3])
+    views = torch.zeros(num_queries, num_concepts)
+    views[torch.arange(4), targets[:4]] = 0.5
+    views[4:, 3:] = 0.2  # the new concepts tie
+    transferred = torch.zeros(num_queries, num_concepts)
+    transferred[:4, 3:] = 0.2
+    transferred[torch.arange(4, 8), targets[4:]] = 1.0
+
+    class Score:
+        rows = torch.arange(num_queries)
+
+        def scores(self, views_):
+            return views
+
+        def mrrs(self, scores):
+            ranks = (scores >= scores[torch.arange(num_queries), targets][:, None]).sum(1)
+            return [float((1.0 / ranks[rows]).mean()) for rows in (slice(0, 4), slice(4, 8))]
+
+    zero = torch.zeros(num_queries, num_concepts)
+    setting, before, after = _fit_exemplars(Score(), {}, _Term(linked, zero, transferred), CalibrationConfig())
+    assert setting == (0.0, 0.0, 0.0, 0.1)
+    assert before == pytest.approx(math.sqrt(1.0 / 3.0)) and after == pytest.approx(1.0)
