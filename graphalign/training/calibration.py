@@ -36,12 +36,14 @@ training images, one for the others, the offset of the former and the weight
 of the semantic transfer to the latter, every combination of
 ``exemplar_grid`` (twice), ``exemplar_offsets`` and ``transfer_grid`` tried.
 The term lifts concepts with images far more than it lifts the others, and
-each group's gain pushes the other group's targets down, so the criterion is
-the *geometric* mean of the two groups' MRRs: a relative gain for one group
-has to outweigh the relative loss of the other. Of the settings that gain at
-least ``min_gain`` over the term off, those within ``min_gain`` of the best,
-the one with the fewest non-zero values is kept; where none gains that much,
-all stay 0 (the term off).
+each group's gain pushes the other group's targets down. A setting is
+therefore taken only where it lowers neither group's MRR (linked targets, new
+targets) below its MRR without the term: no group pays for the other's gain.
+Among those, the criterion is the *geometric* mean of the groups' MRRs, so a
+relative gain counts alike for a group of high and of low MRR. Of the
+settings that gain at least ``min_gain`` over the term off, those within
+``min_gain`` of the best, the one with the fewest non-zero values is kept;
+where none gains that much, all stay 0 (the term off).
 """
 
 from __future__ import annotations
@@ -247,20 +249,29 @@ def _fit_exemplars(
     score: ScoreFn, views: Views, term: Exemplars, config: CalibrationConfig
 ) -> tuple[tuple[float, float, float, float], float, float]:
     """The exemplar term's weights (linked, new concepts), offset (linked concepts) and semantic transfer
-    (new concepts) with the best geometric mean of the group MRRs (see the module docstring), and that mean
-    without the term and with it."""
+    (new concepts) with the best geometric mean of the group MRRs among the settings that lower no group's
+    MRR below its MRR without the term (see the module docstring), and that mean without the term and with
+    it."""
     base = score.scores(views)  # (num_query_rows, num_candidates)
     own, borrowed = term.parts(term.features[score.rows])
     transferred, linked = term.transferred(base), term.linked.float()
 
-    def objective(setting: tuple[float, float, float, float]) -> float:
+    def group_mrrs(setting: tuple[float, float, float, float]) -> list[float]:
         scores = base + setting[0] * own + setting[1] * borrowed + setting[2] * linked + setting[3] * transferred
-        mrrs = score.mrrs(scores)
+        return score.mrrs(scores)
+
+    def geometric_mean(mrrs: list[float]) -> float:
         return math.exp(sum(math.log(max(mrr, 1e-12)) for mrr in mrrs) / len(mrrs))
 
-    before = objective((0.0, 0.0, 0.0, 0.0))
-    grid = itertools.product(config.exemplar_grid, config.exemplar_grid, config.exemplar_offsets, config.transfer_grid)
-    return _sparsest_gain([(objective(setting), setting) for setting in grid], before, config.min_gain)
+    off = group_mrrs((0.0, 0.0, 0.0, 0.0))
+    results = []
+    for setting in itertools.product(
+        config.exemplar_grid, config.exemplar_grid, config.exemplar_offsets, config.transfer_grid
+    ):
+        mrrs = group_mrrs(setting)
+        if all(mrr >= before for mrr, before in zip(mrrs, off)):  # no group pays for another's gain
+            results.append((geometric_mean(mrrs), setting))
+    return _sparsest_gain(results, geometric_mean(off), config.min_gain)
 
 
 def _sparsest_gain(

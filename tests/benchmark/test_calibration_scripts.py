@@ -1,8 +1,8 @@
 """The calibration benchmarks as users run them: separate processes on the bundled data.
 
 ``benchmarks/calibration_views.py`` (one view per direction against a view per
-candidate state) and ``benchmarks/exemplar_offset.py`` (the nearest-exemplar
-term with and without its offset), one seed and one epoch each, sharing one
+candidate state) and ``benchmarks/exemplar_term.py`` (the nearest-exemplar
+term fitted in each of its variants), one seed and one epoch each, sharing one
 feature cache.
 """
 
@@ -50,15 +50,18 @@ def test_calibration_views_prints_both_calibrations(tmp_path: Path, feature_cach
 
 
 @pytest.mark.offline_model
-def test_exemplar_offset_prints_both_fits_against_the_baselines(tmp_path: Path, feature_cache: Path) -> None:
+def test_exemplar_term_prints_each_variants_fit_against_the_baselines(tmp_path: Path, feature_cache: Path) -> None:
     baselines = ROOT / "docs" / "results" / "quality-tuxpaint_small.csv"
-    out = _run("exemplar_offset.py", "--baselines", str(baselines), cwd=tmp_path, cache=feature_cache)
-    without = re.search(r"seed 0, two weights: weights and offset \(([^)]*)\)", out)
-    assert without is not None and float(without.group(1).split(",")[-1]) == 0.0  # no offset in that fit
-    assert "seed 0, two weights and the offset: weights and offset (" in out
+    out = _run("exemplar_term.py", "--baselines", str(baselines), cwd=tmp_path, cache=feature_cache)
+    settings = dict(re.findall(r"seed 0, ([^:]+): weights, offset, transfer \(([^)]*)\)", out))
+    variants = ["off", "two weights", "two weights and the offset", "weights, offset and transfer (default)"]
+    assert list(settings) == variants
+    values = {name: [float(v) for v in setting.split(",")] for name, setting in settings.items()}
+    assert values["off"] == [0.0, 0.0, 0.0, 0.0]
+    assert values["two weights"][2:] == [0.0, 0.0] and values["two weights and the offset"][3] == 0.0  # their grids
     table = out.split("mean of seeds [0]")[1]
-    rows = [line for line in table.splitlines() if line.startswith("| two weights")]
-    assert len(rows) == 2
+    rows = [line for line in table.splitlines() if line.startswith(("| off", "| two weights", "| weights"))]
+    assert len(rows) == 4
     for row in rows:
         cells = row.strip("|").split("|")[1:]
         assert len(cells) == 8  # val a, val a rel, val c, val c rel, a, a rel, c, c rel

@@ -418,3 +418,33 @@ def test_the_semantic_transfer_is_fitted_where_it_alone_ranks_the_new_targets_fi
     setting, before, after = _fit_exemplars(Score(), {}, _Term(linked, zero, transferred), CalibrationConfig())
     assert setting == (0.0, 0.0, 0.0, 0.1)
     assert before == pytest.approx(math.sqrt(1.0 / 3.0)) and after == pytest.approx(1.0)
+
+
+def test_a_setting_that_costs_one_group_for_the_others_gain_is_not_taken():
+    """Every linked concept outscores the new target by 0.25 and new concept 3 sits 0.05 below the
+    linked targets: an offset that ranks the new targets first (below -0.25) drops the linked targets
+    behind concept 3, and one that keeps them (above -0.05) does nothing for the new targets. The
+    geometric mean alone would trade group MRRs (1.0, 0.25) for (0.5, 1.0); the fit keeps the term off."""
+    from graphalign.training.calibration import _fit_exemplars
+
+    num_queries, num_concepts = 8, 6
+    linked = torch.tensor([True, True, True, False, False, False])
+    targets = torch.tensor([0, 1, 2, 0, 3, 4, 5, 3])
+    views = torch.zeros(num_queries, num_concepts)
+    views[:4, 3] = 0.45  # new concept 3 just below each linked target
+    views[torch.arange(num_queries), targets] = 0.5
+    views[4:, :3] = 0.75
+
+    class Score:
+        rows = torch.arange(num_queries)
+
+        def scores(self, views_):
+            return views
+
+        def mrrs(self, scores):
+            ranks = (scores >= scores[torch.arange(num_queries), targets][:, None]).sum(1)
+            return [float((1.0 / ranks[rows]).mean()) for rows in (slice(0, 4), slice(4, 8))]
+
+    zero = torch.zeros(num_queries, num_concepts)
+    setting, before, after = _fit_exemplars(Score(), {}, _Term(linked, zero, zero), CalibrationConfig())
+    assert setting == (0.0, 0.0, 0.0, 0.0) and after == before

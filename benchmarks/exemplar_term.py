@@ -1,21 +1,23 @@
-"""The nearest-exemplar term with and without its offset of linked concepts, on the same trained weights.
+"""The parts of the nearest-exemplar term, each fitted on the same trained weights.
 
 For each seed of the quality benchmark's splits (``graphalign bench``), the
 script trains the default model (the ``best`` preset) once, then fits the
 channel scales and the nearest-exemplar term (:mod:`graphalign.nn.exemplars`)
-on the validation links twice: with the term's two weights alone (every
-offset 0, ``CalibrationConfig(exemplar_offsets=(0.0,))``), and with the
-weights and the offset of concepts with training images (the default). It
-prints, per seed and as the mean, the fitted setting and the validation and
-test MRR of image → concept (a) and zero-shot concepts (c); with the
-benchmark's CSV of the same dataset (``graphalign bench`` writes it), also
-each relative to the best non-graph method of that seed.
+on the validation links once per variant: off (``exemplar_grid=(0.0,)``,
+every offset and transfer 0), the term's two weights alone
+(``exemplar_offsets=(0.0,), transfer_grid=(0.0,)``), the weights and the
+offset of concepts with training images (``transfer_grid=(0.0,)``), and the
+default (weights, offset and the semantic transfer to concepts without
+training images). It prints, per seed and as the mean, the fitted setting and
+the validation and test MRR of image → concept (a) and zero-shot concepts
+(c); with the benchmark's CSV of the same dataset (``graphalign bench``
+writes it), also each relative to the best non-graph method of that seed.
 
 Usage::
 
-    python benchmarks/exemplar_offset.py data/openclipart-wordnet \\
-        --baselines docs/results/quality-openclipart-wordnet.csv     # about 6 min on 2 cores
-    python benchmarks/exemplar_offset.py tuxpaint_small --seeds 0 1 --epochs 2
+    python benchmarks/exemplar_term.py data/openclipart-wordnet \\
+        --baselines docs/results/quality-openclipart-wordnet.csv     # about 8 min on 2 cores
+    python benchmarks/exemplar_term.py tuxpaint_small --seeds 0 1 --epochs 2
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ from graphalign.training.calibration import CalibrationConfig, fit_direction_sca
 from graphalign.training.trainer import RunConfig, directed_embeddings, embed_nodes, fit, message_passing_data
 
 VARIANTS = {
-    "two weights": CalibrationConfig(exemplar_offsets=(0.0,)),
-    "two weights and the offset": CalibrationConfig(),
+    "off": CalibrationConfig(exemplar_grid=(0.0,), exemplar_offsets=(0.0,), transfer_grid=(0.0,)),
+    "two weights": CalibrationConfig(exemplar_offsets=(0.0,), transfer_grid=(0.0,)),
+    "two weights and the offset": CalibrationConfig(transfer_grid=(0.0,)),
+    "weights, offset and transfer (default)": CalibrationConfig(),
 }
 PROTOCOLS = {
     "val a": "val:image->concept",
@@ -94,9 +98,9 @@ def main() -> None:
                 if (name_of, index) in baselines:
                     row[f"{key} rel"] = row[key] / baselines[(name_of, index)] - 1
             results[name].append(row)
-            setting = (*fitted.exemplar_weights, fitted.exemplar_offset)
+            setting = (*fitted.exemplar_weights, fitted.exemplar_offset, fitted.exemplar_transfer)
             cells = ", ".join(f"{k} {v:+.1%}" if k.endswith("rel") else f"{k} {v:.4f}" for k, v in row.items())
-            print(f"seed {seed}, {name}: weights and offset {setting}, {cells}", flush=True)
+            print(f"seed {seed}, {name}: weights, offset, transfer {setting}, {cells}", flush=True)
 
     keys = list(results[next(iter(VARIANTS))][0])
     print(f"\nmean of seeds {args.seeds} (rel: relative to the best non-graph method, seeds won)\n")
