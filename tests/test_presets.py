@@ -86,9 +86,12 @@ def test_cli_options_change_the_preset() -> None:
     model, _, _, _ = _configs(build_parser().parse_args(["train", "g", "-o", "r", "--no-propagate"]))
     assert model.propagate is None
     model, _, _, _ = _configs(build_parser().parse_args(["train", "g", "-o", "r", "--no-exemplars"]))
-    assert model.exemplars is None and ModelConfig().exemplars == {"hops": 2}
+    assert model.exemplars is None and ModelConfig().exemplars == {"hops": 2, "top": 10, "temperature": 0.05}
     model, _, _, _ = _configs(build_parser().parse_args(["train", "g", "-o", "r", "--exemplar-hops", "1"]))
-    assert model.exemplars == {"hops": 1}
+    assert model.exemplars == {"hops": 1, "top": 10, "temperature": 0.05}
+    args = build_parser().parse_args(["train", "g", "-o", "r", "--transfer-top", "3", "--transfer-temperature", "0.2"])
+    model, _, _, _ = _configs(args)
+    assert model.exemplars == {"hops": 2, "top": 3, "temperature": 0.2}
     model, _, _, _ = _configs(build_parser().parse_args(["train", "g", "-o", "r", "--preset", "towers"]))
     assert model.exemplars is None  # the non-graph baseline has no term
     args = build_parser().parse_args(["train", "g", "-o", "r", "--preset", "gnn", "--propagate-dim", "64"])
