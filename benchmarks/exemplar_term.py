@@ -16,7 +16,7 @@ writes it), also each relative to the best non-graph method of that seed.
 Usage::
 
     python benchmarks/exemplar_term.py data/openclipart-wordnet \\
-        --baselines docs/results/quality-openclipart-wordnet.csv     # about 8 min on 2 cores
+        --baselines docs/results/quality-openclipart-wordnet.csv     # about 11 min on 2 cores
     python benchmarks/exemplar_term.py tuxpaint_small --seeds 0 1 --epochs 2
 """
 

@@ -8,7 +8,8 @@ concept, cannot. The exemplar term adds it to the embedding's score:
 
 .. math::
     s(q, c) = \cos(\mathrm{view}(q), \mathrm{view}(c))
-        + \lambda_{\mathrm{state}(c)} \, e(q, c) + \gamma \, [c \text{ linked}],
+        + \lambda_{\mathrm{state}(c)} \, e(q, c) + \gamma \, [c \text{ linked}]
+        + \mu \, t(q, c) \, [c \text{ new}],
     \qquad
     e(q, c) = \max\bigl(0, \max_{j \in E(c)} \cos(\bar{x}_q, \bar{x}_j)\bigr)
 
@@ -19,7 +20,7 @@ largest :math:`e` of the concepts within ``hops`` concept–concept edges of it
 (its ``is_a`` / ``part_of`` relatives), so the image of a new kind of dog
 reaches "dog breed X" through the dogs the graph knows.
 
-A concept without training images also gets a *semantic transfer* score,
+A concept without training images also gets the *semantic transfer* score ``t``,
 ConSE (Norouzi et al., 2014) with the graph's own linked concepts as the seen
 classes: the query's ``top`` best linked concepts by the views' score, weighted
 by a softmax of those scores at ``temperature``, and their similarity to the

@@ -150,10 +150,11 @@ class ModelConfig:
             pairs, not the neighbourhoods (the default; ``None``: raw
             features only, as the ``gnn`` and ``towers`` presets).
         exemplars: With ``{"hops": K}`` (:class:`~graphalign.nn.exemplars.ExemplarConfig`), image →
-            concept rankings add each concept's nearest training image (label transfer), weighted by
+            concept rankings add each concept's nearest training image (label transfer), an offset of
+            the concepts with training images and a semantic transfer to those without, weighted by
             calibration on the validation links (0, off, until then and where it does not help); a
-            concept without images borrows its relatives' within ``K`` hops (``None``: no such term,
-            as the ``towers`` and ``plain`` presets).
+            concept without images borrows its relatives' exemplars within ``K`` hops (``None``: no
+            such term, as the ``towers`` and ``plain`` presets).
     """
 
     hidden_dim: int = 256

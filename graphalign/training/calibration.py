@@ -121,7 +121,7 @@ class CalibrationConfig:
         if (
             not self.grid
             or not self.exhaustive_grid
-            or not self.exemplar_grid
+            or 0.0 not in self.exemplar_grid
             or 0.0 not in self.exemplar_offsets
             or 0.0 not in self.transfer_grid
             or any(v < 0 for v in (*self.grid, *self.exhaustive_grid, *self.exemplar_grid, *self.transfer_grid))
@@ -131,8 +131,8 @@ class CalibrationConfig:
             or self.max_scores < 0
         ):
             raise ConfigError(
-                "calibration needs a grid of scales >= 0, exemplar offsets and a transfer grid >= 0 that include 0, "
-                "sweeps >= 1, and "
+                "calibration needs a grid of scales >= 0; exemplar weights, offsets and transfer weights that "
+                "include 0 (weights >= 0); sweeps >= 1; and "
                 f"min_gain, max_evaluations and max_scores >= 0, got {self}"
             )
         check_bool("CalibrationConfig", "by_state", self.by_state)

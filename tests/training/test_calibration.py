@@ -368,10 +368,9 @@ def test_the_exemplar_offset_is_fitted_where_linked_concepts_outscore_new_target
     assert setting[:2] == (0.0, 0.0) and -0.5 < setting[2] < -0.25  # the offset alone, within the gap
     assert setting[3] == 0.0  # the transfer is 0 everywhere: it stays off
     assert before == pytest.approx(math.sqrt(1.0 * 0.25)) and after == pytest.approx(1.0)
-    with pytest.raises(ConfigError, match="offsets and a transfer grid"):
-        CalibrationConfig(exemplar_offsets=(-0.1,))
-    with pytest.raises(ConfigError, match="transfer grid"):
-        CalibrationConfig(transfer_grid=(0.1,))
+    for missing_zero in ({"exemplar_offsets": (-0.1,)}, {"transfer_grid": (0.1,)}, {"exemplar_grid": (0.1, 0.2)}):
+        with pytest.raises(ConfigError, match="include 0"):
+            CalibrationConfig(**missing_zero)
 
 
 class _Term:
