@@ -13,7 +13,8 @@ config (``graph``: :class:`~graphalign.features.featurize.GraphConfig`,
   propagated 2 hops over the graph once without parameters (128 principal
   components per encoder), a per-type MLP with the prior head, inheritance and
   the prior, text, concept and hierarchy channels, and the nearest-exemplar
-  term of image → concept rankings (its weights and offset fitted on the validation links); InfoNCE
+  term of image → concept rankings (its weights, offset and semantic transfer fitted on the validation
+  links); InfoNCE
   against every node of the target type. Training steps read one row per node they need, so
   their cost follows the supervision pairs, not the neighbourhoods. Chosen by
   the rule of ``docs/benchmarks.md`` (validation MRR averaged over the

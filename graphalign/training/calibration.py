@@ -256,21 +256,17 @@ def _fit_exemplars(
     own, borrowed = term.parts(term.features[score.rows])
     transferred, linked = term.transferred(base), term.linked.float()
 
-    def group_mrrs(setting: tuple[float, float, float, float]) -> list[float]:
-        scores = base + setting[0] * own + setting[1] * borrowed + setting[2] * linked + setting[3] * transferred
-        return score.mrrs(scores)
-
     def geometric_mean(mrrs: list[float]) -> float:
         return math.exp(sum(math.log(max(mrr, 1e-12)) for mrr in mrrs) / len(mrrs))
 
-    off = group_mrrs((0.0, 0.0, 0.0, 0.0))
+    off = score.mrrs(base)
     results = []
-    for setting in itertools.product(
-        config.exemplar_grid, config.exemplar_grid, config.exemplar_offsets, config.transfer_grid
-    ):
-        mrrs = group_mrrs(setting)
-        if all(mrr >= before for mrr, before in zip(mrrs, off)):  # no group pays for another's gain
-            results.append((geometric_mean(mrrs), setting))
+    for weights in itertools.product(config.exemplar_grid, config.exemplar_grid):
+        weighted = base + weights[0] * own + weights[1] * borrowed  # once per pair of weights
+        for offset, transfer in itertools.product(config.exemplar_offsets, config.transfer_grid):
+            mrrs = score.mrrs(weighted + offset * linked + transfer * transferred)
+            if all(mrr >= before for mrr, before in zip(mrrs, off)):  # no group pays for another's gain
+                results.append((geometric_mean(mrrs), (*weights, offset, transfer)))
     return _sparsest_gain(results, geometric_mean(off), config.min_gain)
 
 
