@@ -83,6 +83,7 @@ CONFIG_CLASSES: dict[str, tuple[str, str]] = {
     "train": ("graphalign.training.trainer", "TrainConfig"),
     "sampler": ("graphalign.training.sampler_config", "FullSampling"),
     "neighbor": ("graphalign.training.sampler_config", "NeighborSampling"),
+    "auto": ("graphalign.training.sampler_config", "AutoSampling"),
     "run": ("graphalign.training.trainer", "RunConfig"),
     "split": ("graphalign.data.split", "SplitConfig"),
 }
@@ -223,6 +224,10 @@ class _HelpFormatter(argparse.HelpFormatter):
         if config_field is not None:
             config, name = config_field
             shown = f"{_show_default(_field_default(config, name))}, {CONFIG_CLASSES[config][1]}.{name}"
+            if config in ("sampler", "neighbor"):  # TrainConfig's default sampler dict, completed by its class
+                sampler = _field_default("train", "sampler")
+                value = sampler[name] if name in sampler else _field_default(sampler["name"], name)
+                shown = f"{_show_default(value)}, TrainConfig.sampler"
             if isinstance(action, (argparse._StoreFalseAction, argparse.BooleanOptionalAction)):
                 shown = f"{CONFIG_CLASSES[config][1]}.{name}={_field_default(config, name)}"
         elif isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse._CountAction)):
@@ -375,8 +380,8 @@ def _add_serve_command(commands: argparse._SubParsersAction) -> None:
     help_text = "explore a trained run in the browser (the serve extra)"
     serve = commands.add_parser("serve", help=help_text, description=SERVE_DESCRIPTION)
     serve.add_argument("run_dir", type=Path, help="a run folder written by `graphalign train`")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port")
 
 
 def _add_query_command(commands: argparse._SubParsersAction) -> None:
@@ -474,7 +479,13 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
         metavar="PRESET",
         help="also these presets as rows, e.g. fast",
     )
-    bench.add_argument("--out", type=Path, default=Path("docs/results"), help="folder for the markdown report and CSV")
+    bench.add_argument(
+        "--out",
+        type=Path,
+        default=Path("docs/results"),
+        help="folder for the markdown report and CSV (a report of an earlier run there is replaced; "
+        "another file of the same name is refused)",
+    )
     bench.add_argument("--cache-dir", default=None, help="feature cache folder")
     bench.add_argument(
         "--plots", action="store_true", help="also draw t-SNE maps before/after alignment and training curves"
@@ -532,7 +543,12 @@ def _add_ls_command(commands: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="graphalign", description="Graph-based multimodal knowledge alignment.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors; no progress bars")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars and no log messages but errors (results still print)",
+    )
     parser.add_argument("--version", action="version", version=f"graphalign {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_build_command(commands)
@@ -1013,6 +1029,23 @@ def _print_metrics(metrics: dict[str, float], title: str) -> None:
         print(f"mean MRR over directions: {metrics['mrr']:.3f}")
 
 
+def _check_channel_relations(channels: list[dict[str, Any]] | None, built: Any) -> None:
+    """Refuses a ``--channel`` that names a relation the graph does not have (every one in one report)."""
+    from graphalign.errors import ConfigError
+    from graphalign.graph.convert import forward_relation
+    from graphalign.training.trainer import model_edge_types
+
+    present = sorted({forward_relation(edge_type[1]) for edge_type in model_edge_types(built)})
+    problems = [
+        f"--channel {number}: relation {relation!r} is not in the graph"
+        for number, spec in enumerate(channels or [], start=1)
+        for relation in spec.get("relations") or []
+        if relation not in present
+    ]
+    if problems:
+        raise ConfigError("\n".join(problems) + f"\nthe graph's relations: {', '.join(present) or 'none'}")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from graphalign.features.store import BuiltGraph
     from graphalign.training.checkpoint import check_run_output
@@ -1021,6 +1054,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     model, train, split, run = _configs(args)
     check_run_output(args.output, overwrite=args.overwrite, resume=args.resume)  # before loading and training
     built = BuiltGraph.load(args.graph_dir)
+    _check_channel_relations(args.channels, built)
     result = fit(built, model, train, split, run_dir=args.output, resume=args.resume, overwrite=args.overwrite, run=run)
     import torch.distributed as dist
 
@@ -1269,12 +1303,35 @@ def _bench_command(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
+def _check_bench_outputs(out: Path, name: str, plots: bool) -> None:
+    """Refuses, before any work, a file in ``out`` that the benchmark would replace but did not write."""
+    from graphalign.benchmark.plots import is_plot
+    from graphalign.benchmark.quality import is_results_csv
+    from graphalign.benchmark.report import is_report
+    from graphalign.errors import OutputError
+    from graphalign.outputs import check_own_file
+
+    files = [(f"quality-{name}.md", is_report), (f"quality-{name}.csv", is_results_csv)]
+    if plots:
+        files += [(f"{stem}.png", is_plot) for stem in (f"map-{name}-before", f"map-{name}-after", f"curves-{name}")]
+    problems = []
+    for file_name, written_here in files:
+        try:
+            check_own_file(out / file_name, written_here, "graphalign bench")
+        except OutputError as error:
+            problems.append(str(error))
+    if problems:
+        raise OutputError("\n".join(problems))
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from graphalign.benchmark.quality import benchmark_graphs, default_methods, run_benchmark, write_csv
     from graphalign.benchmark.report import render_report
     from graphalign.features.featurize import GraphConfig
 
     _check_bench_args(args)
+    name = args.data_dir.resolve().name
+    _check_bench_outputs(args.out, name, args.plots)  # before any work: never replaces a file it did not write
     started = time.perf_counter()
     graphs = benchmark_graphs(args.data_dir, GraphConfig(cache_dir=args.cache_dir, progress=not args.quiet), args.knn)
     report = (lambda line: print(line, file=sys.stderr)) if not args.quiet else None
@@ -1289,7 +1346,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     )
     result = run_benchmark(graphs, methods, seeds=tuple(args.seeds), progress=report)
     seconds = time.perf_counter() - started
-    name = args.data_dir.resolve().name
     plots = None
     if args.plots:
         from graphalign.benchmark.quality import make_plots
@@ -1386,6 +1442,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from graphalign.serve import Explorer, create_app
 
     _check_port(args.port)
+    _check_port_free(args.host, args.port)  # before loading the run: one error line, not a server's traceback
     explorer = Explorer.load(args.run_dir)
     app = create_app(explorer)  # says which extra to install when FastAPI is missing
     try:
@@ -1405,6 +1462,31 @@ def _check_port(port: int) -> None:
 
     if not 1 <= port <= 65535:
         raise ConfigError(f"--port must be between 1 and 65535, got {port}")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuses an address that cannot be bound now (a port in use, a host not of this machine)."""
+    import errno
+    import socket
+
+    from graphalign.errors import ConfigError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise ConfigError(f"--host {host}: not an address of this machine ({error})") from error
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a closed port is free
+        try:
+            probe.bind(address)
+        except OSError as error:
+            reason = (
+                "is in use; choose another --port"
+                if error.errno == errno.EADDRINUSE
+                else f"cannot be bound ({error.strerror})"
+            )
+            raise ConfigError(f"{host}:{port} {reason}") from error
 
 
 COMMANDS = {

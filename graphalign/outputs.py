@@ -32,6 +32,7 @@ import fnmatch
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -47,6 +48,7 @@ __all__ = [
     "OutputLayout",
     "check_output_dir",
     "check_output_file",
+    "check_own_file",
     "write_marker",
     "foreign_entries",
     "remove_own_folder",
@@ -131,6 +133,16 @@ def _folder_kind(folder: Path, layout: OutputLayout) -> str | None:
             if isinstance(data, dict) and data.get("format") == layout.metadata_format:
                 return layout.kind
     return None
+
+
+def _marked_kind(path: Path) -> str | None:
+    """The kind in the marker of the real folder ``path`` (``None``: no folder, or no valid marker)."""
+    marker = path / MARKER
+    if path.is_symlink() or not path.is_dir() or marker.is_symlink() or not marker.is_file():
+        return None
+    data = _read_json(marker)
+    valid = isinstance(data, dict) and isinstance(data.get("kind"), str) and data.get("format") == MARKER_FORMAT
+    return data["kind"] if valid else None
 
 
 def foreign_entries(folder: str | os.PathLike[str], layout: OutputLayout) -> list[Path]:
@@ -222,8 +234,14 @@ def check_output_dir(path: str | os.PathLike[str], layout: OutputLayout, overwri
         raise OutputError(f"{folder}: is a graphalign {kind} folder, not a {layout.kind} folder; choose another folder")
     foreign = foreign_entries(folder, layout)
     if foreign:
+        others = [p for p in foreign if _marked_kind(p) is not None]  # graphalign's folders of other kinds
+        users = [p for p in foreign if p not in others]
+        held = [f"files graphalign did not write ({_named(users, folder)})"] if users else []
+        if others:
+            kinds = sorted({str(_marked_kind(p)) for p in others})
+            held.append(f"graphalign {' and '.join(kinds)} folders ({_named(others, folder)})")
         raise OutputError(
-            f"{folder}: holds files graphalign did not write ({_named(foreign, folder)}); graphalign never "
+            f"{folder}: holds {' and '.join(held)}; a {layout.kind} folder holds nothing else, and graphalign never "
             "deletes or overwrites them: move them out, or choose a new or empty folder"
         )
     if kind is None:
@@ -279,6 +297,31 @@ def check_output_file(path: str | os.PathLike[str], overwrite: bool = False) -> 
             )
     elif file.parent.exists() and not file.parent.is_dir():
         raise OutputError(f"{file}: {file.parent} is a file, not a folder; choose another output path")
+    return file
+
+
+def check_own_file(path: str | os.PathLike[str], written_here: Callable[[Path], bool], writer: str) -> Path:
+    """Checks that graphalign may write ``path``, a file it replaces when it wrote it before; changes nothing.
+
+    For commands whose outputs keep a fixed name in a shared folder (``graphalign
+    bench`` writes ``quality-NAME.md`` into ``docs/results``): a run again
+    replaces its own earlier file, recognised by ``written_here``, and refuses
+    any other file there, so a file the user wrote is never replaced.
+
+    Args:
+        path: The file to write.
+        written_here: Whether an existing regular file is one that ``writer`` wrote (reads its head).
+        writer: The command that writes it, for the message (e.g. ``"graphalign bench"``).
+
+    Raises:
+        OutputError: If ``path`` is a symbolic link, a folder, something other than a regular file, an
+            existing file that ``writer`` did not write, or inside a "folder" that is a file.
+    """
+    file = check_output_file(path, overwrite=True)
+    if file.exists() and not written_here(file):
+        raise OutputError(
+            f"{file}: exists and was not written by {writer}; move it away or choose another output folder"
+        )
     return file
 
 

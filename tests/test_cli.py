@@ -231,7 +231,7 @@ def test_identity_channel_spec_parses_ints_and_flags(built_graph_dir, tmp_path):
         "--out-dim",
         "8",
         "--channel",
-        "concept@predicted_as:codes=16,center=0,hops=1,weight=0.5",
+        "concept@depicts:codes=16,center=0,hops=1,weight=0.5",
     ]
     assert main(argv) == 0
     from graphalign.nn import ModelConfig
@@ -239,10 +239,7 @@ def test_identity_channel_spec_parses_ints_and_flags(built_graph_dir, tmp_path):
     model = ModelConfig.from_dict(json.loads((run / "run.json").read_text())["model"])
     saved = model.readout("channels")["channels"][0]
     assert (
-        saved["codes"] == 16
-        and saved["center"] is False
-        and saved["hops"] == 1
-        and saved["relations"] == ["predicted_as"]
+        saved["codes"] == 16 and saved["center"] is False and saved["hops"] == 1 and saved["relations"] == ["depicts"]
     )
 
 

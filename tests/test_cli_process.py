@@ -212,3 +212,71 @@ def test_bench_writes_its_table(tmp_path: Path) -> None:
     assert "| ablation: graphalign (gnn preset) |" in out and "| graphalign (fast preset) |" in out
     assert (tmp_path / "out" / "quality-tuxpaint_small.md").is_file()
     assert (tmp_path / "out" / "quality-tuxpaint_small.csv").is_file()
+    again = graphalign("-q", "bench", "tuxpaint_small", *args, "--out", "out", cwd=tmp_path).stdout
+    assert "# Quality benchmark on `tuxpaint_small`" in again  # its own report is replaced
+
+
+def test_bench_refuses_a_report_file_it_did_not_write(tmp_path: Path) -> None:
+    out = tmp_path / "docs" / "results"
+    out.mkdir(parents=True)
+    (out / "quality-tuxpaint_small.md").write_text("my notes\n")
+    (out / "quality-tuxpaint_small.csv").write_text("a,b\n1,2\n")
+    result = graphalign("bench", "tuxpaint_small", "--seeds", "0", "--epochs", "1", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        "error: docs/results/quality-tuxpaint_small.md: exists and was not written by graphalign bench; "
+        "move it away or choose another output folder"
+    )
+    assert lines[1].startswith("docs/results/quality-tuxpaint_small.csv: exists and was not written")  # one report
+    assert (out / "quality-tuxpaint_small.md").read_text() == "my notes\n"  # nothing lost
+    assert (out / "quality-tuxpaint_small.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_train_refuses_a_channel_relation_the_graph_lacks(workdir: Path, tmp_path: Path) -> None:
+    channels = ["--channel", "image@nosuchrel", "--channel", "concept@is_a,bogus"]
+    result = graphalign("train", str(workdir / "graph"), "-o", "run", *channels, cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[:2] == [
+        "error: --channel 1: relation 'nosuchrel' is not in the graph",
+        "--channel 2: relation 'bogus' is not in the graph",
+    ]
+    assert "the graph's relations: depicts, describes, is_a" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_serve_on_a_port_in_use_is_one_error_line(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi", reason="needs the serve extra (installed with .[dev])")
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = graphalign("serve", "no-run-needed", "--port", str(port), cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr == f"error: 127.0.0.1:{port} is in use; choose another --port\n"
+    assert result.stdout == ""
+
+
+def test_a_missing_run_folder_and_a_file_say_what_they_are(workdir: Path, tmp_path: Path) -> None:
+    missing = graphalign("eval", "nope", cwd=tmp_path, check=False)
+    assert missing.returncode == 2
+    assert missing.stderr == "error: nope: no such folder; give a run folder that `graphalign train` wrote\n"
+    (tmp_path / "notes.txt").write_text("x")
+    file = graphalign("query", "notes.txt", "--text", "a cat", cwd=tmp_path, check=False)
+    assert file.returncode == 2 and "notes.txt: is a file, not a run folder" in file.stderr
+    data = graphalign("build", "notes.txt", "-o", "graph", cwd=tmp_path, check=False)
+    assert data.returncode == 2 and "notes.txt: is a file, not a dataset folder" in data.stderr
+
+
+def test_help_shows_the_sampler_defaults_training_uses(tmp_path: Path) -> None:
+    from graphalign.training.sampler_config import AutoSampling
+    from graphalign.training.trainer import TrainConfig
+
+    sampler = TrainConfig().sampler
+    text = " ".join(graphalign("train", "--help", cwd=tmp_path).stdout.split())
+    assert f"(default: {sampler['steps_per_epoch']}, TrainConfig.sampler)" in text
+    assert f"(default: {sampler['isolate_nodes']}, TrainConfig.sampler)" in text
+    fan_out = " ".join(map(str, AutoSampling().num_neighbors))
+    assert f"fan-out per hop (-1: all) (default: {fan_out}, TrainConfig.sampler)" in text

@@ -510,3 +510,40 @@ def test_every_case_is_documented():
         and f"`{name[len('test_') :]}`" not in text
     ]
     assert not missing, f"add these cases to docs/reliability.md (Output folders and user files): {missing}"
+
+
+def test_check_own_file_replaces_only_what_its_writer_wrote(tmp_path: Path) -> None:
+    from graphalign.outputs import check_own_file
+
+    def ours(path: Path) -> bool:
+        return path.read_text().startswith("# ours")
+
+    assert check_own_file(tmp_path / "new.md", ours, "tool") == tmp_path / "new.md"  # absent: written
+    (tmp_path / "ours.md").write_text("# ours\n")
+    assert check_own_file(tmp_path / "ours.md", ours, "tool") == tmp_path / "ours.md"  # its own: replaced
+    (tmp_path / "user.md").write_text("my notes\n")
+    with pytest.raises(OutputError, match=r"user\.md: exists and was not written by tool; move it away"):
+        check_own_file(tmp_path / "user.md", ours, "tool")
+    (tmp_path / "folder.md").mkdir()
+    with pytest.raises(OutputError, match="is a folder"):
+        check_own_file(tmp_path / "folder.md", ours, "tool")
+    (tmp_path / "link.md").symlink_to(tmp_path / "ours.md")
+    with pytest.raises(OutputError, match="symbolic link"):
+        check_own_file(tmp_path / "link.md", ours, "tool")
+    assert (tmp_path / "user.md").read_text() == "my notes\n" and (tmp_path / "ours.md").read_text() == "# ours\n"
+
+
+def test_a_folder_holding_graphalign_folders_of_other_kinds_says_so(tmp_path: Path) -> None:
+    from graphalign.outputs import OutputLayout, check_output_dir, write_marker
+
+    target = tmp_path / "project"
+    (target / "graph").mkdir(parents=True)
+    write_marker(target / "graph", OutputLayout("graph"))
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError) as caught:
+        check_output_dir(target, OutputLayout("dataset", files=("nodes.jsonl",)))
+    message = str(caught.value)
+    assert "holds files graphalign did not write (notes.txt) and graphalign graph folders (graph)" in message
+    (target / "notes.txt").unlink()
+    with pytest.raises(OutputError, match=r"project: holds graphalign graph folders \(graph\); a dataset folder"):
+        check_output_dir(target, OutputLayout("dataset", files=("nodes.jsonl",)))

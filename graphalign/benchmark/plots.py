@@ -12,7 +12,24 @@ from graphalign.features.store import BuiltGraph
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["plot_space_map", "plot_training_curves"]
+__all__ = ["plot_space_map", "plot_training_curves", "is_plot"]
+
+SOFTWARE = "graphalign bench"
+"""The ``Software`` text chunk of every PNG written here (how :func:`is_plot` knows them)."""
+
+
+def is_plot(path: Path) -> bool:
+    """Whether the PNG at ``path`` is one that this module wrote (its ``Software`` text chunk)."""
+    with open(path, "rb") as handle:
+        return b"tEXtSoftware\x00" + SOFTWARE.encode() in handle.read(1 << 12)
+
+
+def _save(figure, path: Path) -> None:
+    """Writes ``figure`` as a PNG atomically, marked as graphalign's."""
+    from graphalign.atomic import atomic_open
+
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=110, metadata={"Software": SOFTWARE})
 
 
 def _pyplot():
@@ -62,8 +79,7 @@ def plot_space_map(
     axis.set_yticks([])
     axis.legend(fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1.0, 0.5))
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    _save(figure, path)
     plt.close(figure)
     return path
 
@@ -85,7 +101,6 @@ def plot_training_curves(histories: dict[str, list[dict[str, float]]], path: Pat
     mrr_axis.set(xlabel="epoch", ylabel="validation MRR", title="validation MRR (mean over directions)")
     mrr_axis.legend(fontsize=8)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    _save(figure, path)
     plt.close(figure)
     return path

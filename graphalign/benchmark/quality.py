@@ -487,13 +487,22 @@ def format_table(
     return "\n".join(lines)
 
 
+CSV_COLUMNS = ("method", "protocol", "subset", "seed_index", "mrr", "hits@1", "hits@3", "hits@10", "mean_rank", "count")
+"""The columns of :func:`write_csv`'s file."""
+
+
+def is_results_csv(path: Path) -> bool:
+    """Whether the file at ``path`` is one that :func:`write_csv` wrote (its header line)."""
+    header = ",".join(CSV_COLUMNS).encode()
+    with open(path, "rb") as handle:
+        return handle.read(len(header) + 2).rstrip(b"\r\n") == header
+
+
 def write_csv(result: BenchmarkResult, path: Path) -> None:
     """One row per (method, protocol, subset, seed) with every metric, written atomically."""
     handle = io.StringIO(newline="")
     writer = csv.writer(handle)
-    writer.writerow(
-        ["method", "protocol", "subset", "seed_index", "mrr", "hits@1", "hits@3", "hits@10", "mean_rank", "count"]
-    )
+    writer.writerow(CSV_COLUMNS)
     for (method, protocol, subset), runs in result.rows.items():
         for index, metrics in enumerate(runs):
             writer.writerow(

@@ -18,7 +18,10 @@ from graphalign.benchmark.quality import (
 )
 from graphalign.benchmark.statistics import PairedDifference
 
-__all__ = ["render_report", "SUBSET_SECTIONS"]
+__all__ = ["render_report", "is_report", "SUBSET_SECTIONS"]
+
+TITLE = "# Quality benchmark on "
+"""The start of every report's first line."""
 
 SUBSET_SECTIONS = (
     ("seen", "image->concept, concepts with training images"),
@@ -26,6 +29,12 @@ SUBSET_SECTIONS = (
     ("no_letters", "without letter / sign-language stamps"),
 )
 """The subsets with a section of their own: (subset, section title)."""
+
+
+def is_report(path: Path) -> bool:
+    """Whether the file at ``path`` is a report that :func:`render_report` wrote (its first line)."""
+    with open(path, "rb") as handle:
+        return handle.read(len(TITLE)) == TITLE.encode()
 
 
 def _interval(difference: PairedDifference) -> str:
@@ -98,7 +107,7 @@ def render_report(
     report to link in a "Plots" section (``None``: no such section).
     """
     lines = [
-        f"# Quality benchmark on `{name}`",
+        f"{TITLE}`{name}`",
         "",
         f"`{command}` on {datetime.date.today()}, {platform.machine()} with {os.cpu_count()} CPU cores, "
         f"{seconds:.0f}s in all. Filtered MRR / Hits@k against all nodes of the target type, "

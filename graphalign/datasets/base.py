@@ -155,8 +155,9 @@ def resolve(source: str | os.PathLike[str]) -> Path:
             raise DataFormatError(f"{folder}: dataset folder not found; {_not_bundled(name)}", path=str(folder))
         return path(name)
     bundled = [n for n in names() if DATASETS.get(n).bundled is not None]
+    found = "is a file, not a dataset folder" if folder.exists() else "dataset folder not found"
     raise DataFormatError(
-        f"{folder}: dataset folder not found (nor the name of a bundled dataset: {', '.join(bundled)})",
+        f"{folder}: {found} (nor the name of a bundled dataset: {', '.join(bundled)})",
         path=str(folder),
     )
 

@@ -110,9 +110,13 @@ class KnowledgeGraph:
         if problem := check_relation(relation):
             return problem
         triple = f"({brief_repr(head)}, {brief_repr(relation)}, {brief_repr(tail)})"
-        for role, node_id in (("head", head), ("tail", tail)):
-            if node_id not in self._nodes and node_id not in pending:
-                return f"edge {triple}: unknown {role} id {brief_repr(node_id)}"
+        unknown = [
+            f"{role} id {brief_repr(node_id)}"
+            for role, node_id in (("head", head), ("tail", tail))
+            if node_id not in self._nodes and node_id not in pending
+        ]
+        if unknown:
+            return f"edge {triple}: unknown {' and '.join(unknown)}"
         if head in pending or tail in pending:
             return None
         if head == tail and not self.allow_self_loops:

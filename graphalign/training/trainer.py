@@ -9,7 +9,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -501,6 +501,25 @@ class _EdgeTypeCycler:
         return self.edges[:, self.next_index()]
 
 
+def _warn_missing_relations(model: HeteroAligner, edge_types: Sequence[EdgeType]) -> None:
+    """Logs the graph channels that name relations the graph lacks: a warning where it has none of a
+    channel's relations (the channel then spreads nowhere), an info line where it has some."""
+    readout = model.readouts["channels"] if "channels" in model.readouts else None
+    channels = getattr(readout, "graph_channels", None)
+    present = {forward_relation(edge_type[1]) for edge_type in edge_types}
+    for i, channel in enumerate(channels.channels if channels is not None else []):
+        missing = sorted(set(channel.relations or []) - present)
+        if missing:
+            log = logger.warning if len(missing) == len(set(channel.relations or [])) else logger.info
+            log(
+                "graph channel %d (%s): the graph has no %s edges (its relations: %s)",
+                i,
+                "+".join(channel.sources),
+                ", ".join(missing),
+                ", ".join(sorted(present)),
+            )
+
+
 class _Trainer:
     """Holds the state of one training run (used by :func:`fit`)."""
 
@@ -523,6 +542,7 @@ class _Trainer:
         self.model = HeteroAligner(
             built.feature_dims, model_edge_types(built), model_config, input_groups=input_groups(built, model_config)
         ).to(self.device)
+        _warn_missing_relations(self.model, data.edge_types)
         self.sampling: FullSampling = resolve_sampling(config.sampling, data.num_edges, self._passes_messages())
         if config.sampler["name"] == "auto":
             steps = "neighbour-sampled steps" if self.sampling.samples_neighbors else "whole-graph steps"

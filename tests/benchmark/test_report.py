@@ -59,3 +59,32 @@ def test_write_csv_replaces_the_file_whole(tmp_path, monkeypatch):
         write_csv(BenchmarkResult(rows={("m", "b:text->image", "all"): [metrics]}), path)
     assert path.read_bytes() == before  # the previous report is kept whole
     assert sorted(p.name for p in path.parent.iterdir()) == ["quality-x.csv"]  # no temporary file left
+
+
+def test_bench_outputs_are_recognised_as_its_own(tmp_path):
+    """What ``graphalign bench`` replaces: its report, its CSV and its plots; nothing else by those names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from graphalign.benchmark.plots import _save, is_plot
+    from graphalign.benchmark.quality import is_results_csv, write_csv
+    from graphalign.benchmark.report import is_report
+
+    report = tmp_path / "quality-toy.md"
+    report.write_text(render_report(_result(), "toy", "graphalign bench toy", 1.0, 2) + "\n")
+    table = tmp_path / "quality-toy.csv"
+    metrics = {"mrr": 0.5, "hits@1": 0.25, "hits@3": 0.5, "hits@10": 1.0, "mean_rank": 3.0, "count": 4}
+    write_csv(BenchmarkResult(rows={("m", "a:image->concept", "all"): [metrics]}), table)
+    figure, _ = plt.subplots()
+    plot, other = tmp_path / "curves-toy.png", tmp_path / "other.png"
+    _save(figure, plot)
+    figure.savefig(other)  # a PNG of the same figure that bench did not write
+    plt.close(figure)
+    assert is_report(report) and is_results_csv(table) and is_plot(plot)
+    assert not is_plot(other)
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Quality notes\nmethod,protocol\n")
+    assert not is_report(notes) and not is_results_csv(notes) and not is_plot(notes)
+    assert not is_report(table) and not is_results_csv(report)

@@ -45,6 +45,7 @@ def test_any_relation_name_works_including_unicode():
         (lambda kg: kg.add_image("i1"), "needs a 'path'"),
         (lambda kg: kg.add_edge("dog", "is_a", "cat"), "unknown tail id 'cat'"),
         (lambda kg: kg.add_edge("wolf", "is_a", "dog"), "unknown head id 'wolf'"),
+        (lambda kg: kg.add_edge("wolf", "is_a", "cat"), "unknown head id 'wolf' and tail id 'cat'"),
         (lambda kg: kg.add_edge("dog", "is_a", "animal"), "duplicate edge ('dog', 'is_a', 'animal')"),
         (lambda kg: kg.add_edge("dog", "similar_to", "dog"), "self-loop not allowed"),
         (lambda kg: kg.add_edge("dog", "is\ta", "animal"), "contains a tab"),

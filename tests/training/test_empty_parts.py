@@ -64,3 +64,16 @@ def test_eval_of_a_run_without_test_links_is_one_clear_error(tiny_built, tmp_pat
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "holds no test links" in err and "--test-fraction" in err
     assert err.count("\n") == 1
+
+
+def test_fit_warns_about_a_channel_whose_relations_the_graph_lacks(tiny_built, tmp_path, caplog):
+    channels = [{"sources": ["image"], "relations": ["nosuchrel"]}, {"sources": ["concept"], "relations": ["is_a"]}]
+    model = ga.ModelConfig(readouts=[{"name": "channels", "channels": channels}])
+    with caplog.at_level(logging.INFO, logger="graphalign"):
+        ga.fit(tiny_built, model, ga.TrainConfig(epochs=1), run=ga.RunConfig(progress=False))
+    warned = [
+        r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "graph channel" in r.getMessage()
+    ]
+    assert warned == [
+        "graph channel 0 (image): the graph has no nosuchrel edges (its relations: depicts, describes, is_a)"
+    ]
