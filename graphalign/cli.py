@@ -223,11 +223,12 @@ class _HelpFormatter(argparse.HelpFormatter):
         config_field = getattr(action, "config_field", None)
         if config_field is not None:
             config, name = config_field
-            shown = f"{_show_default(_field_default(config, name))}, {CONFIG_CLASSES[config][1]}.{name}"
             if config in ("sampler", "neighbor"):  # TrainConfig's default sampler dict, completed by its class
                 sampler = _field_default("train", "sampler")
                 value = sampler[name] if name in sampler else _field_default(sampler["name"], name)
                 shown = f"{_show_default(value)}, TrainConfig.sampler"
+            else:
+                shown = f"{_show_default(_field_default(config, name))}, {CONFIG_CLASSES[config][1]}.{name}"
             if isinstance(action, (argparse._StoreFalseAction, argparse.BooleanOptionalAction)):
                 shown = f"{CONFIG_CLASSES[config][1]}.{name}={_field_default(config, name)}"
         elif isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse._CountAction)):
@@ -1033,16 +1034,17 @@ def _check_channel_relations(channels: list[dict[str, Any]] | None, built: Any) 
     """Refuses a ``--channel`` that names a relation the graph does not have (every one in one report)."""
     from graphalign.errors import ConfigError
     from graphalign.graph.convert import forward_relation
+    from graphalign.nn.channels import absent_relations
     from graphalign.training.trainer import model_edge_types
 
-    present = sorted({forward_relation(edge_type[1]) for edge_type in model_edge_types(built)})
+    edge_types = model_edge_types(built)
     problems = [
-        f"--channel {number}: relation {relation!r} is not in the graph"
-        for number, spec in enumerate(channels or [], start=1)
-        for relation in spec.get("relations") or []
-        if relation not in present
+        f"--channel {i + 1}: relation {relation!r} is not in the graph"
+        for i, absent, _ in absent_relations(channels or [], edge_types)
+        for relation in absent
     ]
     if problems:
+        present = sorted({forward_relation(edge_type[1]) for edge_type in edge_types})
         raise ConfigError("\n".join(problems) + f"\nthe graph's relations: {', '.join(present) or 'none'}")
 
 

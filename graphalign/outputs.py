@@ -122,10 +122,7 @@ def _folder_kind(folder: Path, layout: OutputLayout) -> str | None:
     """The kind graphalign marked ``folder`` with (``None``: not graphalign's)."""
     marker = folder / MARKER
     if marker.is_file() and not marker.is_symlink():
-        data = _read_json(marker)
-        if isinstance(data, dict) and isinstance(data.get("kind"), str) and data.get("format") == MARKER_FORMAT:
-            return data["kind"]
-        return None
+        return _marked_kind(folder)
     if layout.metadata is not None:  # written before markers existed
         meta = folder / layout.metadata
         if meta.is_file() and not meta.is_symlink():
@@ -234,12 +231,13 @@ def check_output_dir(path: str | os.PathLike[str], layout: OutputLayout, overwri
         raise OutputError(f"{folder}: is a graphalign {kind} folder, not a {layout.kind} folder; choose another folder")
     foreign = foreign_entries(folder, layout)
     if foreign:
-        others = [p for p in foreign if _marked_kind(p) is not None]  # graphalign's folders of other kinds
-        users = [p for p in foreign if p not in others]
+        kinds = {p: _marked_kind(p) for p in foreign}  # graphalign's folders of other kinds have one
+        users = [p for p in foreign if kinds[p] is None]
+        others = [p for p in foreign if kinds[p] is not None]
         held = [f"files graphalign did not write ({_named(users, folder)})"] if users else []
         if others:
-            kinds = sorted({str(_marked_kind(p)) for p in others})
-            held.append(f"graphalign {' and '.join(kinds)} folders ({_named(others, folder)})")
+            named = " and ".join(sorted({str(kinds[p]) for p in others}))
+            held.append(f"graphalign {named} folders ({_named(others, folder)})")
         raise OutputError(
             f"{folder}: holds {' and '.join(held)}; a {layout.kind} folder holds nothing else, and graphalign never "
             "deletes or overwrites them: move them out, or choose a new or empty folder"

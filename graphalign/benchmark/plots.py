@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -24,7 +25,7 @@ def is_plot(path: Path) -> bool:
         return b"tEXtSoftware\x00" + SOFTWARE.encode() in handle.read(1 << 12)
 
 
-def _save(figure, path: Path) -> None:
+def _save(figure: Any, path: Path) -> None:
     """Writes ``figure`` as a PNG atomically, marked as graphalign's."""
     from graphalign.atomic import atomic_open
 

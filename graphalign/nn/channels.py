@@ -38,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -52,7 +52,7 @@ from graphalign.typing import NODE_TYPES, EdgeType, NodeType
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ChannelConfig", "GraphChannels"]
+__all__ = ["ChannelConfig", "GraphChannels", "absent_relations"]
 
 
 @dataclass
@@ -145,6 +145,25 @@ class ChannelConfig:
         """Inverse of :meth:`to_dict`; raises :class:`ConfigError` on unknown keys."""
         check_config_keys(cls, data, "graph channel")
         return cls(**data)
+
+
+def absent_relations(
+    channels: Sequence[ChannelConfig | Mapping[str, Any]], edge_types: Collection[EdgeType]
+) -> list[tuple[int, list[str], bool]]:
+    """The relations each channel names that none of ``edge_types`` has (with or without ``rev_``).
+
+    Returns:
+        ``(channel index, absent relations, whether none of its relations is present)`` for each
+        channel with an absent relation.
+    """
+    present = {relation_of(edge_type) for edge_type in edge_types}
+    out = []
+    for i, channel in enumerate(channels):
+        named = channel.relations if isinstance(channel, ChannelConfig) else channel.get("relations")
+        absent = sorted(set(named or []) - present)
+        if absent:
+            out.append((i, absent, len(absent) == len(set(named or []))))
+    return out
 
 
 def normalize_(x: Tensor) -> Tensor:

@@ -117,11 +117,11 @@ def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     Raises:
         CheckpointError: If the folder is not a run folder or the file is invalid.
     """
-    path = Path(run_dir) / RUN_FILE
-    if not Path(run_dir).exists():
-        raise CheckpointError(f"{run_dir}: no such folder; give a run folder that `graphalign train` wrote")
-    if not Path(run_dir).is_dir():
-        raise CheckpointError(f"{run_dir}: is a file, not a run folder; give the folder that `graphalign train` wrote")
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        found = "is a file, not a run folder" if folder.exists() else "no such folder"
+        raise CheckpointError(f"{run_dir}: {found}; give a run folder that `graphalign train` wrote")
+    path = folder / RUN_FILE
     config = read_versioned_json(
         path,
         "graphalign-run",

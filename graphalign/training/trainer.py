@@ -28,9 +28,11 @@ from graphalign.evaluation.evaluator import LinkEvaluator
 from graphalign.features.store import BuiltGraph
 from graphalign.graph.convert import edge_index_dict, forward_relation, reverse_edge_type
 from graphalign.losses import LOSSES, build_loss
+from graphalign.nn.channels import absent_relations
 from graphalign.nn.directions import DirectedEmbeddings, Direction
 from graphalign.nn.exemplars import EXEMPLAR_DIRECTION
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
+from graphalign.nn.readouts import ChannelsReadout
 from graphalign.outputs import write_marker
 from graphalign.training import checkpoint as ckpt
 from graphalign.training.calibration import fit_direction_scales, reset_calibration
@@ -505,19 +507,17 @@ def _warn_missing_relations(model: HeteroAligner, edge_types: Sequence[EdgeType]
     """Logs the graph channels that name relations the graph lacks: a warning where it has none of a
     channel's relations (the channel then spreads nowhere), an info line where it has some."""
     readout = model.readouts["channels"] if "channels" in model.readouts else None
-    channels = getattr(readout, "graph_channels", None)
-    present = {forward_relation(edge_type[1]) for edge_type in edge_types}
-    for i, channel in enumerate(channels.channels if channels is not None else []):
-        missing = sorted(set(channel.relations or []) - present)
-        if missing:
-            log = logger.warning if len(missing) == len(set(channel.relations or [])) else logger.info
-            log(
-                "graph channel %d (%s): the graph has no %s edges (its relations: %s)",
-                i,
-                "+".join(channel.sources),
-                ", ".join(missing),
-                ", ".join(sorted(present)),
-            )
+    channels = readout.graph_channels.channels if isinstance(readout, ChannelsReadout) else []
+    present = ", ".join(sorted({forward_relation(edge_type[1]) for edge_type in edge_types}))
+    for i, absent, none in absent_relations(channels, edge_types):
+        log = logger.warning if none else logger.info
+        log(
+            "graph channel %d (%s): the graph has no %s edges (its relations: %s)",
+            i,
+            "+".join(channels[i].sources),
+            ", ".join(absent),
+            present,
+        )
 
 
 class _Trainer:
