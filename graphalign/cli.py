@@ -321,7 +321,7 @@ def _add_build_command(commands: argparse._SubParsersAction) -> None:
         metavar="TYPE:K[:TARGET]",
         help="add label-free similar_to edges from each TYPE node to its K most similar TARGET nodes "
         "(default TARGET: TYPE; across types both must share a feature space, e.g. image:10:concept "
-        "with --image-encoder conse); repeatable",
+        'with --image-encoder-kwargs \'{"mode": "conse"}\', images as ConSE vectors alone); repeatable',
     )
     build.add_argument(
         "--predictions",
@@ -1062,9 +1062,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     distributed = dist.is_available() and dist.is_initialized()
     if not distributed or dist.get_rank() == 0:  # under torchrun, rank 0 alone reports (and wrote the run)
+        if args.resume:
+            bare = _configs(build_parser().parse_args(["train", str(args.graph_dir), "-o", str(args.output)]))
+            _note_kept_settings(
+                {"model": model, "train": train, "split": split}, dict(zip(("model", "train", "split"), bare)), result
+            )
         print(f"trained {result.model!r}")
         print(
-            f"best epoch {result.best_epoch} of {len(result.history)}{_early_stop_note(len(result.history), train)}"
+            f"best epoch {result.best_epoch} of {len(result.history)}"
+            f"{_early_stop_note(len(result.history), result.train_config or train)}"
             f"{_untrained_note(result.best_epoch, result.val_metrics)}; run saved to {args.output}"
         )
         if result.channel_scales:
@@ -1094,6 +1100,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if distributed:
         dist.destroy_process_group()
     return 0
+
+
+def _note_kept_settings(given: dict[str, Any], bare: dict[str, Any], result: Any) -> None:
+    """Says which settings given beside ``--resume`` (those that differ from ``bare``, the configs of no
+    options) the resumed run did not take: it keeps its own."""
+    kept = {"model": result.model_config, "train": result.train_config, "split": result.split_config}
+    ignored = []
+    for part, config in given.items():
+        if kept[part] is None:
+            continue
+        ours, theirs, default = kept[part].to_dict(), config.to_dict(), bare[part].to_dict()
+        ignored += [
+            f"{part}.{key} {theirs[key]!r} (the run keeps {ours[key]!r})"
+            for key in sorted(ours)
+            if key in theirs and theirs[key] != ours[key] and theirs[key] != default.get(key)
+        ]
+    if ignored:
+        print(f"note: a resumed run keeps its own settings; not applied: {'; '.join(ignored)}", file=sys.stderr)
 
 
 def _untrained_note(best_epoch: int, val_metrics: dict[str, float]) -> str:
@@ -1136,17 +1160,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
+    from graphalign.errors import ConfigError
     from graphalign.query.aligner import Aligner
 
+    if args.graph_hops and args.node is None:  # before loading anything
+        raise ConfigError("--graph-hops lists the graph neighbours of a --node; a new text or image has none")
     aligner = Aligner.load(args.run_dir, index=args.index)
     if args.node is not None:
         results = aligner.neighbors(args.node, k=args.k, type=args.type)
         header = f"nearest to {args.node} ({aligner.graph.display_name(args.node)})"
     else:
-        node_type = args.type or "concept"
+        node_type = args.type or ("concept" if "concept" in aligner.embeddings else None)
         results = aligner.search(text=args.text, image=args.image, k=args.k, type=node_type)
         header = (
-            f"nearest {node_type} nodes to the new "
+            f"nearest {node_type + ' ' if node_type else ''}nodes to the new "
             f"{'text ' + repr(args.text) if args.text else 'image ' + str(args.image)}"
         )
     graph = aligner.graph_neighbors(args.node, hops=args.graph_hops) if args.node and args.graph_hops else []

@@ -73,7 +73,9 @@ def pipeline(
     """
     chosen = get_preset(preset)
     graph_settings = {**chosen.fields("graph"), **(graph_kwargs or {})}
-    built = dataset if isinstance(dataset, BuiltGraph) else build_graph(dataset, GraphConfig(**graph_settings))[0]
+    built = (
+        dataset if isinstance(dataset, BuiltGraph) else build_graph(dataset, GraphConfig.from_dict(graph_settings))[0]
+    )
     base = (
         model.to_dict()
         if isinstance(model, ModelConfig)
@@ -92,9 +94,9 @@ def pipeline(
         built,
         model_config,
         TrainConfig.from_dict(train),
-        SplitConfig(**{**chosen.fields("split"), **(split_kwargs or {})}),
+        SplitConfig.from_dict({**chosen.fields("split"), **(split_kwargs or {})}),
         run_dir=run_dir,
         overwrite=overwrite,
-        run=RunConfig(**(run_kwargs or {})),
+        run=RunConfig.from_dict(dict(run_kwargs or {})),
     )
     return Aligner(result)

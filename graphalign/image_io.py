@@ -134,11 +134,17 @@ def _flatten_to_rgb(image: Image.Image, background: tuple[int, int, int]) -> Ima
 
 def _checked_path(item: Any) -> Path:
     """``item`` as a path to an existing regular file, else an :class:`EncoderError`."""
+    if isinstance(item, (bytes, bytearray, memoryview)):  # an image's data (Path() takes no bytes)
+        raise EncoderError(
+            f"got {len(item):,} bytes of data, not an image: pass a file path or a PIL image "
+            "(PIL.Image.open(io.BytesIO(data)))"
+        )
     try:
         path = Path(os.fspath(item))
         exists, is_dir, is_file = path.exists(), path.is_dir(), path.is_file()
     except (OSError, TypeError, ValueError) as error:  # bad type, NUL character, name too long
-        raise EncoderError(f"{item!r}: not a usable image path ({error})") from None
+        shown = repr(item) if len(repr(item)) <= 80 else f"{repr(item)[:38]}...{repr(item)[-38:]}"
+        raise EncoderError(f"{shown}: not a usable image path ({error})") from None
     if not exists:
         raise EncoderError(f"{path}: image file not found")
     if is_dir:

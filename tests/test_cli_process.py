@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -279,3 +280,83 @@ def test_help_shows_the_sampler_defaults_training_uses(tmp_path: Path) -> None:
     assert f"(default: {sampler['isolate_nodes']}, TrainConfig.sampler)" in text
     fan_out = " ".join(map(str, AutoSampling().num_neighbors))
     assert f"fan-out per hop (-1: all) (default: {fan_out}, TrainConfig.sampler)" in text
+
+
+def _copy_without(dataset: Path, dest: Path, node_type: str) -> Path:
+    """A copy of ``dataset`` without its nodes of ``node_type`` and their edges."""
+    shutil.copytree(dataset, dest)
+    nodes = [json.loads(line) for line in (dest / "nodes.jsonl").read_text().splitlines() if line.strip()]
+    dropped = {node["id"] for node in nodes if node["type"] == node_type}
+    (dest / "nodes.jsonl").write_text("".join(json.dumps(node) + "\n" for node in nodes if node["id"] not in dropped))
+    edges = [
+        line
+        for line in (dest / "edges.tsv").read_text().splitlines()
+        if line.startswith("#") or not {line.split("\t")[0], line.split("\t")[-1]} & dropped
+    ]
+    (dest / "edges.tsv").write_text("\n".join(edges) + "\n")
+    return dest
+
+
+def test_query_a_new_text_in_a_graph_without_texts_or_without_concepts(toy_dataset: Path, tmp_path: Path) -> None:
+    """Without text nodes, a new text is placed as a new concept (concepts are encoded by the text encoder);
+    without concepts, the default ranks every node type instead of failing on the missing concepts."""
+    for dropped, header in (("text", "nearest concept nodes to the new text"), ("concept", "nearest nodes to the new")):
+        data = _copy_without(toy_dataset, tmp_path / f"no-{dropped}", dropped)
+        graphalign("-q", "build", str(data), "-o", f"graph-{dropped}", *FAST, cwd=tmp_path)
+        graphalign("-q", "train", f"graph-{dropped}", "-o", f"run-{dropped}", "--epochs", "2", cwd=tmp_path)
+        found = graphalign("query", f"run-{dropped}", "--text", "a red square", "-k", "3", cwd=tmp_path).stdout
+        assert found.startswith(header) and found.count("\n") == 6, found
+    images = graphalign(
+        "query", "run-text", "--text", "a red square", "--type", "image", "-k", "2", "--json", cwd=tmp_path
+    )
+    assert [n["type"] for n in json.loads(images.stdout)["neighbors"]] == ["image", "image"]
+    hops = graphalign("query", "run-text", "--text", "a cat", "--graph-hops", "1", cwd=tmp_path, check=False)
+    assert hops.returncode == 2
+    assert hops.stderr == "error: --graph-hops lists the graph neighbours of a --node; a new text or image has none\n"
+
+
+def test_the_explorer_map_does_not_block_training_again(workdir: Path, tmp_path: Path) -> None:
+    """``serve`` caches its map in the run folder; ``train --overwrite`` and ``--resume`` know it as
+    graphalign's own file (the map carries a fingerprint of the weights: retrained, it is computed again)."""
+    shutil.copytree(workdir / "run", tmp_path / "run")
+    script = (
+        "import sys; from pathlib import Path; from graphalign.query import Aligner; "
+        "from graphalign.serve.layout import load_or_compute_map; "
+        "load_or_compute_map(Aligner.load(sys.argv[1]), Path(sys.argv[1]))"
+    )
+    subprocess.run([sys.executable, "-c", script, "run"], cwd=tmp_path, check=True, timeout=300)
+    assert (tmp_path / "run" / "map.json").is_file()
+    graph = str(workdir / "graph")
+    graphalign("-q", "train", graph, "-o", "run", "--resume", "--epochs", "4", cwd=tmp_path)
+    graphalign("-q", "train", graph, "-o", "run", "--overwrite", "--epochs", "1", cwd=tmp_path)
+
+
+def test_a_run_whose_graph_was_replaced_is_refused(workdir: Path, toy_dataset: Path, tmp_path: Path) -> None:
+    data = _copy_without(toy_dataset, tmp_path / "other", "text")
+    graphalign("-q", "build", str(data), "-o", "other-graph", *FAST, cwd=tmp_path)
+    shutil.copytree(workdir / "run", tmp_path / "run")
+    shutil.rmtree(tmp_path / "run" / "graph")
+    shutil.copytree(tmp_path / "other-graph", tmp_path / "run" / "graph")
+    for command in (["eval", "run"], ["query", "run", "--text", "a cat"]):
+        result = graphalign(*command, cwd=tmp_path, check=False)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.startswith(f"error: {Path('run') / 'graph'}: not the graph this run was trained on")
+
+
+def test_train_refuses_a_misspelled_supervise_relation(workdir: Path, tmp_path: Path) -> None:
+    args = ("train", str(workdir / "graph"), "-o", "run", "--supervise", "depicts", "describs")
+    result = graphalign(*args, cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "SplitConfig.supervise names 'describs', with no supervision edges in this graph" in result.stderr
+    assert "relations with supervision edges: depicts, describes, is_a" in result.stderr
+
+
+def test_resume_says_which_given_settings_it_keeps_its_own_for(workdir: Path, tmp_path: Path) -> None:
+    graph = str(workdir / "graph")
+    graphalign("-q", "train", graph, "-o", "run", "--epochs", "2", cwd=tmp_path)
+    plain = graphalign("train", graph, "-o", "run", "--resume", "--epochs", "2", cwd=tmp_path)
+    assert "note: a resumed run" not in plain.stderr  # nothing given that it does not take
+    changed = graphalign("train", graph, "-o", "run", "--resume", "--epochs", "2", "--lr", "0.5", cwd=tmp_path)
+    assert (
+        "note: a resumed run keeps its own settings; not applied: train.lr 0.5 (the run keeps 0.002)" in changed.stderr
+    )

@@ -61,3 +61,12 @@ def test_pipeline_names_a_wrong_setting(toy_built):
         ga.pipeline(toy_built, model="gatv3")
     with pytest.raises(ConfigError, match="ModelConfig"):
         ga.pipeline(toy_built, model_kwargs={"hiden_dim": 8})
+    with pytest.raises(ConfigError, match=r"unknown split keys \['val_frac'\]; valid keys: .*'val_fraction'"):
+        ga.pipeline(toy_built, split_kwargs={"val_frac": 0.1})
+    with pytest.raises(ConfigError, match=r"unknown RunConfig keys \['devce'\]"):
+        ga.pipeline(toy_built, run_kwargs={"devce": "cpu"})
+
+
+def test_pipeline_names_a_wrong_graph_setting_before_building(toy_dataset):
+    with pytest.raises(ConfigError, match=r"unknown GraphConfig keys \['txt_encoder'\]; valid keys: .*'text_encoder'"):
+        ga.pipeline(toy_dataset, graph_kwargs={"txt_encoder": "hashing-text"})

@@ -90,7 +90,9 @@ def knn_edge_index(
     if spaces[0] is None or spaces[0] != spaces[1]:
         raise ConfigError(
             f"kNN edges from {node_type!r} to {target_type!r} need features in one space, got {spaces[0]!r} and "
-            f"{spaces[1]!r} (e.g. encode images with image_encoder='conse')"
+            f"{spaces[1]!r} (e.g. images as ConSE vectors alone, in the text encoder's space: "
+            f"image_encoder_kwargs={{'mode': 'conse'}}, on the command line --image-encoder-kwargs "
+            f'\'{{"mode": "conse"}}\')'
         )
     return knn_pairs(built.features[node_type], k, y=built.features[target_type])
 

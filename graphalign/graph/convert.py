@@ -172,11 +172,15 @@ def to_networkx(graph: KnowledgeGraph) -> nx.MultiDiGraph:
 
     Nodes carry ``type``, their format fields (``name``, ``text``, ``path``, ...)
     and ``attributes``; edges are keyed by relation and carry ``relation`` (and
-    ``order``, their position in the graph, so that importing keeps it).
+    ``order``, their position in the graph, so that importing keeps it). The
+    folder that image paths are relative to is ``g.graph["root"]``, where the
+    graph has one.
     """
     import networkx as nx
 
     g = nx.MultiDiGraph()
+    if graph.root is not None:
+        g.graph["root"] = str(graph.root)
     for node in graph.nodes():
         attrs = node.to_json()
         attrs.pop("id")
@@ -204,9 +208,18 @@ def from_networkx(
     ``attributes``. The relation of an edge is its ``relation`` attribute, else
     its key in a multigraph.
 
+    Args:
+        g: The graph.
+        root: The folder that image paths are relative to (default: ``g.graph["root"]``, which
+            :func:`to_networkx` sets, else none).
+        allow_self_loops: Accept edges from a node to itself.
+        allow_outside_root: Accept image paths that leave ``root``.
+
     Raises:
         GraphValidationError: Naming the node or edge at fault.
     """
+    if root is None and isinstance(g.graph.get("root"), (str, os.PathLike)):
+        root = g.graph["root"]
     graph = KnowledgeGraph(root, allow_self_loops=allow_self_loops, allow_outside_root=allow_outside_root)
     for node_id, attrs in g.nodes(data=True):
         attrs = dict(attrs)

@@ -29,6 +29,7 @@ __all__ = [
     "check_id",
     "check_relation",
     "brief_repr",
+    "no_visible_characters",
 ]
 
 MAX_NAME_CHARS = 1024
@@ -75,7 +76,7 @@ def _code_points(chars: str, limit: int = 3) -> str:
     return shown + (", ..." if len(distinct) > limit else "")
 
 
-def _no_visible_characters(value: str) -> str | None:
+def no_visible_characters(value: str) -> str | None:
     """For a string of invisible characters only, what they are (e.g. ``"U+200B and whitespace"``); else ``None``."""
     if not all(_invisible(ch) for ch in value):
         return None
@@ -92,7 +93,7 @@ def _name_problem(value: str, what: str) -> str | None:
         return f"{what} {brief_repr(value)} is too long ({len(value):,} characters; at most {MAX_NAME_CHARS:,})"
     if controls := "".join(ch for ch in value if unicodedata.category(ch) == "Cc"):
         return f"{what} {value!r} contains a control character ({_code_points(controls)})"
-    if only := _no_visible_characters(value):
+    if only := no_visible_characters(value):
         return f"{what} {value!r} has no visible characters (only {only})"
     if _invisible(value[0]) or _invisible(value[-1]):
         edges = "".join(ch for ch in (value[0], value[-1]) if _invisible(ch))
@@ -165,7 +166,7 @@ def _check_text_field(value: Any, what: str, *, required: bool = True) -> str | 
         return f"{what} is empty"
     if _unpaired_surrogate(value):
         return f"{what} contains an unpaired surrogate (not valid unicode text)"
-    if required and (only := _no_visible_characters(value)):
+    if required and (only := no_visible_characters(value)):
         return f"{what} has no visible characters (only {only})"
     return None
 

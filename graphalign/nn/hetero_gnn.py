@@ -36,7 +36,7 @@ from graphalign.nn.propagate import FeaturePropagation, PropagationConfig
 from graphalign.nn.readouts import READOUTS, Readout, build_readouts
 from graphalign.typing import EdgeType, NodeType
 
-__all__ = ["ModelConfig", "HeteroAligner", "DEFAULT_READOUTS"]
+__all__ = ["ModelConfig", "HeteroAligner", "DEFAULT_READOUTS", "DEFAULT_CHANNEL_NAMES"]
 
 MAX_DIM = 1 << 16
 """Largest ``hidden_dim`` / ``out_dim`` a :class:`ModelConfig` accepts (a typo like ``2560000`` would
@@ -96,6 +96,8 @@ DEFAULT_READOUTS: list[dict[str, Any]] = [
 ]
 """The readouts of the default model (the ``best`` preset): inheritance, then four graph channels
 (:mod:`graphalign.nn.channels`): *prior*, *text*, *concept* and *hierarchy* (half weight)."""
+DEFAULT_CHANNEL_NAMES = ("prior", "text", "concept", "hierarchy")
+"""The names of the default model's graph channels, in the order of :data:`DEFAULT_READOUTS`."""
 
 _LEGACY_DEFAULTS = {"residual": True, "skip_input": True, "shared_head": True, "tie_inputs": True, "input_dropout": 0.0}
 

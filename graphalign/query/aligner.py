@@ -16,6 +16,7 @@ from graphalign.checks import check_int
 from graphalign.device import resolve_device
 from graphalign.encoders.base import Encoder
 from graphalign.errors import ConfigError, GraphAlignError, GraphValidationError
+from graphalign.graph.schema import brief_repr, no_visible_characters
 from graphalign.nn.directions import DirectedEmbeddings
 from graphalign.query.export import export_embeddings
 from graphalign.query.index import VectorIndex, build_index
@@ -35,7 +36,10 @@ def _device_usable(device: str) -> bool:
     return True
 
 
-__all__ = ["Aligner", "Neighbor", "GraphNeighbor"]
+__all__ = ["AUTO", "Aligner", "Neighbor", "GraphNeighbor"]
+
+AUTO = "auto"
+"""The default ``type`` of :meth:`Aligner.search`: concepts where the graph has them, else every node type."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,8 @@ class Aligner:
 
     # ------------------------------------------------------------------ helpers
     def _types(self, type: NodeType | list[NodeType] | None) -> list[NodeType]:
+        if type == AUTO:
+            type = "concept" if "concept" in self.embeddings else None
         if type is None:
             return [t for t in NODE_TYPES if t in self.embeddings]
         if not isinstance(type, (str, list, tuple)):
@@ -302,16 +308,29 @@ class Aligner:
         return self._encoders[modality]
 
     def _encode_new(self, text: str | None, image: Any) -> tuple[NodeType, torch.Tensor]:
-        """The node type and input features of a new text or image."""
+        """The node type and input features of a new text or image.
+
+        A text in a model without text nodes is placed as a new concept where concepts are encoded with the
+        text encoder (a concept's feature is its encoded name and description).
+        """
         if (text is None) == (image is None):
             raise GraphAlignError("give exactly one of text= or image=")
+        in_dims = self.run.model.in_dims
         if text is not None:
-            if not isinstance(text, str) or not text.strip():
+            if not isinstance(text, str):
+                raise ConfigError(f"text must be one string, got {type(text).__name__} {brief_repr(text)}")
+            if not text.strip():
                 raise GraphValidationError("the query text is empty")
-            features, node_type = self._encoder("text").encode([text]), "text"
+            if invisible := no_visible_characters(text):
+                raise GraphValidationError(f"the query text has no visible characters (only {invisible})")
+            features = self._encoder("text").encode([text])
+            node_type: NodeType = "text"
+            if "text" not in in_dims and in_dims.get("concept") == features.size(-1):
+                logger.info("the model has no text nodes: the query text is placed as a new concept")
+                node_type = "concept"
         else:
             features, node_type = self._encoder("image").encode([image]), "image"
-        if node_type not in self.run.model.in_dims:
+        if node_type not in in_dims:
             raise GraphAlignError(f"the model has no {node_type} nodes, so it cannot place a new {node_type}")
         return node_type, features
 
@@ -332,15 +351,16 @@ class Aligner:
         text: str | None = None,
         image: Any = None,
         k: int = 10,
-        type: NodeType | list[NodeType] | None = "concept",
+        type: NodeType | list[NodeType] | None = AUTO,
     ) -> list[Neighbor]:
         """Zero-shot search with a new text or image (a path or a PIL image).
 
         Args:
-            text: A query text.
+            text: A query text (in a model without text nodes, it is placed as a new concept).
             image: A query image (file path or PIL image).
             k: How many results.
-            type: Which node type(s) to rank (default concepts; ``None``: all).
+            type: Which node type(s) to rank (default :data:`AUTO`: concepts where the graph has them, else
+                every type; ``None``: all).
 
         Raises:
             ConfigError: If ``k`` is not an integer >= 1 or ``type`` is malformed.

@@ -25,15 +25,13 @@ from graphalign.atomic import atomic_write_json
 from graphalign.digest import file_digest
 from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.query import Aligner
-from graphalign.training.checkpoint import MODEL_FILE
+from graphalign.training.checkpoint import MAP_FILE, MODEL_FILE
 from graphalign.typing import NODE_TYPES
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["MAP_FILE", "MIN_GROUPS", "MAX_GROUPS", "load_or_compute_map", "compute_map", "concept_groups"]
 
-MAP_FILE = "map.json"
-"""The cached map in a run folder."""
 MIN_GROUPS = 6
 """The top-level concepts split the depicted concepts into at least this many groups (where the hierarchy can)."""
 MAX_SHARE = 0.4

@@ -43,7 +43,11 @@ Among those, the criterion is the *geometric* mean of the groups' MRRs, so a
 relative gain counts alike for a group of high and of low MRR. Of the
 settings that gain at least ``min_gain`` over the term off, those within
 ``min_gain`` of the best, the one with the fewest non-zero values is kept;
-where none gains that much, all stay 0 (the term off).
+where none gains that much, all stay 0 (the term off). The term also stays off
+(with a warning) where the validation links hold fewer than ``min_term_links``
+links of a group whose candidates the graph has: a setting that trades one
+group against the other cannot be judged on a handful of links, or on one group
+alone.
 """
 
 from __future__ import annotations
@@ -104,6 +108,9 @@ class CalibrationConfig:
         exemplar_offsets: Offsets tried for the concepts with training images (the term's ``gamma``).
         transfer_grid: Weights tried for the term's semantic transfer to concepts without training images
             (its ``mu``).
+        min_term_links: Fewest validation links of each group (targets with training images, targets
+            without) the term is fitted on, counted for each kind of candidate the graph has; below it
+            the term stays off.
     """
 
     grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
@@ -116,6 +123,7 @@ class CalibrationConfig:
     exemplar_grid: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
     exemplar_offsets: tuple[float, ...] = (-0.5, -0.4, -0.3, -0.25, -0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1)
     transfer_grid: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.5)
+    min_term_links: int = 10
 
     def __post_init__(self) -> None:
         if (
@@ -129,11 +137,12 @@ class CalibrationConfig:
             or self.min_gain < 0
             or self.max_evaluations < 0
             or self.max_scores < 0
+            or self.min_term_links < 0
         ):
             raise ConfigError(
                 "calibration needs a grid of scales >= 0; exemplar weights, offsets and transfer weights that "
                 "include 0 (weights >= 0); sweeps >= 1; and "
-                f"min_gain, max_evaluations and max_scores >= 0, got {self}"
+                f"min_gain, max_evaluations, max_scores and min_term_links >= 0, got {self}"
             )
         check_bool("CalibrationConfig", "by_state", self.by_state)
 
@@ -305,6 +314,17 @@ def _with_exemplars(
     if term is None or not score.cached:
         logger.info("exemplar term off: %s", "no images or concepts" if term is None else "too many scores to search")
         return fit
+    kinds = {LINKED: bool(score.linked.any()), NEW: not bool(score.linked.all())}
+    counts = {state: score.counts.get(state, 0) for state in (LINKED, NEW)}
+    if any(present and counts[state] < config.min_term_links for state, present in kinds.items()):
+        logger.warning(
+            "nearest-exemplar term off: the validation links hold %d image -> concept links to concepts with "
+            "training images and %d to concepts without; fitting the term needs %d of each kind the graph has",
+            counts[LINKED],
+            counts[NEW],
+            config.min_term_links,
+        )
+        return dataclasses.replace(fit, exemplar_weights=(0.0, 0.0))
     views = {LINKED: fit.scales, NEW: fit.new_scales}
     (*weights, offset, transfer), before, after = _fit_exemplars(score, views, term, config)
     model.exemplars.weights.copy_(torch.tensor(weights))
@@ -370,6 +390,10 @@ class ScoreFn:
     ):
         self.linked, self.blocks = linked.cpu(), blocks
         self.states = {state for state, _ in runs}
+        self.counts: dict[int, int] = defaultdict(int)
+        """Validation links per target state."""
+        for state, run in runs:
+            self.counts[state] += run.pairs.size(1)
         query_type, cand_type = direction
         self.rows = rows = torch.unique(torch.cat([run.pairs[0] for _, run in runs]))
         local = torch.full((embeddings[query_type].size(0),), -1, dtype=torch.long)

@@ -66,11 +66,13 @@ MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 SPLIT_FILE = "split.safetensors"
 METRICS_FILE = "metrics.json"
+MAP_FILE = "map.json"
+"""The explorer's cached 2-D map of the run (written by :mod:`graphalign.serve.layout`)."""
 GRAPH_SUBDIR = "graph"
 RUN_FORMAT_VERSION = 1
 RUN_LAYOUT = OutputLayout(
     "run",
-    files=(RUN_FILE, MODEL_FILE, CHECKPOINT_FILE, SPLIT_FILE, METRICS_FILE),
+    files=(RUN_FILE, MODEL_FILE, CHECKPOINT_FILE, SPLIT_FILE, METRICS_FILE, MAP_FILE),
     folders=(
         (GRAPH_SUBDIR, GRAPH_LAYOUT),
         (f".{GRAPH_SUBDIR}.tmp-*", GRAPH_STAGING_LAYOUT),

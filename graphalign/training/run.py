@@ -25,6 +25,7 @@ from graphalign.training.trainer import (
     TrainResult,
     _load_split,
     embed_nodes,
+    graph_fingerprint,
     run_config,
     upgrade_run_json,
 )
@@ -132,6 +133,12 @@ class TrainedRun:
         _config_from_file(SplitConfig, config, "split", path)
         _config_from_file(RunConfig, config, "run", path)
         built = BuiltGraph.load(run_dir / ckpt.GRAPH_SUBDIR)
+        expected = config.get("graph_fingerprint")
+        if isinstance(expected, str) and graph_fingerprint(built) != expected:
+            raise CheckpointError(
+                f"{run_dir / ckpt.GRAPH_SUBDIR}: not the graph this run was trained on (its nodes, edges or "
+                f"features differ from the fingerprint in {path}); put the run's own graph back, or train again"
+            )
         _check_in_dims(config["in_dims"], built.feature_dims, path)
         split = _load_split(run_dir, config)
         edge_types = [tuple(e) for e in config["edge_types"]]

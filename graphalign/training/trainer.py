@@ -10,7 +10,7 @@ import math
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -28,10 +28,10 @@ from graphalign.evaluation.evaluator import LinkEvaluator
 from graphalign.features.store import BuiltGraph
 from graphalign.graph.convert import edge_index_dict, forward_relation, reverse_edge_type
 from graphalign.losses import LOSSES, build_loss
-from graphalign.nn.channels import absent_relations
+from graphalign.nn.channels import ChannelConfig, absent_relations
 from graphalign.nn.directions import DirectedEmbeddings, Direction
 from graphalign.nn.exemplars import EXEMPLAR_DIRECTION
-from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
+from graphalign.nn.hetero_gnn import DEFAULT_CHANNEL_NAMES, DEFAULT_READOUTS, HeteroAligner, ModelConfig
 from graphalign.nn.readouts import ChannelsReadout
 from graphalign.outputs import write_marker
 from graphalign.training import checkpoint as ckpt
@@ -503,20 +503,30 @@ class _EdgeTypeCycler:
         return self.edges[:, self.next_index()]
 
 
+def _default_channel_name(channel: ChannelConfig) -> str | None:
+    """The name of ``channel`` where it is one of the default model's (whatever source types the graph
+    has of it), else ``None``."""
+    defaults = next(spec["channels"] for spec in DEFAULT_READOUTS if spec["name"] == "channels")
+    for name, spec in zip(DEFAULT_CHANNEL_NAMES, defaults):
+        default = ChannelConfig.from_dict(spec)
+        if replace(channel, sources=default.sources) == default:
+            return name
+    return None
+
+
 def _warn_missing_relations(model: HeteroAligner, edge_types: Sequence[EdgeType]) -> None:
     """Logs the graph channels that name relations the graph lacks: a warning where it has none of a
-    channel's relations (the channel then spreads nowhere), an info line where it has some."""
+    channel's relations (the channel then spreads nowhere), an info line where it has some, or where the
+    channel is one of the default model's (the default names relations that not every graph has, such as
+    the ImageNet → WordNet ``predicted_as`` edges)."""
     readout = model.readouts["channels"] if "channels" in model.readouts else None
     channels = readout.graph_channels.channels if isinstance(readout, ChannelsReadout) else []
     present = ", ".join(sorted({forward_relation(edge_type[1]) for edge_type in edge_types}))
     for i, absent, none in absent_relations(channels, edge_types):
-        log = logger.warning if none else logger.info
-        log(
-            "graph channel %d (%s): the graph has no %s edges (its relations: %s)",
-            i,
-            "+".join(channels[i].sources),
-            ", ".join(absent),
-            present,
+        name = _default_channel_name(channels[i])
+        label = f"the {name} channel" if name else f"graph channel {i + 1} ({'+'.join(channels[i].sources)})"
+        (logger.warning if none and name is None else logger.info)(
+            "%s reads %s edges, which this graph lacks (its relations: %s)", label, ", ".join(absent), present
         )
 
 
@@ -566,12 +576,13 @@ class _Trainer:
         self.supervised = {et: e for et, e in split.edges["supervision"].items() if e.size(1) > 0}
         if supervise is not None:
             available = sorted({et[1] for et in self.supervised})
-            self.supervised = {et: e for et, e in self.supervised.items() if et[1] in supervise}
-            if not self.supervised:
+            missing = [relation for relation in supervise if relation not in available]
+            if missing:
                 raise GraphValidationError(
-                    f"SplitConfig.supervise={supervise} selects no supervision edges; "
-                    f"relations with supervision edges: {available}"
+                    f"SplitConfig.supervise names {', '.join(map(repr, missing))}, with no supervision edges in "
+                    f"this graph; relations with supervision edges: {', '.join(available) or 'none'}"
                 )
+            self.supervised = {et: e for et, e in self.supervised.items() if et[1] in supervise}
         if not self.supervised:
             raise GraphValidationError("no supervision edges: every aligned edge was held out")
         largest = max(e.size(1) for e in self.supervised.values())

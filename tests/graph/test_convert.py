@@ -72,6 +72,9 @@ def test_networkx_round_trip(toy_dataset):
     assert g.has_edge("i:cat:0", "c:cat", key="depicts")
     back = from_networkx(g, root=toy_dataset)
     assert back == kg
+    # The folder that image paths are relative to travels with the graph.
+    assert g.graph["root"] == str(toy_dataset)
+    assert from_networkx(g).root == toy_dataset and from_networkx(g) == kg
 
 
 def test_from_plain_networkx_graph_with_flat_attributes(tmp_path):

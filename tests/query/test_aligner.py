@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import io
+
 import pytest
 from PIL import Image
 
 from graphalign.data.split import SplitConfig
-from graphalign.errors import GraphAlignError, GraphValidationError
+from graphalign.errors import ConfigError, EncoderError, GraphAlignError, GraphValidationError
 from graphalign.features.build import build_graph
 from graphalign.features.featurize import GraphConfig
 from graphalign.nn import ModelConfig
@@ -95,6 +97,16 @@ def test_query_errors(aligner):
         aligner.search()
     with pytest.raises(GraphValidationError, match="query text is empty"):
         aligner.search(text="  ")
+    with pytest.raises(GraphValidationError, match=r"no visible characters \(only U\+200B\)"):
+        aligner.search(text="\u200b")
+    with pytest.raises(ConfigError, match=r"text must be one string, got list \['a', 'b'\]"):
+        aligner.search(text=["a", "b"])
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 20), (200, 10, 10)).save(buffer, format="PNG")
+    with pytest.raises(EncoderError) as raised:  # an image's bytes: a short message, not the bytes
+        aligner.search(image=buffer.getvalue())
+    assert str(raised.value).startswith(f"got {len(buffer.getvalue()):,} bytes of data, not an image")
+    assert len(str(raised.value)) < 200
 
 
 def test_neighbors_rank_in_the_view_of_their_direction(aligner):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import pytest
@@ -313,6 +314,34 @@ def test_exemplar_term_is_fitted_on_validation_and_lifts_image_to_concept(tmp_pa
     assert not result.model.exemplars.active
     off = next(f for f in unreachable if f.direction == ("image", "concept"))
     assert off.exemplar_weights == (0.0, 0.0) and off.exemplar_offset == 0.0
+
+
+def test_the_exemplar_term_stays_off_on_too_few_validation_links(tmp_path, caplog):
+    """A setting that trades concepts with training images against the others cannot be judged on a
+    handful of validation links: below ``min_term_links`` of a group the graph has, the term stays off, with
+    a warning that gives the counts."""
+    built = clustered_graph()
+    model = ModelConfig(**{**MODEL.to_dict(), "readouts": [{"name": "channels", "channels": [PRIOR]}]})
+    result = fit(built, model, TrainConfig(epochs=1, batch_size=16), SPLIT, run=RunConfig(progress=False))
+    assert result.model.exemplars.active  # fitted on the default minimum (the test above)
+    evaluator = LinkEvaluator(edge_index_dict(built.graph, built.index), result.split)
+    z = embed_nodes(result.model, built, result.split)
+    links = result.split.edges["val"][("image", "depicts", "concept")].size(1)
+    with caplog.at_level(logging.WARNING, logger="graphalign"):
+        fits = fit_direction_scales(
+            result.model,
+            dict(z),
+            evaluator,
+            config=CalibrationConfig(min_term_links=links + 1),
+            features=built.features,
+        )
+    assert not result.model.exemplars.active
+    off = next(f for f in fits if f.direction == ("image", "concept"))
+    assert off.exemplar_weights == (0.0, 0.0) and off.exemplar_offset == 0.0 and off.exemplar_transfer == 0.0
+    warned = [r.getMessage() for r in caplog.records if "nearest-exemplar term off" in r.getMessage()]
+    assert len(warned) == 1 and f"fitting the term needs {links + 1} of each kind the graph has" in warned[0]
+    with pytest.raises(ConfigError, match="min_term_links >= 0"):
+        CalibrationConfig(min_term_links=-1)
 
 
 def z_links(result) -> list[list[int]]:

@@ -75,5 +75,16 @@ def test_fit_warns_about_a_channel_whose_relations_the_graph_lacks(tiny_built, t
         r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "graph channel" in r.getMessage()
     ]
     assert warned == [
-        "graph channel 0 (image): the graph has no nosuchrel edges (its relations: depicts, describes, is_a)"
+        "graph channel 1 (image) reads nosuchrel edges, which this graph lacks "
+        "(its relations: depicts, describes, is_a)"
     ]
+
+
+def test_fit_only_notes_the_default_channel_relations_a_graph_lacks(tiny_built, caplog):
+    """The default hierarchy channel reads ImageNet -> WordNet edges, which only WordNet graphs have: a graph
+    without them is no mistake of the user's, so training logs no warning, only an info line naming it."""
+    with caplog.at_level(logging.INFO, logger="graphalign"):
+        ga.fit(tiny_built, train_config=ga.TrainConfig(epochs=1), run=ga.RunConfig(progress=False))
+    channel_lines = [r for r in caplog.records if "edges, which this graph lacks" in r.getMessage()]
+    assert [r.levelno for r in channel_lines] == [logging.INFO]
+    assert channel_lines[0].getMessage().startswith("the hierarchy channel reads predicted_as edges")

@@ -215,10 +215,11 @@ def test_supervise_trains_only_the_chosen_relations(toy_built):
     assert {et[1] for et in chosen} == {"depicts"}
     # The other relations still pass messages.
     assert any(et[1] == "describes" for et in split.edges["message_passing"])
-    with pytest.raises(
-        GraphValidationError, match=r"selects no supervision edges; relations with supervision edges: \["
-    ):
+    with pytest.raises(GraphValidationError, match=r"names 'likes', with no supervision edges in this graph; rel"):
         _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(), supervise=["likes"])
+    # A misspelled relation beside a right one is refused too, every one named.
+    with pytest.raises(GraphValidationError, match=r"names 'describs', 'dpicts', with no supervision edges"):
+        _Trainer(toy_built, split, SMALL_MODEL, TrainConfig(), supervise=["depicts", "describs", "dpicts"])
     with pytest.raises(ConfigError, match="at least one relation"):
         SplitConfig(supervise=[])
     result = fit(toy_built, SMALL_MODEL, TrainConfig(epochs=2, seed=0), SplitConfig(supervise=["depicts"]), split=split)
