@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -563,7 +564,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataset_command(commands)
     _add_ls_command(commands)
     _add_serve_command(commands)
+    _accept_global_options_after_the_command(commands)
     return parser
+
+
+def _accept_global_options_after_the_command(commands: Any) -> None:
+    """``-q`` and ``-v`` after the command too (``graphalign train GRAPH -o RUN -q``); given there, they count
+    as given before it (``SUPPRESS``: a command that leaves them out keeps the value given before it)."""
+    for command in {id(p): p for p in commands.choices.values()}.values():
+        group = command.add_argument_group("output (also before the command)")
+        group.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output")
+        group.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="less output")
+        for action in command._actions:  # nested commands (dataset build, ...)
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_global_options_after_the_command(action)
 
 
 DEMO_DATASET = "tuxpaint_small"
@@ -853,10 +867,15 @@ def _augmenters(args: argparse.Namespace, augmenters: list[dict[str, Any]]) -> l
     return specs
 
 
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: 2 for East Asian wide and full-width characters."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _print_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    widths = [max(_width(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        print("  ".join(str(c) + " " * (w - _width(str(c))) for c, w in zip(row, widths)).rstrip())
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -1025,6 +1044,9 @@ def _print_metrics(metrics: dict[str, float], title: str) -> None:
             )
         )
     print(title)
+    if not rows:
+        print("  none: the split held out no links for this part (a graph with few images or texts)")
+        return
     _print_table(rows, ("direction", *METRIC_COLUMNS))
     if "mrr" in metrics:
         print(f"mean MRR over directions: {metrics['mrr']:.3f}")
@@ -1287,6 +1309,8 @@ def _check_bench_args(args: argparse.Namespace) -> None:
     )
     if args.num_neighbors is not None and 0 in args.num_neighbors:
         raise ConfigError(f"--num-neighbors takes fan-outs >= 1 or -1 (all), got {args.num_neighbors}")
+    if len(set(args.seeds)) != len(args.seeds):
+        raise ConfigError(f"--seeds must be distinct (a seed given twice is one run counted twice), got {args.seeds}")
     for family, names in (("losses", args.losses), ("convs", args.convs)):
         for name in names:
             _registries()[family].get(name)  # an unknown name fails before any encoding

@@ -422,3 +422,11 @@ def test_train_says_when_the_untrained_model_is_kept(toy_dataset, tmp_path, caps
     assert main(["-q", "train", str(tmp_path / "g"), "-o", str(tmp_path / "r"), "--epochs", "0"]) == 0
     out = capsys.readouterr().out
     assert "best epoch 0 of 0 (the untrained model: no epoch improved its validation MRR" in out
+
+
+def test_tables_align_wide_characters(capsys):
+    from graphalign.cli import _print_table
+
+    _print_table([("1", "猫の絵", "x"), ("2", "cat", "y")], ("#", "label", "z"))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == "1  猫の絵  x" and lines[3] == "2  cat     y"  # 猫の絵 takes 6 columns, as 'label' pads to

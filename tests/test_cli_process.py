@@ -360,3 +360,58 @@ def test_resume_says_which_given_settings_it_keeps_its_own_for(workdir: Path, tm
     assert (
         "note: a resumed run keeps its own settings; not applied: train.lr 0.5 (the run keeps 0.002)" in changed.stderr
     )
+
+
+def test_quiet_and_verbose_also_after_the_command(workdir: Path, tmp_path: Path) -> None:
+    info = graphalign("info", str(workdir / "graph"), "-q", cwd=tmp_path)
+    assert info.stdout.startswith("node type") and info.stderr == ""
+    trained = graphalign("train", str(workdir / "graph"), "-o", "run", "--epochs", "1", "-q", cwd=tmp_path)
+    assert "epochs:" not in trained.stderr and "test metrics" in trained.stdout  # no progress bar, results print
+    verbose = graphalign("info", str(workdir / "graph"), "-v", cwd=tmp_path)
+    assert "INFO" in verbose.stderr
+
+
+def test_train_without_test_links_says_so_instead_of_an_empty_table(tmp_path: Path) -> None:
+    from PIL import Image
+
+    data = tmp_path / "data"
+    (data / "images").mkdir(parents=True)
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(data / "images" / "cat.png")
+    nodes = [
+        {"id": "cat", "type": "concept", "name": "cat"},
+        {"id": "img1", "type": "image", "path": "images/cat.png"},
+        {"id": "t1", "type": "text", "text": "A red cat."},
+    ]
+    (data / "nodes.jsonl").write_text("".join(json.dumps(n) + "\n" for n in nodes))
+    (data / "edges.tsv").write_text("img1\tdepicts\tcat\nt1\tdescribes\timg1\n")
+    graphalign("-q", "build", "data", "-o", "graph", *FAST, cwd=tmp_path)
+    out = graphalign("train", "graph", "-o", "run", "--epochs", "1", cwd=tmp_path).stdout
+    table = out.split("test metrics (filtered ranking, held-out links):\n", 1)[1]
+    assert table.startswith("  none: the split held out no links for this part (a graph with few images or texts)")
+
+
+def test_bench_on_a_graph_without_texts_says_what_it_cannot_measure(toy_dataset: Path, tmp_path: Path) -> None:
+    """A folder with images, concepts and ``depicts`` / ``is_a`` alone: the benchmark runs, the default's
+    text channel is left out of the model and of its ablations, and the report names the protocols that have
+    nothing to measure."""
+    _copy_without(toy_dataset, tmp_path / "no-text", "text")
+    args = ("--seeds", "0", "1", "--epochs", "1", "--out", "out")
+    out = graphalign("-q", "bench", "no-text", *args, cwd=tmp_path).stdout
+    assert "| graphalign (best preset) |" in out and "| ablation: graphalign, no text channel |" in out
+    assert "Not measured on this graph (no held-out pairs on any seed, so left out of the tables): b:text->image" in out
+    assert "b:text->image mrr" not in out
+    assert (tmp_path / "out" / "quality-no-text.md").is_file()
+
+
+def test_bench_refuses_a_graph_without_depicts_edges_and_repeated_seeds(toy_dataset: Path, tmp_path: Path) -> None:
+    _copy_without(toy_dataset, tmp_path / "no-image", "image")
+    result = graphalign("bench", "no-image", "--seeds", "0", "--out", "out", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(
+        "error: the benchmark needs images linked to concepts by 'depicts' edges (image depicts concept); "
+        "this graph has none (its edge types: "
+    )
+    twice = graphalign("bench", str(toy_dataset), "--seeds", "0", "0", cwd=tmp_path, check=False)
+    assert twice.returncode == 2
+    assert twice.stderr == "error: --seeds must be distinct (a seed given twice is one run counted twice), got [0, 0]\n"
+    assert not (tmp_path / "out").exists() and not (tmp_path / "docs").exists()

@@ -434,3 +434,32 @@ def test_every_case_is_documented() -> None:
     assert len(section) == 2, "docs/reliability.md has no section 'Dataset content: more cases'"
     missing = [case[0] for case in CASES if f"`{case[0]}`" not in section[1]]
     assert not missing, f"add these cases to docs/reliability.md: {missing}"
+
+
+def test_pretty_printed_nodes_are_one_problem_that_says_how_to_fix_it(tmp_path: Path) -> None:
+    """A nodes file written with ``json.dump(..., indent=2)`` is not dozens of "invalid JSON" lines and a
+    cascade of unknown edge ids: one problem says what it is."""
+    records = [json.loads(line) for line in GOOD_NODES]
+    data = write_dataset(tmp_path, nodes=[json.dumps(records, indent=2)], edges=GOOD_EDGES)
+    with pytest.raises(DataFormatError) as info:
+        load_dataset(data)
+    assert info.value.problems == [
+        f"{data / 'nodes.jsonl'}:1: the file holds 1 JSON value written over several lines; JSON Lines needs one "
+        "node object per line (e.g. jq -c '.[]' FILE > nodes.jsonl)"
+    ]
+    data = write_dataset(tmp_path / "objects", nodes=[json.dumps(r, indent=2) for r in records], edges=GOOD_EDGES)
+    with pytest.raises(DataFormatError, match=f"the file holds {len(records)} JSON values written over several"):
+        load_dataset(data)
+
+
+def test_look_alike_relations_are_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``is-a`` beside ``is_a`` (or ``depict`` beside ``depicts``) is most likely a typo: loading warns, with the
+    edge counts, and loads both (they may be meant)."""
+    data = write_dataset(tmp_path, nodes=GOOD_NODES, edges=[*GOOD_EDGES, "img1\tis-a\tanimal", "t1\tdescribe\timg1"])
+    with caplog.at_level(logging.WARNING, logger="graphalign"):
+        graph = load_dataset(data)
+    assert len(graph.edges) == 5
+    assert sorted(r.getMessage() for r in caplog.records if "look alike" in r.getMessage()) == [
+        f"{data}: relations 'describe' (1 edge) and 'describes' (1 edge) look alike; is one a typo of the other?",
+        f"{data}: relations 'is-a' (1 edge) and 'is_a' (1 edge) look alike; is one a typo of the other?",
+    ]

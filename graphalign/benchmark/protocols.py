@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -47,13 +47,13 @@ from graphalign.data.split import (
     stratified_holdout,
     touches,
 )
-from graphalign.errors import check_config_keys
+from graphalign.errors import GraphValidationError, check_config_keys
 from graphalign.features.store import BuiltGraph
 from graphalign.graph.convert import edge_index_dict
 from graphalign.graph.schema import TextNode
 from graphalign.typing import EdgeType
 
-__all__ = ["ProtocolConfig", "ProtocolSplit", "Query", "make_protocol_split", "is_letter_stamp"]
+__all__ = ["ProtocolConfig", "ProtocolSplit", "Query", "check_protocol_graph", "make_protocol_split", "is_letter_stamp"]
 
 DEPICTS = ("image", "depicts", "concept")
 VAL_CONCEPT_IMAGE = ("val:image->concept", "val:concept->image")
@@ -490,6 +490,23 @@ def _queries(
     return queries
 
 
+def check_protocol_graph(edge_counts: Mapping[EdgeType, int]) -> None:
+    """Refuses a graph the protocols cannot split: every protocol starts from ``image depicts concept`` links.
+
+    Args:
+        edge_counts: How many edges the graph has of each edge type.
+
+    Raises:
+        GraphValidationError: Naming the edge types the graph has.
+    """
+    if not edge_counts.get(DEPICTS):
+        present = ", ".join("|".join(e) for e in sorted(t for t, n in edge_counts.items() if n)) or "none"
+        raise GraphValidationError(
+            f"the benchmark needs images linked to concepts by '{DEPICTS[1]}' edges (image {DEPICTS[1]} concept); "
+            f"this graph has none (its edge types: {present})"
+        )
+
+
 def make_protocol_split(
     built: BuiltGraph, seed: int, config: ProtocolConfig | None = None, **overrides: Any
 ) -> ProtocolSplit:
@@ -506,6 +523,7 @@ def make_protocol_split(
         config = ProtocolConfig.from_dict({**config.to_dict(), **overrides})
     g = torch.Generator().manual_seed(seed)
     edges = edge_index_dict(built.graph, built.index)
+    check_protocol_graph({edge_type: index.size(1) for edge_type, index in edges.items()})
     depicts = edges[DEPICTS]
     concept_of = dict(zip(depicts[0].tolist(), depicts[1].tolist()))
     images = _hold_out_images(built, concept_of, config, g)

@@ -34,6 +34,7 @@ import io
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ import torch.nn.functional as F
 
 from graphalign.atomic import atomic_write_text
 from graphalign.benchmark.defaults import DEFAULT_CONVS, DEFAULT_LOSSES, DEFAULT_SEEDS
-from graphalign.benchmark.protocols import ProtocolSplit, Query, make_protocol_split
+from graphalign.benchmark.protocols import ProtocolSplit, Query, check_protocol_graph, make_protocol_split
 from graphalign.benchmark.statistics import PairedDifference, paired_relative
 from graphalign.data.split import LABEL_FREE_RELATIONS, EdgeSplit
 from graphalign.errors import ConfigError
@@ -55,6 +56,7 @@ from graphalign.features.featurize import GraphConfig
 from graphalign.features.knn import KNN_RELATION, add_knn_edges
 from graphalign.features.store import BuiltGraph
 from graphalign.graph.convert import edge_index_dict
+from graphalign.graph.io import load_dataset
 from graphalign.nn.directions import DirectedEmbeddings
 from graphalign.nn.hetero_gnn import HeteroAligner, ModelConfig
 from graphalign.presets import get_preset
@@ -126,11 +128,8 @@ def conse_embeddings(built: BuiltGraph, protocol: ProtocolSplit, seed: int) -> d
     encoder = ConSEImageEncoder(
         text_encoder=config.text_encoder, text_encoder_kwargs=config.text_encoder_kwargs, mode="conse", progress=False
     )
-    return {
-        "image": encoder.from_features(built.features["image"]),
-        "concept": F.normalize(built.features["concept"], dim=-1),
-        "text": F.normalize(built.features["text"], dim=-1),
-    }
+    pretrained = {t: F.normalize(built.features[t], dim=-1) for t in ("concept", "text") if t in built.features}
+    return {"image": encoder.from_features(built.features["image"]), **pretrained}
 
 
 def with_label_free_edges(built: BuiltGraph, split: EdgeSplit) -> EdgeSplit:
@@ -175,7 +174,9 @@ def readout_variants(
     ``name`` is the model as trained (every readout, each direction with its
     fitted channel scales, and its exemplar term); each variant keeps every
     readout but the channels, and of the channels all with every scale 1
-    (``True``), none (``False``) or those whose indices it lists; ``"views"``
+    (``True``), none (``False``) or those whose indices in the configured list it
+    lists (a channel the graph cannot have, e.g. of texts in a graph without
+    texts, is left out of the model and of the list); ``"views"``
     is the model as trained without its exemplar term. ``split`` says which candidates the graph links (the views of
     :mod:`graphalign.nn.directions`).
     """
@@ -192,6 +193,9 @@ def readout_variants(
         elif select is True:
             rows[row] = unscaled
         else:
+            if isinstance(select, list):  # configured positions -> the model's channels
+                configured = channels.graph_channels.configured
+                select = [configured.index(i) for i in select if i in configured]
             rows[row] = learned if select is False else channels(learned, x_dict, edge_index_dict, select=select)
     return rows
 
@@ -441,9 +445,16 @@ def run_benchmark(
         methods: The methods (default :func:`default_methods`).
         seeds: One protocol split and one training seed each.
         progress: Called with one line per finished method.
+
+    Raises:
+        ConfigError: On a seed given twice (one run would count as two).
+        GraphValidationError: On a graph without ``image depicts concept`` edges.
     """
+    if len(set(seeds)) != len(tuple(seeds)):
+        raise ConfigError(f"seeds must be distinct (a seed given twice is one run counted twice), got {list(seeds)}")
     methods = methods or default_methods()
     built = graphs["base"]
+    check_protocol_graph(Counter(map(built.graph.edge_type, built.graph.edges)))  # before any training
     graph_rows = {row for m in methods for row, graph in m.row_names().items() if graph}
     result = BenchmarkResult(graph_methods=graph_rows, headline=BEST_ROW if BEST_ROW in graph_rows else None)
     for seed in seeds:
@@ -650,6 +661,8 @@ def benchmark_graphs(
     base_config = dataclasses.replace(
         config, image_encoder="efficientnet-lite0", image_encoder_kwargs={}, augmenters=[]
     )
+    graph = load_dataset(data_dir)  # checked before anything is encoded
+    check_protocol_graph(Counter(map(graph.edge_type, graph.edges)))
     graphs = {"base": build_graph(data_dir, base_config)[0], "default": build_graph(data_dir, config)[0]}
     if knn:
         graphs["knn"] = _with_knn_concept_edges(graphs["default"], data_dir, config)

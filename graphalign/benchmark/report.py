@@ -81,12 +81,15 @@ def _selection_section(result: BenchmarkResult) -> list[str]:
         shown = f"**{method}**" if method == result.headline else method
         lines.append(f"| {rank} | {shown} | {score:.3f} | {cells} |")
     if result.headline is not None:
-        first = ranked[0][0]
-        verdict = (
-            f"The rule ranks {result.headline} first."
-            if first == result.headline
-            else f"The rule ranks {first} above {result.headline}."
-        )
+        first, top = ranked[0][0], ranked[0][1]
+        headline = next(score for method, score, _ in ranked if method == result.headline)
+        tied = [method for method, score, _ in ranked if method != result.headline and f"{score:.3f}" == f"{top:.3f}"]
+        if f"{headline:.3f}" == f"{top:.3f}":
+            verdict = f"The rule ranks {result.headline} first" + (
+                f" (tied at {top:.3f} with {', '.join(tied)})." if tied else "."
+            )
+        else:
+            verdict = f"The rule ranks {first} above {result.headline}."
         lines += ["", verdict]
     return lines + [""]
 
@@ -118,6 +121,14 @@ def render_report(
     ]
     counts = result.counts[0]
     lines.append("held-out pairs (seed 0): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    empty = [k for k in counts if ":" in k and all(not seed_counts.get(k) for seed_counts in result.counts)]
+    if empty:
+        lines += [
+            "",
+            "Not measured on this graph (no held-out pairs on any seed, so left out of the tables): "
+            + ", ".join(empty)
+            + ".",
+        ]
     lines += ["", format_table(result, metrics=("mrr",)), ""]
     lines += _comparison_section(result)
     lines += [""] + _selection_section(result)

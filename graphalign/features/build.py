@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 
-from graphalign.features.augment import build_augmenters
-from graphalign.features.featurize import FeatureStats, GraphConfig, featurize
+from graphalign.features.augment import NearestNeighbours, build_augmenters
+from graphalign.features.featurize import MODALITY_OF, FeatureStats, GraphConfig, featurize
+from graphalign.features.knn import check_one_space
 from graphalign.features.store import BuiltGraph
 from graphalign.graph.io import load_dataset
 from graphalign.graph.knowledge_graph import KnowledgeGraph
@@ -52,6 +53,12 @@ def build_graph(
     else:
         graph = load_dataset(source, allow_outside_root=allow_outside_root, allow_self_loops=allow_self_loops)
     augmenters = build_augmenters(config.augmenters)  # a bad augmenter fails before any encoding
+    crossing = [(a.node_type, a.target_type) for a in augmenters if isinstance(a, NearestNeighbours)]
+    crossing = [(source, target) for source, target in crossing if source != target]
+    if crossing:  # kNN edges across types need one feature space: known from the encoders, before encoding
+        spaces = {t: config.build_encoder(MODALITY_OF[t]).feature_space for pair in crossing for t in pair}
+        for source, target in crossing:
+            check_one_space(source, target, spaces)
     features, stats, identities = featurize(graph, config)
     built = BuiltGraph(
         graph=graph, features=features, config=config.to_dict(), encoders=identities, spaces=stats.spaces

@@ -8,6 +8,7 @@ images that look like it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +19,7 @@ from graphalign.typing import NodeType
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["KNN_RELATION", "knn_pairs", "knn_edge_index", "add_knn_edges"]
+__all__ = ["KNN_RELATION", "knn_pairs", "knn_edge_index", "add_knn_edges", "check_one_space"]
 
 KNN_RELATION = "similar_to"
 
@@ -64,6 +65,24 @@ def knn_pairs(x: torch.Tensor, k: int, batch_size: int = 4096, y: torch.Tensor |
     return torch.stack([torch.cat(heads), torch.cat(tails)])
 
 
+def check_one_space(node_type: NodeType, target_type: NodeType, spaces: Mapping[NodeType, str]) -> None:
+    """Refuses kNN edges between two node types whose features are in different spaces.
+
+    Raises:
+        ConfigError: Naming both spaces and how to put images into the text encoder's.
+    """
+    if node_type == target_type:
+        return
+    found = (spaces.get(node_type), spaces.get(target_type))
+    if found[0] is None or found[0] != found[1]:
+        raise ConfigError(
+            f"kNN edges from {node_type!r} to {target_type!r} need features in one space, got {found[0]!r} and "
+            f"{found[1]!r} (e.g. images as ConSE vectors alone, in the text encoder's space: "
+            f"image_encoder_kwargs={{'mode': 'conse'}}, on the command line --image-encoder-kwargs "
+            f'\'{{"mode": "conse"}}\')'
+        )
+
+
 def knn_edge_index(
     built: BuiltGraph, node_type: NodeType = "image", k: int = 5, target_type: NodeType | None = None
 ) -> torch.Tensor:
@@ -86,14 +105,7 @@ def knn_edge_index(
             raise ConfigError(f"no {t!r} features to build kNN edges from")
     if target_type == node_type:
         return knn_pairs(built.features[node_type], k)
-    spaces = (built.spaces.get(node_type), built.spaces.get(target_type))
-    if spaces[0] is None or spaces[0] != spaces[1]:
-        raise ConfigError(
-            f"kNN edges from {node_type!r} to {target_type!r} need features in one space, got {spaces[0]!r} and "
-            f"{spaces[1]!r} (e.g. images as ConSE vectors alone, in the text encoder's space: "
-            f"image_encoder_kwargs={{'mode': 'conse'}}, on the command line --image-encoder-kwargs "
-            f'\'{{"mode": "conse"}}\')'
-        )
+    check_one_space(node_type, target_type, built.spaces)
     return knn_pairs(built.features[node_type], k, y=built.features[target_type])
 
 

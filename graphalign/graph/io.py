@@ -202,9 +202,35 @@ def _scan_nodes(lines: list[str]) -> _NodeScan:
     return scan
 
 
+def _spread_over_lines(lines: list[str]) -> str | None:
+    """For a file of JSON values written over several lines each (pretty-printed), what to do instead;
+    ``None`` where it is not one."""
+    text, decoder, position, values = "\n".join(lines), json.JSONDecoder(), 0, []
+    try:
+        while True:
+            while position < len(text) and text[position].isspace():
+                position += 1
+            if position == len(text):
+                break
+            value, position = decoder.raw_decode(text, position)
+            values.append(value)
+    except (ValueError, RecursionError):
+        return None
+    if not values or len(values) >= sum(bool(line.strip()) for line in lines):
+        return None
+    unpack = "jq -c '.[]'" if len(values) == 1 and isinstance(values[0], list) else "jq -c ."
+    return (
+        f"the file holds {len(values)} JSON value{'s' if len(values) > 1 else ''} written over several lines; "
+        f"JSON Lines needs one node object per line (e.g. {unpack} FILE > nodes.jsonl)"
+    )
+
+
 def _read_numbered_nodes(path: Path) -> list[tuple[int, Node]]:
     """:func:`read_nodes` with the line number of every node."""
-    scan = _scan_nodes(_read_lines(path))
+    lines = _read_lines(path)
+    scan = _scan_nodes(lines)
+    if any(problem.startswith("invalid JSON") for _, problem in scan.problems) and (hint := _spread_over_lines(lines)):
+        raise DataFormatError([f"{path}:1: {hint}"], path=str(path), line=1)
     if scan.problems:
         raise DataFormatError([f"{path}:{n}: {p}" for n, p in scan.problems], path=str(path), line=scan.problems[0][0])
     return scan.nodes
@@ -312,6 +338,9 @@ def _add_nodes(graph: KnowledgeGraph, nodes_path: Path) -> tuple[_NodeScan | Non
     scan = _scan_nodes(node_lines) if node_lines is not None else None
     if problem is not None:
         node_problems.append(problem)
+    if scan is not None and node_lines is not None and any(p.startswith("invalid JSON") for _, p in scan.problems):
+        if hint := _spread_over_lines(node_lines):  # no records to check edges against either
+            return None, [(1, hint)]
     if scan is not None:
         node_problems.extend(scan.problems)
         if not scan.records:
@@ -411,7 +440,23 @@ def load_dataset(
         )
     _warn_about_edges(graph, edges_path, lines)
     logger.info("loaded %r from %s", graph, folder)
+    for names in _look_alike_relations(Counter(edge.relation for edge in graph.edges)):
+        logger.warning("%s: relations %s look alike; is one a typo of the other?", folder, names)
     return graph
+
+
+def _look_alike_relations(counts: Counter[str]) -> list[str]:
+    """Groups of relation names equal up to case, separators and a plural ``s`` (``depict`` and ``depicts``,
+    ``is-a`` and ``is_a``), each as ``'a' (N edges) and 'b' (M edges)``."""
+    groups: dict[str, list[str]] = {}
+    for relation in sorted(counts):
+        key = "".join(ch for ch in relation.casefold() if ch.isalnum())
+        groups.setdefault(key[:-1] if key.endswith("s") else key, []).append(relation)
+    return [
+        " and ".join(f"{r!r} ({counts[r]:,} edge{'s' if counts[r] != 1 else ''})" for r in names)
+        for names in groups.values()
+        if len(names) > 1
+    ]
 
 
 def _safe_file_name(node_id: str) -> str:

@@ -220,6 +220,8 @@ class GraphChannels(nn.Module):
         configs = [c if isinstance(c, ChannelConfig) else ChannelConfig.from_dict(c) for c in channels]
         present = [_present_sources(i, c, in_dims) for i, c in enumerate(configs)]
         self.channels = [_resolve_shared(i, c, in_dims) for i, c in enumerate(present) if c is not None]
+        self.configured = [i for i, c in enumerate(present) if c is not None]
+        """The position of each channel in the configured list (channels of absent node types are left out)."""
         self.dims: list[int] = []
         for i, channel in enumerate(self.channels):
             sizes = set()

@@ -74,3 +74,19 @@ def test_knn_edges_are_label_free_in_the_split(toy_built_fast):
     knn = ("image", "similar_to", "image")
     assert knn not in split.edges["supervision"]
     assert split.edges["message_passing"][knn].size(1) == 2 * 32  # held-out images keep theirs
+
+
+def test_knn_across_spaces_is_refused_before_anything_is_encoded(toy_dataset, tmp_path):
+    from graphalign.features.build import build_graph
+    from graphalign.features.featurize import GraphConfig
+
+    config = GraphConfig(
+        text_encoder="hashing-text",
+        text_encoder_kwargs={"dim": 16},
+        image_encoder="color-histogram",
+        cache_dir=str(tmp_path / "cache"),
+        augmenters=[{"name": "knn", "node_type": "image", "k": 2, "target_type": "concept"}],
+    )
+    with pytest.raises(ConfigError, match="kNN edges from 'image' to 'concept' need features in one space"):
+        build_graph(toy_dataset, config)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.safetensors"))
