@@ -569,8 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _accept_global_options_after_the_command(commands: Any) -> None:
-    """``-q`` and ``-v`` after the command too (``graphalign train GRAPH -o RUN -q``); given there, they count
-    as given before it (``SUPPRESS``: a command that leaves them out keeps the value given before it)."""
+    """``-q`` and ``-v`` after the command too (``graphalign train GRAPH -o RUN -q``). Given there, they replace
+    the value given before it (``SUPPRESS``: a command that leaves them out keeps that value)."""
     for command in {id(p): p for p in commands.choices.values()}.values():
         group = command.add_argument_group("output (also before the command)")
         group.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output")

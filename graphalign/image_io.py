@@ -136,8 +136,8 @@ def _checked_path(item: Any) -> Path:
     """``item`` as a path to an existing regular file, else an :class:`EncoderError`."""
     if isinstance(item, (bytes, bytearray, memoryview)):  # an image's data (Path() takes no bytes)
         raise EncoderError(
-            f"got {len(item):,} bytes of data, not an image: pass a file path or a PIL image "
-            "(PIL.Image.open(io.BytesIO(data)))"
+            f"got {len(item):,} bytes, not an image: pass a file path (str or pathlib.Path) or a PIL image "
+            "(image data: PIL.Image.open(io.BytesIO(data)))"
         )
     try:
         path = Path(os.fspath(item))

@@ -450,6 +450,12 @@ def test_pretty_printed_nodes_are_one_problem_that_says_how_to_fix_it(tmp_path: 
     data = write_dataset(tmp_path / "objects", nodes=[json.dumps(r, indent=2) for r in records], edges=GOOD_EDGES)
     with pytest.raises(DataFormatError, match=f"the file holds {len(records)} JSON values written over several"):
         load_dataset(data)
+    # One record broken over two lines in a file of one-line records: its lines are the problems, as they are.
+    wrapped = [*GOOD_NODES[:3], '{"id": "img1", "type": "image",', '"path": "images/dog.png"}']
+    data = write_dataset(tmp_path / "wrapped", nodes=wrapped, edges=GOOD_EDGES[:2])
+    with pytest.raises(DataFormatError) as info:
+        load_dataset(data)
+    assert [p.split(": ", 1)[1].split(" (")[0] for p in info.value.problems] == ["invalid JSON", "invalid JSON"]
 
 
 def test_look_alike_relations_are_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -661,9 +661,9 @@ def benchmark_graphs(
     base_config = dataclasses.replace(
         config, image_encoder="efficientnet-lite0", image_encoder_kwargs={}, augmenters=[]
     )
-    graph = load_dataset(data_dir)  # checked before anything is encoded
+    graph = load_dataset(data_dir)  # loaded once, and checked before anything is encoded
     check_protocol_graph(Counter(map(graph.edge_type, graph.edges)))
-    graphs = {"base": build_graph(data_dir, base_config)[0], "default": build_graph(data_dir, config)[0]}
+    graphs = {"base": build_graph(graph, base_config)[0], "default": build_graph(graph, config)[0]}
     if knn:
         graphs["knn"] = _with_knn_concept_edges(graphs["default"], data_dir, config)
     return graphs

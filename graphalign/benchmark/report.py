@@ -82,9 +82,9 @@ def _selection_section(result: BenchmarkResult) -> list[str]:
         lines.append(f"| {rank} | {shown} | {score:.3f} | {cells} |")
     if result.headline is not None:
         first, top = ranked[0][0], ranked[0][1]
-        headline = next(score for method, score, _ in ranked if method == result.headline)
+        headline = next((score for method, score, _ in ranked if method == result.headline), None)
         tied = [method for method, score, _ in ranked if method != result.headline and f"{score:.3f}" == f"{top:.3f}"]
-        if f"{headline:.3f}" == f"{top:.3f}":
+        if headline is not None and f"{headline:.3f}" == f"{top:.3f}":
             verdict = f"The rule ranks {result.headline} first" + (
                 f" (tied at {top:.3f} with {', '.join(tied)})." if tied else "."
             )

@@ -24,7 +24,7 @@ from graphalign.features.knn import KNN_RELATION, add_knn_edges
 from graphalign.features.store import BuiltGraph
 from graphalign.features.wordnet_predictions import PREDICTION_RELATION, add_prediction_edges
 from graphalign.registry import Registry
-from graphalign.typing import NodeType
+from graphalign.typing import NODE_TYPES, NodeType
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,9 @@ class NearestNeighbours:
     def __init__(self, node_type: NodeType = "image", k: int = 5, target_type: NodeType | None = None) -> None:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ConfigError(f"augmenter knn: k must be an integer >= 1, got {k!r}")
+        for name, value in (("node_type", node_type), ("target_type", target_type or node_type)):
+            if value not in NODE_TYPES:
+                raise ConfigError(f"augmenter knn: {name} must be one of {', '.join(NODE_TYPES)}, got {value!r}")
         self.node_type, self.k, self.target_type = node_type, k, target_type or node_type
 
     def __call__(self, built: BuiltGraph) -> BuiltGraph:

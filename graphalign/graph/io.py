@@ -216,7 +216,7 @@ def _spread_over_lines(lines: list[str]) -> str | None:
             values.append(value)
     except (ValueError, RecursionError):
         return None
-    if not values or len(values) >= sum(bool(line.strip()) for line in lines):
+    if not values or 2 * len(values) > sum(bool(line.strip()) for line in lines):  # most values span lines
         return None
     unpack = "jq -c '.[]'" if len(values) == 1 and isinstance(values[0], list) else "jq -c ."
     return (

@@ -140,7 +140,7 @@ class Aligner:
 
     # ------------------------------------------------------------------ helpers
     def _types(self, type: NodeType | list[NodeType] | None) -> list[NodeType]:
-        if type == AUTO:
+        if isinstance(type, str) and type == AUTO:
             type = "concept" if "concept" in self.embeddings else None
         if type is None:
             return [t for t in NODE_TYPES if t in self.embeddings]
@@ -363,7 +363,9 @@ class Aligner:
                 every type; ``None``: all).
 
         Raises:
-            ConfigError: If ``k`` is not an integer >= 1 or ``type`` is malformed.
+            ConfigError: If ``k`` is not an integer >= 1, ``type`` is malformed, or ``text`` is not a string.
+            GraphValidationError: If ``text`` is empty or has no visible characters.
+            EncoderError: If ``image`` cannot be read (bytes of image data, a missing file, ...).
         """
         check_int("Aligner", "k", k, low=1)
         types = self._types(type)  # before encoding anything

@@ -63,7 +63,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from graphalign.checks import check_bool
+from graphalign.checks import check_bool, check_int
 from graphalign.errors import ConfigError
 from graphalign.evaluation.evaluator import LinkEvaluator, RankingRun
 from graphalign.evaluation.ranking import PairRanker, evaluate_ranking
@@ -145,6 +145,7 @@ class CalibrationConfig:
                 f"min_gain, max_evaluations, max_scores and min_term_links >= 0, got {self}"
             )
         check_bool("CalibrationConfig", "by_state", self.by_state)
+        check_int("CalibrationConfig", "min_term_links", self.min_term_links, low=0)
 
 
 @dataclass(frozen=True)

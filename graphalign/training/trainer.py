@@ -10,7 +10,7 @@ import math
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -509,7 +509,10 @@ def _default_channel_name(channel: ChannelConfig) -> str | None:
     defaults = next(spec["channels"] for spec in DEFAULT_READOUTS if spec["name"] == "channels")
     for name, spec in zip(DEFAULT_CHANNEL_NAMES, defaults):
         default = ChannelConfig.from_dict(spec)
-        if replace(channel, sources=default.sources) == default:
+        ours, theirs = asdict(channel), asdict(default)
+        for key in ("sources", "feature_slice"):  # the graph's source types; "shared" made concrete
+            ours.pop(key), theirs.pop(key)
+        if ours == theirs:
             return name
     return None
 
@@ -521,10 +524,13 @@ def _warn_missing_relations(model: HeteroAligner, edge_types: Sequence[EdgeType]
     the ImageNet → WordNet ``predicted_as`` edges)."""
     readout = model.readouts["channels"] if "channels" in model.readouts else None
     channels = readout.graph_channels.channels if isinstance(readout, ChannelsReadout) else []
+    configured = readout.graph_channels.configured if isinstance(readout, ChannelsReadout) else []
     present = ", ".join(sorted({forward_relation(edge_type[1]) for edge_type in edge_types}))
     for i, absent, none in absent_relations(channels, edge_types):
         name = _default_channel_name(channels[i])
-        label = f"the {name} channel" if name else f"graph channel {i + 1} ({'+'.join(channels[i].sources)})"
+        label = (
+            f"the {name} channel" if name else f"graph channel {configured[i] + 1} ({'+'.join(channels[i].sources)})"
+        )
         (logger.warning if none and name is None else logger.info)(
             "%s reads %s edges, which this graph lacks (its relations: %s)", label, ", ".join(absent), present
         )

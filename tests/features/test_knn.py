@@ -90,3 +90,12 @@ def test_knn_across_spaces_is_refused_before_anything_is_encoded(toy_dataset, tm
     with pytest.raises(ConfigError, match="kNN edges from 'image' to 'concept' need features in one space"):
         build_graph(toy_dataset, config)
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.safetensors"))
+
+
+def test_a_misspelled_knn_node_type_is_a_config_error():
+    from graphalign.features.augment import build_augmenters
+
+    with pytest.raises(ConfigError, match="augmenter knn: node_type must be one of concept, text, image, got 'imgae'"):
+        build_augmenters([{"name": "knn", "node_type": "imgae", "k": 2, "target_type": "concept"}])
+    with pytest.raises(ConfigError, match="target_type must be one of concept, text, image, got 'concpet'"):
+        build_augmenters([{"name": "knn", "node_type": "image", "k": 2, "target_type": "concpet"}])

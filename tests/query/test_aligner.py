@@ -105,7 +105,7 @@ def test_query_errors(aligner):
     Image.new("RGB", (20, 20), (200, 10, 10)).save(buffer, format="PNG")
     with pytest.raises(EncoderError) as raised:  # an image's bytes: a short message, not the bytes
         aligner.search(image=buffer.getvalue())
-    assert str(raised.value).startswith(f"got {len(buffer.getvalue()):,} bytes of data, not an image")
+    assert str(raised.value).startswith(f"got {len(buffer.getvalue()):,} bytes, not an image: pass a file path")
     assert len(str(raised.value)) < 200
 
 

@@ -88,3 +88,17 @@ def test_fit_only_notes_the_default_channel_relations_a_graph_lacks(tiny_built, 
     channel_lines = [r for r in caplog.records if "edges, which this graph lacks" in r.getMessage()]
     assert [r.levelno for r in channel_lines] == [logging.INFO]
     assert channel_lines[0].getMessage().startswith("the hierarchy channel reads predicted_as edges")
+
+
+def test_the_default_channels_are_named_whatever_source_types_the_graph_has():
+    from graphalign.nn.channels import GraphChannels
+    from graphalign.nn.hetero_gnn import DEFAULT_READOUTS
+    from graphalign.training.trainer import _default_channel_name
+
+    defaults = next(spec["channels"] for spec in DEFAULT_READOUTS if spec["name"] == "channels")
+    every = GraphChannels({"image": 20, "concept": 8, "text": 8}, defaults)
+    assert [_default_channel_name(c) for c in every.channels] == ["prior", "text", "concept", "hierarchy"]
+    no_text = GraphChannels({"image": 20, "concept": 8}, defaults)  # the text channel is left out
+    assert [_default_channel_name(c) for c in no_text.channels] == ["prior", "concept", "hierarchy"]
+    assert no_text.configured == [0, 2, 3]
+    assert _default_channel_name(GraphChannels({"image": 20}, [{"sources": ["image"]}]).channels[0]) is None
