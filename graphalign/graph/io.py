@@ -202,9 +202,11 @@ def _scan_nodes(lines: list[str]) -> _NodeScan:
     return scan
 
 
-def _spread_over_lines(lines: list[str]) -> str | None:
+def _spread_over_lines(lines: list[str], scan: _NodeScan) -> str | None:
     """For a file of JSON values written over several lines each (pretty-printed), what to do instead;
-    ``None`` where it is not one."""
+    ``None`` where it is not one (``scan``: its per-line scan, which then finds lines of invalid JSON)."""
+    if not any(problem.startswith("invalid JSON") for _, problem in scan.problems):
+        return None
     text, decoder, position, values = "\n".join(lines), json.JSONDecoder(), 0, []
     try:
         while True:
@@ -229,7 +231,7 @@ def _read_numbered_nodes(path: Path) -> list[tuple[int, Node]]:
     """:func:`read_nodes` with the line number of every node."""
     lines = _read_lines(path)
     scan = _scan_nodes(lines)
-    if any(problem.startswith("invalid JSON") for _, problem in scan.problems) and (hint := _spread_over_lines(lines)):
+    if hint := _spread_over_lines(lines, scan):
         raise DataFormatError([f"{path}:1: {hint}"], path=str(path), line=1)
     if scan.problems:
         raise DataFormatError([f"{path}:{n}: {p}" for n, p in scan.problems], path=str(path), line=scan.problems[0][0])
@@ -338,9 +340,8 @@ def _add_nodes(graph: KnowledgeGraph, nodes_path: Path) -> tuple[_NodeScan | Non
     scan = _scan_nodes(node_lines) if node_lines is not None else None
     if problem is not None:
         node_problems.append(problem)
-    if scan is not None and node_lines is not None and any(p.startswith("invalid JSON") for _, p in scan.problems):
-        if hint := _spread_over_lines(node_lines):  # no records to check edges against either
-            return None, [(1, hint)]
+    if scan is not None and node_lines is not None and (hint := _spread_over_lines(node_lines, scan)):
+        return None, [(1, hint)]  # no records to check edges against either
     if scan is not None:
         node_problems.extend(scan.problems)
         if not scan.records:

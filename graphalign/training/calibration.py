@@ -316,7 +316,7 @@ def _with_exemplars(
         logger.info("exemplar term off: %s", "no images or concepts" if term is None else "too many scores to search")
         return fit
     kinds = {LINKED: bool(score.linked.any()), NEW: not bool(score.linked.all())}
-    counts = {state: score.counts.get(state, 0) for state in (LINKED, NEW)}
+    counts = {state: score.counts[state] for state in (LINKED, NEW)}
     if any(present and counts[state] < config.min_term_links for state, present in kinds.items()):
         logger.warning(
             "nearest-exemplar term off: the validation links hold %d image -> concept links to concepts with "
@@ -390,9 +390,8 @@ class ScoreFn:
         max_scores: int = 1 << 26,
     ):
         self.linked, self.blocks = linked.cpu(), blocks
-        self.states = {state for state, _ in runs}
         self.counts: dict[int, int] = defaultdict(int)
-        """Validation links per target state."""
+        """Validation links per target state (the states the rankings hold)."""
         for state, run in runs:
             self.counts[state] += run.pairs.size(1)
         query_type, cand_type = direction
@@ -421,6 +420,11 @@ class ScoreFn:
             self.rankers = [PairRanker(q, t, k, rows.numel(), candidates.size(0)) for q, t, k in self.pairs]
         else:
             self.queries, self.candidates = queries, candidates
+
+    @property
+    def states(self) -> set[int]:
+        """The target states the rankings hold (:data:`LINKED`, :data:`NEW`)."""
+        return set(self.counts)
 
     def scores(self, views: Mapping[int, Sequence[float]]) -> Tensor:
         """The score of every query row with every candidate, each candidate in the view of its state.
