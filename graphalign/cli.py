@@ -1299,7 +1299,7 @@ def _check_bench_args(args: argparse.Namespace) -> None:
     _check_flags(
         args,
         {
-            "--epochs": ("epochs", 0),
+            "--epochs": ("epochs", 1),
             "--batch-size": ("batch_size", 1),
             "--steps-per-epoch": ("steps_per_epoch", 1),
             "--eval-every": ("eval_every", 1),

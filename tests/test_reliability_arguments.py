@@ -137,7 +137,7 @@ def _cases(f: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
             ["demo", "--data", str(f["data"]), "--work-dir", str(tmp / "demo"), "--encode-batch-size", "0"],
             "--encode-batch-size",
         ),
-        (["bench", str(f["data"]), "--epochs", "-1"], "--epochs must be an integer >= 0"),
+        (["bench", str(f["data"]), "--epochs", "0"], "--epochs must be an integer >= 1"),  # a row untrained
         (["bench", str(f["data"]), "--seeds", "-1"], "--seeds must be an integer >= 0"),
         (["bench", str(f["data"]), "--num-neighbors", "0"], "--num-neighbors takes fan-outs >= 1 or -1"),
         (["train", str(f["graph"]), "-o", str(tmp / "r"), "--preset", "bset"], "invalid choice: 'bset'"),

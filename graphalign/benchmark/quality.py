@@ -492,9 +492,20 @@ def format_table(
         for protocol in protocols:
             for metric in metrics:
                 value = summaries[metric].get((method, protocol, subset))
-                cells.append("-" if value is None else f"{value[0]:.3f} ± {value[1]:.3f}")
+                runs = len(result.rows.get((method, protocol, subset), ()))
+                cells.append("-" if value is None else format_mean_std(value, runs))
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def format_mean_std(value: tuple[float, float], runs: int) -> str:
+    """``mean ± std`` to three places; the mean alone over one run, which has no spread.
+
+    Example:
+        >>> format_mean_std((0.31234, 0.0205), 5), format_mean_std((0.31234, 0.0), 1)
+        ('0.312 ± 0.021', '0.312')
+    """
+    return f"{value[0]:.3f}" if runs < 2 else f"{value[0]:.3f} ± {value[1]:.3f}"
 
 
 CSV_COLUMNS = ("method", "protocol", "subset", "seed_index", "mrr", "hits@1", "hits@3", "hits@10", "mean_rank", "count")
@@ -585,8 +596,17 @@ class Target:
             return False
         if not self.significant:
             return True
-        above_zero = difference.low is None or difference.low > 0
+        # One seed has no interval, so it cannot show one above zero.
+        above_zero = difference.low is not None and difference.low > 0
         return above_zero and difference.every_seed_positive
+
+    def format_mean(self, difference: PairedDifference) -> str:
+        """The mean relative difference to one decimal place, or to two where one would print the
+        target's own value for a mean on the other side of it (``-2.01%`` beside ``>= -2%``)."""
+        shown = f"{difference.mean:+.1%}"
+        if shown == f"{self.mean_at_least:+.1%}" and difference.mean != self.mean_at_least:
+            shown = f"{difference.mean:+.2%}"
+        return shown
 
     def __str__(self) -> str:
         if self.significant:

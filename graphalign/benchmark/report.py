@@ -13,6 +13,7 @@ from graphalign.benchmark.quality import (
     SELECTION_PROTOCOLS,
     BenchmarkResult,
     best_comparison,
+    format_mean_std,
     format_table,
     selection_scores,
 )
@@ -56,10 +57,11 @@ def _comparison_section(result: BenchmarkResult) -> list[str]:
     ]
     for row in best_comparison(result, HEADLINE_PROTOCOLS):
         difference = row["difference"]
+        runs = len(difference.per_seed)
         lines.append(
-            f"| {row['protocol']} | {row['graph']} | {row['graph_mrr'][0]:.3f} ± {row['graph_mrr'][1]:.3f} | "
-            f"{row['baseline']} | {row['baseline_mrr'][0]:.3f} ± {row['baseline_mrr'][1]:.3f} | "
-            f"{difference.mean:+.1%} | {_interval(difference)} | "
+            f"| {row['protocol']} | {row['graph']} | {format_mean_std(row['graph_mrr'], runs)} | "
+            f"{row['baseline']} | {format_mean_std(row['baseline_mrr'], runs)} | "
+            f"{row['target'].format_mean(difference)} | {_interval(difference)} | "
             f"{', '.join(f'{r:+.1%}' for r in difference.per_seed)} | "
             f"{difference.won}/{len(difference.per_seed)} | {row['target']} | {'yes' if row['target_met'] else 'no'} |"
         )
@@ -114,7 +116,7 @@ def render_report(
         "",
         f"`{command}` on {datetime.date.today()}, {platform.machine()} with {os.cpu_count()} CPU cores, "
         f"{seconds:.0f}s in all. Filtered MRR / Hits@k against all nodes of the target type, "
-        f"mean ± std over {seeds} seeds.",
+        + (f"mean ± std over {seeds} seeds." if seeds > 1 else "on one seed (so no std and no interval)."),
         "",
         "## Headline protocols (MRR)",
         "",

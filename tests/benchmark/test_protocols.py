@@ -212,6 +212,11 @@ def test_best_comparison_needs_ten_percent_an_interval_above_zero_and_every_seed
     assert level["target_met"] and str(level["target"]) == ">= -2%"
     worse = result([0.38, 0.38, 0.38], [0.40, 0.40, 0.40], protocol="b:text->image")
     assert not worse["target_met"]
+    edge = result([0.39196, 0.39196], [0.40, 0.40], protocol="b:text->image")  # -2.01%: one decimal reads -2.0%
+    assert not edge["target_met"] and edge["target"].format_mean(edge["difference"]) == "-2.01%"
+    assert level["target"].format_mean(level["difference"]) == "-0.4%"  # one decimal where it tells the side
+    one_seed = result([0.60], [0.40])  # +50%, but one seed has no interval to lie above zero
+    assert one_seed["difference"].low is None and not one_seed["target_met"]
 
 
 def test_knn_method_trains_on_label_free_candidate_edges(toy):

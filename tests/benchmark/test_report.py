@@ -28,6 +28,16 @@ def test_report_sections_and_command():
     assert "## Plots" not in lines and text.endswith(" |\n")
 
 
+def test_a_one_seed_report_has_no_std_and_no_interval():
+    result = _result()
+    result.rows = {key: runs[:1] for key, runs in result.rows.items()}
+    lines = render_report(result, "toy", "graphalign bench toy --seeds 0", 1.0, 1).split("\n")
+    assert lines[2].endswith("target type, on one seed (so no std and no interval).")
+    assert "| a:image->concept | graph | 0.600 | baseline | 0.400 | +50.0% | - | +50.0% | 1/1 | >= -2% | yes |" in lines
+    assert "| graph | 0.600 | 0.300 | 1.000 |" in lines  # every table: means alone
+    assert "±" not in "\n".join(lines[3:])
+
+
 def test_report_links_plots():
     text = render_report(_result(), "toy", "graphalign bench toy", 1.0, 2, plots=[Path("out/map-toy.png")])
     assert text.endswith("## Plots\n\n![map-toy](map-toy.png)\n")
