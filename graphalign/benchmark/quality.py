@@ -420,6 +420,8 @@ class BenchmarkResult:
     """The graph row compared with the baselines (:data:`BEST_ROW` when it ran; else the best graph row)."""
     seconds: dict[str, float] = field(default_factory=dict)
     counts: list[dict[str, int]] = field(default_factory=list)
+    """Per seed, in the order of :attr:`seeds`: the held-out pairs of each protocol."""
+    seeds: list[int] = field(default_factory=list)
 
     def summary(self, metric: str) -> dict[tuple[str, str, str], tuple[float, float]]:
         out = {}
@@ -459,6 +461,7 @@ def run_benchmark(
     for seed in seeds:
         protocol = make_protocol_split(built, seed)
         result.counts.append(protocol.counts)
+        result.seeds.append(seed)
         for method in methods:
             started = time.perf_counter()
             graph = graphs[method.features]

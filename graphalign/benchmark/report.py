@@ -122,7 +122,8 @@ def render_report(
         "",
     ]
     counts = result.counts[0]
-    lines.append("held-out pairs (seed 0): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    first = f"seed {result.seeds[0]}" if result.seeds else "first seed"
+    lines.append(f"held-out pairs ({first}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     empty = [k for k in counts if ":" in k and all(not seed_counts.get(k) for seed_counts in result.counts)]
     if empty:
         lines += [

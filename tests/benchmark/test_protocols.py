@@ -169,6 +169,7 @@ def test_benchmark_runs_every_method_on_toy(toy):
     ]
     result = run_benchmark(graphs, methods, seeds=(0, 1))
     assert len(result.rows[("graphalign sage (infonce)", "a:image->concept", "all")]) == 2
+    assert result.seeds == [0, 1] and len(result.counts) == 2
     table = format_table(result)
     assert "| 1-NN label transfer |" in table and "a:image->concept mrr" in table
     rows = best_comparison(result, ["a:image->concept"])

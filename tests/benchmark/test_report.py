@@ -19,7 +19,10 @@ def test_report_sections_and_command():
     assert lines[0] == "# Quality benchmark on `toy`"
     assert lines[2].startswith("`graphalign bench toy --seeds 0 1` on ") and "12s in all" in lines[2]
     assert lines[2].endswith("mean ± std over 2 seeds.")
-    assert "held-out pairs (seed 0): a:image->concept 5" in lines
+    assert "held-out pairs (first seed): a:image->concept 5" in lines
+    result = _result()
+    result.seeds = [3, 4]
+    assert "held-out pairs (seed 3): a:image->concept 5" in render_report(result, "toy", "c", 1.0, 2).split("\n")
     assert (
         "| a:image->concept | graph | 0.550 ± 0.071 | baseline | 0.400 ± 0.000 | +37.5% | [-121.3%, +196.3%] "
         "| +50.0%, +25.0% | 2/2 | >= -2% | yes |" in lines
