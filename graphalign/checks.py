@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 from graphalign.errors import ConfigError
@@ -35,6 +36,17 @@ def _range_text(low: float | None, high: float | None, low_open: bool = False, h
     return " and ".join(parts)
 
 
+def plain_int(value: Any) -> Any:
+    """A NumPy or other :class:`numbers.Integral` (not a bool) as a Python ``int``; anything else as given.
+
+    Example:
+        >>> import numpy as np
+        >>> plain_int(np.int64(3)), plain_int(2.5)
+        (3, 2.5)
+    """
+    return int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else value
+
+
 def check_int(
     config: str, key: str, value: Any, *, low: int | None = None, high: int | None = None, optional: bool = False
 ) -> int | None:
@@ -52,7 +64,10 @@ def check_int(
     if bad_type or (low is not None and value < low) or (high is not None and value > high):
         bound = _range_text(low, high)
         what = f"an integer{' ' + bound if bound else ''}{' or null' if optional else ''}"
-        raise ConfigError(f"{config}.{key} must be {what}, got {value!r}", config=config, key=key)
+        foreign = ""
+        if bad_type and not isinstance(value, bool) and isinstance(value, numbers.Integral):
+            foreign = f" (a {type(value).__module__}.{type(value).__name__}: pass int(value), a Python int)"
+        raise ConfigError(f"{config}.{key} must be {what}, got {value!r}{foreign}", config=config, key=key)
     return value
 
 

@@ -1079,7 +1079,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     check_run_output(args.output, overwrite=args.overwrite, resume=args.resume)  # before loading and training
     built = BuiltGraph.load(args.graph_dir)
     _check_channel_relations(args.channels, built)
-    result = fit(built, model, train, split, run_dir=args.output, resume=args.resume, overwrite=args.overwrite, run=run)
+    if args.resume:  # the run keeps its own settings (the note below names those given); epochs may rise
+        from graphalign.training.trainer import TrainConfig
+
+        result = fit(
+            built, None, TrainConfig(epochs=train.epochs), None, args.output, True, overwrite=args.overwrite, run=run
+        )
+    else:
+        result = fit(built, model, train, split, run_dir=args.output, overwrite=args.overwrite, run=run)
     import torch.distributed as dist
 
     distributed = dist.is_available() and dist.is_initialized()

@@ -139,6 +139,16 @@ def _checked_path(item: Any) -> Path:
             f"got {len(item):,} bytes, not an image: pass a file path (str or pathlib.Path) or a PIL image "
             "(image data: PIL.Image.open(io.BytesIO(data)))"
         )
+    if hasattr(item, "shape") and hasattr(item, "dtype"):  # a NumPy array or a tensor of pixels
+        raise EncoderError(
+            f"got a {type(item).__module__}.{type(item).__name__} of shape {tuple(item.shape)}, not an image: pass "
+            "a file path (str or pathlib.Path) or a PIL image (pixels: PIL.Image.fromarray(array) of a "
+            "(height, width, 3) uint8 array)"
+        )
+    if not isinstance(item, (str, os.PathLike)):
+        raise EncoderError(
+            f"got {type(item).__name__}, not an image: pass a file path (str or pathlib.Path) or a PIL image"
+        )
     try:
         path = Path(os.fspath(item))
         exists, is_dir, is_file = path.exists(), path.is_dir(), path.is_file()

@@ -44,11 +44,13 @@ from graphalign.errors import (
     DataFormatError,
     EncoderError,
     GraphValidationError,
+    OutputError,
 )
 from graphalign.features import GraphConfig
 from graphalign.features.build import build_graph
 from graphalign.features.store import BuiltGraph
-from graphalign.graph import KnowledgeGraph, from_networkx, to_hetero_data
+from graphalign.graph import KnowledgeGraph, from_networkx, save_dataset, to_hetero_data
+from graphalign.training import TrainConfig, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -338,6 +340,28 @@ def api_graph(tmp: Path) -> KnowledgeGraph:
     kg.add_concept("dog", name="dog")
     kg.add_concept("animal", name="animal")
     return kg
+
+
+def networkx_node(**attributes: Any) -> nx.DiGraph:
+    g = nx.DiGraph()
+    g.add_node("x", type="concept", name="x", **attributes)
+    return g
+
+
+def save_over_user_files(tmp: Path) -> None:
+    write_dataset(tmp)  # the user's own dataset folder
+    save_dataset(api_graph(tmp), tmp / "data")
+
+
+def built_toy(tmp: Path) -> BuiltGraph:
+    write_dataset(tmp)
+    built, _ = build_graph(tmp / "data", fast_config(tmp))
+    return built
+
+
+def build_a_built_folder(tmp: Path) -> None:
+    built_toy(tmp).save(tmp / "graph")
+    build_graph(tmp / "graph", fast_config(tmp))
 
 
 def huge_text_check(result: Any) -> None:
@@ -756,9 +780,118 @@ CATALOGUE: list[Case] = [
     ),
     Case(
         "api-networkx-node-without-type",
-        api(lambda tmp: from_networkx(nx.Graph([("a", "b")]))),
+        api(lambda tmp: from_networkx(nx.DiGraph([("a", "b")]))),
         GraphValidationError,
         "networkx node 'a': missing or unknown 'type' None",
+    ),
+    Case(
+        "api-networkx-undirected",
+        api(lambda tmp: from_networkx(nx.Graph([("dog", "animal")]))),
+        GraphValidationError,
+        "from_networkx needs a directed graph (nx.DiGraph or nx.MultiDiGraph), got an undirected Graph",
+    ),
+    Case(
+        "api-networkx-attributes-not-a-dict",
+        api(lambda tmp: from_networkx(networkx_node(attributes=["tag1", "tag2"]))),
+        GraphValidationError,
+        "networkx node 'x': attributes must be a dict, got list",
+    ),
+    Case(
+        "api-nan-attribute",
+        api(lambda tmp: api_graph(tmp).add_concept("c", name="c", attributes={"score": float("nan")})),
+        GraphValidationError,
+        "node 'c': attributes hold NaN or Infinity, which JSON cannot hold; use None for a missing value",
+    ),
+    Case(
+        "api-attributes-not-a-dict",
+        api(lambda tmp: api_graph(tmp).add_concept("c", name="c", attributes=["tag1"])),
+        GraphValidationError,
+        "node 'c': attributes must be a JSON object, got list",
+    ),
+    Case(
+        "api-image-path-and-image",
+        api(lambda tmp: api_graph(tmp).add_image("i", path="images/dog.png", image=Image.new("RGB", (8, 8)))),
+        GraphValidationError,
+        "node 'i': image node takes a 'path' or an in-memory image, not both",
+    ),
+    Case(
+        "api-image-given-as-path",
+        api(lambda tmp: api_graph(tmp).add_image("i", path=Image.new("RGB", (8, 8)))),
+        GraphValidationError,
+        "node 'i': image path must be a string, got Image (an in-memory image goes in image=)",
+    ),
+    Case(
+        "api-edge-not-a-triple",
+        api(lambda tmp: api_graph(tmp).add_edges([("dog", "animal")])),
+        GraphValidationError,
+        "edge 1: a (head, relation, tail) triple, got ('dog', 'animal')",
+    ),
+    Case(
+        "api-built-graph-numpy-features",
+        api(lambda tmp: BuiltGraph(api_graph(tmp), {"concept": np.zeros((2, 4), np.float32)})),
+        GraphValidationError,
+        "features for 'concept' must be a torch.Tensor, got ndarray (torch.as_tensor(array, dtype=torch.float32))",
+    ),
+    Case(
+        "api-built-graph-missing-features",
+        api(lambda tmp: BuiltGraph(api_graph(tmp), {})),
+        GraphValidationError,
+        "no features for the 2 concept node(s); features has []",
+    ),
+    Case(
+        "api-built-graph-nan-features",
+        api(lambda tmp: BuiltGraph(api_graph(tmp), {"concept": torch.tensor([[0.0], [float("nan")]])})),
+        GraphValidationError,
+        "features for 'concept' contain NaN or infinite values (nodes 'animal')",
+    ),
+    Case(
+        "api-unknown-node-type",
+        api(lambda tmp: api_graph(tmp).node_ids("concepts")),
+        GraphValidationError,
+        "unknown node type 'concepts'; node types are concept, text, image",
+    ),
+    Case(
+        "api-save-dataset-over-a-dataset",
+        api(save_over_user_files),
+        OutputError,
+        "{data}: already holds nodes.jsonl and edges.tsv; pass overwrite=True to replace them",
+    ),
+    Case(
+        "api-build-a-built-graph-folder",
+        api(build_a_built_folder),
+        DataFormatError,
+        "{tmp}/graph: a built graph folder (it holds graph.json), not a dataset folder: load it with "
+        "ga.BuiltGraph.load(",
+    ),
+    Case(
+        "api-fit-on-a-path",
+        api(lambda tmp: fit(str(tmp / "out"))),
+        ConfigError,
+        "fit() trains on a built graph (BuiltGraph), got str: load a built graph folder with ga.BuiltGraph.load(",
+    ),
+    Case(
+        "api-fit-on-a-knowledge-graph",
+        api(lambda tmp: fit(api_graph(tmp))),
+        ConfigError,
+        "got KnowledgeGraph: give its nodes features first: built, _ = ga.build_graph(kg)",
+    ),
+    Case(
+        "api-fit-config-in-another-slot",
+        api(lambda tmp: fit(built_toy(tmp), TrainConfig(epochs=1))),
+        ConfigError,
+        "model_config must be a ModelConfig (or a dict of its fields), got TrainConfig; pass it as train_config=",
+    ),
+    Case(
+        "api-fit-resume-without-run-dir",
+        api(lambda tmp: fit(built_toy(tmp), resume=True)),
+        ConfigError,
+        "resume=True continues a saved run: pass its folder as run_dir",
+    ),
+    Case(
+        "api-numpy-integer-in-a-config",
+        api(lambda tmp: TrainConfig(epochs=np.int64(3))),
+        ConfigError,
+        "TrainConfig.epochs must be an integer >= 0, got np.int64(3) (a numpy.int64: pass int(value), a Python int)",
     ),
     Case(
         "api-bad-graph-config",

@@ -146,6 +146,10 @@ def resolve(source: str | os.PathLike[str]) -> Path:
     Raises:
         DataFormatError: If ``source`` is neither a folder nor a bundled dataset's name.
     """
+    if not isinstance(source, (str, os.PathLike)):
+        raise DataFormatError(
+            f"a dataset is a folder (a path) or a bundled dataset's name, got {type(source).__name__}"
+        )
     folder = Path(source)
     if folder.is_dir():
         return folder

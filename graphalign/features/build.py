@@ -11,11 +11,14 @@ cached) → the edges of ``GraphConfig.augmenters``
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from pathlib import Path
 
+from graphalign.errors import ConfigError, DataFormatError
 from graphalign.features.augment import NearestNeighbours, build_augmenters
 from graphalign.features.featurize import MODALITY_OF, FeatureStats, GraphConfig, featurize
 from graphalign.features.knn import check_one_space
-from graphalign.features.store import BuiltGraph
+from graphalign.features.store import GRAPH_META, BuiltGraph
 from graphalign.graph.io import load_dataset
 from graphalign.graph.knowledge_graph import KnowledgeGraph
 
@@ -43,13 +46,30 @@ def build_graph(
 
     Raises:
         GraphValidationError: For invalid data (naming file and line, or id).
+        DataFormatError: On a built graph folder (it holds ``graph.json``: load it with
+            :meth:`BuiltGraph.load`) or a folder that is not there.
+        ConfigError: On a ``source`` or ``config`` of another type.
         EncoderError: If an item cannot be encoded.
     """
-
+    if config is not None and not isinstance(config, GraphConfig):
+        if not isinstance(config, Mapping):
+            raise ConfigError(f"config must be a GraphConfig (or a dict of its fields), got {type(config).__name__}")
+        config = GraphConfig.from_dict(dict(config))
     config = config or GraphConfig()
     if isinstance(source, KnowledgeGraph):
         graph = source
         graph.validate(check_images=True)
+    elif not isinstance(source, (str, os.PathLike)):
+        raise ConfigError(
+            f"build_graph reads a dataset folder, a bundled dataset's name or a KnowledgeGraph, got "
+            f"{type(source).__name__}"
+        )
+    elif (Path(source) / GRAPH_META).is_file():
+        raise DataFormatError(
+            f"{source}: a built graph folder (it holds {GRAPH_META}), not a dataset folder: load it with "
+            f"ga.BuiltGraph.load({os.fspath(source)!r}) and train on that",
+            path=os.fspath(source),
+        )
     else:
         graph = load_dataset(source, allow_outside_root=allow_outside_root, allow_self_loops=allow_self_loops)
     augmenters = build_augmenters(config.augmenters)  # a bad augmenter fails before any encoding

@@ -34,10 +34,10 @@ from graphalign.atomic import (
     read_safetensors,
     read_versioned_json,
 )
-from graphalign.errors import CheckpointError, GraphAlignError
+from graphalign.errors import CheckpointError, GraphAlignError, GraphValidationError
 from graphalign.features.featurize import GraphConfig
-from graphalign.graph.convert import NodeIndex, to_hetero_data
-from graphalign.graph.io import EDGES_FILE, NODES_FILE, load_dataset, save_dataset
+from graphalign.graph.convert import NodeIndex, check_features, to_hetero_data
+from graphalign.graph.io import EDGES_FILE, NODES_FILE, load_dataset, write_records
 from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.outputs import (
     OutputLayout,
@@ -78,8 +78,8 @@ class BuiltGraph:
 
     Example:
         >>> built, stats = graphalign.build_graph("tuxpaint_small")  # doctest: +SKIP
-        >>> built.hetero_data["image"].x.shape  # doctest: +SKIP
-        torch.Size([300, 1280])
+        >>> built.hetero_data["image"].x.shape  # 1280 image features + 384 ConSE  # doctest: +SKIP
+        torch.Size([298, 1664])
 
     Args:
         graph: The knowledge graph (its ``root`` is the dataset folder).
@@ -95,6 +95,9 @@ class BuiltGraph:
     config: dict[str, Any] = field(default_factory=dict)
     encoders: dict[str, str] = field(default_factory=dict)
     spaces: dict[NodeType, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_features(self.index, self.features)  # a clear error here, not a traceback in training
 
     @cached_property
     def index(self) -> NodeIndex:
@@ -161,7 +164,7 @@ class BuiltGraph:
         staging = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
         staging.mkdir()
         try:
-            save_dataset(self.graph, staging)
+            write_records(self.graph, staging)
             atomic_save_safetensors(staging / FEATURES_FILE, {f"x.{t}": x for t, x in self.features.items()})
             meta = {
                 "format": "graphalign-graph",
@@ -217,24 +220,28 @@ class BuiltGraph:
                     f"{folder / FEATURES_FILE}: unexpected tensor {key!r} {tuple(value.shape)} {value.dtype}"
                 )
             features[node_type] = value.float()
-        built = cls(
-            graph=graph,
-            features=features,
-            config=meta.get("config", {}),
-            encoders=meta.get("encoders", {}),
-            spaces=meta.get("spaces", {}),
-        )
-        for node_type, x in features.items():
-            if x.size(0) != built.index.num_nodes(node_type):
+        index = NodeIndex.from_graph(graph)
+        for node_type, x in features.items():  # as CheckpointErrors naming the file, before the record's own check
+            if x.size(0) != index.num_nodes(node_type):
                 raise CheckpointError(
-                    f"{folder}: {node_type} features have {x.size(0)} rows for {built.index.num_nodes(node_type)} nodes"
+                    f"{folder}: {node_type} features have {x.size(0)} rows for {index.num_nodes(node_type)} nodes"
                 )
             if not torch.isfinite(x).all():
                 rows = (~torch.isfinite(x)).any(dim=1).nonzero().flatten()[:5].tolist()
-                ids = ", ".join(repr(built.index.id(node_type, r)) for r in rows)
+                ids = ", ".join(repr(index.id(node_type, r)) for r in rows)
                 raise CheckpointError(
                     f"{folder / FEATURES_FILE}: {node_type} features hold NaN or infinite values (nodes {ids})"
                 )
+        try:
+            built = cls(
+                graph=graph,
+                features=features,
+                config=meta.get("config", {}),
+                encoders=meta.get("encoders", {}),
+                spaces=meta.get("spaces", {}),
+            )
+        except GraphValidationError as error:  # e.g. a node type without features
+            raise CheckpointError(f"{folder / FEATURES_FILE}: {error}") from None
         return built
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from graphalign.errors import GraphValidationError
 from graphalign.graph.knowledge_graph import KnowledgeGraph
-from graphalign.graph.schema import NODE_CLASSES, REVERSE_PREFIX
+from graphalign.graph.schema import NODE_CLASSES, REVERSE_PREFIX, brief_repr
 from graphalign.typing import NODE_TYPES, EdgeType, NodeType
 
 if TYPE_CHECKING:
@@ -90,6 +91,8 @@ class NodeIndex:
         Raises:
             GraphValidationError: If the id is unknown.
         """
+        if not isinstance(node_id, str):
+            raise GraphValidationError(f"a node id is a string, got {type(node_id).__name__} {brief_repr(node_id)}")
         try:
             return self._position[node_id]
         except KeyError:
@@ -111,6 +114,43 @@ def edge_index_dict(graph: KnowledgeGraph, index: NodeIndex | None = None) -> di
         tail_type, tail_row = index.locate(edge.tail)
         grouped[(head_type, edge.relation, tail_type)].append((head_row, tail_row))
     return {et: torch.tensor(pairs, dtype=torch.long).t().contiguous() for et, pairs in grouped.items()}
+
+
+def check_features(index: NodeIndex, features: Mapping[NodeType, Any], required: bool = True) -> None:
+    """Checks node features against the graph: a float tensor of ``(nodes of the type, dim)`` with
+    finite values per node type (with ``required``: for every type that has nodes).
+
+    Raises:
+        GraphValidationError: Naming the node type, and the first nodes with NaN or infinite values.
+    """
+    for node_type in NODE_TYPES:
+        count = index.num_nodes(node_type)
+        if count == 0:
+            continue
+        if node_type not in features:
+            if required:
+                raise GraphValidationError(
+                    f"no features for the {count} {node_type} node(s); features has {sorted(features)}"
+                )
+            continue
+        x = features[node_type]
+        if not isinstance(x, torch.Tensor):
+            raise GraphValidationError(
+                f"features for {node_type!r} must be a torch.Tensor, got {type(x).__name__} "
+                "(torch.as_tensor(array, dtype=torch.float32))"
+            )
+        if x.dim() != 2 or x.size(0) != count:
+            raise GraphValidationError(
+                f"features for {node_type!r} have shape {tuple(x.shape)}, expected ({count}, dim)"
+            )
+        if not x.is_floating_point():
+            raise GraphValidationError(f"features for {node_type!r} must be floating point, got {x.dtype}")
+        if not torch.isfinite(x).all():
+            bad = (~torch.isfinite(x)).any(dim=1).nonzero().flatten()[:5].tolist()
+            raise GraphValidationError(
+                f"features for {node_type!r} contain NaN or infinite values (nodes "
+                f"{', '.join(repr(index.id(node_type, r)) for r in bad)})"
+            )
 
 
 def to_hetero_data(
@@ -148,18 +188,8 @@ def to_hetero_data(
             continue
         data[node_type].num_nodes = count
         if features is not None and node_type in features:
-            x = features[node_type]
-            if x.dim() != 2 or x.size(0) != count:
-                raise GraphValidationError(
-                    f"features for {node_type!r} have shape {tuple(x.shape)}, expected ({count}, dim)"
-                )
-            if not torch.isfinite(x).all():
-                bad = (~torch.isfinite(x)).any(dim=1).nonzero().flatten()[:5].tolist()
-                raise GraphValidationError(
-                    f"features for {node_type!r} contain NaN or infinite values (nodes "
-                    f"{', '.join(repr(index.id(node_type, r)) for r in bad)})"
-                )
-            data[node_type].x = x
+            check_features(index, {node_type: features[node_type]}, required=False)
+            data[node_type].x = features[node_type]
     for edge_type, edge_index in edge_index_dict(graph, index).items():
         data[edge_type].edge_index = edge_index
         if add_reverse:
@@ -200,7 +230,7 @@ def from_networkx(
     allow_self_loops: bool = False,
     allow_outside_root: bool = False,
 ) -> KnowledgeGraph:
-    """Imports a networkx graph (any kind; directed edges are head → tail).
+    """Imports a directed networkx graph (``DiGraph`` or ``MultiDiGraph``; edges are head → tail).
 
     Every node needs a ``type`` attribute. Format fields (``name``,
     ``description``, ``text``, ``language``, ``path``, ``image``) are read by
@@ -216,8 +246,15 @@ def from_networkx(
         allow_outside_root: Accept image paths that leave ``root``.
 
     Raises:
-        GraphValidationError: Naming the node or edge at fault.
+        GraphValidationError: Naming the node or edge at fault; on an undirected graph, whose edges
+            have no head and tail (``is_a``, ``depicts`` and most relations have a direction).
     """
+    if not g.is_directed():
+        raise GraphValidationError(
+            f"from_networkx needs a directed graph (nx.DiGraph or nx.MultiDiGraph), got an undirected "
+            f"{type(g).__name__}: its edges have no head and tail, and relations such as is_a and depicts "
+            "have a direction; build it as nx.DiGraph and add each edge head first"
+        )
     if root is None and isinstance(g.graph.get("root"), (str, os.PathLike)):
         root = g.graph["root"]
     graph = KnowledgeGraph(root, allow_self_loops=allow_self_loops, allow_outside_root=allow_outside_root)
@@ -233,7 +270,11 @@ def from_networkx(
         field_names = cls.fields + (("image",) if node_type == "image" else ())
         kwargs: dict[str, Any] = {name: attrs.pop(name) for name in field_names if name in attrs}
         attributes = attrs.pop("attributes", None)
-        attributes = dict(attributes) if isinstance(attributes, dict) else {}
+        if attributes is not None and not isinstance(attributes, dict):
+            raise GraphValidationError(
+                f"networkx node {node_id!r}: attributes must be a dict, got {type(attributes).__name__}"
+            )
+        attributes = dict(attributes or {})
         attributes.update(attrs)
         graph.add_node(cls(node_id, attributes=attributes, **kwargs))
     triples = []

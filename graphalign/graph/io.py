@@ -29,7 +29,7 @@ from typing import Any
 
 from graphalign.atomic import atomic_open
 from graphalign.datasets.base import resolve
-from graphalign.errors import DataFormatError, GraphValidationError
+from graphalign.errors import DataFormatError, GraphValidationError, OutputError
 from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.graph.schema import NODE_CLASSES, ImageNode, Node, brief_repr, check_relation
 
@@ -464,28 +464,57 @@ def _safe_file_name(node_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", node_id).strip("._") or "image"
 
 
-def save_dataset(graph: KnowledgeGraph, folder: str | os.PathLike[str]) -> Path:
+def save_dataset(graph: KnowledgeGraph, folder: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Writes ``graph`` to a dataset folder (``nodes.jsonl``, ``edges.tsv``).
 
-    In-memory images are saved as PNG under ``images/``; path-based images keep
-    their paths, so save it next to (or into) the folder the paths are relative to.
-    Files are written atomically. Loading the result gives an equal graph.
+    In-memory images are saved as PNG under ``images/``, each under a name that no
+    file there and no other image node's path has (no file is ever replaced).
+    Path-based images keep their paths, so save it next to (or into) the folder the
+    paths are relative to; a warning names those that would not resolve from
+    ``folder``. Files are written atomically. Where its image paths resolve, loading
+    the result gives an equal graph.
+
+    Args:
+        graph: The graph.
+        folder: The dataset folder (created if absent).
+        overwrite: Replace the ``nodes.jsonl`` and ``edges.tsv`` that ``folder``
+            already holds (e.g. a graph loaded from it and changed).
 
     Returns:
         The folder.
+
+    Raises:
+        OutputError: If ``folder`` is a file, or holds ``nodes.jsonl`` or
+            ``edges.tsv`` and ``overwrite`` is false; nothing is written.
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: is a file, not a dataset folder")
+    present = [name for name in (NODES_FILE, EDGES_FILE) if (folder / name).exists()]
+    if present and not overwrite:
+        raise OutputError(
+            f"{folder}: already holds {' and '.join(present)}; pass overwrite=True to replace "
+            f"{'them' if len(present) > 1 else 'it'}, or choose another folder"
+        )
+    _warn_unresolved_paths(graph, folder)
+    return write_records(graph, folder)
+
+
+def write_records(graph: KnowledgeGraph, folder: Path) -> Path:
+    """:func:`save_dataset`'s writing, without its checks (a built graph's own folder stores its
+    records here, with the image paths of its source)."""
     folder.mkdir(parents=True, exist_ok=True)
+    taken = {os.path.normpath(n.path) for n in graph.nodes("image") if isinstance(n, ImageNode) and n.path}
     records = []
-    used_names: set[str] = set()
     for node in graph.nodes():
         obj = node.to_json()
         if isinstance(node, ImageNode) and node.path is None:
             name = _safe_file_name(node.id)
-            while name in used_names:
-                name += "_"
-            used_names.add(name)
             relative = f"images/{name}.png"
+            while os.path.normpath(relative) in taken or (folder / relative).exists():
+                name += "_"
+                relative = f"images/{name}.png"
+            taken.add(os.path.normpath(relative))
             (folder / "images").mkdir(exist_ok=True)
             with atomic_open(folder / relative, "wb") as handle:
                 node.image.save(handle, format="PNG")
@@ -498,3 +527,28 @@ def save_dataset(graph: KnowledgeGraph, folder: str | os.PathLike[str]) -> Path:
         handle.write(EDGES_HEADER)
         handle.writelines(f"{e.head}\t{e.relation}\t{e.tail}\n" for e in graph.edges)
     return folder
+
+
+def _warn_unresolved_paths(graph: KnowledgeGraph, folder: Path) -> None:
+    """Warns where relative image paths that resolve from the graph's root would not from ``folder``."""
+    if graph.root is None or Path(graph.root).resolve() == folder.resolve():
+        return
+    lost = [
+        node.path
+        for node in graph.nodes("image")
+        if isinstance(node, ImageNode)
+        and node.path
+        and not os.path.isabs(node.path)
+        and (Path(graph.root) / node.path).exists()
+        and not (folder / node.path).exists()
+    ]
+    if lost:
+        logger.warning(
+            "%s: %d image path(s) are relative to %s and do not resolve from here (first: %s); copy the "
+            "images there, or save the graph into %s",
+            folder,
+            len(lost),
+            graph.root,
+            lost[0],
+            graph.root,
+        )

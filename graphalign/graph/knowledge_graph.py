@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,14 @@ from graphalign.typing import NODE_TYPES, EdgeType, NodeType
 logger = logging.getLogger(__name__)
 
 __all__ = ["KnowledgeGraph"]
+
+
+def _attributes(attributes: Any) -> Any:
+    """A copy of a node's ``attributes`` mapping (``None``: none); anything else is kept for the record's
+    own check to name (``attributes must be a JSON object, got list``)."""
+    if attributes is None:
+        return {}
+    return dict(attributes) if isinstance(attributes, Mapping) else attributes
 
 
 class KnowledgeGraph:
@@ -76,13 +84,13 @@ class KnowledgeGraph:
         self, id: str, name: str, description: str | None = None, attributes: dict[str, Any] | None = None
     ) -> None:
         """Adds a concept node (a named entity)."""
-        self.add_node(ConceptNode(id, name=name, description=description, attributes=dict(attributes or {})))
+        self.add_node(ConceptNode(id, name=name, description=description, attributes=_attributes(attributes)))
 
     def add_text(
         self, id: str, text: str, language: str | None = None, attributes: dict[str, Any] | None = None
     ) -> None:
         """Adds a text node (description, caption, ...)."""
-        self.add_node(TextNode(id, text=text, language=language, attributes=dict(attributes or {})))
+        self.add_node(TextNode(id, text=text, language=language, attributes=_attributes(attributes)))
 
     def add_image(
         self,
@@ -92,8 +100,8 @@ class KnowledgeGraph:
         attributes: dict[str, Any] | None = None,
     ) -> None:
         """Adds an image node from a file path (relative to :attr:`root`) or a PIL image."""
-        path_str = os.fspath(path) if path is not None else None
-        self.add_node(ImageNode(id, path=path_str, image=image, attributes=dict(attributes or {})))
+        path_str = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path  # else the record names it
+        self.add_node(ImageNode(id, path=path_str, image=image, attributes=_attributes(attributes)))
 
     def edge_problem(self, head: str, relation: str, tail: str, *, pending: Container[str] = ()) -> str | None:
         """What would be wrong with adding this edge (``None`` if it is fine).
@@ -140,7 +148,14 @@ class KnowledgeGraph:
 
     def add_edges(self, triples: Iterable[tuple[str, str, str]]) -> None:
         """Adds many edges; all or none (checked before anything is added)."""
-        triples = list(triples)
+        triples = [tuple(triple) if isinstance(triple, (list, tuple)) else triple for triple in triples]
+        malformed = [
+            f"edge {position}: a (head, relation, tail) triple, got {brief_repr(triple)}"
+            for position, triple in enumerate(triples, 1)
+            if not isinstance(triple, tuple) or len(triple) != 3
+        ]
+        if malformed:
+            raise GraphValidationError(malformed)
         trial = set(self._edge_set)
         problems = []
         for head, relation, tail in triples:
@@ -182,7 +197,13 @@ class KnowledgeGraph:
         return len(self._edges)
 
     def nodes(self, type: NodeType | None = None) -> Iterator[Node]:
-        """Iterates over nodes in insertion order, optionally of one type."""
+        """Iterates over nodes in insertion order, optionally of one type.
+
+        Raises:
+            GraphValidationError: On a type other than ``concept``, ``text`` and ``image``.
+        """
+        if type is not None and type not in NODE_TYPES:
+            raise GraphValidationError(f"unknown node type {type!r}; node types are {', '.join(NODE_TYPES)}")
         return (n for n in self._nodes.values() if type is None or n.type == type)
 
     @property

@@ -177,8 +177,12 @@ def _check_attributes(value: Any) -> str | None:
     if not value:
         return None
     try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except (TypeError, ValueError, RecursionError) as error:  # a set, an object, a lone surrogate, a cycle
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except ValueError as error:
+        if "Out of range float" in str(error):  # NaN or Infinity: nodes.jsonl could not be read back
+            return "attributes hold NaN or Infinity, which JSON cannot hold; use None for a missing value"
+        return f"attributes cannot be written as JSON ({type(error).__name__}: {str(error)[:100]})"
+    except (TypeError, RecursionError) as error:  # a set, an object, a lone surrogate, a cycle
         return f"attributes cannot be written as JSON ({type(error).__name__}: {str(error)[:100]})"
     return None
 
@@ -301,7 +305,12 @@ class ImageNode(Node):
         found = super().problems()
         if self.path is None and self.image is None:
             found.append("image node needs a 'path' (or an in-memory image)")
-        elif self.path is not None and (not isinstance(self.path, str) or not self.path.strip()):
+        elif self.path is not None and self.image is not None:
+            found.append("image node takes a 'path' or an in-memory image, not both")
+        elif self.path is not None and not isinstance(self.path, str):
+            hint = " (an in-memory image goes in image=)" if hasattr(self.path, "getpixel") else ""
+            found.append(f"image path must be a string, got {type(self.path).__name__}{hint}")
+        elif self.path is not None and not self.path.strip():
             found.append(f"image path must be a non-empty string, got {self.path!r}")
         elif self.path is not None and ("\0" in self.path or _unpaired_surrogate(self.path)):
             found.append(f"image path {self.path!r} contains a NUL character or an unpaired surrogate")

@@ -12,14 +12,14 @@ from typing import Any
 
 import torch
 
-from graphalign.checks import check_int
+from graphalign.checks import check_int, plain_int
 from graphalign.device import resolve_device
 from graphalign.encoders.base import Encoder
 from graphalign.errors import ConfigError, GraphAlignError, GraphValidationError
 from graphalign.graph.schema import brief_repr, no_visible_characters
 from graphalign.nn.directions import DirectedEmbeddings
 from graphalign.query.export import export_embeddings
-from graphalign.query.index import VectorIndex, build_index
+from graphalign.query.index import INDEXES, VectorIndex, build_index
 from graphalign.training.run import TrainedRun
 from graphalign.training.trainer import TrainResult
 from graphalign.typing import NODE_TYPES, NodeType
@@ -94,8 +94,14 @@ class Aligner:
         index: str | type[VectorIndex] = "exact",
         index_kwargs: dict[str, Any] | None = None,
     ) -> None:
+        if isinstance(run, (str, os.PathLike)):
+            raise ConfigError(f"Aligner takes a trained run; load a run folder with Aligner.load({os.fspath(run)!r})")
         if isinstance(run, TrainResult):
             run = TrainedRun.from_result(run)
+        if not isinstance(run, TrainedRun):
+            raise ConfigError(f"Aligner takes a TrainedRun or the TrainResult of fit(), got {type(run).__name__}")
+        if isinstance(index, str):
+            INDEXES.get(index)  # a misspelled index fails here, not at the first query
         self.run = run
         self.graph = run.built.graph
         self.node_index = run.built.index
@@ -120,7 +126,7 @@ class Aligner:
         return self.run.metrics()
 
     def export(
-        self, path: str | os.PathLike[str], types: list[NodeType] | None = None, overwrite: bool = False
+        self, path: str | os.PathLike[str], types: NodeType | list[NodeType] | None = None, overwrite: bool = False
     ) -> list[Path]:
         """Writes node ids, types, labels and vectors to ``path`` (``.npz``, or ``.tsv`` for
         TensorBoard's Embedding Projector); see :func:`~graphalign.query.export.export_embeddings`.
@@ -129,8 +135,9 @@ class Aligner:
             >>> aligner.export("embeddings.tsv", types=["image", "concept"])  # doctest: +SKIP
             [PosixPath('embeddings.tsv'), PosixPath('embeddings-metadata.tsv')]
         """
+        chosen = None if types is None else self._types(types)  # one type name, or a list of them
         return export_embeddings(
-            self.embeddings, self.node_index.ids, self.graph, path, types=types, overwrite=overwrite
+            self.embeddings, self.node_index.ids, self.graph, path, types=chosen, overwrite=overwrite
         )
 
     def ids(self, type: NodeType) -> list[str]:
@@ -242,7 +249,7 @@ class Aligner:
             GraphValidationError: If the id or type is unknown.
             ConfigError: If ``k`` is not an integer >= 1.
         """
-        check_int("Aligner", "k", k, low=1)
+        k = check_int("Aligner", "k", plain_int(k), low=1)
         node_type, row = self.node_index.locate(node_id)
         return self._rank(self.embedding(node_id), node_type, self._types(type), k, exclude=node_id, row=row)
 
@@ -252,7 +259,7 @@ class Aligner:
         Each node is reported once, at its smallest distance, with the relation of
         the edge it was first reached through.
         """
-        check_int("Aligner", "hops", hops, low=0)
+        hops = check_int("Aligner", "hops", plain_int(hops), low=0)
         self.node_index.locate(node_id)  # raises on an unknown id
         if not hasattr(self, "_adjacency"):
             adjacency: dict[str, list[tuple[str, str, str]]] = {}
@@ -367,7 +374,7 @@ class Aligner:
             GraphValidationError: If ``text`` is empty or has no visible characters.
             EncoderError: If ``image`` cannot be read (bytes of image data, a missing file, ...).
         """
-        check_int("Aligner", "k", k, low=1)
+        k = check_int("Aligner", "k", plain_int(k), low=1)
         types = self._types(type)  # before encoding anything
         query_type, features = self._encode_new(text, image)
         return self._rank(self._embed_features(query_type, features), query_type, types, k, features=features)
@@ -385,7 +392,7 @@ class Aligner:
             >>> aligner.search_by_type(text="a red bird", k=3)["concept"][0].label  # doctest: +SKIP
             'cardinal'
         """
-        check_int("Aligner", "k", k, low=1)
+        k = check_int("Aligner", "k", plain_int(k), low=1)
         types = self._types(type)
         query_type, features = self._encode_new(text, image)
         vector = self._embed_features(query_type, features)

@@ -95,7 +95,7 @@ class TrainedRun:
     Example:
         >>> run = TrainedRun.load("runs/demo")  # doctest: +SKIP
         >>> run.embeddings()["image"].shape  # doctest: +SKIP
-        torch.Size([300, 128])
+        torch.Size([298, 1792])
 
     Attributes:
         run_dir: The folder (``None`` for a result that was never saved).

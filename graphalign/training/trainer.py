@@ -419,7 +419,7 @@ def embed_nodes(
     Example:
         >>> z = embed_nodes(result.model, result.built, result.split)  # doctest: +SKIP
         >>> z["image"].shape  # doctest: +SKIP
-        torch.Size([300, 128])
+        torch.Size([298, 1792])
 
     Args:
         model: The trained model (switched to eval mode).
@@ -1009,7 +1009,8 @@ def fit(
         built: The graph with initial features: a :class:`BuiltGraph`, or a
             :class:`TensorGraph` such as a synthetic graph.
         model_config: Model hyper-parameters (default ``ModelConfig()``: the
-            ``best`` preset's model, :mod:`graphalign.presets`).
+            ``best`` preset's model, :mod:`graphalign.presets`). Each config may
+            also be given as a dict of its fields.
         train_config: Optimisation settings, seed included (default ``TrainConfig()``).
         split_config: How edges are split.
         run_dir: Where to save the run (optional): a new or empty folder, or
@@ -1032,7 +1033,16 @@ def fit(
         OutputError: If ``run_dir`` may not be written (checked before training;
             see :func:`graphalign.outputs.check_output_dir`).
         CheckpointError: If ``resume`` finds a run of another graph, or a broken run.
+        ConfigError: If ``built`` is not a built graph (a path, a ``KnowledgeGraph``, a
+            PyG ``HeteroData``), a config is of another type, or ``resume`` has no ``run_dir``.
     """
+    _check_graph_argument(built)
+    model_config = _config_argument("model_config", model_config, ModelConfig)
+    train_config = _config_argument("train_config", train_config, TrainConfig)
+    split_config = _config_argument("split_config", split_config, SplitConfig)
+    run = _config_argument("run", run, RunConfig)
+    if resume and run_dir is None:
+        raise ConfigError("resume=True continues a saved run: pass its folder as run_dir")
     run_path = Path(run_dir) if run_dir is not None else None
     if run_path is not None:  # a resume continues graphalign's own run, so it may write there
         ckpt.check_run_output(run_path, overwrite=overwrite, resume=resume)
@@ -1040,7 +1050,8 @@ def fit(
     given = split is not None
     if resuming:
         assert run_path is not None
-        model_config, train_config, split_config, run, split = _resumed_setup(run_path, built, train_config, run)
+        given = {"model": model_config, "train": train_config, "split": split_config}
+        model_config, train_config, split_config, run, split = _resumed_setup(run_path, built, train_config, run, given)
     else:
         model_config = model_config or ModelConfig()
         train_config = train_config or TrainConfig()
@@ -1053,12 +1064,81 @@ def fit(
         return loop.run(resuming)
 
 
+def _check_graph_argument(built: object) -> None:
+    """Refuses, with the call that makes one, what :func:`fit` cannot train on.
+
+    Raises:
+        ConfigError: On a path, a :class:`~graphalign.graph.KnowledgeGraph`, a PyG
+            ``HeteroData`` or anything else that is not a built graph.
+    """
+    if isinstance(built, (BuiltGraph, TensorGraph)):
+        return
+    if isinstance(built, (str, os.PathLike)):
+        hint = (
+            f"load a built graph folder with ga.BuiltGraph.load({os.fspath(built)!r}), or build a dataset "
+            f"folder with built, _ = ga.build_graph({os.fspath(built)!r})"
+        )
+    elif type(built).__name__ == "KnowledgeGraph":
+        hint = "give its nodes features first: built, _ = ga.build_graph(kg)"
+    elif type(built).__name__ == "HeteroData":
+        hint = (
+            "a PyG HeteroData has no node ids or encoder spaces; build the graph with ga.build_graph, "
+            "whose result holds one as .hetero_data"
+        )
+    else:
+        hint = "build one with ga.build_graph"
+    raise ConfigError(f"fit() trains on a built graph (BuiltGraph), got {type(built).__name__}: {hint}")
+
+
+def _config_argument(name: str, value: Any, cls: type) -> Any:
+    """``value`` as a ``cls``: itself, ``None`` (the default), or a dict of its fields (checked by ``from_dict``).
+
+    Raises:
+        ConfigError: On another type, e.g. a :class:`TrainConfig` given as ``model_config``.
+    """
+    if value is None or isinstance(value, cls):
+        return value
+    if isinstance(value, Mapping):
+        return cls.from_dict(dict(value))
+    slots = {ModelConfig: "model_config", TrainConfig: "train_config", SplitConfig: "split_config", RunConfig: "run"}
+    where = f"; pass it as {slots[type(value)]}=" if type(value) in slots else ""
+    raise ConfigError(f"{name} must be a {cls.__name__} (or a dict of its fields), got {type(value).__name__}{where}")
+
+
+def _warn_kept_settings(run_path: Path, saved: Mapping[str, Any], given: Mapping[str, Any]) -> None:
+    """Warns of each setting given to a resumed :func:`fit` that differs from the run's own, which it keeps
+    (``train_config.epochs`` alone is taken). A field left at its default counts as not given."""
+    differ = []
+    for key, config in given.items():
+        if config is None:
+            continue
+        own = saved.get(key, {})
+        default = json.loads(json.dumps(type(config)().to_dict()))  # a field at its default was not set
+        for field_name, value in json.loads(json.dumps(config.to_dict())).items():
+            if key == "train" and field_name == "epochs":
+                continue
+            if field_name in own and own[field_name] != value and value != default.get(field_name):
+                differ.append(f"{key}.{field_name}={value!r} (the run's: {own[field_name]!r})")
+    if differ:
+        logger.warning(
+            "%s: resuming keeps the run's own settings, so these given ones are not used: %s",
+            run_path,
+            "; ".join(differ),
+        )
+
+
 def _resumed_setup(
-    run_path: Path, built: GraphLike, train_config: TrainConfig | None, run: RunConfig | None
+    run_path: Path,
+    built: GraphLike,
+    train_config: TrainConfig | None,
+    run: RunConfig | None,
+    given: Mapping[str, Any] | None = None,
 ) -> tuple[ModelConfig, TrainConfig, SplitConfig, RunConfig, EdgeSplit]:
-    """The configs and split of the run being resumed (``built`` must be its graph)."""
+    """The configs and split of the run being resumed (``built`` must be its graph; ``given``: the
+    configs passed to :func:`fit` by run.json key, to warn of those the run keeps)."""
     saved = upgrade_run_json(ckpt.read_run_config(run_path))
     _check_same_graph(run_path, saved, built)
+    _warn_kept_settings(run_path, saved, given or {})
     model_config = ModelConfig.from_dict(saved["model"])
     epochs = {"epochs": train_config.epochs} if train_config is not None else {}
     resumed_train = TrainConfig.from_dict({**saved["train"], **epochs})

@@ -5,7 +5,7 @@ import json
 import pytest
 from PIL import Image
 
-from graphalign.errors import DataFormatError
+from graphalign.errors import DataFormatError, OutputError
 from graphalign.graph import KnowledgeGraph, load_dataset, save_dataset
 
 
@@ -180,3 +180,25 @@ def test_nodes_file_is_valid_jsonl(dataset, tmp_path):
     save_dataset(load_dataset(dataset), tmp_path / "o")
     for line in (tmp_path / "o" / "nodes.jsonl").read_text().splitlines():
         assert isinstance(json.loads(line), dict)
+
+
+def test_save_dataset_never_replaces_a_file_it_did_not_write(tmp_path, caplog):
+    folder = tmp_path / "data"
+    (folder / "images").mkdir(parents=True)
+    Image.new("RGB", (8, 8), "red").save(folder / "images" / "cat.png")  # the user's photo
+    kg = KnowledgeGraph(folder)
+    kg.add_concept("c", name="cat")
+    kg.add_image("photo", path="images/cat.png")
+    kg.add_image("cat", image=Image.new("RGB", (8, 8), "blue"))  # its file name would be images/cat.png
+    save_dataset(kg, folder)
+    again = load_dataset(folder)
+    assert again["photo"].path == "images/cat.png" and again["cat"].path == "images/cat_.png"
+    assert Image.open(folder / "images" / "cat.png").getpixel((0, 0)) == (255, 0, 0)  # still the user's
+    with pytest.raises(OutputError, match="already holds nodes.jsonl and edges.tsv; pass overwrite=True"):
+        save_dataset(kg, folder)
+    again.add_concept("d", name="dog")
+    save_dataset(again, folder, overwrite=True)  # a graph loaded from the folder, changed, saved back
+    assert load_dataset(folder) == again
+    with caplog.at_level("WARNING", logger="graphalign"):
+        save_dataset(again, tmp_path / "elsewhere")  # its relative image paths do not resolve there
+    assert "2 image path(s) are relative to" in caplog.text and "(first: images/cat.png)" in caplog.text

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -91,6 +92,8 @@ def test_search_with_new_text_and_image(aligner, tmp_path):
 def test_query_errors(aligner):
     with pytest.raises(GraphValidationError, match="unknown node id 'nope'"):
         aligner.neighbors("nope")
+    with pytest.raises(GraphValidationError, match=r"a node id is a string, got list \['c:cat'\]"):
+        aligner.neighbors(["c:cat"])
     with pytest.raises(GraphValidationError, match="unknown or empty node type 'video'"):
         aligner.neighbors("c:cat", type="video")
     with pytest.raises(GraphAlignError, match="exactly one of"):
@@ -107,6 +110,25 @@ def test_query_errors(aligner):
         aligner.search(image=buffer.getvalue())
     assert str(raised.value).startswith(f"got {len(buffer.getvalue()):,} bytes, not an image: pass a file path")
     assert len(str(raised.value)) < 200
+    with pytest.raises(EncoderError) as raised:  # pixels: how to make a PIL image of them, not the array
+        aligner.search(image=np.zeros((32, 32, 3), np.uint8))
+    assert str(raised.value).startswith("got a numpy.ndarray of shape (32, 32, 3), not an image: pass a file path")
+    assert "PIL.Image.fromarray(array)" in str(raised.value) and len(str(raised.value)) < 250
+
+
+def test_numpy_integers_and_one_type_name_are_taken(aligner, tmp_path):
+    assert aligner.neighbors("c:cat", k=np.int64(3)) == aligner.neighbors("c:cat", k=3)
+    assert aligner.graph_neighbors("c:cat", hops=np.int64(1)) == aligner.graph_neighbors("c:cat", hops=1)
+    (path,) = aligner.export(tmp_path / "images.npz", types="image")  # one name, not its letters
+    with np.load(path) as saved:
+        assert set(saved["types"].tolist()) == {"image"} and len(saved["ids"]) == len(aligner.ids("image"))
+
+
+def test_a_misspelled_index_or_a_path_fails_on_construction(aligner):
+    with pytest.raises(ConfigError, match="unknown index 'fais'.*Did you mean 'faiss'"):
+        Aligner(aligner.run, index="fais")
+    with pytest.raises(ConfigError, match=r"load a run folder with Aligner.load\('runs/x'\)"):
+        Aligner("runs/x")
 
 
 def test_neighbors_rank_in_the_view_of_their_direction(aligner):

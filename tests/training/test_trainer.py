@@ -5,6 +5,7 @@ import torch
 from PIL import Image
 
 from graphalign.data.split import SplitConfig
+from graphalign.errors import ConfigError
 from graphalign.features.store import BuiltGraph
 from graphalign.graph import KnowledgeGraph
 from graphalign.nn import ModelConfig
@@ -287,3 +288,28 @@ def test_deterministic_training_switches_torch_to_deterministic_algorithms_and_b
     fit(toy_built, train_config=TrainConfig(epochs=2), run_dir=tmp_path / "run", resume=True, run=RunConfig())
     assert seen[before:] == [False] and not torch.are_deterministic_algorithms_enabled()  # epoch 2 only, as saved
     assert RunConfig.from_dict(run.to_dict()).deterministic
+
+
+def test_resume_names_the_given_settings_it_does_not_take(toy_built, tmp_path, caplog):
+    fit(toy_built, SMALL_MODEL, TrainConfig(epochs=1, batch_size=64), run_dir=tmp_path / "run")
+    with caplog.at_level("WARNING", logger="graphalign"):
+        resumed = fit(
+            toy_built,
+            {"conv": "rgcn", "num_layers": 1},  # a dict of fields is a config too
+            TrainConfig(epochs=2, lr=0.5),
+            run_dir=tmp_path / "run",
+            resume=True,
+        )
+    assert resumed.model_config.conv == "sage" and resumed.train_config.lr != 0.5  # the run's own
+    assert len(resumed.history) == 2  # the epochs were taken
+    warned = caplog.text
+    assert "resuming keeps the run's own settings, so these given ones are not used" in warned
+    assert "model.conv='rgcn' (the run's: 'sage')" in warned and "train.lr=0.5" in warned
+    assert "epochs" not in warned.split("not used:")[1]
+
+
+def test_configs_may_be_dicts_of_their_fields(toy_built):
+    result = fit(toy_built, SMALL_MODEL.to_dict(), {"epochs": 1, "batch_size": 64}, {"val_fraction": 0.2})
+    assert result.train_config.epochs == 1 and result.model_config.conv == "sage"
+    with pytest.raises(ConfigError, match=r"unknown TrainConfig keys \['epoch'\]"):
+        fit(toy_built, SMALL_MODEL, {"epoch": 1})
