@@ -1079,19 +1079,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     check_run_output(args.output, overwrite=args.overwrite, resume=args.resume)  # before loading and training
     built = BuiltGraph.load(args.graph_dir)
     _check_channel_relations(args.channels, built)
-    if args.resume:  # the run keeps its own settings (the note below names those given); epochs may rise
+    from graphalign.training.checkpoint import CHECKPOINT_FILE
+
+    resuming = args.resume and (args.output / CHECKPOINT_FILE).is_file()
+    if resuming:  # the run keeps its own settings (the note below names those given); epochs may rise
         from graphalign.training.trainer import TrainConfig
 
         result = fit(
             built, None, TrainConfig(epochs=train.epochs), None, args.output, True, overwrite=args.overwrite, run=run
         )
-    else:
-        result = fit(built, model, train, split, run_dir=args.output, overwrite=args.overwrite, run=run)
+    else:  # a new run, also where --resume finds no checkpoint yet
+        result = fit(
+            built, model, train, split, run_dir=args.output, resume=args.resume, overwrite=args.overwrite, run=run
+        )
     import torch.distributed as dist
 
     distributed = dist.is_available() and dist.is_initialized()
     if not distributed or dist.get_rank() == 0:  # under torchrun, rank 0 alone reports (and wrote the run)
-        if args.resume:
+        if resuming:
             bare = _configs(build_parser().parse_args(["train", str(args.graph_dir), "-o", str(args.output)]))
             _note_kept_settings(
                 {"model": model, "train": train, "split": split}, dict(zip(("model", "train", "split"), bare)), result

@@ -360,6 +360,17 @@ def test_resume_says_which_given_settings_it_keeps_its_own_for(workdir: Path, tm
     assert (
         "note: a resumed run keeps its own settings; not applied: train.lr 0.5 (the run keeps 0.002)" in changed.stderr
     )
+    assert "resuming keeps the run's own settings" not in changed.stderr  # said once, by the command
+
+
+def test_resume_into_a_folder_without_a_checkpoint_trains_with_the_given_settings(
+    workdir: Path, tmp_path: Path
+) -> None:
+    fresh = graphalign(
+        "train", str(workdir / "graph"), "-o", "new", "--resume", "--epochs", "1", "--lr", "0.123", cwd=tmp_path
+    )
+    assert "note: a resumed run" not in fresh.stderr  # nothing to resume: a new run of these settings
+    assert json.loads((tmp_path / "new" / "run.json").read_text())["train"]["lr"] == 0.123
 
 
 def test_quiet_and_verbose_also_after_the_command(workdir: Path, tmp_path: Path) -> None:

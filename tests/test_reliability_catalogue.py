@@ -916,7 +916,7 @@ CATALOGUE: list[Case] = [
         "graph-folder-nan-features",
         load_tampered(nan_features),
         CheckpointError,
-        "features.safetensors: concept features hold NaN or infinite values (nodes 'animal')",
+        "features.safetensors: features for 'concept' contain NaN or infinite values (nodes 'animal')",
     ),
     # ---- command line (in-process; exit status 2 and one line)
     Case(

@@ -595,7 +595,7 @@ class Target:
 
     def met(self, difference: PairedDifference) -> bool:
         """Whether ``difference`` meets the target."""
-        if difference.mean < self.mean_at_least:
+        if difference.mean < self.mean_at_least - 1e-9:  # a mean of exactly the target meets it
             return False
         if not self.significant:
             return True
@@ -604,11 +604,12 @@ class Target:
         return above_zero and difference.every_seed_positive
 
     def format_mean(self, difference: PairedDifference) -> str:
-        """The mean relative difference to one decimal place, or to two where one would print the
-        target's own value for a mean on the other side of it (``-2.01%`` beside ``>= -2%``)."""
-        shown = f"{difference.mean:+.1%}"
-        if shown == f"{self.mean_at_least:+.1%}" and difference.mean != self.mean_at_least:
-            shown = f"{difference.mean:+.2%}"
+        """The mean relative difference to one decimal place, or to as many more (up to four) as it takes
+        not to print the target's own value for a mean that differs from it (``-2.01%`` beside ``>= -2%``)."""
+        for places in (1, 2, 3, 4):
+            shown = f"{difference.mean:+.{places}%}"
+            if shown != f"{self.mean_at_least:+.{places}%}" or abs(difference.mean - self.mean_at_least) <= 1e-9:
+                return shown
         return shown
 
     def __str__(self) -> str:

@@ -129,8 +129,8 @@ class BuiltGraph:
             graph.add_node(node)
         for edge in self.graph.edges:
             graph.add_edge(edge.head, edge.relation, edge.tail)
-        for triple in dict.fromkeys(triples):
-            graph.add_edge(*triple)
+        triples = [tuple(t) if isinstance(t, list) else t for t in triples]  # lists, e.g. read from JSON
+        graph.add_edges(list(dict.fromkeys(triples)))  # every bad triple in one report
         return dataclasses.replace(self, graph=graph)
 
     def summary(self) -> dict[str, Any]:
@@ -221,18 +221,12 @@ class BuiltGraph:
                 )
             features[node_type] = value.float()
         index = NodeIndex.from_graph(graph)
-        for node_type, x in features.items():  # as CheckpointErrors naming the file, before the record's own check
+        for node_type, x in features.items():  # a CheckpointError naming the file
             if x.size(0) != index.num_nodes(node_type):
                 raise CheckpointError(
                     f"{folder}: {node_type} features have {x.size(0)} rows for {index.num_nodes(node_type)} nodes"
                 )
-            if not torch.isfinite(x).all():
-                rows = (~torch.isfinite(x)).any(dim=1).nonzero().flatten()[:5].tolist()
-                ids = ", ".join(repr(index.id(node_type, r)) for r in rows)
-                raise CheckpointError(
-                    f"{folder / FEATURES_FILE}: {node_type} features hold NaN or infinite values (nodes {ids})"
-                )
-        try:
+        try:  # the record checks its features (a NaN or an infinity included) once
             built = cls(
                 graph=graph,
                 features=features,
@@ -240,7 +234,7 @@ class BuiltGraph:
                 encoders=meta.get("encoders", {}),
                 spaces=meta.get("spaces", {}),
             )
-        except GraphValidationError as error:  # e.g. a node type without features
+        except GraphValidationError as error:  # NaN, or a node type without features
             raise CheckpointError(f"{folder / FEATURES_FILE}: {error}") from None
         return built
 

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 __all__ = [
     "NodeIndex",
     "REVERSE_PREFIX",
+    "check_features",
+    "nonfinite_rows",
     "reverse_edge_type",
     "is_reverse",
     "forward_relation",
@@ -116,9 +118,31 @@ def edge_index_dict(graph: KnowledgeGraph, index: NodeIndex | None = None) -> di
     return {et: torch.tensor(pairs, dtype=torch.long).t().contiguous() for et, pairs in grouped.items()}
 
 
-def check_features(index: NodeIndex, features: Mapping[NodeType, Any], required: bool = True) -> None:
-    """Checks node features against the graph: a float tensor of ``(nodes of the type, dim)`` with
-    finite values per node type (with ``required``: for every type that has nodes).
+def nonfinite_rows(x: torch.Tensor, limit: int = 5, chunk: int = 1 << 16) -> list[int]:
+    """The first ``limit`` rows of ``x`` holding NaN or an infinity, read ``chunk`` rows at a time (so the
+    check of a large feature matrix needs little more memory than the matrix itself).
+
+    Shapes:
+        x: ``(rows, dim)``.
+    """
+    if not x.is_floating_point():
+        return []
+    bad: list[int] = []
+    for start in range(0, x.size(0), chunk):
+        block = x[start : start + chunk]
+        if not torch.isfinite(block).all():
+            bad += (start + (~torch.isfinite(block)).any(dim=1).nonzero().flatten()).tolist()
+            if len(bad) >= limit:
+                break
+    return bad[:limit]
+
+
+def check_features(
+    index: NodeIndex, features: Mapping[NodeType, Any], required: bool = True, floating: bool = True
+) -> None:
+    """Checks node features against the graph: a tensor of ``(nodes of the type, dim)`` with finite
+    values per node type (with ``required``: for every type that has nodes; with ``floating``: of a
+    floating-point dtype, as encoders give).
 
     Raises:
         GraphValidationError: Naming the node type, and the first nodes with NaN or infinite values.
@@ -143,10 +167,10 @@ def check_features(index: NodeIndex, features: Mapping[NodeType, Any], required:
             raise GraphValidationError(
                 f"features for {node_type!r} have shape {tuple(x.shape)}, expected ({count}, dim)"
             )
-        if not x.is_floating_point():
+        if floating and not x.is_floating_point():
             raise GraphValidationError(f"features for {node_type!r} must be floating point, got {x.dtype}")
-        if not torch.isfinite(x).all():
-            bad = (~torch.isfinite(x)).any(dim=1).nonzero().flatten()[:5].tolist()
+        bad = nonfinite_rows(x)
+        if bad:
             raise GraphValidationError(
                 f"features for {node_type!r} contain NaN or infinite values (nodes "
                 f"{', '.join(repr(index.id(node_type, r)) for r in bad)})"
@@ -172,8 +196,8 @@ def to_hetero_data(
         add_reverse: Add reverse edge types.
 
     Raises:
-        GraphValidationError: If a feature matrix has the wrong number of rows or
-            holds NaN/infinite values.
+        GraphValidationError: If a feature matrix is not a tensor, has the wrong number
+            of rows or holds NaN/infinite values (integer features are taken).
     """
     import graphalign._pyg  # noqa: F401  (before PyG: imports it without its FutureWarning)
 
@@ -188,7 +212,7 @@ def to_hetero_data(
             continue
         data[node_type].num_nodes = count
         if features is not None and node_type in features:
-            check_features(index, {node_type: features[node_type]}, required=False)
+            check_features(index, {node_type: features[node_type]}, required=False, floating=False)
             data[node_type].x = features[node_type]
     for edge_type, edge_index in edge_index_dict(graph, index).items():
         data[edge_type].edge_index = edge_index

@@ -19,6 +19,7 @@ nothing unless the whole input is valid.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -505,19 +506,27 @@ def write_records(graph: KnowledgeGraph, folder: Path) -> Path:
     records here, with the image paths of its source)."""
     folder.mkdir(parents=True, exist_ok=True)
     taken = {os.path.normpath(n.path) for n in graph.nodes("image") if isinstance(n, ImageNode) and n.path}
+    written: set[str] = set()
     records = []
     for node in graph.nodes():
         obj = node.to_json()
         if isinstance(node, ImageNode) and node.path is None:
+            buffer = io.BytesIO()
+            node.image.save(buffer, format="PNG")
+            data = buffer.getvalue()
             name = _safe_file_name(node.id)
             relative = f"images/{name}.png"
-            while os.path.normpath(relative) in taken or (folder / relative).exists():
+            while os.path.normpath(relative) in written or (
+                (os.path.normpath(relative) in taken or (folder / relative).exists())
+                and not _holds(folder / relative, data)  # the same PNG (a graph saved again) is kept
+            ):
                 name += "_"
                 relative = f"images/{name}.png"
-            taken.add(os.path.normpath(relative))
-            (folder / "images").mkdir(exist_ok=True)
-            with atomic_open(folder / relative, "wb") as handle:
-                node.image.save(handle, format="PNG")
+            written.add(os.path.normpath(relative))
+            if not _holds(folder / relative, data):
+                (folder / "images").mkdir(exist_ok=True)
+                with atomic_open(folder / relative, "wb") as handle:
+                    handle.write(data)
             obj = {**obj, "path": relative}
             obj = {k: obj[k] for k in ("id", "type", "path", "attributes") if k in obj}
         records.append(json.dumps(obj, ensure_ascii=False))
@@ -527,6 +536,11 @@ def write_records(graph: KnowledgeGraph, folder: Path) -> Path:
         handle.write(EDGES_HEADER)
         handle.writelines(f"{e.head}\t{e.relation}\t{e.tail}\n" for e in graph.edges)
     return folder
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a file of exactly ``data``."""
+    return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
 
 
 def _warn_unresolved_paths(graph: KnowledgeGraph, folder: Path) -> None:

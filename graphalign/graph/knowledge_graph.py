@@ -148,7 +148,10 @@ class KnowledgeGraph:
 
     def add_edges(self, triples: Iterable[tuple[str, str, str]]) -> None:
         """Adds many edges; all or none (checked before anything is added)."""
-        triples = [tuple(triple) if isinstance(triple, (list, tuple)) else triple for triple in triples]
+        triples = [  # tuples, lists, rows of a NumPy array (``df[["head", "relation", "tail"]].values``)
+            tuple(triple) if isinstance(triple, Iterable) and not isinstance(triple, (str, bytes)) else triple
+            for triple in triples
+        ]
         malformed = [
             f"edge {position}: a (head, relation, tail) triple, got {brief_repr(triple)}"
             for position, triple in enumerate(triples, 1)

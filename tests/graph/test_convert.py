@@ -6,7 +6,15 @@ import torch
 from PIL import Image
 
 from graphalign.errors import GraphValidationError
-from graphalign.graph import NodeIndex, from_networkx, load_dataset, reverse_edge_type, to_hetero_data, to_networkx
+from graphalign.graph import (
+    KnowledgeGraph,
+    NodeIndex,
+    from_networkx,
+    load_dataset,
+    reverse_edge_type,
+    to_hetero_data,
+    to_networkx,
+)
 
 
 def test_hetero_data_types_edges_and_reverse(toy_dataset):
@@ -106,3 +114,16 @@ def test_from_networkx_errors(build, message):
     build(g)
     with pytest.raises(GraphValidationError, match=message):
         from_networkx(g)
+
+
+def test_edges_from_numpy_rows_and_integer_features_are_taken():
+    import numpy as np
+    import torch
+
+    kg = KnowledgeGraph()
+    kg.add_concept("dog", name="dog")
+    kg.add_concept("animal", name="animal")
+    kg.add_edges(np.array([["dog", "is_a", "animal"]], dtype=object))  # df[["head", "relation", "tail"]].values
+    assert [e.as_tuple() for e in kg.edges] == [("dog", "is_a", "animal")]
+    data = to_hetero_data(kg, {"concept": torch.arange(2).unsqueeze(1)})  # category ids for an embedding
+    assert data["concept"].x.dtype == torch.int64

@@ -202,3 +202,12 @@ def test_save_dataset_never_replaces_a_file_it_did_not_write(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="graphalign"):
         save_dataset(again, tmp_path / "elsewhere")  # its relative image paths do not resolve there
     assert "2 image path(s) are relative to" in caplog.text and "(first: images/cat.png)" in caplog.text
+
+
+def test_saving_a_graph_again_keeps_its_in_memory_images_files(tmp_path):
+    kg = KnowledgeGraph(tmp_path)
+    kg.add_image("cat", image=Image.new("RGB", (8, 8), "blue"))
+    save_dataset(kg, tmp_path)
+    save_dataset(kg, tmp_path, overwrite=True)  # the same PNG: its file is kept, no copy beside it
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == ["cat.png"]
+    assert load_dataset(tmp_path)["cat"].path == "images/cat.png"
