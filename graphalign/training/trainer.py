@@ -991,12 +991,10 @@ def fit(
     edges. With ``run_dir``, the run is saved there (configs, graph, split,
     best weights, a checkpoint every epoch, metrics).
 
-    Under ``torchrun`` with several processes (or with
-    ``RunConfig.distributed=True``) training is data-parallel (see
-    :mod:`graphalign.training.distributed`): every rank must call :func:`fit`
-    with the same arguments; rank 0 alone writes ``run_dir`` and evaluates, and
-    every rank returns the same result. With ``resume``, every rank reads the
-    run folder, so it must be on a file system that all of them see.
+    Under ``torchrun`` (or ``RunConfig.distributed=True``) training is data-parallel
+    (:mod:`graphalign.training.distributed`): every rank calls :func:`fit` with the same
+    arguments; rank 0 alone writes ``run_dir`` and evaluates; every rank returns the same
+    result, and with ``resume`` reads the run folder (on a file system all of them see).
 
     Example:
         >>> built, _ = build_graph("tuxpaint_small")  # doctest: +SKIP
@@ -1008,9 +1006,8 @@ def fit(
     Args:
         built: The graph with initial features: a :class:`BuiltGraph`, or a
             :class:`TensorGraph` such as a synthetic graph.
-        model_config: Model hyper-parameters (default ``ModelConfig()``: the
-            ``best`` preset's model, :mod:`graphalign.presets`). Each config may
-            also be given as a dict of its fields.
+        model_config: Model hyper-parameters (default: the ``best`` preset's,
+            :mod:`graphalign.presets`). Each config may also be a dict of its fields.
         train_config: Optimisation settings, seed included (default ``TrainConfig()``).
         split_config: How edges are split.
         run_dir: Where to save the run (optional): a new or empty folder, or
@@ -1018,8 +1015,7 @@ def fit(
         resume: Continue from ``run_dir``'s last checkpoint, if there is one; the
             configs and split are then read from the run folder, and ``built``
             must be the graph the run was started on.
-        split: A ready-made :class:`EdgeSplit` (e.g. a benchmark protocol) to use
-            instead of splitting with ``split_config``.
+        split: A ready-made :class:`EdgeSplit` (a benchmark protocol) instead of ``split_config``'s.
         overwrite: Replace graphalign's own run folder at ``run_dir``. A folder
             holding anything graphalign did not write is refused even then.
         run: Runtime settings (device, progress bar, distributed, deterministic).
@@ -1033,16 +1029,11 @@ def fit(
         OutputError: If ``run_dir`` may not be written (checked before training;
             see :func:`graphalign.outputs.check_output_dir`).
         CheckpointError: If ``resume`` finds a run of another graph, or a broken run.
-        ConfigError: If ``built`` is not a built graph (a path, a ``KnowledgeGraph``, a
-            PyG ``HeteroData``), a config is of another type, or ``resume`` has no ``run_dir``.
+        ConfigError: On a ``built`` that is not a built graph (a path, a ``KnowledgeGraph``,
+            a ``HeteroData``), a config of another type, or ``resume`` without ``run_dir``.
     """
-    _check_graph_argument(built)
-    model_config = _config_argument("model_config", model_config, ModelConfig)
-    train_config = _config_argument("train_config", train_config, TrainConfig)
-    split_config = _config_argument("split_config", split_config, SplitConfig)
-    run = _config_argument("run", run, RunConfig)
-    if resume and run_dir is None:
-        raise ConfigError("resume=True continues a saved run: pass its folder as run_dir")
+    configs = _checked_arguments(built, (model_config, train_config, split_config, run), resume and run_dir is None)
+    model_config, train_config, split_config, run = configs
     run_path = Path(run_dir) if run_dir is not None else None
     if run_path is not None:  # a resume continues graphalign's own run, so it may write there
         ckpt.check_run_output(run_path, overwrite=overwrite, resume=resume)
@@ -1050,8 +1041,7 @@ def fit(
     given = split is not None
     if resuming:
         assert run_path is not None
-        given = {"model": model_config, "train": train_config, "split": split_config}
-        model_config, train_config, split_config, run, split = _resumed_setup(run_path, built, train_config, run, given)
+        model_config, train_config, split_config, run, split = _resumed_setup(run_path, built, configs)
     else:
         model_config = model_config or ModelConfig()
         train_config = train_config or TrainConfig()
@@ -1062,6 +1052,26 @@ def fit(
         loop = _FitLoop(built, split, model_config, train_config, split_config, run_path, run)
         loop.split_made = resuming or not given
         return loop.run(resuming)
+
+
+def _checked_arguments(
+    built: object, configs: tuple[Any, Any, Any, Any], resume_without_folder: bool
+) -> tuple[ModelConfig | None, TrainConfig | None, SplitConfig | None, RunConfig | None]:
+    """:func:`fit`'s graph checked, and its model, train, split and run configs as their classes.
+
+    Raises:
+        ConfigError: See :func:`fit`.
+    """
+    _check_graph_argument(built)
+    if resume_without_folder:
+        raise ConfigError("resume=True continues a saved run: pass its folder as run_dir")
+    model, train, split, run = configs
+    return (
+        _config_argument("model_config", model, ModelConfig),
+        _config_argument("train_config", train, TrainConfig),
+        _config_argument("split_config", split, SplitConfig),
+        _config_argument("run", run, RunConfig),
+    )
 
 
 def _check_graph_argument(built: object) -> None:
@@ -1128,17 +1138,14 @@ def _warn_kept_settings(run_path: Path, saved: Mapping[str, Any], given: Mapping
 
 
 def _resumed_setup(
-    run_path: Path,
-    built: GraphLike,
-    train_config: TrainConfig | None,
-    run: RunConfig | None,
-    given: Mapping[str, Any] | None = None,
+    run_path: Path, built: GraphLike, configs: tuple[Any, Any, Any, Any]
 ) -> tuple[ModelConfig, TrainConfig, SplitConfig, RunConfig, EdgeSplit]:
-    """The configs and split of the run being resumed (``built`` must be its graph; ``given``: the
-    configs passed to :func:`fit` by run.json key, to warn of those the run keeps)."""
+    """The configs and split of the run being resumed (``built`` must be its graph; ``configs``: the
+    model, train, split and run configs given to :func:`fit`; a warning names those the run keeps)."""
+    model_given, train_config, split_given, run = configs
     saved = upgrade_run_json(ckpt.read_run_config(run_path))
     _check_same_graph(run_path, saved, built)
-    _warn_kept_settings(run_path, saved, given or {})
+    _warn_kept_settings(run_path, saved, {"model": model_given, "train": train_config, "split": split_given})
     model_config = ModelConfig.from_dict(saved["model"])
     epochs = {"epochs": train_config.epochs} if train_config is not None else {}
     resumed_train = TrainConfig.from_dict({**saved["train"], **epochs})
