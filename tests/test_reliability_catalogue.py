@@ -36,6 +36,7 @@ import pytest
 import torch
 from PIL import Image
 
+from graphalign.data.split import split_graph
 from graphalign.encoders import ENCODERS, FeatureCache
 from graphalign.encoders.hashing import HashingTextEncoder
 from graphalign.errors import (
@@ -843,6 +844,12 @@ CATALOGUE: list[Case] = [
         api(lambda tmp: BuiltGraph(api_graph(tmp), {"concept": torch.tensor([[0.0], [float("nan")]])})),
         GraphValidationError,
         "features for 'concept' contain NaN or infinite values (nodes 'animal')",
+    ),
+    Case(
+        "api-split-a-built-graph",
+        api(lambda tmp: split_graph(built_toy(tmp))),
+        ConfigError,
+        "split_graph splits a KnowledgeGraph, got BuiltGraph: pass its .graph",
     ),
     Case(
         "api-unknown-node-type",

@@ -612,7 +612,11 @@ def split_graph(graph: KnowledgeGraph, config: SplitConfig | None = None, seed: 
 
     Raises:
         GraphValidationError: If no edge type is aligned.
+        ConfigError: If ``graph`` is not a :class:`KnowledgeGraph` (a ``BuiltGraph``: its ``.graph``).
     """
+    if not isinstance(graph, KnowledgeGraph):
+        hint = ": pass its .graph" if isinstance(getattr(graph, "graph", None), KnowledgeGraph) else ""
+        raise ConfigError(f"split_graph splits a KnowledgeGraph, got {type(graph).__name__}{hint}")
     config = config or SplitConfig()
     generator = torch.Generator().manual_seed(seed)
     index = NodeIndex.from_graph(graph)

@@ -32,7 +32,7 @@ class VectorIndex(abc.ABC):
         """Adds vectors; their row numbers (in order of addition) are the result indices.
 
         Shapes:
-            - vectors: ``(N, d)``
+            - vectors: ``(N, d)``, a tensor or a NumPy array
         """
 
     @abc.abstractmethod
@@ -50,8 +50,18 @@ class VectorIndex(abc.ABC):
 INDEXES: Registry[VectorIndex] = Registry("index")
 
 
+def _tensor(vectors: Any, what: str) -> torch.Tensor:
+    """``vectors`` as a tensor: a tensor, or a NumPy array (shared, not copied)."""
+    if isinstance(vectors, torch.Tensor):
+        return vectors
+    if type(vectors).__module__ == "numpy" and hasattr(vectors, "shape"):
+        return torch.from_numpy(vectors)
+    raise GraphAlignError(f"{what} must be a torch.Tensor or a NumPy array (n, d), got {type(vectors).__name__}")
+
+
 def _prepare(vectors: torch.Tensor, what: str, dim: int | None) -> torch.Tensor:
-    """Checks a ``(n, d)`` batch and L2-normalises it as float32."""
+    """Checks a ``(n, d)`` batch (a tensor or a NumPy array) and L2-normalises it as float32."""
+    vectors = _tensor(vectors, what)
     if vectors.dim() != 2:
         raise GraphAlignError(f"{what} must be a 2-d tensor (n, d), got shape {tuple(vectors.shape)}")
     if dim is not None and vectors.size(1) != dim:
@@ -123,6 +133,7 @@ class ExactIndex(VectorIndex):
 
     @torch.no_grad()
     def search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        queries = _tensor(queries, "queries")
         k = max(0, min(k, len(self)))
         queries = _prepare(queries, "queries", self.dim).to(self.device)  # (Q, d)
         scores = torch.empty(queries.size(0), k)
@@ -251,6 +262,7 @@ class FaissIndex(VectorIndex):
         return self._count
 
     def search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        queries = _tensor(queries, "queries")
         k = max(0, min(k, len(self)))
         if k == 0:
             return torch.empty(queries.size(0), 0), torch.empty(queries.size(0), 0, dtype=torch.long)
@@ -328,6 +340,7 @@ class UsearchIndex(VectorIndex):
     def search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         import numpy as np
 
+        queries = _tensor(queries, "queries")
         k = max(0, min(k, len(self)))
         scores = torch.full((queries.size(0), k), float("-inf"))
         indices = torch.full((queries.size(0), k), -1, dtype=torch.long)

@@ -60,3 +60,19 @@ def test_faiss_backends_agree_with_exact(kind):
     recall = sum(len(set(a.tolist()) & set(b.tolist())) for a, b in zip(want, got)) / want.numel()
     assert recall >= (0.999 if kind == "flat" else 0.9)
     assert (scores[:, :-1] >= scores[:, 1:] - 1e-6).all()  # best first
+
+
+def test_numpy_vectors_and_queries_are_taken_and_other_types_named():
+    import numpy as np
+
+    vectors = np.random.default_rng(0).normal(size=(20, 8)).astype(np.float32)
+    index = ExactIndex()
+    index.add(vectors)
+    reference = ExactIndex()
+    reference.add(torch.from_numpy(vectors))
+    scores, indices = index.search(vectors[:3], 4)
+    expected_scores, expected_indices = reference.search(torch.from_numpy(vectors[:3]), 4)
+    assert torch.equal(indices, expected_indices) and torch.allclose(scores, expected_scores)
+    assert indices[:, 0].tolist() == [0, 1, 2]  # each vector is its own nearest
+    with pytest.raises(GraphAlignError, match="queries must be a torch.Tensor or a NumPy array"):
+        index.search([[0.0] * 8], 2)
