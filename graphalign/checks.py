@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from typing import Any
@@ -34,6 +35,30 @@ def _range_text(low: float | None, high: float | None, low_open: bool = False, h
     if high is not None:
         parts.append(f"{'<' if high_open else '<='} {show(high)}")
     return " and ".join(parts)
+
+
+def plain_numbers(config: Any) -> None:
+    """Replaces the NumPy (or other :mod:`numbers`) scalars among a dataclass config's fields by Python
+    ``int`` and ``float`` (frozen dataclasses too), so that a config made in a sweep over
+    ``np.arange(...)`` checks and writes to JSON as one made of literals.
+
+    Example:
+        >>> import dataclasses, numpy as np
+        >>> @dataclasses.dataclass
+        ... class C:
+        ...     n: int = 1
+        ...     x: float = 0.5
+        >>> c = C(np.int64(3), np.float32(0.25)); plain_numbers(c); (type(c.n), type(c.x))
+        (<class 'int'>, <class 'float'>)
+    """
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if isinstance(value, bool) or type(value) in (int, float):
+            continue
+        if isinstance(value, numbers.Integral):
+            object.__setattr__(config, item.name, int(value))
+        elif isinstance(value, numbers.Real) and type(value).__module__ == "numpy":
+            object.__setattr__(config, item.name, float(value))
 
 
 def plain_int(value: Any) -> Any:

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from graphalign.checks import check_bool, check_choice, check_float
+from graphalign.checks import check_bool, check_choice, check_float, plain_numbers
 from graphalign.digest import file_digest
 from graphalign.errors import ConfigError, GraphValidationError, check_config_keys
 from graphalign.features.augment import LABEL_FREE_RELATIONS
@@ -109,6 +109,7 @@ class SplitConfig:
     supervise: list[str] | None = None
 
     def __post_init__(self) -> None:
+        plain_numbers(self)  # NumPy scalars as Python numbers (JSON, and the checks below)
         self.heldout_node_types = tuple(self.heldout_node_types)
         for node_type in self.heldout_node_types:
             check_choice("SplitConfig", "heldout_node_types", node_type, NODE_TYPES)

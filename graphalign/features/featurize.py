@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from graphalign.checks import check_bool, check_int
+from graphalign.checks import check_bool, check_int, plain_numbers
 from graphalign.device import check_device_name
 from graphalign.digest import content_digest, file_digest
 from graphalign.encoders.base import ENCODERS, Encoder, build_encoder
@@ -84,6 +84,7 @@ class GraphConfig:
     augmenters: list[dict[str, Any]] = field(default_factory=lambda: [{"name": "imagenet_wordnet", "k": 3}])
 
     def __post_init__(self) -> None:
+        plain_numbers(self)  # NumPy scalars as Python numbers (JSON, and the checks below)
         for name in ("max_text_chars", "cache_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

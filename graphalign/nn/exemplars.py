@@ -67,7 +67,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphalign.checks import check_float, check_int
+from graphalign.checks import check_float, check_int, plain_numbers
 from graphalign.errors import ConfigError, check_config_keys
 from graphalign.typing import NodeType
 
@@ -100,6 +100,7 @@ class ExemplarConfig:
     temperature: float = 0.05
 
     def __post_init__(self) -> None:
+        plain_numbers(self)  # NumPy scalars as Python numbers (JSON, and the checks below)
         check_int("ExemplarConfig", "hops", self.hops, low=0, high=8)
         check_int("ExemplarConfig", "top", self.top, low=1)
         check_float("ExemplarConfig", "temperature", self.temperature, low=0.0, low_open=True)

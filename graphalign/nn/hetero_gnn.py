@@ -23,7 +23,7 @@ import graphalign._pyg  # noqa: F401  (before PyG: imports it without its Future
 from torch_geometric.data import HeteroData
 from torch_geometric.nn.module_dict import ModuleDict
 
-from graphalign.checks import check_float, check_int
+from graphalign.checks import check_float, check_int, plain_numbers
 from graphalign.errors import ConfigError, GraphValidationError, check_config_keys
 from graphalign.nn.channels import ChannelConfig
 from graphalign.nn.convs import CONVS
@@ -175,6 +175,7 @@ class ModelConfig:
     exemplars: dict[str, Any] | None = field(default_factory=lambda: {"hops": 2})
 
     def __post_init__(self) -> None:
+        plain_numbers(self)  # NumPy scalars as Python numbers (JSON, and the checks below)
         for name in ("hidden_dim", "out_dim"):
             check_int("ModelConfig", name, getattr(self, name), low=1, high=MAX_DIM)
         check_int("ModelConfig", "num_layers", self.num_layers, low=0, high=MAX_LAYERS)

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from graphalign.checks import check_int
+from graphalign.checks import check_int, plain_numbers
 from graphalign.errors import ConfigError, check_config_keys
 from graphalign.typing import EdgeType, NodeType
 
@@ -55,6 +55,7 @@ class PropagationConfig:
     dim: int = 128
 
     def __post_init__(self) -> None:
+        plain_numbers(self)  # NumPy scalars as Python numbers (JSON, and the checks below)
         check_int("PropagationConfig", "hops", self.hops, low=1, high=8)
         check_int("PropagationConfig", "dim", self.dim, low=0, high=1 << 14)
 

@@ -63,7 +63,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from graphalign.checks import check_bool, check_int
+from graphalign.checks import check_bool, check_int, plain_numbers
 from graphalign.errors import ConfigError
 from graphalign.evaluation.evaluator import LinkEvaluator, RankingRun
 from graphalign.evaluation.ranking import PairRanker, evaluate_ranking
@@ -126,6 +126,7 @@ class CalibrationConfig:
     min_term_links: int = 10
 
     def __post_init__(self) -> None:
+        plain_numbers(self)  # NumPy scalars as Python numbers (JSON, and the checks below)
         if (
             not self.grid
             or not self.exhaustive_grid

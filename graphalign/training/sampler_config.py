@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from graphalign.checks import check_choice, check_float, check_int
+from graphalign.checks import check_choice, check_float, check_int, plain_numbers
 from graphalign.errors import ConfigError
 from graphalign.registry import Registry
 from graphalign.typing import NODE_TYPES
@@ -70,6 +70,7 @@ class FullSampling:
     """Whether steps run on neighbour-sampled subgraphs (else on the whole graph)."""
 
     def __post_init__(self) -> None:
+        plain_numbers(self)  # NumPy scalars as Python numbers (JSON, and the checks below)
         check_int(_WHERE, "steps_per_epoch", self.steps_per_epoch, low=1, optional=True)
         check_float(_WHERE, "isolate_nodes", self.isolate_nodes, low=0.0, high=1.0, high_open=True)
         if isinstance(self.isolate_types, str):

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from graphalign.atomic import atomic_save_safetensors, atomic_write_json, read_safetensors, tensors_digest
-from graphalign.checks import check_bool, check_float, check_int
+from graphalign.checks import check_bool, check_float, check_int, plain_numbers
 from graphalign.data.split import LABEL_FREE_RELATIONS, EdgeSplit, SplitConfig, split_graph
 from graphalign.device import check_device_name, resolve_device
 from graphalign.errors import CheckpointError, ConfigError, GraphValidationError, check_config_keys
@@ -169,6 +169,7 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        plain_numbers(self)  # NumPy scalars as Python numbers (JSON, and the checks below)
         name = "TrainConfig"
         check_int(name, "epochs", self.epochs, low=0)
         check_int(name, "batch_size", self.batch_size, low=1)
