@@ -1517,7 +1517,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: serving on {args.host}: anyone who can reach this address can query the run", file=sys.stderr)
-    print(f"graphalign explorer of {args.run_dir}: http://{args.host}:{args.port}/  (API: /docs; Ctrl-C stops)")
+    missing, images = explorer.missing_image_files()
+    if missing:
+        print(
+            f"warning: {missing} of {images} image files are not in {explorer.aligner.graph.root} (the dataset "
+            "folder the run was built from; moved?): their thumbnails will be missing",
+            file=sys.stderr,
+        )
+    host = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address in a URL
+    print(f"graphalign explorer of {args.run_dir}: http://{host}:{args.port}/  (API: /openapi.json; Ctrl-C stops)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +166,10 @@ def _checked_path(item: Any) -> Path:
     return path
 
 
+_PIL_LIMIT_LOCK = threading.Lock()
+"""Held while PIL's pixel limit is lifted for one header read (server threads open images at once)."""
+
+
 def _open(path: Path, full: bool) -> Image.Image:
     """Opens ``path`` (header only, or fully decoded); every failure becomes an EncoderError.
 
@@ -174,8 +179,13 @@ def _open(path: Path, full: bool) -> Image.Image:
         with warnings.catch_warnings():
             # A DecompressionBombWarning (between 1x and 2x the pixel limit) is an error here.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
-            image.size  # noqa: B018 - header parse only
+            with _PIL_LIMIT_LOCK:  # PIL's own limit off while the header is read: ours decides, in our words
+                kept, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+                try:
+                    image = Image.open(path)
+                    image.size  # noqa: B018 - header parse only
+                finally:
+                    Image.MAX_IMAGE_PIXELS = kept
             _check_size(image, str(path))
             if full:
                 image.load()  # raises OSError("image file is truncated") unless LOAD_TRUNCATED_IMAGES is set

@@ -654,7 +654,8 @@ CATALOGUE: list[Case] = [
         "image-decompression-bomb",
         dataset(image=bomb_png),
         DataFormatError,
-        f"{N}:4: image 'img1': refused as a possible decompression bomb",
+        f"{N}:4: image 'img1': image is 40000x40000 = 1,600,000,000 pixels, above the limit of 67,108,864 "
+        "(set $GRAPHALIGN_MAX_IMAGE_PIXELS to raise the limit)",
     ),
     Case(
         "image-path-dotdot",

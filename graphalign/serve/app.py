@@ -1,11 +1,12 @@
 """The explorer's web application: a JSON API over :class:`~graphalign.serve.explorer.Explorer` and the page.
 
 Built on FastAPI (the ``serve`` extra: ``pip install "graphalign[serve]"``);
-the generated OpenAPI page is at ``/docs``. Every endpoint answers JSON, bad
+the OpenAPI schema is at ``/openapi.json`` (no ``/docs`` page: Swagger UI would load
+from a CDN). Every endpoint answers JSON, bad
 requests included (``{"error": ...}`` with a 4xx status, never a traceback);
 images are served by node id only; uploads are capped at
-:data:`MAX_UPLOAD_BYTES` and decoded with the library's checks (decompression
-bombs refused). Nothing is written to the run folder but the cached map.
+:data:`MAX_UPLOAD_BYTES` (a longer body is refused before it is read) and decoded
+with the library's checks (decompression bombs refused). Nothing is written to the run folder but the cached map.
 
 Endpoints (``GET`` unless said): ``/api/summary``, ``/api/search?text=&k=``,
 ``POST /api/search/image`` (multipart ``file``), ``/api/node?id=``,
@@ -21,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from graphalign.errors import GraphAlignError, GraphValidationError
+from graphalign.errors import CheckpointError, GraphAlignError, GraphValidationError
 from graphalign.image_io import open_image_rgb
 from graphalign.serve.explorer import Explorer, NodeNotFound
 
@@ -31,6 +32,57 @@ __all__ = ["create_app", "MAX_UPLOAD_BYTES", "MAX_K", "MAX_HOPS"]
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 """Largest image upload accepted (bytes)."""
+MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
+"""Largest request body read (the upload and its multipart framing); a longer one is refused with 413 from
+its ``Content-Length`` before any of it is read, or as soon as a body without one passes it."""
+
+
+class _LimitBody:
+    """ASGI middleware: no request body over ``limit`` bytes is read (nor spooled to a temporary file).
+
+    A body announced longer by its ``Content-Length`` is refused unread; one without (chunked) is
+    read here up to the limit, then refused, or handed on whole.
+    """
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        if length is not None:
+            if length.isdigit() and int(length) > self.limit:
+                await _too_large()(scope, receive, send)
+                return
+            await self.app(scope, receive, send)  # the server reads no more than Content-Length says
+            return
+        messages, seen = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message.get("type") != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                await _too_large()(scope, receive, send)
+                return
+            if not message.get("more_body"):
+                break
+
+        async def replay() -> Any:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _too_large() -> Any:
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse({"error": f"upload larger than {MAX_UPLOAD_BYTES:,} bytes"}, status_code=413)
+
+
 MAX_K = 200
 """Most results per node type one request may ask for."""
 MAX_HOPS = 3
@@ -64,7 +116,13 @@ def create_app(explorer: Explorer) -> Any:
     from fastapi.responses import FileResponse
     from fastapi.staticfiles import StaticFiles
 
-    app = fastapi.FastAPI(title="graphalign explorer", description="Queries of one trained graphalign run.")
+    app = fastapi.FastAPI(
+        title="graphalign explorer",
+        description="Queries of one trained graphalign run.",
+        docs_url=None,  # Swagger UI loads from a CDN, blank offline; the schema is at /openapi.json
+        redoc_url=None,
+    )
+    app.add_middleware(_LimitBody, limit=MAX_BODY_BYTES)
     _add_error_handlers(app)
     _add_search_routes(app, explorer)
     _add_node_routes(app, explorer)
@@ -79,10 +137,15 @@ def create_app(explorer: Explorer) -> Any:
 
 
 def _add_error_handlers(app: Any) -> None:
-    """Every error as ``{"error": ...}``: 404 unknown ids, 400 bad input, 405, 413, 422, 500 without a traceback."""
+    """Every error as ``{"error": ...}``: 404 unknown ids, 400 bad input, 405, 413, 422, 500 without a traceback
+    (a damaged run file: 500 naming it)."""
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException
+
+    @app.exception_handler(CheckpointError)
+    async def _broken_run(request: Any, error: CheckpointError) -> Any:  # the run's file, not the request
+        return JSONResponse({"error": str(error)}, status_code=500)
 
     @app.exception_handler(NodeNotFound)
     async def _not_found(request: Any, error: NodeNotFound) -> Any:
@@ -109,7 +172,6 @@ def _add_error_handlers(app: Any) -> None:
 
 def _add_search_routes(app: Any, explorer: Explorer) -> None:
     from fastapi import File, Query, UploadFile
-    from fastapi.responses import JSONResponse
 
     @app.get("/api/search")
     def search(text: str = Query(..., max_length=2000), k: int = Query(10, ge=1, le=MAX_K)) -> dict[str, Any]:
@@ -121,7 +183,7 @@ def _add_search_routes(app: Any, explorer: Explorer) -> None:
         """The nearest nodes of each type to an uploaded image (concepts and texts make its caption)."""
         data = await file.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
-            return JSONResponse({"error": f"upload larger than {MAX_UPLOAD_BYTES:,} bytes"}, status_code=413)
+            return _too_large()
         if not data:
             raise GraphValidationError("the uploaded file is empty")
         with tempfile.NamedTemporaryFile(suffix=".upload") as handle:

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from PIL import Image
 
@@ -127,7 +128,7 @@ class Explorer:
         elif isinstance(record, TextNode):
             out.update(text=record.text, language=record.language)
         elif isinstance(record, ImageNode):
-            out["image"] = f"/api/image?id={node_id}"
+            out["image"] = f"/api/image?id={quote(node_id, safe='')}"
         return out
 
     def graph(self, node_id: str, hops: int = 1, limit: int = 200) -> dict[str, Any]:
@@ -177,6 +178,19 @@ class Explorer:
         with self.lock:
             return load_or_compute_map(self.aligner, self.run_dir)
 
+    def missing_image_files(self) -> tuple[int, int]:
+        """``(image files not found, image nodes with a file)``: thumbnails the explorer cannot draw."""
+        graph = self.aligner.graph
+        nodes = [n for n in graph.nodes("image") if isinstance(n, ImageNode) and n.path]
+
+        def found(node: ImageNode) -> bool:
+            try:
+                return graph.resolve_image_path(node).is_file()
+            except GraphValidationError:  # a path that leaves the folder is not served either
+                return False
+
+        return sum(not found(n) for n in nodes), len(nodes)
+
     def thumbnail(self, node_id: str) -> bytes:
         """A PNG thumbnail of an image node, found by its id only (never by a path from a request)."""
         record = self.aligner.graph[node_id] if node_id in self.aligner.graph else None
@@ -187,6 +201,8 @@ class Explorer:
                 self._thumbnails.move_to_end(node_id)
                 return self._thumbnails[node_id]
         source = record.image if record.image is not None else self.aligner.graph.resolve_image_path(record)
+        if isinstance(source, Path) and not source.is_file():  # the dataset folder moved: not the request's fault
+            raise NodeNotFound(f"image node {node_id!r}: its file {record.path} is not in the dataset folder")
         image = open_image_rgb(source)
         image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
         buffer = io.BytesIO()

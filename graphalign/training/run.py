@@ -223,8 +223,20 @@ class TrainedRun:
         return self._embeddings
 
     def metrics(self) -> dict[str, Any]:
-        """The ``metrics.json`` written at the end of training."""
+        """The ``metrics.json`` written at the end of training (``{}`` where there is none).
+
+        Raises:
+            CheckpointError: If the file is not a JSON object (edited or damaged), naming it.
+        """
         if self.saved_metrics is not None:
             return self.saved_metrics
         path = self.run_dir / ckpt.METRICS_FILE if self.run_dir is not None else None
-        return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else {}
+        if path is None or not path.is_file():
+            return {}
+        try:
+            metrics = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise CheckpointError(f"{path}: not valid JSON ({error}); train the run again to rewrite it") from None
+        if not isinstance(metrics, dict):
+            raise CheckpointError(f"{path}: expected a JSON object of metrics, got {type(metrics).__name__}")
+        return metrics

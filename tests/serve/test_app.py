@@ -86,6 +86,69 @@ def test_page_and_openapi(client):
     assert client.get("/static/app.js").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/search", "/api/search/image", "/api/node", "/api/map"} <= set(paths)
+    assert client.get("/docs").status_code == 404  # Swagger UI would load from a CDN: blank offline
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(client):
+    import asyncio
+
+    from graphalign.serve.app import MAX_BODY_BYTES, _LimitBody
+
+    reads, sent = [], []
+
+    async def receive():
+        reads.append(1)
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+
+    async def send(message):
+        sent.append(message)
+
+    async def app(scope, receive, send):  # what would parse the form: reads every chunk
+        while (await receive()).get("more_body"):
+            pass
+
+    scope = {"type": "http", "method": "POST", "path": "/api/search/image", "headers": []}
+    announced = {**scope, "headers": [(b"content-length", str(100 * 2**20).encode())]}
+    asyncio.run(_LimitBody(app, MAX_BODY_BYTES)(announced, receive, send))
+    assert not reads and sent[0]["status"] == 413  # refused from its Content-Length: nothing read
+    asyncio.run(_LimitBody(app, 8 * 1024)(scope, receive, send))  # no Content-Length: read up to the limit
+    assert len(reads) == 9 and sent[-1]["type"] == "http.response.body" and sent[-2]["status"] == 413
+
+    def chunks():  # a chunked upload through the whole app
+        yield b"--b\r\nContent-Disposition: form-data; name=file; filename=a.png\r\n\r\n"
+        for _ in range(12):
+            yield b"0" * 2**20
+
+    streamed = client.post(
+        "/api/search/image", content=chunks(), headers={"content-type": "multipart/form-data; boundary=b"}
+    )
+    assert streamed.status_code == 413 and "larger than" in streamed.json()["error"]
+
+
+def test_a_damaged_metrics_file_is_named(toy_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(toy_run, run)
+    (run / "metrics.json").write_text("not json")
+    response = TestClient(create_app(Explorer.load(run))).get("/api/metrics")
+    assert response.status_code == 500 and response.json()["error"].startswith(
+        f"{run / 'metrics.json'}: not valid JSON"
+    )
+
+
+def test_a_moved_dataset_folder_gives_404_thumbnails_and_a_count(toy_run, tmp_path):
+    from urllib.parse import quote
+
+    moved = Explorer.load(toy_run)
+    image_id = moved.aligner.ids("image")[0]
+    node = moved.node(image_id)
+    assert node["image"] == f"/api/image?id={quote(image_id, safe='')}"  # an id with # or & stays one id
+    moved.aligner.graph.root = tmp_path  # as if the dataset folder had moved
+    assert moved.missing_image_files() == (len(moved.aligner.ids("image")),) * 2
+    response = TestClient(create_app(moved)).get(node["image"])
+    assert response.status_code == 404 and "is not in the dataset folder" in response.json()["error"]
+    assert str(tmp_path) not in response.json()["error"]
 
 
 @pytest.mark.parametrize(

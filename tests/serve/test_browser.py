@@ -84,6 +84,23 @@ def test_text_search_shows_thumbnails_and_opens_a_node(server, browser):
     assert not _console_errors(browser)
 
 
+def test_a_failed_search_clears_the_last_answer_and_says_why_on_top(server, browser):
+    browser.get(server)
+    _wait(browser, lambda d: "images" in d.find_element(By.ID, "summary").text)
+    box = browser.find_element(By.ID, "query")
+    box.send_keys("a picture of a cat")
+    browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".group-concept .card"))
+    box.clear()
+    box.send_keys("x" * 2500)  # over the API's 2,000 characters
+    browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
+    error = _wait(browser, ec.visibility_of_element_located((By.ID, "error")))
+    assert "at most 2000 characters" in error.text
+    assert not browser.find_elements(By.CSS_SELECTOR, "#results .card")  # no answer to the earlier query
+    assert error.location["y"] < browser.find_element(By.ID, "search-form").location["y"]  # above the form
+    assert all("status of 422" in line for line in _console_errors(browser))  # the refused request alone
+
+
 def test_uploaded_image_gets_concepts_and_a_caption(server, browser, tmp_path):
     path = tmp_path / "red.png"
     Image.new("RGB", (32, 32), (200, 40, 40)).save(path)

@@ -73,7 +73,13 @@ async function searchText(text) {
     $("caption").textContent = "";
     renderGroups($("results"), groups);
     show("search");
-  } catch (error) { showError(error); }
+  } catch (error) { clearResults(); showError(error); }
+}
+
+function clearResults() {  // a failed search leaves no answer of an earlier one on the page
+  $("caption").textContent = "";
+  $("results").replaceChildren();
+  show("search");
 }
 
 async function searchImage(file) {
@@ -87,7 +93,7 @@ async function searchImage(file) {
     $("caption").textContent = `Describe this image: ${words.join(", ")}${text ? ` · “${text.label}”` : ""}`;
     renderGroups($("results"), groups);
     show("search");
-  } catch (error) { showError(error); }
+  } catch (error) { clearResults(); showError(error); }
 }
 
 async function openNode(id) {
