@@ -80,6 +80,8 @@ def test_text_search_shows_thumbnails_and_opens_a_node(server, browser):
     browser.find_elements(By.CSS_SELECTOR, ".group-concept .card")[0].click()
     _wait(browser, ec.visibility_of_element_located((By.ID, "node-graph")))
     _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#node-graph circle")) > 1)
+    arrows = browser.find_elements(By.CSS_SELECTOR, "#node-graph line[marker-end='url(#arrow)']")
+    assert arrows and browser.find_elements(By.CSS_SELECTOR, "#node-graph marker#arrow")  # edges read head -> tail
     assert browser.find_element(By.ID, "node-split").text
     assert not _console_errors(browser)
 

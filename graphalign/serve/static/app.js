@@ -134,10 +134,27 @@ function drawGraph(graph) {
     const radius = node.hops > 1 ? 190 : 130;
     position[node.id] = { x: centre.x + radius * Math.cos(angle) * 1.5, y: centre.y + radius * Math.sin(angle) * 0.9 };
   });
+  const marker = svgEl("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" });
+  marker.append(svgEl("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#90a4ae" }));
+  const defs = svgEl("defs", {});
+  defs.append(marker);
+  svg.append(defs);
+  const labelled = graph.edges.length <= 24;  // more relation labels than that overlap: on hover instead
+  const hub = graph.nodes[0].id;
   for (const edge of graph.edges) {
     const a = position[edge.source], b = position[edge.target];
     if (!a || !b) continue;
-    svg.append(svgEl("line", { x1: a.x, y1: a.y, x2: b.x, y2: b.y, stroke: "#b0bec5" }));
+    const dx = b.x - a.x, dy = b.y - a.y, length = Math.hypot(dx, dy) || 1;
+    const gap = edge.target === hub ? 11 : 8;  // the arrow ends at the target's dot: head -> tail
+    const line = svgEl("line", {
+      x1: a.x, y1: a.y, x2: b.x - (dx / length) * gap, y2: b.y - (dy / length) * gap,
+      stroke: "#b0bec5", "marker-end": "url(#arrow)", "data-relation": edge.relation,
+    });
+    const title = svgEl("title", {});
+    title.textContent = `${edge.source} ${edge.relation} ${edge.target}`;
+    line.append(title);
+    svg.append(line);
+    if (!labelled) continue;
     const label = svgEl("text", { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2, fill: "#78909c" });
     label.textContent = edge.relation;
     svg.append(label);
