@@ -174,9 +174,12 @@ class Explorer:
         }
 
     def map(self) -> dict[str, Any]:
-        """2-D coordinates of every node (:func:`~graphalign.serve.layout.load_or_compute_map`)."""
+        """2-D coordinates of every node (:func:`~graphalign.serve.layout.load_or_compute_map`), with each
+        node's label (``labels``, read from the graph: the cached map holds none)."""
         with self.lock:
-            return load_or_compute_map(self.aligner, self.run_dir)
+            layout = load_or_compute_map(self.aligner, self.run_dir)
+        graph = self.aligner.graph
+        return {**layout, "labels": [graph.display_name(node_id) for node_id in layout["ids"]]}
 
     def missing_image_files(self) -> tuple[int, int]:
         """``(image files not found, image nodes with a file)``: thumbnails the explorer cannot draw."""

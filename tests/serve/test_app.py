@@ -76,6 +76,7 @@ def test_metrics_and_the_cached_map(client, toy_run, explorer):
     assert len(first["ids"]) == len(first["x"]) == len(first["groups"]) == n and first["method"] in ("pca", "umap")
     assert 0.0 <= min(first["x"]) and max(first["y"]) <= 1.0
     assert set(first["group_names"]) >= {"animal", "vehicle"}
+    assert len(first["labels"]) == n and first["labels"][first["ids"].index("c:cat")] == "cat"  # the tooltip's
     cached = json.loads((toy_run / MAP_FILE).read_text())
     assert cached["ids"] == first["ids"] and client.get("/api/map").json() == first
 

@@ -125,6 +125,15 @@ def test_the_map_draws_every_node_and_the_evaluation_its_table(server, browser):
         " for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n;"
     )
     assert painted > 100
+    from selenium.webdriver import ActionChains
+
+    i, x, y = browser.execute_script("for (const l of mapGrid.values()) if (l.length) return l[0]; return null;")
+    ActionChains(browser).move_to_element_with_offset(
+        canvas, x - canvas.size["width"] / 2, y - canvas.size["height"] / 2
+    ).perform()
+    tip = _wait(browser, ec.visibility_of_element_located((By.ID, "map-tip")))
+    label, node_id = browser.execute_script(f"return [mapData.labels[{i}], mapData.ids[{i}]]")
+    assert tip.text == label and label != node_id  # the node's label, not its id
     browser.find_element(By.CSS_SELECTOR, "nav button[data-view=evaluation]").click()
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#metrics-table tr td"))
     assert browser.find_elements(By.CSS_SELECTOR, "#curve polyline")

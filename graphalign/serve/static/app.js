@@ -220,8 +220,9 @@ $("map").addEventListener("mousemove", (event) => {
   const tip = $("map-tip"), hit = mapData && nearestPoint(event);
   if (!hit) { tip.classList.add("hidden"); return; }
   const [i, x, y] = hit, id = mapData.ids[i], type = mapData.type_names[mapData.types[i]];
-  tip.replaceChildren(type === "image" ? el("img", { src: `/api/image?id=${encodeURIComponent(id)}`, alt: id }) : "", id);
-  tip.style.left = `${x + 12}px`;
+  const label = mapData.labels ? mapData.labels[i] : id;
+  tip.replaceChildren(type === "image" ? el("img", { src: `/api/image?id=${encodeURIComponent(id)}`, alt: label }) : "", label);
+  tip.style.left = x > $("map").width - 220 ? `${x - 212}px` : `${x + 12}px`;  // inside the canvas near its right edge
   tip.style.top = `${y + 12}px`;
   tip.classList.remove("hidden");
 });
