@@ -89,10 +89,7 @@ def check_int(
     if bad_type or (low is not None and value < low) or (high is not None and value > high):
         bound = _range_text(low, high)
         what = f"an integer{' ' + bound if bound else ''}{' or null' if optional else ''}"
-        foreign = ""
-        if bad_type and not isinstance(value, bool) and isinstance(value, numbers.Integral):
-            foreign = f" (a {type(value).__module__}.{type(value).__name__}: pass int(value), a Python int)"
-        raise ConfigError(f"{config}.{key} must be {what}, got {value!r}{foreign}", config=config, key=key)
+        raise ConfigError(f"{config}.{key} must be {what}, got {value!r}", config=config, key=key)
     return value
 
 

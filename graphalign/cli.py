@@ -1520,7 +1520,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     missing, images = explorer.missing_image_files()
     if missing:
         print(
-            f"warning: {missing} of {images} image files are not in {explorer.aligner.graph.root} (the dataset "
+            f"warning: {missing} of {images} image files checked are not in {explorer.aligner.graph.root} (the dataset "
             "folder the run was built from; moved?): their thumbnails will be missing",
             file=sys.stderr,
         )

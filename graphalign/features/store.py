@@ -220,13 +220,7 @@ class BuiltGraph:
                     f"{folder / FEATURES_FILE}: unexpected tensor {key!r} {tuple(value.shape)} {value.dtype}"
                 )
             features[node_type] = value.float()
-        index = NodeIndex.from_graph(graph)
-        for node_type, x in features.items():  # a CheckpointError naming the file
-            if x.size(0) != index.num_nodes(node_type):
-                raise CheckpointError(
-                    f"{folder}: {node_type} features have {x.size(0)} rows for {index.num_nodes(node_type)} nodes"
-                )
-        try:  # the record checks its features (a NaN or an infinity included) once
+        try:  # the record checks its features (rows, NaN or an infinity) once
             built = cls(
                 graph=graph,
                 features=features,
@@ -234,7 +228,7 @@ class BuiltGraph:
                 encoders=meta.get("encoders", {}),
                 spaces=meta.get("spaces", {}),
             )
-        except GraphValidationError as error:  # NaN, or a node type without features
+        except GraphValidationError as error:  # rows, NaN, or a node type without features
             raise CheckpointError(f"{folder / FEATURES_FILE}: {error}") from None
         return built
 

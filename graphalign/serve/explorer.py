@@ -11,6 +11,7 @@ server's worker threads share one index and one encoder.
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import os
 import threading
@@ -181,10 +182,11 @@ class Explorer:
         graph = self.aligner.graph
         return {**layout, "labels": [graph.display_name(node_id) for node_id in layout["ids"]]}
 
-    def missing_image_files(self) -> tuple[int, int]:
-        """``(image files not found, image nodes with a file)``: thumbnails the explorer cannot draw."""
+    def missing_image_files(self, limit: int = 1000) -> tuple[int, int]:
+        """``(image files not found, image nodes checked)`` among the first ``limit`` image nodes with a
+        file: thumbnails the explorer cannot draw (a bounded look at start-up, not a scan of every file)."""
         graph = self.aligner.graph
-        nodes = [n for n in graph.nodes("image") if isinstance(n, ImageNode) and n.path]
+        nodes = list(itertools.islice((n for n in graph.nodes("image") if isinstance(n, ImageNode) and n.path), limit))
 
         def found(node: ImageNode) -> bool:
             try:

@@ -27,6 +27,7 @@ from graphalign.errors import CheckpointError, ConfigError, GraphValidationError
 from graphalign.evaluation.evaluator import LinkEvaluator
 from graphalign.features.store import BuiltGraph
 from graphalign.graph.convert import edge_index_dict, forward_relation, reverse_edge_type
+from graphalign.graph.knowledge_graph import KnowledgeGraph
 from graphalign.losses import LOSSES, build_loss
 from graphalign.nn.channels import ChannelConfig, absent_relations
 from graphalign.nn.directions import DirectedEmbeddings, Direction
@@ -1089,7 +1090,7 @@ def _check_graph_argument(built: object) -> None:
             f"load a built graph folder with ga.BuiltGraph.load({os.fspath(built)!r}), or build a dataset "
             f"folder with built, _ = ga.build_graph({os.fspath(built)!r})"
         )
-    elif type(built).__name__ == "KnowledgeGraph":
+    elif isinstance(built, KnowledgeGraph):
         hint = "give its nodes features first: built, _ = ga.build_graph(kg)"
     elif type(built).__name__ == "HeteroData":
         hint = (
