@@ -50,7 +50,7 @@ from graphalign.errors import (
 from graphalign.features import GraphConfig
 from graphalign.features.build import build_graph
 from graphalign.features.store import BuiltGraph
-from graphalign.graph import KnowledgeGraph, from_networkx, save_dataset, to_hetero_data
+from graphalign.graph import KnowledgeGraph, from_networkx, load_dataset, save_dataset, to_hetero_data
 from graphalign.training import TrainConfig, fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -352,6 +352,17 @@ def networkx_node(**attributes: Any) -> nx.DiGraph:
 def save_over_user_files(tmp: Path) -> None:
     write_dataset(tmp)  # the user's own dataset folder
     save_dataset(api_graph(tmp), tmp / "data")
+
+
+def save_images_over_user_files(tmp: Path) -> None:
+    data = write_dataset(tmp)  # red images/dog.png
+    (tmp / "copy" / "images").mkdir(parents=True)
+    Image.new("RGB", (8, 8), "blue").save(tmp / "copy" / "images" / "dog.png")  # the user's other picture
+    try:
+        save_dataset(load_dataset(data), tmp / "copy")
+    finally:
+        assert Image.open(tmp / "copy" / "images" / "dog.png").getpixel((0, 0)) == (0, 0, 255)  # kept
+        assert not (tmp / "copy" / "nodes.jsonl").exists()
 
 
 def built_toy(tmp: Path) -> BuiltGraph:
@@ -863,6 +874,13 @@ CATALOGUE: list[Case] = [
         api(save_over_user_files),
         OutputError,
         "{data}: already holds nodes.jsonl and edges.tsv; pass overwrite=True to replace them",
+    ),
+    Case(
+        "api-save-dataset-images-over-other-files",
+        api(save_images_over_user_files),
+        OutputError,
+        "{tmp}/copy: holds 1 file(s) at the paths of the graph's images that differ from them, and no file is "
+        "replaced: {tmp}/copy/images/dog.png (image node",
     ),
     Case(
         "api-build-a-built-graph-folder",

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -465,28 +466,34 @@ def _safe_file_name(node_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", node_id).strip("._") or "image"
 
 
-def save_dataset(graph: KnowledgeGraph, folder: str | os.PathLike[str], overwrite: bool = False) -> Path:
-    """Writes ``graph`` to a dataset folder (``nodes.jsonl``, ``edges.tsv``).
+def save_dataset(
+    graph: KnowledgeGraph, folder: str | os.PathLike[str], overwrite: bool = False, copy_images: bool = True
+) -> Path:
+    """Writes ``graph`` to a dataset folder (``nodes.jsonl``, ``edges.tsv``) that loads on its own.
 
     In-memory images are saved as PNG under ``images/``, each under a name that no
-    file there and no other image node's path has (no file is ever replaced).
-    Path-based images keep their paths, so save it next to (or into) the folder the
-    paths are relative to; a warning names those that would not resolve from
-    ``folder``. Files are written atomically. Where its image paths resolve, loading
-    the result gives an equal graph.
+    file there and no other image node's path has. Path-based images keep their
+    paths; where ``folder`` is not the graph's root, the files those relative paths
+    name there are copied into ``folder`` under the same paths, so the folder holds
+    its images (``copy_images=False``: not copied, and a warning names the paths
+    that would not resolve from ``folder``). No file is ever replaced: a file there
+    that differs from the image it would hold is an error, before anything is
+    written. Files are written atomically. Loading the result gives an equal graph.
 
     Args:
         graph: The graph.
         folder: The dataset folder (created if absent).
         overwrite: Replace the ``nodes.jsonl`` and ``edges.tsv`` that ``folder``
             already holds (e.g. a graph loaded from it and changed).
+        copy_images: Copy the image files of path-based images into ``folder``.
 
     Returns:
         The folder.
 
     Raises:
-        OutputError: If ``folder`` is a file, or holds ``nodes.jsonl`` or
-            ``edges.tsv`` and ``overwrite`` is false; nothing is written.
+        OutputError: If ``folder`` is a file; holds ``nodes.jsonl`` or
+            ``edges.tsv`` and ``overwrite`` is false; or holds, at an image's path,
+            another file. Nothing is written.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -497,8 +504,60 @@ def save_dataset(graph: KnowledgeGraph, folder: str | os.PathLike[str], overwrit
             f"{folder}: already holds {' and '.join(present)}; pass overwrite=True to replace "
             f"{'them' if len(present) > 1 else 'it'}, or choose another folder"
         )
-    _warn_unresolved_paths(graph, folder)
+    copies, outside = _image_copies(graph, folder) if copy_images else ([], [])
+    _warn_unresolved_paths(graph, folder, outside if copy_images else None)
+    for source, target in copies:
+        with open(source, "rb") as src, atomic_open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    if copies:
+        logger.info("%s: copied %d image file(s) from %s", folder, len(copies), graph.root)
     return write_records(graph, folder)
+
+
+def _image_copies(graph: KnowledgeGraph, folder: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """The image files to copy from the graph's root into ``folder`` (source, target), and the relative
+    paths that lead out of the root (not copied).
+
+    Raises:
+        OutputError: Naming every path where ``folder`` holds a file that differs from its image.
+    """
+    if graph.root is None or Path(graph.root).resolve() == folder.resolve():
+        return [], []
+    root = Path(graph.root)
+    copies: dict[str, tuple[Path, Path]] = {}
+    outside, clashes = [], []
+    for node in graph.nodes("image"):
+        if not isinstance(node, ImageNode) or not node.path or os.path.isabs(node.path):
+            continue
+        relative = os.path.normpath(node.path)
+        source, target = root / relative, folder / relative
+        if relative in copies or not source.is_file():
+            continue
+        if relative == ".." or relative.startswith(".." + os.sep):
+            if not target.exists():
+                outside.append(node.path)
+        elif not target.exists():
+            copies[relative] = (source, target)
+        elif not _same_file_content(source, target):
+            clashes.append(f"{target} (image node {brief_repr(node.id)})")
+    if clashes:
+        raise OutputError(
+            f"{folder}: holds {len(clashes)} file(s) at the paths of the graph's images that differ from "
+            f"them, and no file is replaced: {', '.join(clashes[:5])}{' ...' if len(clashes) > 5 else ''}; "
+            "choose another folder, or pass copy_images=False to keep the paths as they are"
+        )
+    return list(copies.values()), outside
+
+
+def _same_file_content(a: Path, b: Path) -> bool:
+    """Whether files ``a`` and ``b`` hold the same bytes (read in chunks)."""
+    if not b.is_file() or a.stat().st_size != b.stat().st_size:
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while chunk := fa.read(1 << 20):
+            if chunk != fb.read(len(chunk)):
+                return False
+    return True
 
 
 def write_records(graph: KnowledgeGraph, folder: Path) -> Path:
@@ -543,19 +602,22 @@ def _holds(path: Path, data: bytes) -> bool:
     return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
 
 
-def _warn_unresolved_paths(graph: KnowledgeGraph, folder: Path) -> None:
-    """Warns where relative image paths that resolve from the graph's root would not from ``folder``."""
+def _warn_unresolved_paths(graph: KnowledgeGraph, folder: Path, only: list[str] | None = None) -> None:
+    """Warns where relative image paths that resolve from the graph's root would not from ``folder``
+    (``only``: those paths, already found; ``None``: every image's)."""
     if graph.root is None or Path(graph.root).resolve() == folder.resolve():
         return
-    lost = [
-        node.path
-        for node in graph.nodes("image")
-        if isinstance(node, ImageNode)
-        and node.path
-        and not os.path.isabs(node.path)
-        and (Path(graph.root) / node.path).exists()
-        and not (folder / node.path).exists()
-    ]
+    lost = only
+    if lost is None:
+        lost = [
+            node.path
+            for node in graph.nodes("image")
+            if isinstance(node, ImageNode)
+            and node.path
+            and not os.path.isabs(node.path)
+            and (Path(graph.root) / node.path).exists()
+            and not (folder / node.path).exists()
+        ]
     if lost:
         logger.warning(
             "%s: %d image path(s) are relative to %s and do not resolve from here (first: %s); copy the "

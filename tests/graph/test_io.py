@@ -44,9 +44,8 @@ def test_load_reads_everything(dataset):
 def test_round_trip_is_exact(dataset, tmp_path):
     kg = load_dataset(dataset)
     out = tmp_path / "copy"
-    save_dataset(kg, out)
-    (out / "images").mkdir()
-    Image.new("RGB", (8, 8), "red").save(out / "images" / "dog.png")
+    save_dataset(kg, out)  # copies the image file, so the copy loads on its own
+    assert (out / "images" / "dog.png").read_bytes() == (dataset / "images" / "dog.png").read_bytes()
     again = load_dataset(out)
     assert again == kg
     # Saving the reloaded graph gives byte-identical files.
@@ -200,8 +199,49 @@ def test_save_dataset_never_replaces_a_file_it_did_not_write(tmp_path, caplog):
     save_dataset(again, folder, overwrite=True)  # a graph loaded from the folder, changed, saved back
     assert load_dataset(folder) == again
     with caplog.at_level("WARNING", logger="graphalign"):
-        save_dataset(again, tmp_path / "elsewhere")  # its relative image paths do not resolve there
+        save_dataset(again, tmp_path / "elsewhere", copy_images=False)  # its relative image paths do not resolve
     assert "2 image path(s) are relative to" in caplog.text and "(first: images/cat.png)" in caplog.text
+    assert not (tmp_path / "elsewhere" / "images").exists()
+
+
+def test_save_dataset_to_another_folder_copies_the_images(tmp_path, caplog):
+    source = tmp_path / "data"
+    (source / "images" / "sub").mkdir(parents=True)
+    Image.new("RGB", (8, 8), "red").save(source / "images" / "sub" / "cat.png")
+    Image.new("RGB", (8, 8), "green").save(tmp_path / "outside.png")  # a path that leaves the root
+    kg = KnowledgeGraph(source)
+    kg.add_image("photo", path="images/sub/cat.png")
+    kg.add_image("again", path="images/./sub/cat.png")  # the same file: copied once
+    kg.add_image("out", path="../outside.png")
+    kg.add_image("made", image=Image.new("RGB", (8, 8), "blue"))
+    with caplog.at_level("WARNING", logger="graphalign"):
+        save_dataset(kg, tmp_path / "copy")
+    assert "1 image path(s) are relative to" in caplog.text and "(first: ../outside.png)" in caplog.text
+    loaded = load_dataset(tmp_path / "copy", allow_outside_root=True)  # every image under the copy resolves
+    assert Image.open(tmp_path / "copy" / "images" / "sub" / "cat.png").getpixel((0, 0)) == (255, 0, 0)
+    assert loaded["photo"].path == "images/sub/cat.png" and loaded["made"].path == "images/made.png"
+    (source / "images" / "sub" / "cat.png").unlink()  # the copy does not depend on the source any more
+    assert load_dataset(tmp_path / "copy", allow_outside_root=True)["photo"].path == "images/sub/cat.png"
+
+
+def test_save_dataset_never_replaces_a_different_file_at_an_image_path(tmp_path):
+    source = tmp_path / "data"
+    (source / "images").mkdir(parents=True)
+    Image.new("RGB", (8, 8), "red").save(source / "images" / "cat.png")
+    Image.new("RGB", (8, 8), "red").save(source / "images" / "dog.png")
+    kg = KnowledgeGraph(source)
+    kg.add_image("cat", path="images/cat.png")
+    kg.add_image("dog", path="images/dog.png")
+    target = tmp_path / "copy"
+    (target / "images").mkdir(parents=True)
+    Image.new("RGB", (8, 8), "blue").save(target / "images" / "cat.png")  # the user's own file
+    with pytest.raises(OutputError, match=r"holds 1 file\(s\) at the paths of the graph's images that differ"):
+        save_dataset(kg, target)
+    assert Image.open(target / "images" / "cat.png").getpixel((0, 0)) == (0, 0, 255)
+    assert sorted(p.name for p in target.rglob("*")) == ["cat.png", "images"]  # nothing written
+    (target / "images" / "cat.png").write_bytes((source / "images" / "cat.png").read_bytes())
+    save_dataset(kg, target)  # the same bytes there: kept, the rest copied
+    assert load_dataset(target)["dog"].path == "images/dog.png"
 
 
 def test_saving_a_graph_again_keeps_its_in_memory_images_files(tmp_path):
