@@ -9,6 +9,7 @@ import shutil
 import socket
 import threading
 import time
+from urllib.parse import quote
 
 import pytest
 import uvicorn
@@ -137,4 +138,93 @@ def test_the_map_draws_every_node_and_the_evaluation_its_table(server, browser):
     browser.find_element(By.CSS_SELECTOR, "nav button[data-view=evaluation]").click()
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#metrics-table tr td"))
     assert browser.find_elements(By.CSS_SELECTOR, "#curve polyline")
+    assert not _console_errors(browser)
+
+
+def _node_link(server: str, node_id: str) -> str:
+    return f"{server}/#node={quote(node_id, safe='')}"  # as encodeURIComponent writes it
+
+
+def _shows_node(node_id: str):
+    def condition(driver) -> bool:
+        head = driver.find_element(By.ID, "node-head")
+        return head.get_attribute("data-id") == node_id and driver.find_element(By.ID, "view-node").is_displayed()
+
+    return condition
+
+
+def test_a_node_link_opens_its_view_and_back_returns_to_it(server, browser, odd_id):
+    link = _node_link(server, odd_id)
+    browser.get("about:blank")
+    browser.get(link)  # a fresh page load with the node in the fragment
+    _wait(browser, _shows_node(odd_id))
+    assert browser.find_element(By.CSS_SELECTOR, "#node-head h2").text == "odd one"
+    assert browser.title.startswith("odd one")
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#node-graph text[data-id='c:animal']"))
+    browser.find_element(By.CSS_SELECTOR, "#node-graph text[data-id='c:animal']").click()
+    _wait(browser, _shows_node("c:animal"))
+    assert browser.current_url == _node_link(server, "c:animal")
+    browser.back()
+    _wait(browser, _shows_node(odd_id))
+    assert browser.current_url == link
+    browser.forward()
+    _wait(browser, _shows_node("c:animal"))
+    browser.refresh()  # a reload keeps the view
+    _wait(browser, _shows_node("c:animal"))
+    assert not _console_errors(browser)
+
+
+def test_back_and_forward_walk_between_search_node_and_map(server, browser):
+    browser.get(server)
+    browser.find_element(By.ID, "query").send_keys("a picture of a cat")
+    browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
+    cards = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".group-concept .card"))
+    node_id = cards[0].get_attribute("data-id")
+    cards[0].click()
+    _wait(browser, _shows_node(node_id))
+    browser.find_element(By.CSS_SELECTOR, "nav button[data-view=map]").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "view-map").is_displayed())
+    assert browser.current_url == f"{server}/#map"
+    browser.back()
+    _wait(browser, _shows_node(node_id))
+    browser.back()  # the start view, its results still there
+    _wait(browser, lambda d: d.find_element(By.ID, "view-search").is_displayed())
+    assert browser.current_url == f"{server}/" and browser.find_elements(By.CSS_SELECTOR, "#results .card")
+    browser.forward()
+    _wait(browser, _shows_node(node_id))
+    assert not _console_errors(browser)
+
+
+def test_an_unknown_or_malformed_node_link_says_why(server, browser):
+    missing = "c:no such #node&x+y%41/z"
+    browser.get("about:blank")
+    browser.get(_node_link(server, missing))
+    error = _wait(browser, ec.visibility_of_element_located((By.ID, "error")))
+    assert error.text == f"unknown node id {missing!r}"  # the API's answer, the id decoded once
+    assert browser.find_element(By.ID, "view-search").is_displayed()
+    assert not browser.find_element(By.ID, "view-node").is_displayed()
+    assert all("status of 404" in line for line in _console_errors(browser))  # the refused requests alone
+    browser.get(f"{server}/#node=%E0%A4%A")  # in the same page: not percent-encoded UTF-8
+    _wait(browser, lambda d: d.find_element(By.ID, "error").text.startswith("not a node link: #node=%E0%A4%A"))
+    assert browser.find_element(By.ID, "view-search").is_displayed()
+
+
+def _texts(driver, selector: str) -> list[str]:
+    return [element.get_attribute("textContent") for element in driver.find_elements(By.CSS_SELECTOR, selector)]
+
+
+def test_the_training_curve_has_axes_with_epochs_and_both_scales(server, browser):
+    browser.get(server)
+    browser.find_element(By.CSS_SELECTOR, "nav button[data-view=evaluation]").click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#curve polyline"))
+    history = browser.execute_script("return fetch('/api/metrics').then(r => r.json())")["history"]
+    epochs = [record["epoch"] for record in history]
+    x_ticks = _texts(browser, "#curve text.x-tick")
+    assert x_ticks[0] == str(min(epochs)) and x_ticks[-1] == str(max(epochs))
+    for key in ("loss", "val_mrr"):  # each series on its own axis, whose ticks span its values
+        ticks = [float(text) for text in _texts(browser, f"#curve text.y-tick[data-series={key}]")]
+        values = [record[key] for record in history if key in record]
+        assert len(ticks) >= 2 and ticks[0] <= min(values) and ticks[-1] >= max(values)
+    assert {"epoch", "training loss", "validation MRR"} <= set(_texts(browser, "#curve text.axis-title"))
+    assert browser.current_url == f"{server}/#evaluation"  # the view is linkable too
     assert not _console_errors(browser)

@@ -40,6 +40,7 @@ function show(view) {
   for (const button of document.querySelectorAll("nav button")) {
     button.classList.toggle("active", button.dataset.view === view);
   }
+  if (view !== "node") document.title = TITLE;
   if (view === "map") drawMap();
   if (view === "evaluation") loadEvaluation();
 }
@@ -96,7 +97,40 @@ async function searchImage(file) {
   } catch (error) { clearResults(); showError(error); }
 }
 
-async function openNode(id) {
+// The URL's fragment names the view, so that a node view can be linked, bookmarked and reloaded, and Back and
+// Forward walk the views: none (search), "#map", "#evaluation" or "#node=" and encodeURIComponent(id).
+const NODE_LINK = "#node=";
+const TITLE = document.title;
+let latestRoute = 0;  // a node's answers that arrive after the page moved on are dropped
+
+function openNode(id) {
+  navigate(`${NODE_LINK}${encodeURIComponent(id)}`);
+}
+
+function navigate(hash) {  // a new history entry (unless the URL says so already), then its view
+  if (location.hash !== hash) history.pushState(null, "", hash || location.pathname + location.search);
+  route();
+}
+
+function route() {
+  const request = ++latestRoute, hash = location.hash;
+  if (!hash.startsWith(NODE_LINK)) {
+    const view = hash.slice(1);
+    showError(null);
+    show(view === "map" || view === "evaluation" ? view : "search");
+    return;
+  }
+  let id;
+  try {
+    id = decodeURIComponent(hash.slice(NODE_LINK.length));
+  } catch {
+    nodeFailed(new Error(`not a node link: ${hash}`));
+    return;
+  }
+  loadNode(id, request);
+}
+
+async function loadNode(id, request) {
   showError(null);
   try {
     const [node, neighbors, graph] = await Promise.all([
@@ -104,22 +138,41 @@ async function openNode(id) {
       api(`/api/neighbors?id=${encodeURIComponent(id)}&k=8`),
       api(`/api/graph?id=${encodeURIComponent(id)}&hops=1`),
     ]);
-    const facts = el("div", {}, el("h2", {}, shortLabel(node)),
-      el("span", { class: "badge" }, node.type), " ",
-      el("span", { class: `badge ${node.split}`, id: "node-split" }, node.split === "training" ? "training node" : `held out (${node.split})`));
-    if (node.description) facts.append(el("p", {}, node.description));
-    if (node.text) facts.append(el("p", {}, `“${node.text}” (${node.language || "?"})`));
-    const head = [facts];
-    if (node.image) head.unshift(el("img", { src: node.image, alt: node.label }));
-    $("node-head").replaceChildren(...head);
-    if (node.type === "image") {
-      const words = (neighbors.concept || []).slice(0, 3).map((r) => r.label);
-      facts.append(el("p", { class: "caption" }, `Describe this image: ${words.join(", ")}`));
-    }
-    renderGroups($("node-neighbors"), neighbors);
+    if (request !== latestRoute) return;
+    renderNode(node, neighbors);
     drawGraph(graph);
     show("node");
-  } catch (error) { showError(error); }
+    document.title = `${shortLabel(node)} · ${TITLE}`;
+  } catch (error) {
+    if (request === latestRoute) nodeFailed(error);
+  }
+}
+
+function nodeFailed(error) {  // the start view and, above it, why (an unknown id: the API's answer)
+  $("node-head").replaceChildren();
+  $("node-neighbors").replaceChildren();
+  $("node-graph").replaceChildren();
+  delete $("node-head").dataset.id;
+  show("search");
+  showError(error);
+}
+
+function renderNode(node, neighbors) {
+  const split = node.split === "training" ? "training node" : `held out (${node.split})`;
+  const facts = el("div", {}, el("h2", {}, shortLabel(node)),
+    el("span", { class: "badge" }, node.type), " ",
+    el("span", { class: `badge ${node.split}`, id: "node-split" }, split));
+  $("node-head").dataset.id = node.id;
+  if (node.description) facts.append(el("p", {}, node.description));
+  if (node.text) facts.append(el("p", {}, `“${node.text}” (${node.language || "?"})`));
+  const head = [facts];
+  if (node.image) head.unshift(el("img", { src: node.image, alt: node.label }));
+  $("node-head").replaceChildren(...head);
+  if (node.type === "image") {
+    const words = (neighbors.concept || []).slice(0, 3).map((r) => r.label);
+    facts.append(el("p", { class: "caption" }, `Describe this image: ${words.join(", ")}`));
+  }
+  renderGroups($("node-neighbors"), neighbors);
 }
 
 function drawGraph(graph) {
@@ -247,22 +300,102 @@ async function loadEvaluation() {
   } catch (error) { showError(error); }
 }
 
+// The training curve: epochs on x, each series on its own y axis (loss on the left, validation MRR on the right),
+// drawn in the series' colour with its title.
+const CURVE_SERIES = [
+  { key: "loss", title: "training loss", colour: "#e53935", side: "left" },
+  { key: "val_mrr", title: "validation MRR", colour: "#1e88e5", side: "right" },
+];
+const AXIS_COLOUR = "#607d8b";
+
+function svgText(text, attrs) {
+  const node = svgEl("text", attrs);
+  node.textContent = text;
+  return node;
+}
+
+function niceStep(span, count) {  // 1, 2 or 5 times a power of ten, about span / count
+  const raw = span / count, power = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * power).find((step) => step >= raw);
+}
+
+function niceScale(values, count = 4) {  // the values' range widened to whole steps, with its ticks
+  const step = niceStep(Math.max(...values) - Math.min(...values) || Math.abs(values[0]) || 1, count);
+  const low = Math.floor(Math.min(...values) / step) * step;
+  const high = Math.max(low + step, Math.ceil(Math.max(...values) / step) * step);
+  const ticks = Array.from({ length: Math.round((high - low) / step) + 1 }, (_, i) => low + i * step);
+  const digits = Math.max(0, -Math.floor(Math.log10(step)));
+  const short = digits <= 3 && Math.max(Math.abs(low), Math.abs(high)) < 1e5;  // else 1.5e-5, 2.0e+5: labels fit
+  return { low, high, ticks, label: (value) => (short ? value.toFixed(digits) : value.toExponential(1)) };
+}
+
+function epochTicks(first, last) {  // the first and last epoch, and whole steps between them
+  if (last <= first) return [first];
+  const step = Math.max(1, Math.round(niceStep(last - first, 5)));
+  const ticks = [first];
+  for (let epoch = Math.ceil((first + step / 2) / step) * step; epoch < last - step / 2; epoch += step) {
+    ticks.push(epoch);
+  }
+  return [...ticks, last];
+}
+
 function drawCurve(history) {
   const svg = $("curve");
   svg.replaceChildren();
   const width = +svg.getAttribute("width"), height = +svg.getAttribute("height");
-  const series = [["loss", "#e53935"], ["val_mrr", "#1e88e5"]];
-  for (const [key, colour] of series) {
-    const points = history.filter((r) => r[key] !== undefined).map((r) => [r.epoch, r[key]]);
-    if (!points.length) continue;
-    const maxEpoch = Math.max(...history.map((r) => r.epoch), 1);
-    const low = Math.min(...points.map((p) => p[1])), high = Math.max(...points.map((p) => p[1]));
-    const scaled = points.map(([e, v]) => `${30 + (e / maxEpoch) * (width - 60)},${height - 25 - ((v - low) / (high - low || 1)) * (height - 50)}`);
-    svg.append(svgEl("polyline", { points: scaled.join(" "), fill: "none", stroke: colour, "stroke-width": 2 }));
-    const label = svgEl("text", { x: width - 110, y: key === "loss" ? 20 : 38, fill: colour });
-    label.textContent = `${key} ${points[points.length - 1][1].toFixed(3)}`;
-    svg.append(label);
+  const box = { left: 64, right: width - 64, top: 32, bottom: height - 44 };
+  const epochs = history.map((record) => record.epoch).filter(Number.isFinite);
+  if (!epochs.length) {
+    svg.append(svgText("no training history in this run", { x: box.left, y: box.top + 20, fill: AXIS_COLOUR }));
+    return;
   }
+  const first = Math.min(...epochs), last = Math.max(...epochs);
+  const x = (epoch) => (last === first ? (box.left + box.right) / 2
+    : box.left + ((epoch - first) / (last - first)) * (box.right - box.left));
+  drawEpochAxis(svg, box, x, epochTicks(first, last));
+  CURVE_SERIES.forEach((series, row) => drawSeries(svg, box, x, series, history, row));
+}
+
+function drawEpochAxis(svg, box, x, ticks) {
+  svg.append(svgEl("line", { x1: box.left, y1: box.bottom, x2: box.right, y2: box.bottom, stroke: AXIS_COLOUR }));
+  for (const epoch of ticks) {
+    svg.append(svgEl("line", { x1: x(epoch), y1: box.bottom, x2: x(epoch), y2: box.bottom + 5, stroke: AXIS_COLOUR }),
+      svgText(String(epoch), { x: x(epoch), y: box.bottom + 18, "text-anchor": "middle", class: "tick x-tick" }));
+  }
+  const title = { x: (box.left + box.right) / 2, y: box.bottom + 36, "text-anchor": "middle", class: "axis-title" };
+  svg.append(svgText("epoch", title));
+}
+
+function drawSeries(svg, box, x, series, history, row) {
+  const points = history.filter((r) => Number.isFinite(r[series.key])).map((r) => [r.epoch, r[series.key]]);
+  if (!points.length) return;
+  const scale = niceScale(points.map((point) => point[1]));
+  const y = (value) => box.bottom - ((value - scale.low) / (scale.high - scale.low)) * (box.bottom - box.top);
+  drawValueAxis(svg, box, y, scale, series);
+  const line = points.map(([epoch, value]) => `${x(epoch)},${y(value)}`).join(" ");
+  const stroke = { stroke: series.colour, "stroke-width": 2, "data-series": series.key };
+  svg.append(svgEl("polyline", { points: line, fill: "none", ...stroke }));
+  if (points.length === 1) svg.append(svgEl("circle", { cx: x(points[0][0]), cy: y(points[0][1]), r: 3, ...stroke }));
+  const [epoch, value] = points[points.length - 1];
+  const legend = { x: row ? box.right : box.left, y: 16, "text-anchor": row ? "end" : "start", fill: series.colour };
+  svg.append(svgText(`${series.title} at epoch ${epoch}: ${value.toFixed(3)}`, { ...legend, class: "legend" }));
+}
+
+function drawValueAxis(svg, box, y, scale, series) {
+  const left = series.side === "left", at = left ? box.left : box.right, out = left ? -1 : 1;
+  svg.append(svgEl("line", { x1: at, y1: box.top, x2: at, y2: box.bottom, stroke: series.colour }));
+  for (const value of scale.ticks) {
+    svg.append(svgEl("line", { x1: at, y1: y(value), x2: at + 5 * out, y2: y(value), stroke: series.colour }),
+      svgText(scale.label(value), {
+        x: at + 8 * out, y: y(value) + 4, "text-anchor": left ? "end" : "start", fill: series.colour,
+        class: `tick y-tick`, "data-series": series.key,
+      }));
+  }
+  const tx = at + 50 * out, ty = (box.top + box.bottom) / 2;
+  svg.append(svgText(series.title, {
+    x: tx, y: ty, transform: `rotate(${90 * out} ${tx} ${ty})`, "text-anchor": "middle", fill: series.colour,
+    class: "axis-title",
+  }));
 }
 
 $("search-form").addEventListener("submit", (event) => {
@@ -279,8 +412,11 @@ $("drop").addEventListener("drop", (event) => {
   if (event.dataTransfer.files[0]) searchImage(event.dataTransfer.files[0]);
 });
 for (const button of document.querySelectorAll("nav button")) {
-  button.addEventListener("click", () => show(button.dataset.view));
+  const view = button.dataset.view;
+  button.addEventListener("click", () => navigate(view === "search" ? "" : `#${view}`));
 }
+window.addEventListener("popstate", route);
+route();
 api("/api/summary").then((summary) => {
   $("summary").textContent = Object.entries(summary.nodes).map(([t, n]) => `${n.toLocaleString()} ${t}s`).join(" · ");
 }).catch(showError);
