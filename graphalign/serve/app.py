@@ -10,7 +10,7 @@ with the library's checks (decompression bombs refused). Nothing is written to t
 
 Endpoints (``GET`` unless said): ``/api/summary``, ``/api/search?text=&k=``,
 ``POST /api/search/image`` (multipart ``file``), ``/api/node?id=``,
-``/api/neighbors?id=&k=``, ``/api/graph?id=&hops=``, ``/api/image?id=``,
+``/api/neighbors?id=&k=``, ``/api/graph?id=&hops=&limit=``, ``/api/image?id=``,
 ``/api/metrics``, ``/api/map``; the page is ``/``.
 """
 
@@ -18,13 +18,14 @@ Endpoints (``GET`` unless said): ``/api/summary``, ``/api/search?text=&k=``,
 # its types (UploadFile, ...) are imported inside create_app, where the serve extra is needed.
 import logging
 import tempfile
+import urllib.parse
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from graphalign.errors import CheckpointError, GraphAlignError, GraphValidationError
 from graphalign.image_io import open_image_rgb
-from graphalign.serve.explorer import Explorer, NodeNotFound
+from graphalign.serve.explorer import GRAPH_NODES, Explorer, NodeNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -170,12 +171,32 @@ def _add_error_handlers(app: Any) -> None:
         return JSONResponse({"error": f"internal error ({type(error).__name__})"}, status_code=500)
 
 
+def _check_utf8(query_string: bytes) -> None:
+    """Refuses a query string whose escapes are not UTF-8 (the framework would search U+FFFD instead).
+
+    Raises:
+        GraphValidationError: Naming the parameter.
+    """
+    for pair in query_string.decode("latin-1").split("&"):
+        name = pair.split("=", 1)[0]
+        try:
+            urllib.parse.unquote_to_bytes(pair.replace("+", " ")).decode("utf-8")
+        except UnicodeDecodeError:
+            raise GraphValidationError(
+                f"the query parameter {urllib.parse.unquote(name)!r} is not valid UTF-8 (percent-encode the text's "
+                "UTF-8 bytes)"
+            ) from None
+
+
 def _add_search_routes(app: Any, explorer: Explorer) -> None:
-    from fastapi import File, Query, UploadFile
+    from fastapi import File, Query, Request, UploadFile
 
     @app.get("/api/search")
-    def search(text: str = Query(..., max_length=2000), k: int = Query(10, ge=1, le=MAX_K)) -> dict[str, Any]:
+    def search(
+        request: Request, text: str = Query(..., max_length=2000), k: int = Query(10, ge=1, le=MAX_K)
+    ) -> dict[str, Any]:
         """The nearest nodes of each type to a new text."""
+        _check_utf8(request.scope.get("query_string", b""))
         return explorer.search_text(text, k=k)
 
     @app.post("/api/search/image")
@@ -216,9 +237,14 @@ def _add_node_routes(app: Any, explorer: Explorer) -> None:
         return explorer.neighbors(id, k=k)
 
     @app.get("/api/graph")
-    def graph(id: str = Query(..., max_length=1000), hops: int = Query(1, ge=0, le=MAX_HOPS)) -> dict[str, Any]:
-        """A node's knowledge-graph neighbourhood as nodes and edges."""
-        return explorer.graph(id, hops=hops)
+    def graph(
+        id: str = Query(..., max_length=1000),
+        hops: int = Query(1, ge=0, le=MAX_HOPS),
+        limit: int = Query(GRAPH_NODES, ge=1, le=GRAPH_NODES),
+    ) -> dict[str, Any]:
+        """A node's knowledge-graph neighbourhood as nodes and edges: at most ``limit`` neighbours (a hub's
+        chosen by relation, then by their edges) and a bounded number of edges, with counts of what was left out."""
+        return explorer.graph(id, hops=hops, limit=limit)
 
     @app.get("/api/image", response_class=Response)
     def image(id: str = Query(..., max_length=1000)) -> Any:

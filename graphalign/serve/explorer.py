@@ -14,8 +14,9 @@ import io
 import itertools
 import logging
 import os
+import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,19 @@ from graphalign.typing import NODE_TYPES, NodeType
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Explorer", "NodeNotFound", "THUMBNAIL_SIDE"]
+__all__ = ["Explorer", "GRAPH_EDGES", "GRAPH_NODES", "NodeNotFound", "THUMBNAIL_SIDE"]
 
 THUMBNAIL_SIDE = 192
 """Longest side of the thumbnails the explorer serves, in pixels."""
+GRAPH_NODES = 200
+"""Most neighbours one graph answer holds unless asked for fewer (a hub's are chosen: :meth:`Explorer.graph`)."""
+GRAPH_EDGES = 1000
+"""Most edges one graph answer holds (those of the node itself first)."""
+
+
+def _natural(label: str) -> list[Any]:
+    """A sort key that puts ``kind 2`` before ``kind 10``."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", label) if part]
 
 
 class NodeNotFound(GraphValidationError):
@@ -132,27 +142,92 @@ class Explorer:
             out["image"] = f"/api/image?id={quote(node_id, safe='')}"
         return out
 
-    def graph(self, node_id: str, hops: int = 1, limit: int = 200) -> dict[str, Any]:
+    def graph(
+        self, node_id: str, hops: int = 1, limit: int = GRAPH_NODES, max_edges: int = GRAPH_EDGES
+    ) -> dict[str, Any]:
         """A node's knowledge-graph neighbourhood within ``hops`` (:meth:`Aligner.graph_neighbors`) as nodes
-        and the edges among them, at most ``limit`` nodes besides the node itself."""
+        and the edges among them: at most ``limit`` nodes besides the node and ``max_edges`` edges.
+
+        A hub keeps one neighbour of each relation (and direction), then those with the most edges; a node
+        two or more hops away is kept only beside a kept node that reaches it. Each neighbour says the
+        ``relation`` and ``direction`` (``"out"``: the node is the edge's head) of the edge that reached it
+        and its ``degree``; ``total`` counts every neighbour reached and ``left_out`` what was not sent
+        (``nodes``, ``relations``: those nodes by relation, ``edges``).
+        """
         self.node(node_id)
         with self.lock:
             reached = self.aligner.graph_neighbors(node_id, hops=hops)
+        kept = self._keep(node_id, reached, limit)
+        shown = {node_id} | {n.id for n in kept}
+        edges, edges_left_out = self._edges_among(node_id, shown, max_edges)
+        relations = Counter(n.relation for n in reached if n.id not in shown)
         graph = self.aligner.graph
-        nodes = [{"id": node_id, "type": graph.node_type(node_id), "label": graph.display_name(node_id), "hops": 0}]
-        nodes += [{"id": n.id, "type": n.type, "label": n.label, "hops": n.hops} for n in reached[:limit]]
-        shown = {n["id"] for n in nodes}
+        centre = {"id": node_id, "type": graph.node_type(node_id), "label": graph.display_name(node_id), "hops": 0}
+        return {
+            "nodes": [{**centre, "degree": self._degree(node_id)}, *map(self._graph_node, kept)],
+            "edges": [{"source": h, "target": t, "relation": r} for h, t, r in edges],
+            "truncated": len(kept) < len(reached) or edges_left_out > 0,
+            "total": len(reached),
+            "left_out": {
+                "nodes": len(reached) - len(kept),
+                "relations": dict(sorted(relations.items(), key=lambda item: (-item[1], item[0]))),
+                "edges": edges_left_out,
+            },
+        }
+
+    def _degree(self, node_id: str) -> int:
+        return len(self._edges_of.get(node_id, ()))
+
+    def _graph_node(self, n: Any) -> dict[str, Any]:
+        return {
+            "id": n.id,
+            "type": n.type,
+            "label": n.label,
+            "hops": n.hops,
+            "relation": n.relation,
+            "direction": n.direction,
+            "degree": self._degree(n.id),
+        }
+
+    def _keep(self, node_id: str, reached: list[Any], limit: int) -> list[Any]:
+        """At most ``limit`` of ``reached``, nearest hops first, each hop ranked by :meth:`_ranked`."""
+        by_hops: dict[int, list[Any]] = {}
+        for n in reached:
+            by_hops.setdefault(n.hops, []).append(n)
+        kept: list[Any] = []
+        kept_ids = {node_id}
+        for hops in sorted(by_hops):
+            room = limit - len(kept)
+            if room <= 0:
+                break
+            candidates = [n for n in by_hops[hops] if hops == 1 or self._touches(n.id, kept_ids)]
+            chosen = self._ranked(candidates)[:room]
+            kept += chosen
+            kept_ids.update(n.id for n in chosen)
+        return kept
+
+    def _touches(self, node_id: str, ids: set[str]) -> bool:
+        return any(e.head in ids or e.tail in ids for e in self._edges_of.get(node_id, ()))
+
+    def _ranked(self, candidates: list[Any]) -> list[Any]:
+        """The first (most edges, then by label) of each relation and direction, then the rest by edges."""
+        ordered = sorted(candidates, key=lambda n: (-self._degree(n.id), _natural(n.label), n.id))
+        leaders: dict[tuple[str, str], Any] = {}
+        for n in ordered:
+            leaders.setdefault((n.relation, n.direction), n)
+        first = {n.id for n in leaders.values()}
+        return [*leaders.values(), *(n for n in ordered if n.id not in first)]
+
+    def _edges_among(self, node_id: str, shown: set[str], limit: int) -> tuple[list[tuple[str, str, str]], int]:
+        """The edges among ``shown`` (those of ``node_id`` first) up to ``limit``, sorted, and how many more."""
         edges = {
             (edge.head, edge.tail, edge.relation)
             for member in shown
             for edge in self._edges_of.get(member, [])
             if edge.head in shown and edge.tail in shown
         }
-        return {
-            "nodes": nodes,
-            "edges": [{"source": h, "target": t, "relation": r} for h, t, r in sorted(edges)],
-            "truncated": len(reached) > limit,
-        }
+        kept = sorted(edges, key=lambda e: (node_id not in e[:2], e))[:limit]
+        return sorted(kept), len(edges) - len(kept)
 
     @cached_property
     def _edges_of(self) -> dict[str, list[Any]]:

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,37 @@ def test_a_stale_map_is_computed_again(toy_run, explorer):
     again = load_or_compute_map(explorer.aligner, toy_run)
     assert again["fingerprint"] == fresh["fingerprint"] and again["x"] == fresh["x"]
     assert json.loads(path.read_text())["fingerprint"] == fresh["fingerprint"]
+
+
+def test_a_hubs_graph_is_capped_with_counts_of_what_was_left_out(client, explorer, hub_id):
+    whole = client.get("/api/graph", params={"id": hub_id, "hops": 1}).json()
+    assert whole["total"] == len(whole["nodes"]) - 1 == 61 and not whole["truncated"]
+    assert whole["left_out"] == {"nodes": 0, "relations": {}, "edges": 0}
+    relation_of = {n["id"]: n["relation"] for n in whole["nodes"][1:]}
+    body = client.get("/api/graph", params={"id": hub_id, "hops": 1, "limit": 10}).json()
+    kept = body["nodes"][1:]
+    assert len(kept) == 10 and body["truncated"] and body["total"] == 61
+    relations = {("is_a", "out"), ("is_a", "in"), ("describes", "in")}
+    assert {(n["relation"], n["direction"]) for n in whole["nodes"][1:]} == relations
+    assert {(n["relation"], n["direction"]) for n in kept} == relations  # each relation and direction kept
+    assert kept[0]["id"] == "c:dog" and kept[0]["degree"] > 1  # the relation's neighbour with the most edges
+    left = Counter(relation for node_id, relation in relation_of.items() if node_id not in {n["id"] for n in kept})
+    assert body["left_out"] == {"nodes": 51, "relations": dict(left), "edges": 0} and sum(left.values()) == 51
+    shown = {n["id"] for n in body["nodes"]}
+    assert len(body["edges"]) == 10 and all(e["source"] in shown and e["target"] in shown for e in body["edges"])
+    wider = client.get("/api/graph", params={"id": hub_id, "hops": 2, "limit": 64}).json()
+    assert len(wider["nodes"]) == 65 and wider["total"] > 64 and wider["left_out"]["nodes"] == wider["total"] - 64
+    assert all(n["hops"] == 1 for n in wider["nodes"][1:62])  # the nearer hop first
+    capped = explorer.graph(hub_id, hops=1, max_edges=5)
+    assert len(capped["edges"]) == 5 and capped["left_out"]["edges"] == 56 and capped["truncated"]
+    assert client.get("/api/graph", params={"id": hub_id, "limit": 100_000}).status_code == 422
+
+
+def test_a_search_text_that_is_not_utf8_is_refused_not_searched(client):
+    answer = client.get("/api/search?text=caf%E9&k=3")  # Latin-1 é: the framework would search "caf\ufffd"
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": "the query parameter 'text' is not valid UTF-8 (percent-encode the text's UTF-8 bytes)"
+    }
+    assert client.get("/api/search?text=caf%C3%A9+au+lait&k=3").status_code == 200  # UTF-8 é, a + for a space
+    assert client.get("/api/search?text=%EF%BF%BD&k=3").status_code == 200  # U+FFFD itself, encoded, is text

@@ -9,6 +9,8 @@ import shutil
 import socket
 import threading
 import time
+from collections import Counter
+from itertools import combinations
 from urllib.parse import quote
 
 import pytest
@@ -227,4 +229,41 @@ def test_the_training_curve_has_axes_with_epochs_and_both_scales(server, browser
         assert len(ticks) >= 2 and ticks[0] <= min(values) and ticks[-1] >= max(values)
     assert {"epoch", "training loss", "validation MRR"} <= set(_texts(browser, "#curve text.axis-title"))
     assert browser.current_url == f"{server}/#evaluation"  # the view is linkable too
+    assert not _console_errors(browser)
+
+
+_TEXT_BOXES = """return [...document.querySelectorAll('#node-graph text')].map((t) => {
+  const b = t.getBBox(); return [b.x, b.y, b.width, b.height, t.firstChild.data]; });"""
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def test_a_hubs_neighbourhood_is_bounded_readable_and_clickable(server, browser, hub_id):
+    browser.get("about:blank")
+    browser.get(_node_link(server, hub_id))
+    _wait(browser, _shows_node(hub_id))
+    labels = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#node-graph text[data-id]"))
+    whole = browser.execute_script(f"return fetch('/api/graph?id={quote(hub_id)}&hops=1').then(r => r.json())")
+    relation_of = {e["source"] if e["target"] == hub_id else e["target"]: e["relation"] for e in whole["edges"]}
+    drawn = {label.get_attribute("data-id") for label in labels} - {hub_id}
+    assert len(labels) == len(drawn) + 1 and 10 <= len(drawn) <= 30 < len(relation_of) == 61
+    assert set(relation_of[i] for i in drawn) == {"is_a", "describes"}  # each relation drawn
+    left = Counter(relation for node_id, relation in relation_of.items() if node_id not in drawn)
+    counts = ", ".join(f"{n} {relation}" for relation, n in sorted(left.items(), key=lambda item: (-item[1], item[0])))
+    assert browser.find_element(By.ID, "graph-note").text.startswith(f"+ {61 - len(drawn)} more: {counts} · ")
+    boxes = browser.execute_script(_TEXT_BOXES)
+    svg = browser.find_element(By.ID, "node-graph")
+    width, height = int(svg.get_attribute("width")), int(svg.get_attribute("height"))
+    assert all(0 <= x and x + w <= width and 0 <= y and y + h <= height for x, y, w, h, _ in boxes)
+    assert not [(a[4], b[4]) for a, b in combinations(boxes, 2) if _overlap(a, b)]  # no two labels overlap
+    kind = next(label for label in labels if label.get_attribute("data-id").startswith("c:breed:"))
+    full = kind.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+    short = browser.execute_script("return arguments[0].firstChild.data", kind)
+    assert full.endswith("northern hill breeds") and short.endswith("…") and full.startswith(short[:-1])
+    node_id = kind.get_attribute("data-id")
+    kind.click()
+    _wait(browser, _shows_node(node_id))
+    assert browser.current_url == _node_link(server, node_id)
     assert not _console_errors(browser)

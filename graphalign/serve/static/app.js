@@ -136,12 +136,12 @@ async function loadNode(id, request) {
     const [node, neighbors, graph] = await Promise.all([
       api(`/api/node?id=${encodeURIComponent(id)}`),
       api(`/api/neighbors?id=${encodeURIComponent(id)}&k=8`),
-      api(`/api/graph?id=${encodeURIComponent(id)}&hops=1`),
+      api(`/api/graph?id=${encodeURIComponent(id)}&hops=1&limit=${GRAPH_LIMIT}`),
     ]);
     if (request !== latestRoute) return;
     renderNode(node, neighbors);
-    drawGraph(graph);
     show("node");
+    drawGraph(graph);  // shown first: labels are measured to fit
     document.title = `${shortLabel(node)} · ${TITLE}`;
   } catch (error) {
     if (request === latestRoute) nodeFailed(error);
@@ -152,6 +152,7 @@ function nodeFailed(error) {  // the start view and, above it, why (an unknown i
   $("node-head").replaceChildren();
   $("node-neighbors").replaceChildren();
   $("node-graph").replaceChildren();
+  $("graph-note").textContent = "";
   delete $("node-head").dataset.id;
   show("search");
   showError(error);
@@ -175,52 +176,119 @@ function renderNode(node, neighbors) {
   renderGroups($("node-neighbors"), neighbors);
 }
 
+// The neighbourhood: the node in the middle, its neighbours in two columns grouped by relation, those whose edges
+// point at the node (heads) on the left and those it points at (tails) on the right, one row each, so that no two
+// labels overlap. A hub's neighbours are the API's choice of GRAPH_LIMIT; the note above says how many more.
+const GRAPH_LIMIT = 28;
+const GRAPH = { row: 18, margin: 18, minHeight: 240, column: 150, label: 190, chars: 40 };
+
 function drawGraph(graph) {
-  const svg = $("node-graph");
-  svg.replaceChildren();
-  const width = +svg.getAttribute("width"), height = +svg.getAttribute("height");
-  const centre = { x: width / 2, y: height / 2 };
-  const others = graph.nodes.slice(1);
-  const position = { [graph.nodes[0].id]: centre };
-  others.forEach((node, i) => {
-    const angle = (2 * Math.PI * i) / Math.max(1, others.length);
-    const radius = node.hops > 1 ? 190 : 130;
-    position[node.id] = { x: centre.x + radius * Math.cos(angle) * 1.5, y: centre.y + radius * Math.sin(angle) * 0.9 };
-  });
-  const marker = svgEl("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" });
+  const svg = $("node-graph"), [node, ...others] = graph.nodes;
+  const sides = [[graphColumn(others, "in"), -1], [graphColumn(others, "out"), 1]];
+  const rows = Math.max(...sides.map(([column]) => column.length));
+  const height = Math.max(GRAPH.minHeight, 2 * GRAPH.margin + rows * GRAPH.row);
+  svg.setAttribute("height", height);
+  svg.replaceChildren(arrowDefs());
+  const centre = { x: +svg.getAttribute("width") / 2, y: height / 2 };
+  const position = { [node.id]: centre };
+  for (const [column, out] of sides) {
+    column.forEach((row, i) => {
+      Object.assign(row, { x: centre.x + out * GRAPH.column, y: centre.y + (i - (column.length - 1) / 2) * GRAPH.row });
+      if (row.node) position[row.node.id] = row;
+    });
+  }
+  for (const edge of graph.edges) drawEdge(svg, edge, position, centre);
+  const middle = { x: centre.x, y: centre.y + 24, "text-anchor": "middle", class: "centre" };
+  drawGraphNode(svg, node, centre, middle, 2 * (GRAPH.column - 20));
+  for (const [column, out] of sides) {
+    for (const row of column) {
+      const at = { x: row.x + out * 9, y: row.y + 4, "text-anchor": out < 0 ? "end" : "start" };
+      if (row.node) drawGraphNode(svg, row.node, row, at, GRAPH.label);
+      else svg.append(fittedText(row.header, { ...at, x: row.x + out * 2, class: "relation" }, GRAPH.label, svg));
+    }
+  }
+  $("graph-note").textContent = graphNote(graph);
+}
+
+function graphColumn(nodes, direction) {  // a header row for each relation, then a row for each of its nodes
+  const groups = new Map();
+  for (const node of nodes) {
+    if ((node.direction === "in") !== (direction === "in")) continue;
+    const key = `${node.relation || "linked"}${node.hops > 1 ? ` (${node.hops} hops)` : ""}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(node);
+  }
+  const sorted = [...groups].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
+  const rows = (members) => members.sort(byLabel).map((member) => ({ node: member }));
+  return sorted.flatMap(([key, members]) => [{ header: `${key} →` }, ...rows(members)]);
+}
+
+const byLabel = (a, b) => shortLabel(a).localeCompare(shortLabel(b), undefined, { numeric: true });
+
+function arrowDefs() {
+  const size = { markerWidth: 7, markerHeight: 7 };
+  const marker = svgEl("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, ...size, orient: "auto" });
   marker.append(svgEl("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#90a4ae" }));
   const defs = svgEl("defs", {});
   defs.append(marker);
-  svg.append(defs);
-  const labelled = graph.edges.length <= 24;  // more relation labels than that overlap: on hover instead
-  const hub = graph.nodes[0].id;
-  for (const edge of graph.edges) {
-    const a = position[edge.source], b = position[edge.target];
-    if (!a || !b) continue;
+  return defs;
+}
+
+function drawEdge(svg, edge, position, centre) {  // head -> tail: the arrow ends at the tail's dot
+  const a = position[edge.source], b = position[edge.target];
+  if (!a || !b) return;
+  const gap = b === centre ? 11 : 8;
+  const attrs = { stroke: "#b0bec5", fill: "none", "marker-end": "url(#arrow)", "data-relation": edge.relation };
+  let line;
+  if (a === centre || b === centre) {
     const dx = b.x - a.x, dy = b.y - a.y, length = Math.hypot(dx, dy) || 1;
-    const gap = edge.target === hub ? 11 : 8;  // the arrow ends at the target's dot: head -> tail
-    const line = svgEl("line", {
-      x1: a.x, y1: a.y, x2: b.x - (dx / length) * gap, y2: b.y - (dy / length) * gap,
-      stroke: "#b0bec5", "marker-end": "url(#arrow)", "data-relation": edge.relation,
-    });
+    line = svgEl("line", { ...attrs, x1: a.x, y1: a.y, x2: b.x - (dx / length) * gap, y2: b.y - (dy / length) * gap });
+  } else {  // between two neighbours: an arc bent towards the middle, off the columns
+    const c = { x: (a.x + b.x) / 2 + (centre.x - (a.x + b.x) / 2) / 2, y: (a.y + b.y) / 2 };
+    const dx = b.x - c.x, dy = b.y - c.y, length = Math.hypot(dx, dy) || 1;
+    const end = { x: b.x - (dx / length) * gap, y: b.y - (dy / length) * gap };
+    line = svgEl("path", { ...attrs, d: `M ${a.x} ${a.y} Q ${c.x} ${c.y} ${end.x} ${end.y}` });
+  }
+  const title = svgEl("title", {});
+  title.textContent = `${edge.source} ${edge.relation} ${edge.target}`;
+  line.append(title);
+  svg.append(line);
+}
+
+function drawGraphNode(svg, node, p, at, width) {  // a dot and a label no wider than width, the full label on hover
+  const fill = TYPE_COLOURS[node.type] || "#999";
+  const dot = svgEl("circle", { cx: p.x, cy: p.y, r: node.hops === 0 ? 9 : 6, fill });
+  svg.append(dot);
+  const label = fittedText(shortLabel(node), { ...at, "data-id": node.id }, width, svg);
+  for (const item of [dot, label]) {
     const title = svgEl("title", {});
-    title.textContent = `${edge.source} ${edge.relation} ${edge.target}`;
-    line.append(title);
-    svg.append(line);
-    if (!labelled) continue;
-    const label = svgEl("text", { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2, fill: "#78909c" });
-    label.textContent = edge.relation;
-    svg.append(label);
+    title.textContent = node.type === "image" ? node.label : shortLabel(node);
+    item.append(title);
+    item.addEventListener("click", () => openNode(node.id));
   }
-  for (const node of graph.nodes) {
-    const p = position[node.id];
-    const dot = svgEl("circle", { cx: p.x, cy: p.y, r: node.hops === 0 ? 9 : 6, fill: TYPE_COLOURS[node.type] || "#999" });
-    const label = svgEl("text", { x: p.x + 10, y: p.y + 4, "data-id": node.id });
-    const text = shortLabel(node);
-    label.textContent = text.length > 28 ? `${text.slice(0, 27)}…` : text;
-    for (const item of [dot, label]) item.addEventListener("click", () => openNode(node.id));
-    svg.append(dot, label);
+}
+
+function fittedText(full, attrs, width, svg) {  // a text in svg, cut with "…" to GRAPH.chars characters and width px
+  const label = svgEl("text", attrs), words = document.createTextNode(full);
+  label.append(words);
+  svg.append(label);
+  let length = Math.min(full.length, GRAPH.chars);
+  const cut = () => { words.data = length < full.length ? `${full.slice(0, length - 1).trimEnd()}…` : full; };
+  cut();
+  while (length > 4 && label.getComputedTextLength() > width) { length -= 2; cut(); }
+  return label;
+}
+
+function graphNote(graph) {  // how many neighbours are drawn, and of which relations those left out are
+  const total = graph.total ?? graph.nodes.length - 1, left = graph.left_out || { nodes: 0, relations: {}, edges: 0 };
+  if (!total) return "no neighbours in the knowledge graph";
+  const parts = [left.nodes ? `${total - left.nodes} of ${total} neighbours drawn` : `${total} neighbours`];
+  if (left.nodes) {
+    const relations = Object.entries(left.relations).map(([relation, n]) => `${n.toLocaleString()} ${relation}`);
+    parts.unshift(`+ ${left.nodes.toLocaleString()} more: ${relations.join(", ")}`);
   }
+  if (left.edges) parts.push(`${left.edges.toLocaleString()} edges among them not drawn`);
+  return parts.join(" · ");
 }
 
 let mapData = null;
