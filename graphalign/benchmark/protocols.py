@@ -25,6 +25,7 @@ cannot leak.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -46,6 +47,7 @@ from graphalign.data.split import (
     node_mask,
     stratified_holdout,
     touches,
+    without_held_out_pairs,
 )
 from graphalign.errors import GraphValidationError, check_config_keys
 from graphalign.features.store import BuiltGraph
@@ -391,6 +393,7 @@ def _protocol_parts(
         if edge_type == DEPICTS and config.hide_concepts > 0:
             hide = _hide_concepts(built.index.num_nodes("concept"), config.hide_concepts, generator)
         add_aligned_parts(parts, edge_type, edge_index, test, val, train, config.supervision_only, generator, hide)
+    without_held_out_pairs(parts)
     return parts, link_tests
 
 
@@ -483,6 +486,14 @@ def _queries(
             make.known_ic.flip(0),
             {k: v for k, v in forward.groups.items() if k == "no_letters"},
         )
+    # Validation ranks as model selection does: it does not know the test links (their images are not
+    # filtered out of a validation ranking), as the training's own LinkEvaluator
+    test_images = torch.tensor(sorted(images.test | images.zero_shot), dtype=torch.long)
+    for name in ("val:image->concept", "val:zero-shot image->concept", "val:text->image", VAL_CONCEPT_IMAGE[1]):
+        query = queries[name]
+        image_row = 0 if query.query_type == "image" else 1
+        before_test = ~torch.isin(query.known[image_row], test_images)
+        queries[name] = dataclasses.replace(query, known=query.known[:, before_test])
     queries["b':text->concept (name matching)"] = make.text_concept(queries["b:text->image"])
     for edge_type, held_test in link_tests.items():
         if held_test.size(1):

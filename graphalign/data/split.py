@@ -57,6 +57,7 @@ __all__ = [
     "stratified_holdout_masks",
     "node_mask",
     "touches",
+    "without_held_out_pairs",
     "link_holdout",
     "add_aligned_parts",
     "aligned_edge_types",
@@ -547,7 +548,48 @@ def split_edges(
             test, val = link_holdout(edge_index.size(1), config.test_fraction, config.val_fraction, generator)
             train = ~(test | val)
         add_aligned_parts(edges, edge_type, edge_index, test, val, train, config.supervision_only, generator)
+    without_held_out_pairs(edges)
     return edges
+
+
+def without_held_out_pairs(parts: dict[str, dict[EdgeType, torch.Tensor]]) -> int:
+    """Drops from training every edge between two nodes of one type that a validation or test link joins.
+
+    An inverse relation (``vehicle has_hyponym boat`` beside a held-out ``boat is_a vehicle``) or a
+    symmetric one stored both ways would otherwise show the held-out link to message passing and
+    supervision. Such edges, in either direction and under any relation, leave the ``message_passing``
+    and ``supervision`` parts (in place); they are not evaluated.
+
+    Returns:
+        How many edges were dropped (logged when any).
+    """
+    held: dict[NodeType, list[torch.Tensor]] = defaultdict(list)
+    for part in ("val", "test"):
+        for (src, _, dst), edge_index in parts[part].items():
+            if src == dst and edge_index.size(1):
+                held[src].append(_unordered(edge_index))
+    dropped = 0
+    for node_type, keys in held.items():
+        keys_held = torch.cat(keys)
+        for part in ("message_passing", "supervision"):
+            for edge_type, edge_index in list(parts[part].items()):
+                if edge_type[0] == edge_type[2] == node_type and edge_index.size(1):
+                    leaks = torch.isin(_unordered(edge_index), keys_held)
+                    dropped += int(leaks.sum()) if part == "message_passing" else 0
+                    parts[part][edge_type] = edge_index[:, ~leaks]
+    if dropped:
+        logger.info(
+            "%d training edges join the two nodes of a held-out link (an inverse or symmetric relation): "
+            "left out of training",
+            dropped,
+        )
+    return dropped
+
+
+def _unordered(edge_index: torch.Tensor) -> torch.Tensor:
+    """One key per ``(2, E)`` edge, equal for ``(a, b)`` and ``(b, a)``."""
+    low, high = edge_index.min(dim=0).values, edge_index.max(dim=0).values
+    return low * (1 << 31) + high
 
 
 # The library's split ##########################################################

@@ -107,16 +107,32 @@ def rank_scored(
     )
 
 
+_TYPE_ORDER = {"text": 0, "image": 1, "concept": 2}
+"""The direction a ranking group of two node types takes (``text -> image``, ``image -> concept``)."""
+
+
+def _without(edges: torch.Tensor, removed: torch.Tensor) -> torch.Tensor:
+    """The ``(2, E)`` pairs of ``edges`` that are not in ``removed``."""
+    if removed.size(1) == 0 or edges.size(1) == 0:
+        return edges
+    size = int(max(edges[1].max(), removed[1].max())) + 1
+    return edges[:, ~torch.isin(edges[0] * size + edges[1], removed[0] * size + removed[1])]
+
+
 class LinkEvaluator:
     """Ranks the true end of every held-out link against all nodes of its type.
 
     For a held-out ``image --depicts--> concept`` link, ``image->concept`` ranks
     the concept among all concepts given the image, and ``concept->image`` the
     image among all images given the concept. Known positives other than the
-    target (any link between the two nodes' types in the whole graph, train,
-    validation or test) are filtered out of each ranking, and so are the links
-    of copies (:attr:`EdgeSplit.copies`): when "A frog." describes two images,
-    both images answer the query "A frog.".
+    target are filtered out of each ranking, and so are the links of copies
+    (:attr:`EdgeSplit.copies`): when "A frog." describes two images, both images
+    answer the query "A frog.". Known are the links between the two nodes' types
+    whichever way a relation stores them (``concept depicted_by image`` counts
+    for ``image -> concept``): for a test ranking every link of the graph, for a
+    validation ranking every link but the test links (as PyKEEN filters
+    validation), so that model selection (early stopping, calibration) never
+    reads which links the test holds.
 
     Example:
         >>> evaluator = LinkEvaluator(all_edges, split)  # doctest: +SKIP
@@ -146,21 +162,36 @@ class LinkEvaluator:
         self.ks = tuple(ks)
         self.both_directions = both_directions
         self.batch_size = batch_size
-        self._known: dict[tuple[NodeType, str, NodeType], torch.Tensor] = {}
-        grouped: dict[tuple[NodeType, str, NodeType], list[torch.Tensor]] = defaultdict(list)
-        for edge_type in split.aligned_edge_types:
-            if edge_type in all_edges:
-                grouped[self._group(edge_type)].append(all_edges[edge_type])
-        self._known = {
-            key: expand_copies(torch.cat(parts, dim=1), split.copies.get(key[0]), split.copies.get(key[2]))
-            for key, parts in grouped.items()
+        grouped = self._grouped({t: all_edges[t] for t in split.aligned_edge_types if t in all_edges})
+        tests = self._grouped(split.edges["test"])
+        self._known = {key: self._close(key, edges) for key, edges in grouped.items()}
+        self._known_before_test = {
+            key: self._close(key, _without(edges, tests[key])) if key in tests else self._known[key]
+            for key, edges in grouped.items()
         }
 
+    def _close(self, key: tuple[NodeType, str, NodeType], edges: torch.Tensor) -> torch.Tensor:
+        return expand_copies(edges, self.split.copies.get(key[0]), self.split.copies.get(key[2]))
+
     @staticmethod
-    def _group(edge_type: EdgeType) -> tuple[NodeType, str, NodeType]:
-        """Links between two different types are pooled over relations."""
+    def _group(edge_type: EdgeType) -> tuple[tuple[NodeType, str, NodeType], bool]:
+        """The ranking group of an edge type and whether its edges are flipped into it: links between two
+        different types are pooled over relations and stored directions (``text``, ``image``, ``concept``
+        in that order: ``image depicts concept`` and ``concept depicted_by image`` are one group)."""
         src, rel, dst = edge_type
-        return (src, "*" if src != dst else rel, dst)
+        if src == dst:
+            return (src, rel, dst), False
+        flip = _TYPE_ORDER.get(src, len(_TYPE_ORDER)) > _TYPE_ORDER.get(dst, len(_TYPE_ORDER))
+        return ((dst, "*", src) if flip else (src, "*", dst)), flip
+
+    @classmethod
+    def _grouped(cls, edges: Mapping[EdgeType, torch.Tensor]) -> dict[tuple[NodeType, str, NodeType], torch.Tensor]:
+        """``edges`` pooled by ranking group (each ``(2, E)`` in the group's direction)."""
+        grouped: dict[tuple[NodeType, str, NodeType], list[torch.Tensor]] = defaultdict(list)
+        for edge_type, edge_index in edges.items():
+            key, flip = cls._group(edge_type)
+            grouped[key].append(edge_index.flip(0) if flip else edge_index)
+        return {key: torch.cat(parts, dim=1) for key, parts in grouped.items()}
 
     def directions(self, part: str = "test") -> list[str]:
         """Names of the directions with links to evaluate in ``part``."""
@@ -173,10 +204,7 @@ class LinkEvaluator:
         return names
 
     def _held_out(self, part: str) -> dict[tuple[NodeType, str, NodeType], torch.Tensor]:
-        grouped: dict[tuple[NodeType, str, NodeType], list[torch.Tensor]] = defaultdict(list)
-        for edge_type, edges in self.split.edges[part].items():
-            grouped[self._group(edge_type)].append(edges)
-        return {key: torch.cat(parts, dim=1) for key, parts in grouped.items()}
+        return self._grouped(self.split.edges[part])
 
     def runs(self, part: str = "test") -> list[RankingRun]:
         """The rankings of ``part``: one per direction with held-out links."""
@@ -185,7 +213,7 @@ class LinkEvaluator:
             if edges.size(1) == 0:
                 continue
             src, rel, dst = key
-            known = self._known[key]
+            known = (self._known if part == "test" else self._known_before_test)[key]
             out.append(RankingRun(direction_name(src, rel, dst), src, dst, edges, known))
             if self.both_directions:
                 name = direction_name(src, rel, dst, reverse=True)

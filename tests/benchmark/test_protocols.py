@@ -59,6 +59,24 @@ def test_zero_shot_concepts_have_no_training_image(toy):
     assert not zs.groups["seen"].any()
 
 
+def test_validation_queries_do_not_filter_with_the_test_links(toy):
+    protocol = make_protocol_split(toy, seed=0)
+    queries = protocol.queries
+    test_images = set(queries["a:image->concept"].pairs[0].tolist()) | set(
+        queries["c:zero-shot image->concept"].pairs[0].tolist()
+    )
+    concept_image = queries["val:concept->image"]
+    assert test_images and concept_image.known.size(1)
+    for name in ("val:image->concept", "val:zero-shot image->concept", "val:concept->image", "val:text->image"):
+        query = queries[name]
+        images = query.known[0 if query.query_type == "image" else 1]
+        assert not test_images & set(images.tolist()), name
+    # the test rankings still filter every link, validation's and the test's
+    assert test_images <= set(queries["a:concept->image"].known[1].tolist())
+    val_images = set(queries["val:image->concept"].pairs[0].tolist())
+    assert val_images <= set(queries["a:concept->image"].known[1].tolist())
+
+
 def test_protocol_split_is_seeded(toy):
     a, b = make_protocol_split(toy, 3), make_protocol_split(toy, 3)
     assert all((a.queries[k].pairs == b.queries[k].pairs).all() for k in a.queries)

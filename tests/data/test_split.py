@@ -192,3 +192,25 @@ def test_union_find_groups_in_first_member_order():
     for row, key in enumerate(["a", "b", "a", "c", "b"]):
         sets.union_by_keys(row, [key])
     assert list(sets.groups().values()) == [[0, 2], [1, 4], [3]]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_held_out_link_has_no_training_edge_between_its_two_nodes(seed):
+    from graphalign.graph import KnowledgeGraph
+
+    kg = KnowledgeGraph()
+    names = [f"c{i}" for i in range(40)]
+    for name in names:
+        kg.add_concept(name, name=name)
+    for i in range(1, 40):
+        parent = names[(i - 1) // 3]
+        kg.add_edge(names[i], "is_a", parent)
+        kg.add_edge(parent, "has_hyponym", names[i])  # the inverse relation
+        kg.add_edge(names[i], "similar_to_sibling", names[i - 1])  # a symmetric relation stored both ways
+        kg.add_edge(names[i - 1], "similar_to_sibling", names[i])
+    split = split_graph(kg, SplitConfig(test_fraction=0.2, val_fraction=0.1), seed=seed)
+    held = {frozenset(pair) for part in ("val", "test") for e in split.edges[part].values() for pair in e.t().tolist()}
+    assert len(held) > 10
+    for part in ("message_passing", "supervision"):
+        trained = {frozenset(pair) for e in split.edges[part].values() for pair in e.t().tolist()}
+        assert trained and not trained & held, part

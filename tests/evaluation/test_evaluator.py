@@ -50,3 +50,61 @@ def test_copies_survive_the_split_file_round_trip() -> None:
     split = _split({"text": torch.tensor([0, 0, 1])})
     back = EdgeSplit.from_tensors(split.to_tensors(), split.aligned_edge_types)
     assert torch.equal(back.copies["text"], split.copies["text"])
+
+
+DEPICTS = ("image", "depicts", "concept")
+
+
+def _depicts_split(val: list[list[int]], test: list[list[int]], extra: dict | None = None) -> EdgeSplit:
+    empty = torch.zeros(2, 0, dtype=torch.long)
+    train = torch.tensor([[2], [1]])  # image 2 depicts concept 1
+    edges = {
+        "message_passing": {DEPICTS: train},
+        "supervision": {DEPICTS: train},
+        "val": {DEPICTS: torch.tensor(val).reshape(2, -1)},
+        "test": {DEPICTS: torch.tensor(test).reshape(2, -1)},
+    }
+    for part, by_type in (extra or {}).items():
+        edges[part].update(by_type)
+    aligned = [DEPICTS, *{t for by_type in (extra or {}).values() for t in by_type}]
+    for part in edges:
+        for edge_type in aligned:
+            edges[part].setdefault(edge_type, empty)
+    return EdgeSplit(edges=edges, heldout={}, aligned_edge_types=aligned)
+
+
+def test_validation_rankings_do_not_read_the_test_links() -> None:
+    # concept 0 has image 0 held out for validation and image 1 for the test; the model puts image 1 first
+    split = _depicts_split(val=[[0], [0]], test=[[1], [0]])
+    embeddings = {
+        "image": torch.tensor([[0.8, 0.6], [1.0, 0.0], [0.0, 1.0]]),
+        "concept": torch.tensor([[1.0, 0.0], [0.0, 1.0]]),
+    }
+    every_link = {DEPICTS: torch.tensor([[0, 1, 2], [0, 0, 1]])}
+    evaluator = LinkEvaluator(every_link, split)
+    val = evaluator.evaluate(embeddings, part="val")
+    assert val["concept->image/mrr"] == 0.5  # image 1 counts against it: validation does not know it is a link
+    without_test_links = LinkEvaluator({DEPICTS: torch.tensor([[0, 2], [0, 1]])}, split)
+    assert without_test_links.evaluate(embeddings, part="val") == val  # the test links change nothing here
+    test = evaluator.evaluate(embeddings, part="test")
+    assert test["concept->image/mrr"] == 1.0  # the test ranking filters every other link (image 0, validation)
+    assert all(1 not in run.known[0].tolist() for run in evaluator.runs("val") if run.query_type == "image")
+
+
+def test_a_relation_stored_the_other_way_round_is_one_ranking_and_filtered() -> None:
+    depicted_by = ("concept", "depicted_by", "image")
+    # image 0 depicts concept 0 (test); concept 1 is depicted by image 0 too, stored the other way round (train)
+    split = _depicts_split(
+        val=[[], []],
+        test=[[0], [0]],
+        extra={"message_passing": {depicted_by: torch.tensor([[1], [0]])}},
+    )
+    every_link = {DEPICTS: torch.tensor([[0, 2], [0, 1]]), depicted_by: torch.tensor([[1], [0]])}
+    evaluator = LinkEvaluator(every_link, split)
+    names = [run.name for run in evaluator.runs("test")]
+    assert names == ["image->concept", "concept->image"]  # one ranking per direction, names unique
+    embeddings = {
+        "image": torch.tensor([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]),  # image 0 lies nearer concept 1
+        "concept": torch.tensor([[0.6, 0.8], [0.0, 1.0]]),
+    }
+    assert evaluator.evaluate(embeddings)["image->concept/mrr"] == 1.0  # concept 1, a link, is filtered
