@@ -486,14 +486,19 @@ def _queries(
             make.known_ic.flip(0),
             {k: v for k, v in forward.groups.items() if k == "no_letters"},
         )
-    # Validation ranks as model selection does: it does not know the test links (their images are not
-    # filtered out of a validation ranking), as the training's own LinkEvaluator
+    # Validation ranks as model selection does (the training's LinkEvaluator): it reads no test link, and
+    # the test's images are no candidates in it
     test_images = torch.tensor(sorted(images.test | images.zero_shot), dtype=torch.long)
     for name in ("val:image->concept", "val:zero-shot image->concept", "val:text->image", VAL_CONCEPT_IMAGE[1]):
         query = queries[name]
         image_row = 0 if query.query_type == "image" else 1
-        before_test = ~torch.isin(query.known[image_row], test_images)
-        queries[name] = dataclasses.replace(query, known=query.known[:, before_test])
+        known = query.known[:, ~torch.isin(query.known[image_row], test_images)]
+        if query.cand_type == "image":
+            rows = query.pairs[0].unique()
+            known = torch.cat(
+                [known, torch.stack([rows.repeat_interleave(len(test_images)), test_images.repeat(len(rows))])], 1
+            )
+        queries[name] = dataclasses.replace(query, known=known)
     queries["b':text->concept (name matching)"] = make.text_concept(queries["b:text->image"])
     for edge_type, held_test in link_tests.items():
         if held_test.size(1):

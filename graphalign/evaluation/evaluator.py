@@ -129,10 +129,12 @@ class LinkEvaluator:
     (:attr:`EdgeSplit.copies`): when "A frog." describes two images, both images
     answer the query "A frog.". Known are the links between the two nodes' types
     whichever way a relation stores them (``concept depicted_by image`` counts
-    for ``image -> concept``): for a test ranking every link of the graph, for a
-    validation ranking every link but the test links (as PyKEEN filters
-    validation), so that model selection (early stopping, calibration) never
-    reads which links the test holds.
+    for ``image -> concept``): for a test ranking every link of the graph. A
+    validation ranking, which model selection reads (early stopping,
+    calibration), never reads the test links: it filters every other link, and
+    the nodes the test holds out are no candidates in it, whatever their links
+    (held out as nodes, they are the test's; as true answers left unfiltered,
+    the test images of a concept would count against its validation image).
 
     Example:
         >>> evaluator = LinkEvaluator(all_edges, split)  # doctest: +SKIP
@@ -213,12 +215,26 @@ class LinkEvaluator:
             if edges.size(1) == 0:
                 continue
             src, rel, dst = key
-            known = (self._known if part == "test" else self._known_before_test)[key]
-            out.append(RankingRun(direction_name(src, rel, dst), src, dst, edges, known))
+            if part == "test":
+                forward, backward = self._known[key], self._known[key].flip(0)
+            else:  # the test's nodes are no candidates, whatever their links (which stay unread)
+                known = self._known_before_test[key]
+                forward = torch.cat([known, self._against_test_nodes(edges[0], dst)], dim=1)
+                backward = torch.cat([known.flip(0), self._against_test_nodes(edges[1], src)], dim=1)
+            out.append(RankingRun(direction_name(src, rel, dst), src, dst, edges, forward))
             if self.both_directions:
                 name = direction_name(src, rel, dst, reverse=True)
-                out.append(RankingRun(name, dst, src, edges.flip(0), known.flip(0)))
+                out.append(RankingRun(name, dst, src, edges.flip(0), backward))
         return out
+
+    def _against_test_nodes(self, queries: torch.Tensor, cand_type: NodeType) -> torch.Tensor:
+        """``(2, Q * T)`` pairs of every query with every test-held-out node of ``cand_type`` (``T`` of them),
+        filtered out of a validation ranking as known pairs are."""
+        held = self.split.heldout.get("test", {}).get(cand_type)
+        if held is None or held.numel() == 0:
+            return torch.zeros(2, 0, dtype=torch.long)
+        unique = queries.unique()
+        return torch.stack([unique.repeat_interleave(held.numel()), held.repeat(unique.numel())])
 
     @torch.no_grad()
     def rank(self, run: RankingRun, embeddings: Mapping[NodeType, torch.Tensor]) -> dict[str, float]:

@@ -55,7 +55,9 @@ def test_copies_survive_the_split_file_round_trip() -> None:
 DEPICTS = ("image", "depicts", "concept")
 
 
-def _depicts_split(val: list[list[int]], test: list[list[int]], extra: dict | None = None) -> EdgeSplit:
+def _depicts_split(
+    val: list[list[int]], test: list[list[int]], extra: dict | None = None, test_images: list[int] | None = None
+) -> EdgeSplit:
     empty = torch.zeros(2, 0, dtype=torch.long)
     train = torch.tensor([[2], [1]])  # image 2 depicts concept 1
     edges = {
@@ -70,25 +72,28 @@ def _depicts_split(val: list[list[int]], test: list[list[int]], extra: dict | No
     for part in edges:
         for edge_type in aligned:
             edges[part].setdefault(edge_type, empty)
-    return EdgeSplit(edges=edges, heldout={}, aligned_edge_types=aligned)
+    heldout = {"test": {"image": torch.tensor(test_images)}} if test_images else {}
+    return EdgeSplit(edges=edges, heldout=heldout, aligned_edge_types=aligned)
 
 
-def test_validation_rankings_do_not_read_the_test_links() -> None:
-    # concept 0 has image 0 held out for validation and image 1 for the test; the model puts image 1 first
-    split = _depicts_split(val=[[0], [0]], test=[[1], [0]])
+def test_validation_rankings_read_no_test_link_and_rank_no_test_node() -> None:
+    # concept 0: image 0 held out for validation, image 1 for the test; image 3, also the test's, depicts
+    # concept 1. The model puts images 1 and 3 before image 0.
+    split = _depicts_split(val=[[0], [0]], test=[[1, 3], [0, 1]], test_images=[1, 3])
     embeddings = {
-        "image": torch.tensor([[0.8, 0.6], [1.0, 0.0], [0.0, 1.0]]),
+        "image": torch.tensor([[0.6, 0.8], [1.0, 0.0], [0.0, 1.0], [0.9, 0.1]]),
         "concept": torch.tensor([[1.0, 0.0], [0.0, 1.0]]),
     }
-    every_link = {DEPICTS: torch.tensor([[0, 1, 2], [0, 0, 1]])}
+    every_link = {DEPICTS: torch.tensor([[0, 1, 2, 3], [0, 0, 1, 1]])}
     evaluator = LinkEvaluator(every_link, split)
     val = evaluator.evaluate(embeddings, part="val")
-    assert val["concept->image/mrr"] == 0.5  # image 1 counts against it: validation does not know it is a link
+    assert val["concept->image/mrr"] == 1.0  # neither test image is a candidate, linked to concept 0 or not
     without_test_links = LinkEvaluator({DEPICTS: torch.tensor([[0, 2], [0, 1]])}, split)
-    assert without_test_links.evaluate(embeddings, part="val") == val  # the test links change nothing here
+    assert without_test_links.evaluate(embeddings, part="val") == val  # the test links change nothing
     test = evaluator.evaluate(embeddings, part="test")
-    assert test["concept->image/mrr"] == 1.0  # the test ranking filters every other link (image 0, validation)
-    assert all(1 not in run.known[0].tolist() for run in evaluator.runs("val") if run.query_type == "image")
+    assert test["concept->image/mrr"] == 0.75  # concept 0: image 1 first; concept 1: image 3 after image 2
+    val_runs = {run.name: run for run in evaluator.runs("val")}
+    assert {(0, 1), (0, 3)} <= set(map(tuple, val_runs["concept->image"].known.t().tolist()))
 
 
 def test_a_relation_stored_the_other_way_round_is_one_ranking_and_filtered() -> None:
