@@ -107,6 +107,9 @@ def rank_scored(
     )
 
 
+MAX_EXCLUDED_PAIRS = 1 << 25
+"""Most (query, test-held-out candidate) pairs a validation ranking filters out (16 bytes each); past it the
+test's nodes stay candidates (with a warning)."""
 _TYPE_ORDER = {"text": 0, "image": 1, "concept": 2}
 """The direction a ranking group of two node types takes (``text -> image``, ``image -> concept``)."""
 
@@ -234,6 +237,17 @@ class LinkEvaluator:
         if held is None or held.numel() == 0:
             return torch.zeros(2, 0, dtype=torch.long)
         unique = queries.unique()
+        if unique.numel() * held.numel() > MAX_EXCLUDED_PAIRS:
+            logger.warning(
+                "validation ranks %d %s candidates held out for the test among the others (%d queries x %d "
+                "held-out nodes is past %d pairs): it reads no test link, but the test's true answers compete",
+                held.numel(),
+                cand_type,
+                unique.numel(),
+                held.numel(),
+                MAX_EXCLUDED_PAIRS,
+            )
+            return torch.zeros(2, 0, dtype=torch.long)
         return torch.stack([unique.repeat_interleave(held.numel()), held.repeat(unique.numel())])
 
     @torch.no_grad()

@@ -113,3 +113,16 @@ def test_a_relation_stored_the_other_way_round_is_one_ranking_and_filtered() -> 
         "concept": torch.tensor([[0.6, 0.8], [0.0, 1.0]]),
     }
     assert evaluator.evaluate(embeddings)["image->concept/mrr"] == 1.0  # concept 1, a link, is filtered
+
+
+def test_past_its_pair_budget_validation_keeps_the_test_nodes_as_candidates(monkeypatch, caplog) -> None:
+    import graphalign.evaluation.evaluator as evaluator_module
+
+    split = _depicts_split(val=[[0], [0]], test=[[1, 3], [0, 1]], test_images=[1, 3])
+    every_link = {DEPICTS: torch.tensor([[0, 1, 2, 3], [0, 0, 1, 1]])}
+    monkeypatch.setattr(evaluator_module, "MAX_EXCLUDED_PAIRS", 1)  # 1 query x 2 test images is past it
+    with caplog.at_level("WARNING", logger="graphalign"):
+        runs = {run.name: run for run in LinkEvaluator(every_link, split).runs("val")}
+    assert "validation ranks 2 image candidates held out for the test among the others" in caplog.text
+    known = set(map(tuple, runs["concept->image"].known.t().tolist()))
+    assert (0, 1) not in known and (0, 3) not in known  # no test link read, no test node left out
