@@ -50,6 +50,7 @@ from graphalign.data.split import (
     without_held_out_pairs,
 )
 from graphalign.errors import GraphValidationError, check_config_keys
+from graphalign.evaluation.evaluator import every_pair
 from graphalign.features.store import BuiltGraph
 from graphalign.graph.convert import edge_index_dict
 from graphalign.graph.schema import TextNode
@@ -494,10 +495,7 @@ def _queries(
         image_row = 0 if query.query_type == "image" else 1
         known = query.known[:, ~torch.isin(query.known[image_row], test_images)]
         if query.cand_type == "image":
-            rows = query.pairs[0].unique()
-            known = torch.cat(
-                [known, torch.stack([rows.repeat_interleave(len(test_images)), test_images.repeat(len(rows))])], 1
-            )
+            known = torch.cat([known, every_pair(query.pairs[0], test_images)], 1)
         queries[name] = dataclasses.replace(query, known=known)
     queries["b':text->concept (name matching)"] = make.text_concept(queries["b:text->image"])
     for edge_type, held_test in link_tests.items():

@@ -122,6 +122,13 @@ def _without(edges: torch.Tensor, removed: torch.Tensor) -> torch.Tensor:
     return edges[:, ~torch.isin(edges[0] * size + edges[1], removed[0] * size + removed[1])]
 
 
+def every_pair(queries: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
+    """``(2, Q * N)``: each of the distinct ``queries`` with each of ``nodes`` (known pairs that leave
+    those nodes out of the queries' rankings)."""
+    unique = queries.unique()
+    return torch.stack([unique.repeat_interleave(nodes.numel()), nodes.repeat(unique.numel())])
+
+
 class LinkEvaluator:
     """Ranks the true end of every held-out link against all nodes of its type.
 
@@ -170,6 +177,7 @@ class LinkEvaluator:
         grouped = self._grouped({t: all_edges[t] for t in split.aligned_edge_types if t in all_edges})
         tests = self._grouped(split.edges["test"])
         self._known = {key: self._close(key, edges) for key, edges in grouped.items()}
+        self._runs: dict[str, list[RankingRun]] = {}
         self._known_before_test = {
             key: self._close(key, _without(edges, tests[key])) if key in tests else self._known[key]
             for key, edges in grouped.items()
@@ -212,7 +220,12 @@ class LinkEvaluator:
         return self._grouped(self.split.edges[part])
 
     def runs(self, part: str = "test") -> list[RankingRun]:
-        """The rankings of ``part``: one per direction with held-out links."""
+        """The rankings of ``part``: one per direction with held-out links (built once per part)."""
+        if part not in self._runs:
+            self._runs[part] = self._build_runs(part)
+        return self._runs[part]
+
+    def _build_runs(self, part: str) -> list[RankingRun]:
         out = []
         for key, edges in sorted(self._held_out(part).items()):
             if edges.size(1) == 0:
@@ -236,19 +249,19 @@ class LinkEvaluator:
         held = self.split.heldout.get("test", {}).get(cand_type)
         if held is None or held.numel() == 0:
             return torch.zeros(2, 0, dtype=torch.long)
-        unique = queries.unique()
-        if unique.numel() * held.numel() > MAX_EXCLUDED_PAIRS:
+        num_queries = queries.unique().numel()
+        if num_queries * held.numel() > MAX_EXCLUDED_PAIRS:
             logger.warning(
                 "validation ranks %d %s candidates held out for the test among the others (%d queries x %d "
                 "held-out nodes is past %d pairs): it reads no test link, but the test's true answers compete",
                 held.numel(),
                 cand_type,
-                unique.numel(),
+                num_queries,
                 held.numel(),
                 MAX_EXCLUDED_PAIRS,
             )
             return torch.zeros(2, 0, dtype=torch.long)
-        return torch.stack([unique.repeat_interleave(held.numel()), held.repeat(unique.numel())])
+        return every_pair(queries, held)
 
     @torch.no_grad()
     def rank(self, run: RankingRun, embeddings: Mapping[NodeType, torch.Tensor]) -> dict[str, float]:

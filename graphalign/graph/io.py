@@ -19,6 +19,7 @@ nothing unless the whole input is valid.
 
 from __future__ import annotations
 
+import filecmp
 import io
 import json
 import logging
@@ -538,7 +539,7 @@ def _image_copies(graph: KnowledgeGraph, folder: Path) -> tuple[list[tuple[Path,
                 outside.append(node.path)
         elif not target.exists():
             copies[relative] = (source, target)
-        elif not _same_file_content(source, target):
+        elif not target.is_file() or not filecmp.cmp(source, target, shallow=False):
             clashes.append(f"{target} (image node {brief_repr(node.id)})")
     if clashes:
         raise OutputError(
@@ -547,17 +548,6 @@ def _image_copies(graph: KnowledgeGraph, folder: Path) -> tuple[list[tuple[Path,
             "choose another folder, or pass copy_images=False to keep the paths as they are"
         )
     return list(copies.values()), outside
-
-
-def _same_file_content(a: Path, b: Path) -> bool:
-    """Whether files ``a`` and ``b`` hold the same bytes (read in chunks)."""
-    if not b.is_file() or a.stat().st_size != b.stat().st_size:
-        return False
-    with open(a, "rb") as fa, open(b, "rb") as fb:
-        while chunk := fa.read(1 << 20):
-            if chunk != fb.read(len(chunk)):
-                return False
-    return True
 
 
 def write_records(graph: KnowledgeGraph, folder: Path) -> Path:
